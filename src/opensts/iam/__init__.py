@@ -1,1 +1,1 @@
-
+"""The IAM management actions. Importing the package registers them."""

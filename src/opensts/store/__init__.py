@@ -1,1 +1,40 @@
+"""The store: SQLAlchemy schema, repositories and migrations. SQLite by default, PostgreSQL to scale."""
 
+from __future__ import annotations
+
+from sqlalchemy import text
+
+from opensts.store.access_keys import AccessKeyRepository
+from opensts.store.accounts import AccountExists, AccountRepository
+from opensts.store.db import create_store_engine
+from opensts.store.meta import MetaRepository
+from opensts.store.migrate import upgrade_to_head
+from opensts.store.signing_keys import SigningKeyRepository
+from opensts.tokens.master_key import MasterKey
+
+__all__ = ["Store", "AccountExists"]
+
+
+class Store:
+    """One database, its repositories, and the master key that seals secrets in it."""
+
+    def __init__(self, url: str, master_key: MasterKey, *, migrate: bool = True) -> None:
+        if migrate:
+            upgrade_to_head(url)
+        self.url = url
+        self.engine = create_store_engine(url)
+        self.accounts = AccountRepository(self.engine)
+        self.access_keys = AccessKeyRepository(self.engine, master_key)
+        self.signing_keys = SigningKeyRepository(self.engine)
+        self.meta = MetaRepository(self.engine)
+
+    def ping(self) -> bool:
+        try:
+            with self.engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+            return True
+        except Exception:  # noqa: BLE001 - health checks report, they do not raise
+            return False
+
+    def close(self) -> None:
+        self.engine.dispose()

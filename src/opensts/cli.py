@@ -1,0 +1,231 @@
+"""The ``opensts`` command line: serve, account, keys, policy."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+import tempfile
+from typing import Any
+
+import click
+
+from opensts import __version__
+from opensts.config import DEFAULT_DATA_DIR, DEFAULT_HOST, DEFAULT_PORT, Settings
+
+_store_options = [
+    click.option(
+        "--data-dir",
+        type=click.Path(file_okay=False),
+        default=None,
+        help=f"Directory for the SQLite store, master key and root credentials [env OPENSTS_DATA_DIR; default {DEFAULT_DATA_DIR}].",
+    ),
+    click.option(
+        "--database-url",
+        default=None,
+        help="sqlite:///PATH or postgresql://USER:PASS@HOST/DB [env OPENSTS_DATABASE_URL; default SQLite in the data dir].",
+    ),
+]
+
+
+def store_options(func: Any) -> Any:
+    for option in reversed(_store_options):
+        func = option(func)
+    return func
+
+
+def fail(message: str) -> None:
+    """One clear line on stderr and exit status 1: never a traceback."""
+    click.echo(f"opensts: error: {message}", err=True)
+    sys.exit(1)
+
+
+def open_runtime_or_fail(settings: Settings):  # type: ignore[no-untyped-def]
+    from opensts.runtime import BootstrapError, open_runtime
+    from opensts.tokens.errors import TokenError
+
+    try:
+        return open_runtime(settings)
+    except (BootstrapError, TokenError, ValueError) as exc:
+        fail(str(exc))
+    except Exception as exc:  # e.g. the database is unreachable
+        fail(f"cannot open the store at {_safe_url(settings.resolved_database_url)}: {type(exc).__name__}: {exc}")
+
+
+def _safe_url(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # noqa: BLE001
+        return "(unparseable URL)"
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="opensts")
+def cli() -> None:
+    """OpenSTS: a self-hosted, AWS-compatible Security Token Service.
+
+    Point boto3 or the AWS CLI at it with --endpoint-url / AWS_ENDPOINT_URL.
+    Every option also reads an OPENSTS_* environment variable.
+    """
+
+
+@cli.command()
+@click.option("--host", default=None, help=f"Address to listen on [env OPENSTS_HOST; default {DEFAULT_HOST}].")
+@click.option("--port", type=int, default=None, help=f"Port to listen on [env OPENSTS_PORT; default {DEFAULT_PORT}].")
+@store_options
+@click.option("--workers", type=click.IntRange(1, 64), default=None, help="Worker processes [env OPENSTS_WORKERS; default 1].")
+@click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]), default=None, help="[env OPENSTS_LOG_LEVEL; default info].")
+def serve(host: str | None, port: int | None, data_dir: str | None, database_url: str | None, workers: int | None, log_level: str | None) -> None:
+    """Start the STS/IAM server (HTTP, AWS Query protocol) on HOST:PORT.
+
+    First start creates the store, the signing key ring and a default account whose root
+    credentials go to DATA_DIR/root-credentials (mode 0600), unless OPENSTS_ROOT_ACCESS_KEY_ID and
+    OPENSTS_ROOT_SECRET_ACCESS_KEY are set.
+    """
+    import uvicorn
+
+    settings = Settings.from_env(host=host, port=port, data_dir=data_dir, database_url=database_url, workers=workers, log_level=log_level)
+    configure_logging(settings.log_level)
+    runtime = open_runtime_or_fail(settings)  # first-start work happens once, before any worker
+    account = runtime.default_account_id
+    runtime.close()
+    # Workers rebuild the settings from the environment.
+    os.environ.update(
+        {
+            "OPENSTS_HOST": settings.host,
+            "OPENSTS_PORT": str(settings.port),
+            "OPENSTS_DATA_DIR": str(settings.data_dir.resolve()),
+            "OPENSTS_DATABASE_URL": settings.resolved_database_url,
+            "OPENSTS_LOG_LEVEL": settings.log_level,
+        }
+    )
+    if settings.workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="opensts-metrics-")
+    logging.getLogger("opensts").info(
+        "OpenSTS %s listening on http://%s:%d (account %s, %d worker%s)",
+        __version__, settings.host, settings.port, account, settings.workers, "" if settings.workers == 1 else "s",
+    )
+    uvicorn.run(
+        "opensts.server.app:app_from_env",
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        workers=settings.workers,
+        log_level="warning" if settings.log_level == "info" else settings.log_level,
+        access_log=False,  # uvicorn would log query strings, and presigned URLs carry session tokens
+        server_header=False,
+        lifespan="on",
+    )
+
+
+def configure_logging(level: str) -> None:
+    logging.basicConfig(level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    # The per-request access log is only on at debug level.
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    logging.getLogger("opensts.access").setLevel(logging.DEBUG if level == "debug" else logging.WARNING)
+
+
+@cli.group()
+def account() -> None:
+    """Create and list accounts (works while a server runs on the same store)."""
+
+
+@account.command("create")
+@click.option("--id", "account_id", default=None, help="12-digit account id (default: random).")
+@click.option("--name", default=None, help="A name for the account (default: the id).")
+@store_options
+def account_create(account_id: str | None, name: str | None, data_dir: str | None, database_url: str | None) -> None:
+    """Create an account; print its root credentials as one JSON object."""
+    from opensts.identity import ids
+    from opensts.store import AccountExists
+
+    if account_id is not None and not ids.is_account_id(account_id):
+        fail(f"invalid account id {account_id!r}: an account id is exactly 12 digits")
+    if name is not None and not (1 <= len(name) <= 64):
+        fail("the account name must be 1 to 64 characters")
+    runtime = open_runtime_or_fail(Settings.from_env(data_dir=data_dir, database_url=database_url))
+    try:
+        new_id = account_id or ids.new_account_id()
+        try:
+            runtime.store.accounts.create(new_id, name or new_id)
+        except AccountExists:
+            fail(f"account {new_id} already exists")
+        key_id = ids.new_long_term_access_key_id(new_id)
+        secret = ids.new_secret_access_key()
+        runtime.store.access_keys.create(key_id, secret, new_id)
+    finally:
+        runtime.close()
+    click.echo(json.dumps({"AccountId": new_id, "AccessKeyId": key_id, "SecretAccessKey": secret}))
+
+
+@account.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list instead of a table.")
+@store_options
+def account_list(as_json: bool, data_dir: str | None, database_url: str | None) -> None:
+    """List accounts (the default account is marked with *)."""
+    runtime = open_runtime_or_fail(Settings.from_env(data_dir=data_dir, database_url=database_url))
+    try:
+        accounts = runtime.store.accounts.list()
+        default = runtime.default_account_id
+    finally:
+        runtime.close()
+    if as_json:
+        click.echo(json.dumps([{"AccountId": a.account_id, "Name": a.name, "Default": a.account_id == default, "CreatedAt": a.created_at.isoformat()} for a in accounts]))
+        return
+    for a in accounts:
+        click.echo(f"{'*' if a.account_id == default else ' '} {a.account_id}  {a.name}  {a.created_at:%Y-%m-%dT%H:%M:%SZ}")
+
+
+@cli.group()
+def keys() -> None:
+    """Manage the key ring that seals session tokens and authorization messages."""
+
+
+@keys.command("rotate")
+@store_options
+def keys_rotate(data_dir: str | None, database_url: str | None) -> None:
+    """Make a new signing key active. Old keys keep verifying until the sessions they signed have expired."""
+    from opensts.runtime import rotate_keyring
+
+    runtime = open_runtime_or_fail(Settings.from_env(data_dir=data_dir, database_url=database_url))
+    try:
+        active = rotate_keyring(runtime)
+    finally:
+        runtime.close()
+    click.echo(json.dumps({"ActiveKeyId": active}))
+
+
+@keys.command("list")
+@store_options
+def keys_list(data_dir: str | None, database_url: str | None) -> None:
+    """List signing keys (ids and dates only, never key material)."""
+    runtime = open_runtime_or_fail(Settings.from_env(data_dir=data_dir, database_url=database_url))
+    try:
+        rows = runtime.store.signing_keys.load()
+    finally:
+        runtime.close()
+    for row in rows:
+        retire = f"retire after {row.not_after:%Y-%m-%dT%H:%M:%SZ}" if row.not_after else ""
+        click.echo(f"{'*' if row.active else ' '} {row.key_id}  created {row.created_at:%Y-%m-%dT%H:%M:%SZ}  {retire}")
+
+
+def _add_optional_commands() -> None:
+    try:
+        from opensts.commands.policy import policy
+    except ImportError:  # the policy engine is being built alongside
+        return
+    cli.add_command(policy)
+
+
+_add_optional_commands()
+
+
+def main() -> None:
+    cli(prog_name="opensts")
+
+
+if __name__ == "__main__":
+    main()

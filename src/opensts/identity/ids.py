@@ -1,0 +1,84 @@
+"""AWS-shaped identifiers.
+
+Access key ids carry their account the way AWS encodes it (reference §3): the id is a 4-letter prefix
+and 16 base32 characters (10 bytes); bits 46..7 of the first six bytes hold the account number. We
+generate ours the same way so GetAccessKeyInfo answers without a lookup. The other unique ids (user,
+role, policy, group) are opaque: prefix + 17 random base32 characters, as AWS's are.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+import secrets
+
+ACCESS_KEY_PREFIXES = ("AKIA", "ASIA")
+ACCOUNT_ID_PATTERN = re.compile(r"^[0-9]{12}$")
+_ACCOUNT_MASK = 0x7FFFFFFFFF80  # bits 46..7 of the first 48 bits
+_BASE32_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
+
+
+def is_account_id(value: str) -> bool:
+    return bool(ACCOUNT_ID_PATTERN.match(value))
+
+
+def new_account_id() -> str:
+    """A random 12-digit account id that does not start with 0 (AWS's never do)."""
+    return str(secrets.randbelow(9 * 10**11) + 10**11)
+
+
+def _access_key_id(prefix: str, account_id: str) -> str:
+    if not is_account_id(account_id):
+        raise ValueError(f"not a 12-digit account id: {account_id!r}")
+    random_bits = int.from_bytes(secrets.token_bytes(10), "big")
+    head = (int(account_id) << 7) | (random_bits & 0x7F)  # top bit stays 0, low 7 bits random
+    raw = head.to_bytes(6, "big") + (random_bits >> 48 & 0xFFFFFFFF).to_bytes(4, "big")
+    return prefix + base64.b32encode(raw).decode("ascii")
+
+
+def new_long_term_access_key_id(account_id: str) -> str:
+    """An ``AKIA`` id for an IAM user's or the root's long-term key."""
+    return _access_key_id("AKIA", account_id)
+
+
+def new_temporary_access_key_id(account_id: str) -> str:
+    """An ``ASIA`` id for temporary (session) credentials."""
+    return _access_key_id("ASIA", account_id)
+
+
+def account_from_access_key_id(access_key_id: str) -> str | None:
+    """The account encoded in an AWS-format access key id, or None if the id is not in that format."""
+    if len(access_key_id) != 20 or not access_key_id[:4].isalpha():
+        return None
+    try:
+        raw = base64.b32decode(access_key_id[4:])
+    except ValueError:
+        return None
+    account = (int.from_bytes(raw[0:6], "big") & _ACCOUNT_MASK) >> 7
+    return f"{account:012d}"
+
+
+def new_secret_access_key() -> str:
+    """40 characters of base64 alphabet, the shape of an AWS secret key (240 bits of entropy)."""
+    return base64.b64encode(secrets.token_bytes(30)).decode("ascii")
+
+
+def new_unique_id(prefix: str) -> str:
+    """A unique id such as AIDA…, AROA…, ANPA…, AGPA…: prefix + 17 random base32 characters."""
+    return prefix + "".join(secrets.choice(_BASE32_ALPHABET) for _ in range(17))
+
+
+def new_user_id() -> str:
+    return new_unique_id("AIDA")
+
+
+def new_role_id() -> str:
+    return new_unique_id("AROA")
+
+
+def new_policy_id() -> str:
+    return new_unique_id("ANPA")
+
+
+def new_group_id() -> str:
+    return new_unique_id("AGPA")

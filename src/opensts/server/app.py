@@ -1,0 +1,256 @@
+"""The HTTP edge: AWS Query requests in, XML out. No business logic lives here.
+
+``POST /`` and ``GET /`` decode the Query parameters (form body and/or query string), authenticate
+the SigV4 signature, dispatch on (service, Action) to the registered action and encode its result
+or error exactly as botocore parses them. ``/health`` and ``/metrics`` serve operators.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from opensts.actions import API_VERSIONS, ActionContext, ActionSpec, load_actions
+from opensts.config import Settings
+from opensts.errors import (
+    AwsError,
+    InternalFailure,
+    InvalidAction,
+    MalformedQueryString,
+    MissingAction,
+    MissingAuthenticationToken,
+    MissingParameter,
+    SignatureDoesNotMatch,
+    ValidationError,
+)
+from opensts.runtime import KEYRING_REFRESH_SECONDS, Runtime, open_runtime
+from opensts.server import metrics
+from opensts.server.auth import authenticate
+from opensts.server.query import decode_params, parse_pairs
+from opensts.server.sigv4 import HttpRequest, SignatureInfo, parse_signature
+from opensts.server.xml import error_body, success_body
+
+log = logging.getLogger("opensts.server")
+access_log = logging.getLogger("opensts.access")
+
+MAX_BODY_BYTES = 512 * 1024  # a 100,000-character SAML assertion, percent-encoded, fits with room
+XML_TYPE = "text/xml"
+_VERSION_TO_SERVICE = {version: service for service, version in API_VERSIONS.items()}
+
+
+class QueryApi:
+    """The ``/`` endpoint: one instance per process, holding the runtime and the action registry."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+        self.actions = load_actions()
+
+    async def __call__(self, request: Request) -> Response:
+        started = time.perf_counter()
+        request_id = str(uuid.uuid4())
+        service, action_name = "sts", "unknown"
+        try:
+            http_request = await read_http_request(request)
+            params = decode_params(_query_pairs(http_request))
+            service, spec, signature = self.route(http_request, params)
+            action_name = spec.name
+            result = await self.run(spec, signature, http_request, params, request, request_id)
+            body = success_body(service, spec.name, result, request_id)
+            response = Response(body, 200, {"x-amzn-RequestId": request_id}, media_type=XML_TYPE)
+            outcome = "success"
+        except AwsError as error:
+            response = aws_error_response(service, error, request_id)
+            outcome = error.code
+        except Exception:  # a bug: answer like AWS does and keep the details in our log
+            log.exception("unhandled error in %s:%s (request %s)", service, action_name, request_id)
+            response = aws_error_response(service, InternalFailure("An internal error occurred."), request_id)
+            outcome = "InternalFailure"
+        elapsed = time.perf_counter() - started
+        metrics.observe(service, action_name, outcome, elapsed)
+        if access_log.isEnabledFor(logging.INFO):
+            access_log.info(
+                "%s %s %s:%s %s %.1fms %s",
+                request.method,
+                request.url.path,  # never the query string: presigned URLs carry tokens
+                service,
+                action_name,
+                response.status_code,
+                elapsed * 1000,
+                request_id,
+            )
+        return response
+
+    def route(
+        self, http_request: HttpRequest, params: dict[str, Any]
+    ) -> tuple[str, ActionSpec, SignatureInfo | None]:
+        """Pick (service, action) from the signature scope and the parameters."""
+        action_name = params.get("Action")
+        if not action_name or not isinstance(action_name, str):
+            raise MissingAction("Missing Action")
+        try:
+            signature: SignatureInfo | None = parse_signature(http_request)
+        except MissingAuthenticationToken:
+            signature = None
+        version = params.get("Version")
+        if signature is not None:
+            service = signature.service
+            if service not in API_VERSIONS:
+                raise SignatureDoesNotMatch(
+                    f"Credential should be scoped to correct service: '{_service_for(version)}'. "
+                )
+        else:
+            service = _service_for(version)
+        spec = self.actions.get((service, action_name))
+        if spec is None:
+            raise InvalidAction(f"Could not find operation {action_name} for version {version or 'NO_VERSION_SPECIFIED'}")
+        if not version:
+            raise MissingParameter("The request must contain the parameter Version")
+        if version != API_VERSIONS[service]:
+            raise InvalidAction(f"Could not find operation {action_name} for version {version}")
+        return service, spec, signature
+
+    async def run(
+        self,
+        spec: ActionSpec,
+        signature: SignatureInfo | None,
+        http_request: HttpRequest,
+        params: dict[str, Any],
+        request: Request,
+        request_id: str,
+    ) -> Any:
+        runtime = self.runtime
+        now = runtime.clock.now()
+        caller = None
+        region = "us-east-1"
+        if signature is not None or not spec.unsigned:
+            caller, signature = await authenticate(runtime, http_request, now)
+            region = signature.region
+        client = request.client
+        ctx = ActionContext(
+            runtime=runtime,
+            caller=caller,
+            request_time=now,
+            request_id=request_id,
+            source_ip=client.host if client else None,
+            region=region,
+            secure_transport=request.url.scheme == "https",
+        )
+        if spec.blocking:
+            return await run_in_threadpool(spec.handler, ctx, params)
+        return spec.handler(ctx, params)
+
+
+async def _refresh_keyring(runtime: Runtime) -> None:
+    """Pick up key rotations made by other processes or nodes."""
+    while True:
+        await asyncio.sleep(KEYRING_REFRESH_SECONDS)
+        try:
+            await run_in_threadpool(runtime.reload_keyring)
+        except Exception:  # the store may be briefly unreachable; keep the ring we have
+            log.warning("could not reload the key ring; keeping the current one", exc_info=True)
+
+
+def _service_for(version: Any) -> str:
+    return _VERSION_TO_SERVICE.get(version, "sts") if isinstance(version, str) else "sts"
+
+
+async def read_http_request(request: Request) -> HttpRequest:
+    """The request as SigV4 sees it: raw path and query, joined headers, the body (bounded)."""
+    length = request.headers.get("content-length")
+    if length is not None and (not length.isdigit() or int(length) > MAX_BODY_BYTES):
+        raise ValidationError(f"Request body must be at most {MAX_BODY_BYTES} bytes.")
+    body = b""
+    if request.method not in ("GET", "HEAD"):
+        chunks = []
+        size = 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > MAX_BODY_BYTES:
+                raise ValidationError(f"Request body must be at most {MAX_BODY_BYTES} bytes.")
+            chunks.append(chunk)
+        body = b"".join(chunks)
+    headers: dict[str, str] = {}
+    for raw_name, raw_value in request.scope["headers"]:
+        name = raw_name.decode("latin-1").lower()
+        value = raw_value.decode("latin-1")
+        headers[name] = f"{headers[name]},{value}" if name in headers else value
+    scope = request.scope
+    raw_path = scope.get("raw_path") or scope["path"].encode()
+    return HttpRequest(
+        method=request.method,
+        path=raw_path.decode("latin-1"),
+        query_string=scope["query_string"].decode("latin-1"),
+        headers=headers,
+        body=body,
+    )
+
+
+def _query_pairs(http_request: HttpRequest) -> list[tuple[str, str]]:
+    pairs = parse_pairs(http_request.query_string)
+    if http_request.body:
+        content_type = http_request.headers.get("content-type", "")
+        if content_type and not content_type.lower().startswith("application/x-www-form-urlencoded"):
+            raise MalformedQueryString(f"Unsupported content type: {content_type.split(';')[0]}")
+        try:
+            text = http_request.body.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise MalformedQueryString("The request body is not valid UTF-8.") from exc
+        pairs += parse_pairs(text)
+    return pairs
+
+
+def aws_error_response(service: str, error: AwsError, request_id: str) -> Response:
+    body = error_body(service, error.fault_type, error.code, error.message, request_id)
+    return Response(body, error.status, {"x-amzn-RequestId": request_id}, media_type=XML_TYPE)
+
+
+def create_app(runtime: Runtime | None = None, settings: Settings | None = None) -> Starlette:
+    """The ASGI app. Without a runtime, one is opened from ``settings`` (or the environment) on startup."""
+    state: dict[str, Any] = {}
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        opened = runtime or await run_in_threadpool(open_runtime, settings or Settings.from_env())
+        state["runtime"] = opened
+        state["query"] = QueryApi(opened)
+        refresher = asyncio.create_task(_refresh_keyring(opened))
+        try:
+            yield
+        finally:
+            refresher.cancel()
+            if runtime is None:
+                opened.close()
+
+    async def query(request: Request) -> Response:
+        return await state["query"](request)
+
+    async def health(request: Request) -> Response:
+        ok = await run_in_threadpool(state["runtime"].store.ping)
+        return JSONResponse({"status": "ok" if ok else "unavailable"}, 200 if ok else 503)
+
+    async def metrics_endpoint(request: Request) -> Response:
+        body, content_type = metrics.render()
+        return Response(body, 200, media_type=content_type)
+
+    routes = [
+        Route("/", query, methods=["GET", "POST"]),
+        Route("/health", health, methods=["GET"]),
+        Route("/metrics", metrics_endpoint, methods=["GET"]),
+    ]
+    return Starlette(routes=routes, lifespan=lifespan)
+
+
+def app_from_env() -> Starlette:
+    """Factory for uvicorn workers: settings come from ``OPENSTS_*`` variables set by ``opensts serve``."""
+    return create_app(settings=Settings.from_env())

@@ -1,0 +1,106 @@
+"""Authenticating a request: SigV4 signature → key (long-term or session token) → Caller.
+
+Long-term keys come from the credential cache (the store on a miss, in a worker thread). Session
+credentials need no database read at all: the session token carries the secret and the claims,
+sealed by the key ring.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from starlette.concurrency import run_in_threadpool
+
+from opensts.credentials_cache import MISSING
+from opensts.errors import ExpiredToken, InvalidClientTokenId, SignatureDoesNotMatch
+from opensts.identity import arn
+from opensts.identity.principal import Caller, PrincipalKind
+from opensts.runtime import Runtime
+from opensts.server.sigv4 import HttpRequest, SignatureInfo, parse_signature, verify_signature
+from opensts.store.records import Credential
+from opensts.tokens.errors import InvalidSessionToken
+from opensts.tokens.session_token import SessionClaims, decode_session_token
+
+INVALID_TOKEN_MESSAGE = "The security token included in the request is invalid."
+EXPIRED_TOKEN_MESSAGE = "The security token included in the request is expired"
+
+_SESSION_KINDS = {
+    "assumed-role": PrincipalKind.ASSUMED_ROLE,
+    "federated-user": PrincipalKind.FEDERATED_USER,
+    "session": PrincipalKind.USER,
+    "root-session": PrincipalKind.ROOT,
+}
+
+
+async def authenticate(runtime: Runtime, request: HttpRequest, now: datetime) -> tuple[Caller, SignatureInfo]:
+    info = parse_signature(request)
+    allowed = runtime.settings.allowed_regions
+    if allowed and info.region not in allowed:
+        raise SignatureDoesNotMatch(f"Credential should be scoped to a valid region. Region '{info.region}' is not enabled.")
+    if info.security_token is not None:
+        claims = await session_claims(runtime, info, now)
+        verify_signature(request, info, claims.secret_access_key, now)
+        return caller_from_session(claims), info
+    if info.access_key_id.startswith("ASIA"):
+        # Temporary key ids are only valid together with their session token.
+        raise InvalidClientTokenId(INVALID_TOKEN_MESSAGE)
+    credential = runtime.credentials.peek(info.access_key_id)
+    if credential is MISSING:
+        credential = await run_in_threadpool(runtime.credentials.load, info.access_key_id)
+    if credential is None or not credential.active:  # type: ignore[union-attr]
+        raise InvalidClientTokenId(INVALID_TOKEN_MESSAGE)
+    assert isinstance(credential, Credential)
+    verify_signature(request, info, credential.secret_access_key, now)
+    return caller_from_credential(credential), info
+
+
+async def session_claims(runtime: Runtime, info: SignatureInfo, now: datetime) -> SessionClaims:
+    token = info.security_token or ""
+    try:
+        claims = decode_session_token(token, runtime.keyring)
+    except InvalidSessionToken as exc:
+        if exc.key_id is None:
+            raise InvalidClientTokenId(INVALID_TOKEN_MESSAGE) from None
+        # Perhaps another node rotated keys since we last looked: reload (rate-limited) and retry.
+        keyring = await run_in_threadpool(runtime.reload_keyring_if_stale)
+        try:
+            claims = decode_session_token(token, keyring)
+        except InvalidSessionToken:
+            raise InvalidClientTokenId(INVALID_TOKEN_MESSAGE) from None
+    if claims.access_key_id != info.access_key_id:
+        raise InvalidClientTokenId(INVALID_TOKEN_MESSAGE)
+    if claims.expires_at <= now.timestamp():
+        raise ExpiredToken(EXPIRED_TOKEN_MESSAGE)
+    return claims
+
+
+def caller_from_credential(credential: Credential) -> Caller:
+    account = credential.account_id
+    if credential.is_root:
+        return Caller(PrincipalKind.ROOT, account, arn.root_arn(account), account, credential.access_key_id)
+    return Caller(
+        PrincipalKind.USER,
+        account,
+        arn.user_arn(account, credential.user_name or "", credential.user_path or "/"),
+        credential.user_id or "",
+        credential.access_key_id,
+        entity_id=credential.user_id,
+        user_name=credential.user_name,
+    )
+
+
+def caller_from_session(claims: SessionClaims) -> Caller:
+    kind = _SESSION_KINDS.get(claims.kind)
+    if kind is None:
+        raise InvalidClientTokenId(INVALID_TOKEN_MESSAGE)
+    user_name = arn.Arn.parse(claims.source_arn).resource_name if kind is PrincipalKind.USER else None
+    return Caller(
+        kind,
+        claims.account_id,
+        claims.principal_arn,
+        claims.principal_id,
+        claims.access_key_id,
+        entity_id=claims.source_id,
+        user_name=user_name,
+        session=claims,
+    )

@@ -1,0 +1,95 @@
+"""Decoding AWS Query protocol parameters.
+
+The Query protocol flattens structures into dotted names: ``Tags.member.1.Key=k``,
+``PolicyArns.member.2.arn=...``, ``ContextEntries.member.1.ContextKeyValues.member.1=v`` and, for
+maps, ``Attributes.entry.1.key`` / ``.value``. :func:`decode_params` turns the flat pairs back into
+nested dicts and lists (1-based indices, gaps closed, order by index) so that actions read typed
+values and never see the wire format.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterable
+from urllib.parse import parse_qsl
+
+from opensts.errors import MalformedQueryString
+
+# Parameters that belong to SigV4, not to the action.
+SIGV4_PARAMS = frozenset(
+    {
+        "X-Amz-Algorithm",
+        "X-Amz-Credential",
+        "X-Amz-Date",
+        "X-Amz-Expires",
+        "X-Amz-SignedHeaders",
+        "X-Amz-Signature",
+        "X-Amz-Security-Token",
+    }
+)
+MAX_PARAMS = 2000
+MAX_INDEX = 1000
+
+Nested = dict[str, Any]
+
+
+def parse_pairs(text: str) -> list[tuple[str, str]]:
+    """``a=1&b=2`` → pairs, '+' as space, strict percent-decoding; MalformedQueryString otherwise."""
+    if not text:
+        return []
+    try:
+        pairs = parse_qsl(text, keep_blank_values=True, strict_parsing=True, errors="strict", max_num_fields=MAX_PARAMS)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise MalformedQueryString("The query string or form body is malformed.") from exc
+    return pairs
+
+
+def decode_params(pairs: Iterable[tuple[str, str]]) -> Nested:
+    """Nest flat Query parameters. SigV4's own ``X-Amz-*`` parameters are dropped."""
+    root: Nested = {}
+    for name, value in pairs:
+        if name in SIGV4_PARAMS:
+            continue
+        if not name:
+            raise MalformedQueryString("Empty parameter name.")
+        _insert(root, name.split("."), value, name)
+    return _finish(root)
+
+
+def _insert(node: Nested, parts: list[str], value: str, full_name: str) -> None:
+    for i, part in enumerate(parts[:-1]):
+        child = node.get(part)
+        if child is None:
+            child = node[part] = {}
+        elif not isinstance(child, dict):
+            raise MalformedQueryString(f"Parameter {full_name} conflicts with {'.'.join(parts[: i + 1])}.")
+        node = child
+    last = parts[-1]
+    if last in node:
+        raise MalformedQueryString(f"Parameter {full_name} is given more than once.")
+    node[last] = value
+
+
+def _finish(node: Any) -> Any:
+    """Turn ``{'member': {'1': x, '2': y}}`` into ``[x, y]`` and ``entry`` maps into dicts."""
+    if not isinstance(node, dict):
+        return node
+    if node.keys() == {"member"} and isinstance(node["member"], dict):
+        return [_finish(v) for _, v in _indexed(node["member"])]
+    if node.keys() == {"entry"} and isinstance(node["entry"], dict):
+        result: dict[str, Any] = {}
+        for _, entry in _indexed(node["entry"]):
+            if not isinstance(entry, dict) or "key" not in entry:
+                raise MalformedQueryString("A map entry lacks its key.")
+            result[entry["key"]] = _finish(entry.get("value"))
+        return result
+    return {k: _finish(v) for k, v in node.items()}
+
+
+def _indexed(members: dict[str, Any]) -> list[tuple[int, Any]]:
+    items = []
+    for key, value in members.items():
+        if not key.isdigit() or not 1 <= int(key) <= MAX_INDEX:
+            raise MalformedQueryString(f"List index {key!r} is not a number from 1 to {MAX_INDEX}.")
+        items.append((int(key), value))
+    items.sort(key=lambda kv: kv[0])
+    return items

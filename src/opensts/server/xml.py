@@ -1,0 +1,104 @@
+"""Encoding Query-protocol XML responses and errors, as botocore parses them.
+
+Results are dataclasses (or dicts). Field ``access_key_id`` becomes ``<AccessKeyId>``; a field can
+name its element explicitly with ``field(metadata={"xml": "QRCodePNG"})``. Lists become
+``<member>`` elements, dicts ``<entry><key/><value/></entry>``, datetimes ISO-8601 UTC, bools
+``true``/``false``, bytes base64. ``None`` fields are left out.
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+from datetime import datetime, timezone
+from functools import lru_cache
+from typing import Any
+from xml.sax.saxutils import escape
+
+NAMESPACES = {
+    "sts": "https://sts.amazonaws.com/doc/2011-06-15/",
+    "iam": "https://iam.amazonaws.com/doc/2010-05-08/",
+}
+
+
+def format_timestamp(value: datetime) -> str:
+    """AWS's wire form: ``2026-11-28T12:00:00Z`` (whole seconds, UTC)."""
+    return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@lru_cache(maxsize=4096)
+def xml_name(field_name: str) -> str:
+    return "".join(part[:1].upper() + part[1:] for part in field_name.split("_"))
+
+
+@lru_cache(maxsize=512)
+def _fields(cls: type) -> tuple[tuple[str, str], ...]:
+    return tuple((f.name, f.metadata.get("xml") or xml_name(f.name)) for f in dataclasses.fields(cls))
+
+
+def _encode_value(value: Any, out: list[str]) -> None:
+    if isinstance(value, str):
+        out.append(escape(value))
+    elif isinstance(value, bool):
+        out.append("true" if value else "false")
+    elif isinstance(value, (int, float)):
+        out.append(str(value))
+    elif isinstance(value, datetime):
+        out.append(format_timestamp(value))
+    elif isinstance(value, bytes):
+        out.append(base64.b64encode(value).decode("ascii"))
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            out.append("<member>")
+            _encode_value(item, out)
+            out.append("</member>")
+    elif isinstance(value, dict) and not _is_struct_dict(value):
+        for key, item in value.items():
+            out.append("<entry><key>")
+            out.append(escape(str(key)))
+            out.append("</key><value>")
+            _encode_value(item, out)
+            out.append("</value></entry>")
+    else:
+        _encode_struct(value, out)
+
+
+def _is_struct_dict(value: dict[str, Any]) -> bool:
+    return getattr(value, "is_struct", False)
+
+
+class Struct(dict):  # type: ignore[type-arg]
+    """A dict encoded as a structure (keys are element names) rather than as a map."""
+
+    is_struct = True
+
+
+def _encode_struct(value: Any, out: list[str]) -> None:
+    if isinstance(value, dict):
+        items = value.items()
+    else:
+        items = ((tag, getattr(value, name)) for name, tag in _fields(type(value)))
+    for tag, item in items:
+        if item is None:
+            continue
+        out.append(f"<{tag}>")
+        _encode_value(item, out)
+        out.append(f"</{tag}>")
+
+
+def success_body(service: str, action: str, result: Any, request_id: str) -> bytes:
+    out = [f'<{action}Response xmlns="{NAMESPACES[service]}">']
+    if result is not None:
+        out.append(f"<{action}Result>")
+        _encode_struct(result, out)
+        out.append(f"</{action}Result>")
+    out.append(f"<ResponseMetadata><RequestId>{request_id}</RequestId></ResponseMetadata></{action}Response>")
+    return "".join(out).encode("utf-8")
+
+
+def error_body(service: str, fault: str, code: str, message: str, request_id: str) -> bytes:
+    namespace = NAMESPACES.get(service, NAMESPACES["sts"])
+    return (
+        f'<ErrorResponse xmlns="{namespace}"><Error><Type>{fault}</Type><Code>{escape(code)}</Code>'
+        f"<Message>{escape(message)}</Message></Error><RequestId>{request_id}</RequestId></ErrorResponse>"
+    ).encode("utf-8")
