@@ -9,6 +9,7 @@ values and never see the wire format.
 
 from __future__ import annotations
 
+import re
 from typing import Any, Iterable
 from urllib.parse import parse_qsl
 
@@ -27,6 +28,7 @@ SIGV4_PARAMS = frozenset(
     }
 )
 MAX_PARAMS = 2000
+_BAD_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})")
 MAX_INDEX = 1000
 
 Nested = dict[str, Any]
@@ -36,6 +38,8 @@ def parse_pairs(text: str) -> list[tuple[str, str]]:
     """``a=1&b=2`` → pairs, '+' as space, strict percent-decoding; MalformedQueryString otherwise."""
     if not text:
         return []
+    if "%" in text and _BAD_ESCAPE.search(text):
+        raise MalformedQueryString("The query string or form body has an invalid percent-encoding.")
     try:
         pairs = parse_qsl(text, keep_blank_values=True, strict_parsing=True, errors="strict", max_num_fields=MAX_PARAMS)
     except (ValueError, UnicodeDecodeError) as exc:
@@ -49,9 +53,10 @@ def decode_params(pairs: Iterable[tuple[str, str]]) -> Nested:
     for name, value in pairs:
         if name in SIGV4_PARAMS:
             continue
-        if not name:
-            raise MalformedQueryString("Empty parameter name.")
-        _insert(root, name.split("."), value, name)
+        parts = name.split(".")
+        if not all(parts):
+            raise MalformedQueryString(f"Parameter name {name[:100]!r} has an empty part.")
+        _insert(root, parts, value, name)
     return _finish(root)
 
 

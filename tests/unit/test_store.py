@@ -1,0 +1,109 @@
+"""The store on every backend: migrations, accounts, sealed secrets, the key ring, bootstrap."""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from opensts.config import Settings
+from opensts.identity import ids
+from opensts.runtime import BootstrapError, open_runtime, rotate_keyring
+from opensts.store import AccountExists, Store, schema
+from opensts.tokens.master_key import MasterKey
+
+
+@pytest.fixture
+def store(database_url: str):  # type: ignore[no-untyped-def]
+    s = Store(database_url, MasterKey.generate())
+    yield s
+    s.close()
+
+
+def test_migrations_are_idempotent(database_url: str) -> None:
+    key = MasterKey.generate()
+    Store(database_url, key).close()
+    Store(database_url, key).close()
+
+
+def test_accounts_are_unique(store: Store) -> None:
+    store.accounts.create("123456789012", "a")
+    with pytest.raises(AccountExists):
+        store.accounts.create("123456789012", "b")
+    assert [a.account_id for a in store.accounts.list()] == ["123456789012"]
+
+
+def test_access_key_secrets_are_sealed_at_rest(store: Store) -> None:
+    store.accounts.create("123456789012", "a")
+    key_id = ids.new_long_term_access_key_id("123456789012")
+    secret = ids.new_secret_access_key()
+    store.access_keys.create(key_id, secret, "123456789012")
+    with store.engine.connect() as conn:
+        sealed = conn.execute(select(schema.access_keys.c.secret_sealed)).scalar_one()
+    assert secret.encode() not in sealed
+    credential = store.access_keys.get(key_id)
+    assert credential is not None and credential.secret_access_key == secret and credential.is_root
+
+
+def test_bootstrap_creates_account_root_key_and_keyring(tmp_path: Path, database_url: str) -> None:
+    settings = Settings(data_dir=tmp_path / "d", database_url=database_url)
+    runtime = open_runtime(settings)
+    try:
+        creds = (tmp_path / "d" / "root-credentials")
+        assert stat.S_IMODE(creds.stat().st_mode) == 0o600
+        text = creds.read_text()
+        assert "aws_access_key_id" in text and "aws_secret_access_key" in text
+        assert runtime.store.accounts.get(runtime.default_account_id) is not None
+        assert len(runtime.keyring) == 1
+    finally:
+        runtime.close()
+    # A second start reuses everything.
+    again = open_runtime(settings)
+    try:
+        assert again.default_account_id == runtime.default_account_id
+        assert (tmp_path / "d" / "root-credentials").read_text() == text
+    finally:
+        again.close()
+
+
+def test_bootstrap_with_configured_account_and_root_key(tmp_path: Path, database_url: str) -> None:
+    key_id = ids.new_long_term_access_key_id("210987654321")
+    settings = Settings(
+        data_dir=tmp_path, database_url=database_url, account_id="210987654321",
+        root_access_key_id=key_id, root_secret_access_key="s" * 40,
+    )
+    runtime = open_runtime(settings)
+    try:
+        credential = runtime.store.access_keys.get(key_id)
+        assert credential is not None and credential.account_id == "210987654321"
+        assert not (tmp_path / "root-credentials").exists()
+    finally:
+        runtime.close()
+
+
+@pytest.mark.parametrize("overrides", [{"account_id": "12"}, {"root_access_key_id": "lower-case-id-123", "root_secret_access_key": "x"}, {"root_access_key_id": "AKIAONLYID1234567"}])
+def test_bootstrap_rejects_bad_configuration(tmp_path: Path, overrides: dict) -> None:
+    with pytest.raises(BootstrapError):
+        open_runtime(Settings(data_dir=tmp_path, **overrides))
+
+
+def test_key_rotation_keeps_old_keys(tmp_path: Path, database_url: str) -> None:
+    runtime = open_runtime(Settings(data_dir=tmp_path, database_url=database_url))
+    try:
+        first = runtime.keyring.active_key_id
+        second = rotate_keyring(runtime)
+        assert second != first
+        assert set(runtime.keyring) == {first, second}
+    finally:
+        runtime.close()
+
+
+def test_master_key_from_environment_must_be_valid(tmp_path: Path) -> None:
+    from opensts.tokens.errors import TokenError
+
+    with pytest.raises((ValueError, TokenError)):
+        open_runtime(Settings(data_dir=tmp_path, master_key="not-a-key"))
+    assert not os.path.exists(tmp_path / "master-key")
