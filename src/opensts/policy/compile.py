@@ -1,0 +1,164 @@
+"""Compile a parsed policy into matchers, once per document (the parser caches by content hash).
+
+Statements are indexed by the service prefix of their actions, and each policy memoises which
+statements' Action/NotAction match a given action, so a request only touches statements that
+can apply to it; what remains per request is the resource, principal and condition checks.
+"""
+from __future__ import annotations
+
+from typing import Callable, Iterable
+
+from .conditions import Ctx, compile_condition
+from .model import Effect, Policy, PolicyKind, Statement
+from .principals import DIRECT_MATCH, NO_MATCH, PrincipalMatcher
+from .request import Principal
+from .variables import Template, has_variables, parse_template, substitute, substitute_glob
+from .wildcard import PatternSet, glob_covers, glob_intersects
+
+_MEMO_MAX = 2048
+
+
+class ResourceMatcher:
+    """Resource or NotResource patterns, static ones pre-compiled, variable ones per request."""
+
+    __slots__ = ("static", "templates")
+
+    def __init__(self, patterns: Iterable[str], variables: bool) -> None:
+        static: list[str] = []
+        templates: list[Template] = []
+        for p in patterns:
+            if variables and has_variables(p):
+                templates.append(parse_template(p))
+            else:
+                static.append(p)
+        self.static = PatternSet(static)
+        self.templates = tuple(templates)
+
+    def matches(self, resource: str, ctx: Ctx) -> bool:
+        if self.static.matches(resource):
+            return True
+        for t in self.templates:
+            rx = substitute_glob(t, ctx)
+            if rx is not None and rx.fullmatch(resource) is not None:
+                return True
+        return False
+
+    def _texts(self, ctx: Ctx) -> list[str]:
+        out = list(self.static.patterns)
+        for t in self.templates:
+            text = substitute(t, ctx)
+            if text is not None:
+                out.append(text)
+        return out
+
+    def intersects(self, pattern: str, ctx: Ctx) -> bool:
+        return any(glob_intersects(p, pattern) for p in self._texts(ctx))
+
+    def covers(self, pattern: str, ctx: Ctx) -> bool:
+        return any(glob_covers(p, pattern) for p in self._texts(ctx))
+
+
+class CompiledStatement:
+    __slots__ = (
+        "statement", "allow", "actions", "not_action", "resources", "not_resource", "principal",
+        "not_principal", "needs_principal", "conditions", "services",
+    )
+
+    def __init__(self, stmt: Statement, policy: Policy) -> None:
+        variables = policy.uses_variables
+        self.statement = stmt
+        self.allow = stmt.effect is Effect.ALLOW
+        self.not_action = stmt.not_action is not None
+        self.actions = PatternSet(stmt.action if stmt.action is not None else stmt.not_action or (), ignore_case=True)
+        # Index by service prefix; NotAction and wildcard services can match anything.
+        services: set[str] | None = set()
+        if self.not_action:
+            services = None
+        else:
+            for a in self.actions.patterns:
+                prefix, sep, _ = a.partition(":")
+                if not sep or "*" in prefix or "?" in prefix:
+                    services = None
+                    break
+                services.add(prefix)  # type: ignore[union-attr]
+        self.services = services
+        pats = stmt.resource if stmt.resource is not None else stmt.not_resource
+        self.not_resource = stmt.not_resource is not None
+        self.resources = ResourceMatcher(pats, variables) if pats is not None else None
+        self.principal = self.not_principal = None
+        if stmt.principal is not None:
+            self.principal = PrincipalMatcher(stmt.principal)
+        elif stmt.not_principal is not None:
+            self.not_principal = PrincipalMatcher(stmt.not_principal)
+        # Resource-side policies: a statement without Principal never applies (it names no one).
+        self.needs_principal = policy.kind in (PolicyKind.RESOURCE, PolicyKind.TRUST, PolicyKind.RCP)
+        self.conditions: tuple[Callable[[Ctx], bool], ...] = tuple(
+            compile_condition(c, variables) for c in stmt.conditions
+        )
+
+    def action_matches(self, action_lc: str) -> bool:
+        return self.actions.matches(action_lc) != self.not_action
+
+    def principal_kind(self, p: Principal) -> int:
+        """How this statement names ``p`` (see principals.py); DIRECT when it has no principal
+        element and does not need one (identity-like policies)."""
+        if self.principal is not None:
+            return self.principal.match(p)
+        if self.not_principal is not None:
+            return DIRECT_MATCH if self.not_principal.match(p) == NO_MATCH else NO_MATCH
+        return NO_MATCH if self.needs_principal else DIRECT_MATCH
+
+    def resource_matches(self, resource: str, ctx: Ctx, pattern_mode: bool = False) -> bool:
+        rm = self.resources
+        if rm is None:
+            return True
+        if not pattern_mode:
+            return rm.matches(resource, ctx) != self.not_resource
+        # The request resource stands for many resources: an Allow applies if it can grant some
+        # of them, a Deny only if it denies all of them.
+        if self.allow:
+            return (not rm.covers(resource, ctx)) if self.not_resource else rm.intersects(resource, ctx)
+        return (not rm.intersects(resource, ctx)) if self.not_resource else rm.covers(resource, ctx)
+
+    def conditions_hold(self, ctx: Ctx) -> bool:
+        for cond in self.conditions:
+            if not cond(ctx):
+                return False
+        return True
+
+
+class CompiledPolicy:
+    __slots__ = ("policy", "statements", "by_service", "wild", "_memo")
+
+    def __init__(self, policy: Policy) -> None:
+        self.policy = policy
+        self.statements = tuple(CompiledStatement(s, policy) for s in policy.statements)
+        by_service: dict[str, list[CompiledStatement]] = {}
+        wild: list[CompiledStatement] = []
+        for cs in self.statements:
+            if cs.services is None:
+                wild.append(cs)
+            else:
+                for svc in cs.services:
+                    by_service.setdefault(svc, []).append(cs)
+        self.by_service = {k: tuple(v) for k, v in by_service.items()}
+        self.wild = tuple(wild)
+        self._memo: dict[str, tuple[CompiledStatement, ...]] = {}
+
+    def candidates(self, action_lc: str) -> tuple[CompiledStatement, ...]:
+        """Statements whose Action/NotAction matches the (lower-cased) action, in document order."""
+        found = self._memo.get(action_lc)
+        if found is None:
+            service = action_lc.partition(":")[0]
+            pool = self.by_service.get(service, ()) + self.wild
+            if len(pool) > 1:
+                pool = tuple(sorted(set(pool), key=lambda c: c.statement.index))
+            found = tuple(cs for cs in pool if cs.action_matches(action_lc))
+            if len(self._memo) >= _MEMO_MAX:
+                self._memo.clear()
+            self._memo[action_lc] = found
+        return found
+
+
+def compile_policy(policy: Policy) -> CompiledPolicy:
+    return CompiledPolicy(policy)

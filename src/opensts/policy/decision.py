@@ -1,0 +1,93 @@
+"""The answer of an evaluation, with enough detail to explain it.
+
+``Decision.authorization_message(request)`` gives the JSON that AWS's DecodeAuthorizationMessage
+returns (allowed, explicitDeny, matchedStatements, failures, context) so the STS layer only has to
+encrypt it.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any
+
+from .request import Request
+
+
+class Outcome(str, Enum):
+    ALLOW = "Allow"
+    EXPLICIT_DENY = "ExplicitDeny"
+    IMPLICIT_DENY = "ImplicitDeny"
+
+
+@dataclass(frozen=True, slots=True)
+class MatchedStatement:
+    """A statement that applied to the request (action, resource, principal and conditions matched)."""
+
+    policy: str  # the Policy's name (policy ARN, inline name, Id or digest prefix)
+    source: str  # identity | resource | boundary | session | scp | rcp | endpoint
+    index: int  # 0-based position in the policy
+    sid: str | None
+    effect: str  # "Allow" | "Deny"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"policy": self.policy, "source": self.source, "index": self.index, "sid": self.sid, "effect": self.effect}
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    outcome: Outcome
+    matched: tuple[MatchedStatement, ...] = ()
+    reasons: tuple[str, ...] = ()
+    blocked_by: tuple[str, ...] = ()  # policy sources that denied (explicitly or by not allowing)
+
+    @property
+    def allowed(self) -> bool:
+        return self.outcome is Outcome.ALLOW
+
+    @property
+    def explicit_deny(self) -> bool:
+        return self.outcome is Outcome.EXPLICIT_DENY
+
+    def __bool__(self) -> bool:
+        return self.outcome is Outcome.ALLOW
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "decision": self.outcome.value,
+            "allowed": self.allowed,
+            "explicitDeny": self.explicit_deny,
+            "matchedStatements": [m.to_dict() for m in self.matched],
+            "blockedBy": list(self.blocked_by),
+            "reasons": list(self.reasons),
+        }
+
+    def authorization_message(self, request: Request) -> dict[str, Any]:
+        """The decoded DecodeAuthorizationMessage document for this decision (AWS §11 format)."""
+        p = request.principal
+        items = []
+        for m in self.matched:
+            items.append(
+                {
+                    "statementId": m.sid or f"{m.policy}#{m.index}",
+                    "effect": m.effect.upper(),
+                    "policy": m.policy,
+                    "source": m.source,
+                }
+            )
+        return {
+            "allowed": self.allowed,
+            "explicitDeny": self.explicit_deny,
+            "matchedStatements": {"items": items},
+            "failures": {"items": [{"reason": r} for r in self.reasons] if not self.allowed else []},
+            "context": {
+                "principal": {"id": p.id or p.arn, "arn": p.arn},
+                "action": request.action,
+                "resource": request.resource,
+                "conditions": {
+                    "items": [
+                        {"key": k, "values": {"items": [{"value": v} for v in vals]}}
+                        for k, vals in sorted(request.ctx.items())
+                    ]
+                },
+            },
+        }

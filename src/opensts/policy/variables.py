@@ -1,0 +1,121 @@
+"""Policy variables: ``${aws:username}``, ``${aws:PrincipalTag/team}``, ``${key, 'default'}`` and the
+escapes ``${*}``, ``${?}``, ``${$}``.
+
+Only policies with Version ``2012-10-17`` substitute variables; under ``2008-10-17`` the text is
+literal (the parser decides, this module only substitutes). A variable whose key is absent or
+multivalued in the request context and has no default is unresolvable, and an element containing it
+never matches (AWS §10).
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Mapping, Union
+
+from .wildcard import glob_to_regex
+
+_DEFAULT_RE = re.compile(r"^\s*([^,]+?)\s*,\s*'([^']*)'\s*$")
+
+
+@dataclass(frozen=True, slots=True)
+class Var:
+    key: str  # lower-cased: condition keys are case-insensitive
+    default: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Literal:
+    """Text that must match literally even in a glob (from ``${*}``, ``${?}``, ``${$}``)."""
+
+    text: str
+
+
+Part = Union[str, Var, Literal]
+Template = tuple[Part, ...]
+Context = Mapping[str, tuple[str, ...]]
+
+
+def has_variables(text: str) -> bool:
+    return "${" in text
+
+
+def parse_template(text: str) -> Template:
+    """Split text into glob text, variables and literal escapes. Unterminated ``${`` stays text."""
+    parts: list[Part] = []
+    buf: list[str] = []
+    i = 0
+    n = len(text)
+    while i < n:
+        start = text.find("${", i)
+        if start < 0:
+            buf.append(text[i:])
+            break
+        end = text.find("}", start + 2)
+        if end < 0:
+            buf.append(text[i:])
+            break
+        buf.append(text[i:start])
+        inner = text[start + 2 : end].strip()
+        if inner in ("*", "?", "$"):
+            if buf:
+                parts.append("".join(buf))
+                buf = []
+            parts.append(Literal(inner))
+        else:
+            m = _DEFAULT_RE.match(inner)
+            var = Var(m.group(1).lower(), m.group(2)) if m else Var(inner.lower())
+            if buf:
+                parts.append("".join(buf))
+                buf = []
+            parts.append(var)
+        i = end + 1
+    if buf:
+        joined = "".join(buf)
+        if joined:
+            parts.append(joined)
+    return tuple(p for p in parts if p != "")
+
+
+def _value(var: Var, ctx: Context) -> str | None:
+    values = ctx.get(var.key)
+    if values is not None and len(values) == 1:
+        return values[0]
+    return var.default
+
+
+def substitute(template: Template, ctx: Context) -> str | None:
+    """The template as plain text (glob characters kept as-is), or None if unresolvable."""
+    out: list[str] = []
+    for part in template:
+        if isinstance(part, str):
+            out.append(part)
+        elif isinstance(part, Literal):
+            out.append(part.text)
+        else:
+            value = _value(part, ctx)
+            if value is None:
+                return None
+            out.append(value)
+    return "".join(out)
+
+
+def substitute_glob(template: Template, ctx: Context, ignore_case: bool = False) -> re.Pattern[str] | None:
+    """A compiled regex for the template read as a glob; substituted values match literally."""
+    out: list[str] = []
+    for part in template:
+        if isinstance(part, str):
+            out.append(glob_to_regex(part))
+        elif isinstance(part, Literal):
+            out.append(re.escape(part.text))
+        else:
+            value = _value(part, ctx)
+            if value is None:
+                return None
+            out.append(re.escape(value))
+    return _compile("".join(out), ignore_case)
+
+
+@lru_cache(maxsize=8192)
+def _compile(regex: str, ignore_case: bool) -> re.Pattern[str]:
+    return re.compile(regex, re.DOTALL | (re.IGNORECASE if ignore_case else 0))
