@@ -1,0 +1,1 @@
+"""Tests of opensts.tokens (pure crypto layer)."""
