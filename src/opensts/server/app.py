@@ -20,6 +20,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
 
 from opensts.actions import API_VERSIONS, ActionContext, ActionSpec, load_actions
 from opensts.config import Settings
@@ -45,51 +46,48 @@ log = logging.getLogger("opensts.server")
 access_log = logging.getLogger("opensts.access")
 
 MAX_BODY_BYTES = 512 * 1024  # a 100,000-character SAML assertion, percent-encoded, fits with room
-XML_TYPE = "text/xml"
 _VERSION_TO_SERVICE = {version: service for service, version in API_VERSIONS.items()}
 
 
 class QueryApi:
-    """The ``/`` endpoint: one instance per process, holding the runtime and the action registry."""
+    """The ``/`` endpoint, as a plain ASGI app (no Request/Response objects on the hot path).
+
+    One instance per process holds the runtime and the action registry.
+    """
 
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
         self.actions = load_actions()
 
-    async def __call__(self, request: Request) -> Response:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = time.perf_counter()
         request_id = str(uuid.uuid4())
         service, action_name = "sts", "unknown"
         try:
-            http_request = await read_http_request(request)
+            http_request = await read_http_request(scope, receive)
             params = decode_params(_query_pairs(http_request))
             service, spec, signature = self.route(http_request, params)
             action_name = spec.name
-            result = await self.run(spec, signature, http_request, params, request, request_id)
-            body = success_body(service, spec.name, result, request_id)
-            response = Response(body, 200, {"x-amzn-RequestId": request_id}, media_type=XML_TYPE)
+            result = await self.run(spec, signature, http_request, params, scope, request_id)
+            status, body = 200, success_body(service, spec.name, result, request_id)
             outcome = "success"
         except AwsError as error:
-            response = aws_error_response(service, error, request_id)
+            status, body = error.status, error_body(service, error.fault_type, error.code, error.message, request_id)
             outcome = error.code
         except Exception:  # a bug: answer like AWS does and keep the details in our log
             log.exception("unhandled error in %s:%s (request %s)", service, action_name, request_id)
-            response = aws_error_response(service, InternalFailure("An internal error occurred."), request_id)
+            error = InternalFailure("An internal error occurred.")
+            status, body = error.status, error_body(service, error.fault_type, error.code, error.message, request_id)
             outcome = "InternalFailure"
+        await send_xml(send, status, body, request_id)
         elapsed = time.perf_counter() - started
         metrics.observe(service, action_name, outcome, elapsed)
         if access_log.isEnabledFor(logging.INFO):
+            # The path only, never the query string: presigned URLs carry session tokens.
             access_log.info(
-                "%s %s %s:%s %s %.1fms %s",
-                request.method,
-                request.url.path,  # never the query string: presigned URLs carry tokens
-                service,
-                action_name,
-                response.status_code,
-                elapsed * 1000,
-                request_id,
+                "%s %s %s:%s %s %.1fms %s", scope["method"], scope["path"], service, action_name, status,
+                elapsed * 1000, request_id,
             )
-        return response
 
     def route(
         self, http_request: HttpRequest, params: dict[str, Any]
@@ -126,25 +124,27 @@ class QueryApi:
         signature: SignatureInfo | None,
         http_request: HttpRequest,
         params: dict[str, Any],
-        request: Request,
+        scope: Scope,
         request_id: str,
     ) -> Any:
         runtime = self.runtime
         now = runtime.clock.now()
         caller = None
         region = "us-east-1"
-        if signature is not None or not spec.unsigned:
-            caller, signature = await authenticate(runtime, http_request, now)
+        if signature is not None:
+            caller = await authenticate(runtime, http_request, signature, now)
             region = signature.region
-        client = request.client
+        elif not spec.unsigned:
+            raise MissingAuthenticationToken("Request is missing Authentication Token")
+        client = scope.get("client")
         ctx = ActionContext(
             runtime=runtime,
             caller=caller,
             request_time=now,
             request_id=request_id,
-            source_ip=client.host if client else None,
+            source_ip=client[0] if client else None,
             region=region,
-            secure_transport=request.url.scheme == "https",
+            secure_transport=scope.get("scheme") == "https",
         )
         if spec.blocking:
             return await run_in_threadpool(spec.handler, ctx, params)
@@ -165,35 +165,55 @@ def _service_for(version: Any) -> str:
     return _VERSION_TO_SERVICE.get(version, "sts") if isinstance(version, str) else "sts"
 
 
-async def read_http_request(request: Request) -> HttpRequest:
+async def read_http_request(scope: Scope, receive: Receive) -> HttpRequest:
     """The request as SigV4 sees it: raw path and query, joined headers, the body (bounded)."""
-    length = request.headers.get("content-length")
+    headers: dict[str, str] = {}
+    for raw_name, raw_value in scope["headers"]:
+        name = raw_name.decode("latin-1").lower()
+        value = raw_value.decode("latin-1")
+        headers[name] = f"{headers[name]},{value}" if name in headers else value
+    length = headers.get("content-length")
     if length is not None and (not length.isdigit() or int(length) > MAX_BODY_BYTES):
         raise ValidationError(f"Request body must be at most {MAX_BODY_BYTES} bytes.")
     body = b""
-    if request.method not in ("GET", "HEAD"):
+    if scope["method"] not in ("GET", "HEAD"):
         chunks = []
         size = 0
-        async for chunk in request.stream():
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                break
+            chunk = message.get("body", b"")
             size += len(chunk)
             if size > MAX_BODY_BYTES:
                 raise ValidationError(f"Request body must be at most {MAX_BODY_BYTES} bytes.")
             chunks.append(chunk)
-        body = b"".join(chunks)
-    headers: dict[str, str] = {}
-    for raw_name, raw_value in request.scope["headers"]:
-        name = raw_name.decode("latin-1").lower()
-        value = raw_value.decode("latin-1")
-        headers[name] = f"{headers[name]},{value}" if name in headers else value
-    scope = request.scope
+            if not message.get("more_body", False):
+                break
+        body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
     raw_path = scope.get("raw_path") or scope["path"].encode()
     return HttpRequest(
-        method=request.method,
+        method=scope["method"],
         path=raw_path.decode("latin-1"),
         query_string=scope["query_string"].decode("latin-1"),
         headers=headers,
         body=body,
     )
+
+
+async def send_xml(send: Send, status: int, body: bytes, request_id: str) -> None:
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"text/xml"),
+                (b"content-length", str(len(body)).encode()),
+                (b"x-amzn-requestid", request_id.encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
 
 
 def _query_pairs(http_request: HttpRequest) -> list[tuple[str, str]]:
@@ -208,11 +228,6 @@ def _query_pairs(http_request: HttpRequest) -> list[tuple[str, str]]:
             raise MalformedQueryString("The request body is not valid UTF-8.") from exc
         pairs += parse_pairs(text)
     return pairs
-
-
-def aws_error_response(service: str, error: AwsError, request_id: str) -> Response:
-    body = error_body(service, error.fault_type, error.code, error.message, request_id)
-    return Response(body, error.status, {"x-amzn-RequestId": request_id}, media_type=XML_TYPE)
 
 
 def create_app(runtime: Runtime | None = None, settings: Settings | None = None) -> Starlette:
@@ -232,8 +247,8 @@ def create_app(runtime: Runtime | None = None, settings: Settings | None = None)
             if runtime is None:
                 opened.close()
 
-    async def query(request: Request) -> Response:
-        return await state["query"](request)
+    async def query(scope: Scope, receive: Receive, send: Send) -> None:
+        await state["query"](scope, receive, send)
 
     async def health(request: Request) -> Response:
         ok = await run_in_threadpool(state["runtime"].store.ping)
@@ -244,11 +259,21 @@ def create_app(runtime: Runtime | None = None, settings: Settings | None = None)
         return Response(body, 200, media_type=content_type)
 
     routes = [
-        Route("/", query, methods=["GET", "POST"]),
+        Route("/", _AsgiEndpoint(query), methods=["GET", "POST"]),
         Route("/health", health, methods=["GET"]),
         Route("/metrics", metrics_endpoint, methods=["GET"]),
     ]
     return Starlette(routes=routes, lifespan=lifespan)
+
+
+class _AsgiEndpoint:
+    """Starlette treats a non-function endpoint as a raw ASGI app."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.app(scope, receive, send)
 
 
 def app_from_env() -> Starlette:

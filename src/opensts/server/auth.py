@@ -16,7 +16,7 @@ from opensts.errors import ExpiredToken, InvalidClientTokenId, SignatureDoesNotM
 from opensts.identity import arn
 from opensts.identity.principal import Caller, PrincipalKind
 from opensts.runtime import Runtime
-from opensts.server.sigv4 import HttpRequest, SignatureInfo, parse_signature, verify_signature
+from opensts.server.sigv4 import HttpRequest, SignatureInfo, verify_signature
 from opensts.store.records import Credential
 from opensts.tokens.errors import InvalidSessionToken
 from opensts.tokens.session_token import SessionClaims, decode_session_token
@@ -32,15 +32,15 @@ _SESSION_KINDS = {
 }
 
 
-async def authenticate(runtime: Runtime, request: HttpRequest, now: datetime) -> tuple[Caller, SignatureInfo]:
-    info = parse_signature(request)
+async def authenticate(runtime: Runtime, request: HttpRequest, info: SignatureInfo, now: datetime) -> Caller:
+    """Verify a parsed signature and return who made the request."""
     allowed = runtime.settings.allowed_regions
     if allowed and info.region not in allowed:
         raise SignatureDoesNotMatch(f"Credential should be scoped to a valid region. Region '{info.region}' is not enabled.")
     if info.security_token is not None:
         claims = await session_claims(runtime, info, now)
         verify_signature(request, info, claims.secret_access_key, now)
-        return caller_from_session(claims), info
+        return caller_from_session(claims)
     if info.access_key_id.startswith("ASIA"):
         # Temporary key ids are only valid together with their session token.
         raise InvalidClientTokenId(INVALID_TOKEN_MESSAGE)
@@ -51,7 +51,7 @@ async def authenticate(runtime: Runtime, request: HttpRequest, now: datetime) ->
         raise InvalidClientTokenId(INVALID_TOKEN_MESSAGE)
     assert isinstance(credential, Credential)
     verify_signature(request, info, credential.secret_access_key, now)
-    return caller_from_credential(credential), info
+    return caller_from_credential(credential)
 
 
 async def session_claims(runtime: Runtime, info: SignatureInfo, now: datetime) -> SessionClaims:
@@ -59,7 +59,7 @@ async def session_claims(runtime: Runtime, info: SignatureInfo, now: datetime) -
     try:
         claims = decode_session_token(token, runtime.keyring)
     except InvalidSessionToken as exc:
-        if exc.key_id is None:
+        if exc.reason != "unknown-key":
             raise InvalidClientTokenId(INVALID_TOKEN_MESSAGE) from None
         # Perhaps another node rotated keys since we last looked: reload (rate-limited) and retry.
         keyring = await run_in_threadpool(runtime.reload_keyring_if_stale)

@@ -1,0 +1,172 @@
+"""HTTP throughput of OpenSTS against moto's server and a bare Starlette endpoint, in one run.
+
+    python bench/server_bench.py [--duration 10] [--connections 32] [--workers 1] [--action GetCallerIdentity]
+
+Starts three servers on loopback, each one process:
+  * OpenSTS (``opensts serve``, SQLite in a temporary directory, N workers),
+  * moto's server (``moto_server``), the peer,
+  * a bare Starlette "hello" endpoint on the same uvicorn setup (our practical ceiling),
+then drives each with ``wrk`` (Debian package ``wrk``) replaying one SigV4-signed request. A
+header-signed request stays valid for the 5-minute clock skew, so the load generator does no
+signing and every server gets byte-identical requests. Prints requests/s and the ratios.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from pathlib import Path
+
+import httpx
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
+
+HELLO_APP = textwrap.dedent(
+    """
+    from starlette.applications import Starlette
+    from starlette.responses import Response
+    from starlette.routing import Route
+
+    async def hello(request):
+        await request.body()
+        return Response(b"hello", media_type="text/plain")
+
+    app = Starlette(routes=[Route("/", hello, methods=["GET", "POST"])])
+    """
+)
+
+ACTIONS = {
+    "GetCallerIdentity": "Action=GetCallerIdentity&Version=2011-06-15",
+}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_until_up(url: str, process: subprocess.Popen, path: str = "/") -> None:  # type: ignore[type-arg]
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server for {url} exited with {process.returncode}")
+        try:
+            httpx.get(url + path, timeout=1)
+            return
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    raise RuntimeError(f"{url} did not come up")
+
+
+def signed_request(url: str, body: str, key_id: str, secret: str, token: str | None = None) -> dict[str, str]:
+    request = AWSRequest(
+        method="POST",
+        url=url + "/",
+        data=body,
+        headers={"Content-Type": "application/x-www-form-urlencoded; charset=utf-8"},
+    )
+    SigV4Auth(Credentials(key_id, secret, token), "sts", "us-east-1").add_auth(request)
+    return dict(request.headers.items())
+
+
+def wrk(url: str, body: str, headers: dict[str, str], duration: int, connections: int, workdir: Path) -> float:
+    script = workdir / "request.lua"
+    lua_headers = "\n".join(f"wrk.headers[{json.dumps(k)}] = {json.dumps(v)}" for k, v in headers.items() if k.lower() != "host")
+    script.write_text(f'wrk.method = "POST"\nwrk.body = {json.dumps(body)}\n{lua_headers}\n')
+    out = subprocess.run(
+        ["wrk", "-t", "1", "-c", str(connections), "-d", f"{duration}s", "-s", str(script), url + "/"],
+        capture_output=True, text=True, check=True,
+    ).stdout
+    non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    if non_2xx:
+        raise RuntimeError(f"{url}: {non_2xx.group(1)} error responses during the run:\n{out}")
+    return float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--duration", type=int, default=10)
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--action", choices=sorted(ACTIONS), default="GetCallerIdentity")
+    args = parser.parse_args()
+    if not shutil.which("wrk"):
+        sys.exit("wrk is needed: apt-get install wrk")
+    if not shutil.which("moto_server"):
+        sys.exit("moto's server is needed: pip install 'moto[server]'")
+
+    workdir = Path(tempfile.mkdtemp(prefix="opensts-bench-"))
+    key_id, secret = "AKIAZZZZZZZZZZZZZZZZ", "benchmark" + "s" * 31
+    account = "123456789012"
+    from opensts.identity.ids import new_long_term_access_key_id
+
+    key_id = new_long_term_access_key_id(account)
+    processes = []
+    try:
+        ports = {name: free_port() for name in ("opensts", "moto", "hello")}
+        env = {
+            **os.environ,
+            "OPENSTS_DATA_DIR": str(workdir / "data"),
+            "OPENSTS_ACCOUNT_ID": account,
+            "OPENSTS_ROOT_ACCESS_KEY_ID": key_id,
+            "OPENSTS_ROOT_SECRET_ACCESS_KEY": secret,
+            "OPENSTS_LOG_LEVEL": "warning",
+        }
+        env.pop("OPENSTS_DATABASE_URL", None)
+        opensts = subprocess.Popen(
+            [sys.executable, "-m", "opensts", "serve", "--port", str(ports["opensts"]), "--workers", str(args.workers)],
+            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        moto = subprocess.Popen(["moto_server", "-p", str(ports["moto"])], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        (workdir / "hello_app.py").write_text(HELLO_APP)
+        hello = subprocess.Popen(
+            [sys.executable, "-m", "uvicorn", "hello_app:app", "--port", str(ports["hello"]), "--no-access-log",
+             "--log-level", "warning", "--no-server-header"],
+            cwd=workdir, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        processes = [opensts, moto, hello]
+        urls = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
+        wait_until_up(urls["opensts"], opensts, "/health")
+        wait_until_up(urls["moto"], moto, "/moto-api/")
+        wait_until_up(urls["hello"], hello)
+
+        body = ACTIONS[args.action]
+        results = {}
+        for name in ("opensts", "moto", "hello"):
+            headers = signed_request(urls[name], body, key_id, secret)
+            check = httpx.post(urls[name] + "/", content=body, headers=headers)
+            if check.status_code != 200:
+                raise RuntimeError(f"{name} answered {check.status_code}: {check.text[:300]}")
+            wrk(urls[name], body, headers, 2, args.connections, workdir)  # warm-up
+            results[name] = wrk(urls[name], body, headers, args.duration, args.connections, workdir)
+
+        print(f"{args.action} over HTTP, {args.duration}s, {args.connections} connections, "
+              f"OpenSTS workers={args.workers}, wrk 1 thread, {os.cpu_count()} cores")
+        for name, label in (("opensts", "OpenSTS"), ("moto", "moto_server"), ("hello", "bare Starlette hello")):
+            print(f"  {label:<22} {results[name]:>10,.0f} req/s")
+        print(f"  OpenSTS / moto           {results['opensts'] / results['moto']:>10.1f}x")
+        print(f"  OpenSTS / Starlette hello {results['opensts'] / results['hello']:>9.2f}")
+    finally:
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
