@@ -12,7 +12,7 @@ from .conditions import Ctx, compile_condition
 from .model import Effect, Policy, PolicyKind, Statement
 from .principals import DIRECT_MATCH, NO_MATCH, PrincipalMatcher
 from .request import Principal
-from .variables import Template, has_variables, parse_template, substitute, substitute_glob
+from .variables import TemplateGlob, has_variables, parse_template, substitute
 from .wildcard import PatternSet, glob_covers, glob_intersects
 
 _MEMO_MAX = 2048
@@ -25,10 +25,10 @@ class ResourceMatcher:
 
     def __init__(self, patterns: Iterable[str], variables: bool) -> None:
         static: list[str] = []
-        templates: list[Template] = []
+        templates: list[TemplateGlob] = []
         for p in patterns:
             if variables and has_variables(p):
-                templates.append(parse_template(p))
+                templates.append(TemplateGlob(parse_template(p)))
             else:
                 static.append(p)
         self.static = PatternSet(static)
@@ -37,16 +37,18 @@ class ResourceMatcher:
     def matches(self, resource: str, ctx: Ctx) -> bool:
         if self.static.matches(resource):
             return True
+        return self.templates_match(resource, ctx)
+
+    def templates_match(self, resource: str, ctx: Ctx) -> bool:
         for t in self.templates:
-            rx = substitute_glob(t, ctx)
-            if rx is not None and rx.fullmatch(resource) is not None:
+            if t.fullmatch(resource, ctx):
                 return True
         return False
 
     def _texts(self, ctx: Ctx) -> list[str]:
         out = list(self.static.patterns)
         for t in self.templates:
-            text = substitute(t, ctx)
+            text = substitute(t.template, ctx)
             if text is not None:
                 out.append(text)
         return out
@@ -61,7 +63,8 @@ class ResourceMatcher:
 class CompiledStatement:
     __slots__ = (
         "statement", "allow", "actions", "not_action", "resources", "not_resource", "principal",
-        "not_principal", "needs_principal", "conditions", "services",
+        "not_principal", "needs_principal", "conditions", "services", "r_all", "r_exact", "r_prefixes",
+        "r_regex", "r_templates", "check",
     )
 
     def __init__(self, stmt: Statement, policy: Policy) -> None:
@@ -85,6 +88,13 @@ class CompiledStatement:
         pats = stmt.resource if stmt.resource is not None else stmt.not_resource
         self.not_resource = stmt.not_resource is not None
         self.resources = ResourceMatcher(pats, variables) if pats is not None else None
+        # Flattened copies for the evaluator's inlined hot loop (attribute reads, no calls).
+        rm = self.resources
+        self.r_all = rm is None or rm.static.match_all
+        self.r_exact = rm.static.exact if rm is not None else frozenset()
+        self.r_prefixes = rm.static.prefixes if rm is not None else ()
+        self.r_regex = rm.static.regex.fullmatch if rm is not None and rm.static.regex is not None else None
+        self.r_templates = rm.templates if rm is not None else ()
         self.principal = self.not_principal = None
         if stmt.principal is not None:
             self.principal = PrincipalMatcher(stmt.principal)
@@ -95,6 +105,7 @@ class CompiledStatement:
         self.conditions: tuple[Callable[[Ctx], bool], ...] = tuple(
             compile_condition(c, variables) for c in stmt.conditions
         )
+        self.check = _make_check(self)
 
     def action_matches(self, action_lc: str) -> bool:
         return self.actions.matches(action_lc) != self.not_action
@@ -127,6 +138,64 @@ class CompiledStatement:
         return True
 
 
+def _always(resource: str, ctx: Ctx) -> bool:
+    return True
+
+
+def _never(resource: str, ctx: Ctx) -> bool:
+    return False
+
+
+def _make_check(cs: "CompiledStatement") -> Callable[[str, Ctx], bool]:
+    """One closure per statement, specialised to its shape, testing resource (literal request
+    resource) and conditions. This is the innermost call of every decision, so the common shapes
+    (``*``, one exact ARN, prefixes, no conditions) get a body of one or two operations."""
+    conds = cs.conditions
+    negate = cs.not_resource
+    res: Callable[[str, Ctx], bool] | None
+    if cs.r_all:
+        if negate:
+            return _never
+        res = None
+    else:
+        exact, prefixes, regex, rm = cs.r_exact, cs.r_prefixes, cs.r_regex, cs.resources
+        kinds = (bool(exact), bool(prefixes), regex is not None, bool(cs.r_templates))
+        if kinds == (True, False, False, False):
+            if len(exact) == 1:
+                (only,) = tuple(exact)
+                res = (lambda r, ctx: r != only) if negate else (lambda r, ctx: r == only)
+            else:
+                res = (lambda r, ctx: r not in exact) if negate else (lambda r, ctx: r in exact)
+        elif kinds == (False, True, False, False):
+            res = (lambda r, ctx: not r.startswith(prefixes)) if negate else (lambda r, ctx: r.startswith(prefixes))
+        elif kinds == (False, False, True, False):
+            res = (lambda r, ctx: regex(r) is None) if negate else (lambda r, ctx: regex(r) is not None)  # type: ignore[misc]
+        else:
+            matches = rm.matches  # type: ignore[union-attr]
+            res = (lambda r, ctx: not matches(r, ctx)) if negate else matches
+    if not conds:
+        return res if res is not None else _always
+    if len(conds) == 1:
+        (c0,) = conds
+        if res is None:
+            return lambda r, ctx: c0(ctx)
+        return lambda r, ctx: res(r, ctx) and c0(ctx)
+
+    def with_conditions(r: str, ctx: Ctx) -> bool:
+        if res is not None and not res(r, ctx):
+            return False
+        for c in conds:
+            if not c(ctx):
+                return False
+        return True
+
+    return with_conditions
+
+
+Split = tuple[tuple[CompiledStatement, ...], tuple[CompiledStatement, ...]]
+_EMPTY: Split = ((), ())
+
+
 class CompiledPolicy:
     __slots__ = ("policy", "statements", "by_service", "wild", "_memo")
 
@@ -143,21 +212,30 @@ class CompiledPolicy:
                     by_service.setdefault(svc, []).append(cs)
         self.by_service = {k: tuple(v) for k, v in by_service.items()}
         self.wild = tuple(wild)
-        self._memo: dict[str, tuple[CompiledStatement, ...]] = {}
+        self._memo: dict[str, Split] = {}
 
-    def candidates(self, action_lc: str) -> tuple[CompiledStatement, ...]:
-        """Statements whose Action/NotAction matches the (lower-cased) action, in document order."""
+    def split(self, action_lc: str) -> Split:
+        """(Deny statements, Allow statements) whose Action/NotAction matches the lower-cased
+        action, each in document order. Memoised per action (bounded)."""
         found = self._memo.get(action_lc)
         if found is None:
             service = action_lc.partition(":")[0]
             pool = self.by_service.get(service, ()) + self.wild
             if len(pool) > 1:
                 pool = tuple(sorted(set(pool), key=lambda c: c.statement.index))
-            found = tuple(cs for cs in pool if cs.action_matches(action_lc))
+            hits = [cs for cs in pool if cs.action_matches(action_lc)]
+            found = (tuple(c for c in hits if not c.allow), tuple(c for c in hits if c.allow))
+            if not hits:
+                found = _EMPTY
             if len(self._memo) >= _MEMO_MAX:
                 self._memo.clear()
             self._memo[action_lc] = found
         return found
+
+    def candidates(self, action_lc: str) -> tuple[CompiledStatement, ...]:
+        """All statements whose Action/NotAction matches, in document order."""
+        denies, allows = self.split(action_lc)
+        return tuple(sorted(denies + allows, key=lambda c: c.statement.index))
 
 
 def compile_policy(policy: Policy) -> CompiledPolicy:

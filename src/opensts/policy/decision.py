@@ -33,12 +33,49 @@ class MatchedStatement:
         return {"policy": self.policy, "source": self.source, "index": self.index, "sid": self.sid, "effect": self.effect}
 
 
-@dataclass(frozen=True, slots=True)
 class Decision:
-    outcome: Outcome
-    matched: tuple[MatchedStatement, ...] = ()
-    reasons: tuple[str, ...] = ()
-    blocked_by: tuple[str, ...] = ()  # policy sources that denied (explicitly or by not allowing)
+    """Outcome of :func:`~opensts.policy.evaluate`.
+
+    ``matched``: the statements that decided — every applying Deny for an explicit deny; for an
+    allow, the first applying Allow of each policy type that had to allow; for an implicit deny,
+    the Allows found in the policy types that did allow. ``blocked_by``: the policy types that
+    denied explicitly or failed to allow (identity, resource, boundary, session, scp, rcp,
+    endpoint, guardrail, root). ``reasons``: human-readable explanations.
+    """
+
+    __slots__ = ("outcome", "reasons", "blocked_by", "_raw", "_matched")
+
+    def __init__(
+        self,
+        outcome: Outcome,
+        matched: "tuple[MatchedStatement, ...] | list[Any]" = (),
+        reasons: tuple[str, ...] = (),
+        blocked_by: tuple[str, ...] = (),
+    ) -> None:
+        self.outcome = outcome
+        self.reasons = reasons
+        self.blocked_by = blocked_by
+        # matched may be raw (policy name, source, CompiledStatement) triples; built lazily
+        # because most callers only read the outcome.
+        self._raw = matched
+        self._matched: tuple[MatchedStatement, ...] | None = None
+
+    @property
+    def matched(self) -> tuple[MatchedStatement, ...]:
+        if self._matched is None:
+            out = []
+            for item in self._raw:
+                if isinstance(item, MatchedStatement):
+                    out.append(item)
+                else:
+                    name, source, cs = item
+                    st = cs.statement
+                    out.append(MatchedStatement(name, source, st.index, st.sid, st.effect.value))
+            self._matched = tuple(out)
+        return self._matched
+
+    def __repr__(self) -> str:
+        return f"Decision({self.outcome.value}, blocked_by={self.blocked_by!r}, matched={list(self.matched)!r})"
 
     @property
     def allowed(self) -> bool:

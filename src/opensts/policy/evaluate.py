@@ -17,18 +17,19 @@ AWS guardrails on reserved resources deny; then the grant rules:
 """
 from __future__ import annotations
 
-from typing import Any, Iterable, Mapping, Sequence, Union
+from typing import Any, Iterable, Sequence, Union
 
-from .compile import CompiledPolicy
-from .decision import Decision, MatchedStatement, Outcome
+from .compile import CompiledStatement
+from .decision import Decision, Outcome
 from .guardrails import reserved_resource_reason
 from .model import Policy, PolicyKind
-from .parse import parse_policy
+from .policyset import Group, PolicyLike, PolicySet, as_policy, groups_of
 from .principals import ACCOUNT_MATCH, DIRECT_MATCH, NO_MATCH, ROLE_MATCH
 from .request import PrincipalType, Request
 
-PolicyLike = Union[Policy, Mapping[str, Any], str]
-ScpLevel = Union[PolicyLike, Sequence[PolicyLike]]
+Policies = Union[PolicySet, Iterable[PolicyLike]]
+ScpLevel = Union[PolicyLike, PolicySet, Sequence[PolicyLike]]
+Raw = list[Any]  # (policy name, source, CompiledStatement) triples
 
 _AWS_TYPES = frozenset(
     {PrincipalType.ACCOUNT, PrincipalType.USER, PrincipalType.ROLE, PrincipalType.ASSUMED_ROLE, PrincipalType.FEDERATED_USER}
@@ -39,8 +40,14 @@ _ASSUME_ACTIONS = frozenset(
 )
 _CALLER_IDENTITY = Decision(Outcome.ALLOW, reasons=("sts:GetCallerIdentity requires no permission",))
 
-ALLOW_BIT = 1
-DENY_BIT = 2
+_REASONS = {
+    "identity": "no identity-based policy allows the action",
+    "boundary": "the permissions boundary does not allow the action",
+    "session": "the session policies do not allow the action",
+    "resource": "the resource-based policy does not allow the principal",
+    "scp": "a service control policy does not allow the action",
+    "endpoint": "the VPC endpoint policy does not allow the action",
+}
 
 
 def requires_resource_policy(action_lc: str, resource: str) -> bool:
@@ -52,208 +59,226 @@ def requires_resource_policy(action_lc: str, resource: str) -> bool:
     return False
 
 
-def as_policy(p: PolicyLike, kind: PolicyKind) -> Policy:
-    return p if isinstance(p, Policy) else parse_policy(p, kind)
+# --------------------------------------------------------------------------- statement checks
+def _applies(cs: CompiledStatement, request: Request) -> bool:
+    """Resource and conditions of a statement whose action already matched."""
+    if request.resource_is_pattern:
+        return cs.resource_matches(request.resource, request.ctx, True) and cs.conditions_hold(request.ctx)
+    return cs.check(request.resource, request.ctx)
 
 
-def _scan(
-    policies: Iterable[Policy], source: str, request: Request, matched: list[MatchedStatement] | None
-) -> int:
-    """Allow/deny bits of the statements that apply; appends them to ``matched``."""
-    action_lc = request.action_lc
-    resource = request.resource
-    ctx = request.ctx
-    pattern_mode = request.resource_is_pattern
-    bits = 0
-    for policy in policies:
-        compiled: CompiledPolicy = policy.compiled
-        for cs in compiled.candidates(action_lc):
-            rm = cs.resources
-            if rm is not None:
-                if pattern_mode:
-                    if not cs.resource_matches(resource, ctx, True):
-                        continue
-                elif (rm.matches(resource, ctx)) == cs.not_resource:
-                    continue
-            if cs.conditions and not cs.conditions_hold(ctx):
-                continue
-            bits |= ALLOW_BIT if cs.allow else DENY_BIT
-            if matched is not None:
-                st = cs.statement
-                matched.append(MatchedStatement(policy.name, source, st.index, st.sid, st.effect.value))
-    return bits
+def _any_deny(groups: Sequence[Group], source: str, request: Request, raw: Raw) -> bool:
+    if request.resource_is_pattern:
+        return _any_deny_slow(groups, source, request, raw)
+    resource, ctx = request.resource, request.ctx
+    found = False
+    for name, denies, _ in groups:
+        for cs in denies:
+            if cs.check(resource, ctx):
+                raw.append((name, source, cs))
+                found = True
+    return found
 
 
-def _scan_resource(
-    policy: Policy, source: str, request: Request, matched: list[MatchedStatement], has_boundary: bool = False
-) -> tuple[int, bool]:
-    """Best principal-match kind among applying Allow statements, and whether a Deny applies.
+def _any_deny_slow(groups: Sequence[Group], source: str, request: Request, raw: Raw) -> bool:
+    found = False
+    for name, denies, _ in groups:
+        for cs in denies:
+            if _applies(cs, request):
+                raw.append((name, source, cs))
+                found = True
+    return found
+
+
+def _first_allow(groups: Sequence[Group], source: str, request: Request, raw: Raw) -> bool:
+    if request.resource_is_pattern:
+        for name, _, allows in groups:
+            for cs in allows:
+                if _applies(cs, request):
+                    raw.append((name, source, cs))
+                    return True
+        return False
+    resource, ctx = request.resource, request.ctx
+    for name, _, allows in groups:
+        for cs in allows:
+            if cs.check(resource, ctx):
+                raw.append((name, source, cs))
+                return True
+    return False
+
+
+def _resource_deny(groups: Sequence[Group], source: str, request: Request, raw: Raw, has_boundary: bool) -> bool:
+    """Whether a Deny naming the caller applies.
 
     A Deny with NotPrincipal always applies to a principal that has a permissions boundary (IAM
-    User Guide, NotPrincipal: "will always deny any IAM principal that has a permissions boundary
-    policy attached, regardless of the values specified in the NotPrincipal element").
+    User Guide, NotPrincipal: it "will always deny any IAM principal that has a permissions
+    boundary policy attached, regardless of the values specified in the NotPrincipal element").
     """
-    action_lc = request.action_lc
-    ctx = request.ctx
+    principal = request.principal
+    found = False
+    for name, denies, _ in groups:
+        for cs in denies:
+            if cs.principal_kind(principal) == NO_MATCH and not (has_boundary and cs.not_principal is not None):
+                continue
+            if _applies(cs, request):
+                raw.append((name, source, cs))
+                found = True
+    return found
+
+
+def _resource_allow(groups: Sequence[Group], source: str, request: Request, raw: Raw) -> int:
+    """The strongest way an applying Allow names the caller (see principals.py)."""
     principal = request.principal
     best = NO_MATCH
-    denied = False
-    for cs in policy.compiled.candidates(action_lc):
-        if not cs.resource_matches(request.resource, ctx, request.resource_is_pattern):
-            continue
-        kind = cs.principal_kind(principal)
-        if kind == NO_MATCH and not (has_boundary and not cs.allow and cs.not_principal is not None):
-            continue
-        if cs.conditions and not cs.conditions_hold(ctx):
-            continue
-        st = cs.statement
-        matched.append(MatchedStatement(policy.name, source, st.index, st.sid, st.effect.value))
-        if cs.allow:
-            if kind > best:
+    best_entry = None
+    for name, _, allows in groups:
+        for cs in allows:
+            kind = cs.principal_kind(principal)
+            if kind > best and _applies(cs, request):
                 best = kind
-        else:
-            denied = True
-    return best, denied
+                best_entry = (name, source, cs)
+                if kind == DIRECT_MATCH:
+                    raw.append(best_entry)
+                    return kind
+    if best_entry is not None:
+        raw.append(best_entry)
+    return best
 
 
-def _levels(scps: Sequence[ScpLevel], kind: PolicyKind) -> list[list[Policy]]:
+_SEQ_TYPES = (list, tuple, PolicySet)
+
+
+def _levels(levels: Sequence[ScpLevel], action_lc: str, kind: PolicyKind) -> list[Sequence[Group]]:
     """SCPs/RCPs come as organisation levels (root, OUs, account); a bare policy is a level of one."""
     out = []
-    for level in scps:
-        if isinstance(level, (Policy, Mapping, str)):
-            out.append([as_policy(level, kind)])
-        else:
-            out.append([as_policy(p, kind) for p in level])
+    for level in levels:
+        if isinstance(level, (Policy, dict, str)):
+            level = [level]
+        out.append(groups_of(level, action_lc, kind))  # type: ignore[arg-type]
     return out
 
 
+# --------------------------------------------------------------------------- evaluation
 def evaluate(
     request: Request,
-    identity_policies: Iterable[PolicyLike] = (),
+    identity_policies: Policies = (),
     resource_policy: PolicyLike | None = None,
-    permissions_boundaries: Iterable[PolicyLike] = (),
-    session_policies: Iterable[PolicyLike] = (),
+    permissions_boundaries: Policies = (),
+    session_policies: Policies = (),
     scps: Sequence[ScpLevel] = (),
     *,
     rcps: Sequence[ScpLevel] = (),
-    endpoint_policies: Iterable[PolicyLike] = (),
+    endpoint_policies: Policies = (),
 ) -> Decision:
     """Decide ``request``.
 
-    Policies may be :class:`Policy` objects (fast path) or documents (parsed and cached here; a
-    bad one raises PolicyValidationError). ``scps``/``rcps`` are organisation levels, each a policy
-    or a sequence of policies; every SCP level must allow.
+    Each policy argument takes :class:`Policy` objects, documents (parsed and cached; a bad one
+    raises PolicyValidationError) or a :class:`PolicySet` (fastest: build it once per principal).
+    ``scps``/``rcps`` are organisation levels, each a policy or a sequence of policies; every SCP
+    level must allow. RCPs only deny (AWS attaches RCPFullAWSAccess to every level).
     """
     action_lc = request.action_lc
     if action_lc == "sts:getcalleridentity":
         return _CALLER_IDENTITY
-
-    identity = [as_policy(p, PolicyKind.IDENTITY) for p in identity_policies]
-    boundaries = [as_policy(p, PolicyKind.IDENTITY) for p in permissions_boundaries]
-    sessions = [as_policy(p, PolicyKind.IDENTITY) for p in session_policies]
-    endpoints = [as_policy(p, PolicyKind.ENDPOINT) for p in endpoint_policies]
-    rpolicy = as_policy(resource_policy, PolicyKind.RESOURCE) if resource_policy is not None else None
-
     principal = request.principal
     ptype = principal.type
     aws_principal = ptype in _AWS_TYPES
-    matched: list[MatchedStatement] = []
-    denied: list[str] = []
+    if permissions_boundaries and type(permissions_boundaries) not in _SEQ_TYPES:
+        permissions_boundaries = tuple(permissions_boundaries)
+    if session_policies and type(session_policies) not in _SEQ_TYPES:
+        session_policies = tuple(session_policies)
+    if endpoint_policies and type(endpoint_policies) not in _SEQ_TYPES:
+        endpoint_policies = tuple(endpoint_policies)
 
-    # --- every applicable policy, explicit denies first in the verdict ----------------------------
-    id_bits = _scan(identity, "identity", request, matched) if aws_principal else 0
-    b_bits = _scan(boundaries, "boundary", request, matched) if boundaries and aws_principal else 0
-    s_bits = _scan(sessions, "session", request, matched) if sessions and aws_principal else 0
-    rp_kind, rp_deny = _scan_resource(rpolicy, "resource", request, matched, bool(boundaries)) if rpolicy is not None else (NO_MATCH, False)
-    scp_ok = True
+    g_id = groups_of(identity_policies, action_lc, PolicyKind.IDENTITY) if aws_principal else ()
+    g_b = g_s = g_rp = g_ep = ()
+    g_scp = g_rcp = ()
+    if aws_principal:
+        if permissions_boundaries:
+            g_b = groups_of(permissions_boundaries, action_lc, PolicyKind.IDENTITY)
+        if session_policies:
+            g_s = groups_of(session_policies, action_lc, PolicyKind.IDENTITY)
+    if resource_policy is not None:
+        g_rp = groups_of((resource_policy,), action_lc, PolicyKind.RESOURCE)
     if scps and ptype not in _SCP_EXEMPT:
-        for level in _levels(scps, PolicyKind.SCP):
-            bits = _scan(level, "scp", request, matched)
-            if bits & DENY_BIT and "scp" not in denied:
-                denied.append("scp")
-            if not bits & ALLOW_BIT:
-                scp_ok = False
+        g_scp = _levels(scps, action_lc, PolicyKind.SCP)
     if rcps and ptype is not PrincipalType.SERVICE:
-        for level in _levels(rcps, PolicyKind.RCP):
-            for p in level:
-                if _scan_resource(p, "rcp", request, matched)[1] and "rcp" not in denied:
-                    denied.append("rcp")
-    endpoint_allow = endpoint_deny = False
-    for p in endpoints:
-        best, deny = _scan_resource(p, "endpoint", request, matched)
-        endpoint_allow = endpoint_allow or best != NO_MATCH
-        endpoint_deny = endpoint_deny or deny
-    if id_bits & DENY_BIT:
+        g_rcp = _levels(rcps, action_lc, PolicyKind.RCP)
+    if endpoint_policies:
+        g_ep = groups_of(endpoint_policies, action_lc, PolicyKind.ENDPOINT)
+
+    # --- explicit denies anywhere ----------------------------------------------------------------
+    raw: Raw = []
+    denied: list[str] = []
+    if g_id and _any_deny(g_id, "identity", request, raw):
         denied.append("identity")
-    if rp_deny:
+    if g_rp and _resource_deny(g_rp, "resource", request, raw, bool(permissions_boundaries)):
         denied.append("resource")
-    if b_bits & DENY_BIT:
+    if g_b and _any_deny(g_b, "boundary", request, raw):
         denied.append("boundary")
-    if s_bits & DENY_BIT:
+    if g_s and _any_deny(g_s, "session", request, raw):
         denied.append("session")
-    if endpoint_deny:
+    for level in g_scp:
+        if _any_deny(level, "scp", request, raw) and "scp" not in denied:
+            denied.append("scp")
+    for level in g_rcp:
+        if _resource_deny(level, "rcp", request, raw, False) and "rcp" not in denied:
+            denied.append("rcp")
+    if g_ep and _resource_deny(g_ep, "endpoint", request, raw, False):
         denied.append("endpoint")
     if denied:
-        return Decision(
-            Outcome.EXPLICIT_DENY, tuple(matched), tuple(f"explicit deny in {s} policy" for s in denied), tuple(denied)
-        )
+        return Decision(Outcome.EXPLICIT_DENY, raw, tuple(f"explicit deny in {s} policy" for s in denied), tuple(denied))
 
     guard = reserved_resource_reason(action_lc, request.resource)
     if guard:
-        return Decision(Outcome.IMPLICIT_DENY, tuple(matched), (guard,), ("guardrail",))
+        return Decision(Outcome.IMPLICIT_DENY, raw, (guard,), ("guardrail",))
 
     # --- grants ------------------------------------------------------------------------------------
     blocked: list[str] = []
+    rp_kind = _resource_allow(g_rp, "resource", request, raw) if g_rp else NO_MATCH
     if aws_principal:
         is_root = ptype is PrincipalType.ACCOUNT
-        identity_allow = is_root or bool(id_bits & ALLOW_BIT)
-        boundary_ok = is_root or not boundaries or bool(b_bits & ALLOW_BIT)
-        if sessions:
-            session_ok = bool(s_bits & ALLOW_BIT)
+        boundary_ok = is_root or not permissions_boundaries or _first_allow(g_b, "boundary", request, raw)
+        if session_policies:
+            session_ok = _first_allow(g_s, "session", request, raw)
         else:
+            # A federated user (GetFederationToken) without a session policy has no permissions.
             session_ok = ptype is not PrincipalType.FEDERATED_USER
-        identity_chain = identity_allow and boundary_ok and session_ok
+        same_account = request.resource_account == principal.account
         required = request.resource_policy_required
         if required is None:
             required = requires_resource_policy(action_lc, request.resource)
-        if request.resource_account == principal.account:
-            rp_grant = rp_kind == DIRECT_MATCH or (rp_kind == ROLE_MATCH and boundary_ok and session_ok)
-            if required:
-                allowed = rp_grant or (rp_kind == ACCOUNT_MATCH and identity_chain)
-            else:
-                allowed = identity_chain or rp_grant
+        rp_grant = same_account and (
+            rp_kind == DIRECT_MATCH or (rp_kind == ROLE_MATCH and boundary_ok and session_ok)
+        )
+        if rp_grant:
+            allowed = True
+        elif (required or not same_account) and rp_kind == NO_MATCH:
+            allowed = False
+            blocked.append("resource")
         else:
-            allowed = identity_chain and rp_kind >= ACCOUNT_MATCH
-        if not allowed:
-            if not identity_allow and rp_kind < ROLE_MATCH:
-                blocked.append("identity")
-            if not boundary_ok:
-                blocked.append("boundary")
-            if not session_ok:
-                blocked.append("session")
-            if rp_kind == NO_MATCH and (required or request.resource_account != principal.account):
-                blocked.append("resource")
+            identity_allow = is_root or _first_allow(g_id, "identity", request, raw)
+            allowed = identity_allow and boundary_ok and session_ok
+            if not allowed:
+                if not identity_allow:
+                    blocked.append("identity")
+                if not boundary_ok:
+                    blocked.append("boundary")
+                if not session_ok:
+                    blocked.append("session")
     else:
         allowed = rp_kind == DIRECT_MATCH
         if not allowed:
             blocked.append("resource")
-    if not scp_ok:
-        allowed = False
-        blocked.append("scp")
-    if endpoints and not endpoint_allow:
+    for level in g_scp:
+        if not _first_allow(level, "scp", request, raw):
+            allowed = False
+            blocked.append("scp")
+            break
+    if endpoint_policies and _resource_allow(g_ep, "endpoint", request, raw) == NO_MATCH:
         allowed = False
         blocked.append("endpoint")
     if allowed:
-        return Decision(Outcome.ALLOW, tuple(matched), (), ())
+        return Decision(Outcome.ALLOW, raw)
     reasons = tuple(_REASONS.get(b, b) for b in blocked) or ("no policy allows the request",)
-    return Decision(Outcome.IMPLICIT_DENY, tuple(matched), reasons, tuple(blocked))
-
-
-_REASONS = {
-    "identity": "no identity-based policy allows the action",
-    "boundary": "the permissions boundary does not allow the action",
-    "session": "the session policies do not allow the action",
-    "resource": "the resource-based policy does not allow the principal",
-    "scp": "a service control policy does not allow the action",
-    "endpoint": "the VPC endpoint policy does not allow the action",
-}
+    return Decision(Outcome.IMPLICIT_DENY, raw, reasons, tuple(blocked))

@@ -11,7 +11,8 @@ from dataclasses import replace
 from typing import Iterable, Sequence
 
 from .decision import Decision, Outcome
-from .evaluate import PolicyLike, ScpLevel, as_policy, evaluate
+from .evaluate import ScpLevel, evaluate
+from .policyset import PolicyLike, as_policy
 from .model import PolicyKind
 from .request import PrincipalType, Request
 

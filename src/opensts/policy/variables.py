@@ -119,3 +119,30 @@ def substitute_glob(template: Template, ctx: Context, ignore_case: bool = False)
 @lru_cache(maxsize=8192)
 def _compile(regex: str, ignore_case: bool) -> re.Pattern[str]:
     return re.compile(regex, re.DOTALL | (re.IGNORECASE if ignore_case else 0))
+
+
+class TemplateGlob:
+    """A glob with variables, compiled once per distinct set of variable values (bounded memo)."""
+
+    __slots__ = ("template", "vars", "_memo")
+
+    def __init__(self, template: Template) -> None:
+        self.template = template
+        self.vars = tuple(p for p in template if isinstance(p, Var))
+        self._memo: dict[tuple[str | None, ...], re.Pattern[str] | None] = {}
+
+    def regex(self, ctx: Context) -> re.Pattern[str] | None:
+        key = tuple(_value(v, ctx) for v in self.vars)
+        try:
+            return self._memo[key]
+        except KeyError:
+            pass
+        rx = None if None in key else substitute_glob(self.template, ctx)
+        if len(self._memo) > 1024:
+            self._memo.clear()
+        self._memo[key] = rx
+        return rx
+
+    def fullmatch(self, text: str, ctx: Context) -> bool:
+        rx = self.regex(ctx)
+        return rx is not None and rx.fullmatch(text) is not None
