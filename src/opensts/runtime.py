@@ -13,6 +13,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from opensts.clock import Clock
 from opensts.config import Settings
@@ -21,6 +22,9 @@ from opensts.identity import ids
 from opensts.store import AccountExists, Store
 from opensts.tokens.keyring import KeyRing, initial_key_records, rotate_key_records
 from opensts.tokens.master_key import MasterKey, load_or_create_master_key
+
+if TYPE_CHECKING:
+    from opensts.access.policy_sets import PolicyCache
 
 log = logging.getLogger("opensts")
 
@@ -41,6 +45,9 @@ class Runtime:
     default_account_id: str
     credentials: CredentialCache
     _keyring: KeyRing = field(repr=False)
+    # The store's IAM change counter as this process last saw it (see bump_iam_version).
+    iam_version: int = 0
+    policies: "PolicyCache" = field(init=False, repr=False)
     _keyring_loaded_at: float = 0.0
     _keyring_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -61,6 +68,24 @@ class Runtime:
         if time.monotonic() - self._keyring_loaded_at >= min_interval:
             return self.reload_keyring()
         return self._keyring
+
+    def __post_init__(self) -> None:
+        from opensts.access.policy_sets import PolicyCache
+
+        self.policies = PolicyCache(self)
+
+    def bump_iam_version(self) -> None:
+        """Call after every IAM write: drops this process's caches now, other processes' on their next poll."""
+        self.store.meta.bump_version("iam")
+        self.refresh_iam_version(force=True)
+
+    def refresh_iam_version(self, force: bool = False) -> None:
+        """Read the store's IAM change counter (blocking); on a change, drop cached credentials and policies."""
+        version = self.store.meta.version("iam")
+        if force or version != self.iam_version:
+            self.iam_version = version
+            self.credentials.invalidate()
+            self.policies.clear()
 
     def close(self) -> None:
         self.store.close()
@@ -85,6 +110,7 @@ def open_runtime(settings: Settings, *, bootstrap: bool = True) -> Runtime:
         credentials=CredentialCache(store),
         _keyring=keyring_from_store(store, master_key),
         _keyring_loaded_at=time.monotonic(),
+        iam_version=store.meta.version("iam"),
     )
     return runtime
 

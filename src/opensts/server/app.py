@@ -161,6 +161,19 @@ async def _refresh_keyring(runtime: Runtime) -> None:
             log.warning("could not reload the key ring; keeping the current one", exc_info=True)
 
 
+IAM_VERSION_POLL_SECONDS = 0.25
+
+
+async def _watch_iam_version(runtime: Runtime) -> None:
+    """See IAM writes made by other processes: they bump a counter in the store."""
+    while True:
+        await asyncio.sleep(IAM_VERSION_POLL_SECONDS)
+        try:
+            await run_in_threadpool(runtime.refresh_iam_version)
+        except Exception:
+            log.warning("could not read the IAM change counter", exc_info=True)
+
+
 def _service_for(version: Any) -> str:
     return _VERSION_TO_SERVICE.get(version, "sts") if isinstance(version, str) else "sts"
 
@@ -239,11 +252,12 @@ def create_app(runtime: Runtime | None = None, settings: Settings | None = None)
         opened = runtime or await run_in_threadpool(open_runtime, settings or Settings.from_env())
         state["runtime"] = opened
         state["query"] = QueryApi(opened)
-        refresher = asyncio.create_task(_refresh_keyring(opened))
+        background = [asyncio.create_task(_refresh_keyring(opened)), asyncio.create_task(_watch_iam_version(opened))]
         try:
             yield
         finally:
-            refresher.cancel()
+            for task in background:
+                task.cancel()
             if runtime is None:
                 opened.close()
 

@@ -9,6 +9,7 @@ from opensts.store.accounts import AccountExists, AccountRepository
 from opensts.store.db import create_store_engine
 from opensts.store.meta import MetaRepository
 from opensts.store.migrate import upgrade_to_head
+from opensts.store.principal_policies import PrincipalPolicyRepository
 from opensts.store.signing_keys import SigningKeyRepository
 from opensts.tokens.master_key import MasterKey
 
@@ -27,6 +28,7 @@ class Store:
         self.access_keys = AccessKeyRepository(self.engine, master_key)
         self.signing_keys = SigningKeyRepository(self.engine)
         self.meta = MetaRepository(self.engine)
+        self.principal_policies = PrincipalPolicyRepository(self.engine)
 
     def ping(self) -> bool:
         try:

@@ -110,3 +110,143 @@ versions = Table(
     Column("name", String(32), primary_key=True),
     Column("value", Integer, nullable=False),
 )
+
+
+# --- IAM entities (migration 0002) -----------------------------------------------------------
+groups = Table(
+    "groups",
+    metadata,
+    Column("group_id", String(32), primary_key=True),
+    Column("account_id", String(12), ForeignKey("accounts.account_id"), nullable=False),
+    Column("name", String(128), nullable=False),
+    Column("name_key", String(128), nullable=False),
+    Column("path", String(512), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    UniqueConstraint("account_id", "name_key", name="uq_groups_account_name"),
+)
+
+group_members = Table(
+    "group_members",
+    metadata,
+    Column("group_id", String(32), ForeignKey("groups.group_id", ondelete="CASCADE"), primary_key=True),
+    Column("user_id", String(32), ForeignKey("users.user_id", ondelete="CASCADE"), primary_key=True),
+)
+
+roles = Table(
+    "roles",
+    metadata,
+    Column("role_id", String(32), primary_key=True),
+    Column("account_id", String(12), ForeignKey("accounts.account_id"), nullable=False),
+    Column("name", String(64), nullable=False),
+    Column("name_key", String(64), nullable=False),
+    Column("path", String(512), nullable=False),
+    Column("description", String(1000)),
+    Column("max_session_duration", Integer, nullable=False),
+    Column("assume_role_policy", Text, nullable=False),
+    Column("permissions_boundary_arn", String(2048)),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("last_used_at", UtcDateTime),
+    Column("last_used_region", String(32)),
+    UniqueConstraint("account_id", "name_key", name="uq_roles_account_name"),
+)
+
+# Tags of users, roles, managed policies, OIDC/SAML providers, MFA devices. Keys are unique per
+# entity case-insensitively (key_lower), as AWS compares them.
+tags = Table(
+    "tags",
+    metadata,
+    Column("entity_type", String(16), primary_key=True),  # user | role | policy | oidc | saml | mfa
+    Column("entity_id", String(2048), primary_key=True),  # user_id / role_id / policy_id / provider ARN / serial
+    Column("key_lower", String(128), primary_key=True),
+    Column("key", String(128), nullable=False),
+    Column("value", String(256), nullable=False),
+)
+
+inline_policies = Table(
+    "inline_policies",
+    metadata,
+    Column("owner_type", String(8), primary_key=True),  # user | role | group
+    Column("owner_id", String(32), primary_key=True),
+    Column("name", String(128), primary_key=True),
+    Column("document", Text, nullable=False),
+)
+
+managed_policies = Table(
+    "managed_policies",
+    metadata,
+    Column("policy_id", String(32), primary_key=True),
+    Column("account_id", String(12), ForeignKey("accounts.account_id"), nullable=False),
+    Column("arn", String(2048), nullable=False, unique=True),
+    Column("name", String(128), nullable=False),
+    Column("name_key", String(128), nullable=False),
+    Column("path", String(512), nullable=False),
+    Column("description", String(1000)),
+    Column("default_version_id", String(16), nullable=False),
+    Column("next_version", Integer, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    UniqueConstraint("account_id", "name_key", name="uq_managed_policies_account_name"),
+)
+
+policy_versions = Table(
+    "policy_versions",
+    metadata,
+    Column("policy_id", String(32), ForeignKey("managed_policies.policy_id", ondelete="CASCADE"), primary_key=True),
+    Column("version_id", String(16), primary_key=True),  # v1, v2, ...
+    Column("document", Text, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+)
+
+policy_attachments = Table(
+    "policy_attachments",
+    metadata,
+    Column("policy_id", String(32), ForeignKey("managed_policies.policy_id"), primary_key=True),
+    Column("entity_type", String(8), primary_key=True),  # user | role | group
+    Column("entity_id", String(32), primary_key=True),
+)
+
+mfa_devices = Table(
+    "mfa_devices",
+    metadata,
+    Column("serial_number", String(2048), primary_key=True),  # arn:aws:iam::ACCT:mfa/PATH/NAME
+    Column("account_id", String(12), ForeignKey("accounts.account_id"), nullable=False),
+    Column("name", String(128), nullable=False),
+    Column("path", String(512), nullable=False),
+    Column("seed_sealed", LargeBinary, nullable=False),  # sealed base32 seed (purpose totp-seed)
+    Column("user_id", String(32), ForeignKey("users.user_id")),  # NULL until enabled
+    Column("enabled_at", UtcDateTime),
+    Column("created_at", UtcDateTime, nullable=False),
+    # The newest TOTP time step accepted: a code (and any older one) is accepted once only.
+    Column("last_used_step", Integer),
+)
+
+oidc_providers = Table(
+    "oidc_providers",
+    metadata,
+    Column("arn", String(2048), primary_key=True),
+    Column("account_id", String(12), ForeignKey("accounts.account_id"), nullable=False),
+    Column("url", String(255), nullable=False),  # as given, with https://
+    Column("client_ids", Text, nullable=False),  # JSON list
+    Column("thumbprints", Text, nullable=False),  # JSON list
+    Column("created_at", UtcDateTime, nullable=False),
+)
+
+saml_providers = Table(
+    "saml_providers",
+    metadata,
+    Column("arn", String(2048), primary_key=True),
+    Column("account_id", String(12), ForeignKey("accounts.account_id"), nullable=False),
+    Column("name", String(128), nullable=False),
+    Column("metadata_document", Text, nullable=False),
+    Column("valid_until", UtcDateTime),
+    Column("created_at", UtcDateTime, nullable=False),
+)
+
+# One-time-use facts shared by every node: SAML assertion ids, kept until they expire.
+replay_cache = Table(
+    "replay_cache",
+    metadata,
+    Column("kind", String(16), primary_key=True),
+    Column("item", String(512), primary_key=True),
+    Column("expires_at", UtcDateTime, nullable=False, index=True),
+)

@@ -1,3 +1,7 @@
-"""The STS actions, one module per family. Importing the package registers them."""
+"""The STS actions, one module per family. Importing the package registers them all."""
 
-from opensts.sts import access_key_info, caller_identity  # noqa: F401
+import importlib
+import pkgutil
+
+for _module in pkgutil.iter_modules(__path__):
+    importlib.import_module(f"{__name__}.{_module.name}")

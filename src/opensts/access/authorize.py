@@ -1,0 +1,194 @@
+"""Deciding whether a caller may perform an action on a resource, with AWS's denial message.
+
+The caller's policies come from :mod:`opensts.access.policy_sets` (cached); the decision from the
+pure policy engine. The request context carries every global condition key AWS sets for the
+credentials used (reference §9): principal keys, MFA keys, token issue time, source identity,
+session and principal tags, time, source IP, transport and region.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any, Mapping
+
+from opensts.access.policy_sets import ALLOW_ALL, EntityPolicySet
+from opensts.errors import AccessDenied
+from opensts.identity import arn as arns
+from opensts.identity.principal import Caller, PrincipalKind
+from opensts.policy import Decision, Outcome, Policy, Principal, PrincipalType, Request, evaluate, parse_policy
+from opensts.policy.errors import PolicyValidationError
+
+if TYPE_CHECKING:
+    from opensts.actions import ActionContext
+    from opensts.runtime import Runtime
+
+_ENGINE_TYPES = {
+    PrincipalKind.ROOT: PrincipalType.ACCOUNT,
+    PrincipalKind.USER: PrincipalType.USER,
+    PrincipalKind.ASSUMED_ROLE: PrincipalType.ASSUMED_ROLE,
+    PrincipalKind.FEDERATED_USER: PrincipalType.FEDERATED_USER,
+}
+_NOTHING = Decision(Outcome.IMPLICIT_DENY, reasons=("the user or role behind these credentials no longer exists",))
+
+
+@dataclass(frozen=True, slots=True)
+class CallerPolicies:
+    """Everything the engine needs about a caller, besides the request."""
+
+    principal: Principal
+    identity: tuple[Policy, ...]
+    boundaries: tuple[Policy, ...]
+    session: tuple[Policy, ...]
+    exists: bool = True
+
+
+def caller_policies(runtime: "Runtime", caller: Caller) -> CallerPolicies:
+    """Load (blocking, cached) the policies that apply to ``caller``."""
+    claims = caller.session
+    kind = caller.kind
+    session_policies: tuple[Policy, ...] = ()
+    if claims is not None:
+        session_policies = _session_policies(runtime, claims.session_policy, claims.policy_arns)
+    if kind is PrincipalKind.ROOT:
+        principal = Principal(caller.arn, PrincipalType.ACCOUNT, caller.account_id, caller.account_id)
+        return CallerPolicies(principal, (ALLOW_ALL,), (), ())
+    entity: EntityPolicySet | None
+    if kind is PrincipalKind.ASSUMED_ROLE:
+        entity = runtime.policies.get("role", caller.entity_id or "")
+    elif caller.entity_id:
+        entity = runtime.policies.get("user", caller.entity_id)
+    else:
+        entity = None  # a federated user of the account root
+    tags: dict[str, str] = {}
+    if entity is not None:
+        tags.update(entity.tags)
+    if claims is not None:
+        for key, value in claims.tags:
+            # Session tags override the entity's tags of the same key (case-insensitive).
+            for existing in [k for k in tags if k.lower() == key.lower()]:
+                del tags[existing]
+            tags[key] = value
+    role_arn = None
+    if kind is PrincipalKind.ASSUMED_ROLE and claims is not None:
+        role_arn = claims.source_arn
+    principal = Principal(
+        caller.arn, _ENGINE_TYPES[kind], caller.account_id, caller.user_id, role_arn=role_arn, tags=tags
+    )
+    if entity is None:
+        if kind is PrincipalKind.FEDERATED_USER and claims is not None and claims.source_id is None:
+            return CallerPolicies(principal, (ALLOW_ALL,), (), session_policies)
+        return CallerPolicies(principal, (), (), (), exists=False)
+    boundaries = (entity.boundary,) if entity.boundary is not None else ()
+    return CallerPolicies(principal, entity.identity, boundaries, session_policies)
+
+
+def _session_policies(runtime: "Runtime", inline: str | None, policy_arns: tuple[str, ...]) -> tuple[Policy, ...]:
+    policies: list[Policy] = []
+    if inline:
+        try:
+            policies.append(parse_policy(inline, "identity", name="session-policy"))
+        except PolicyValidationError:
+            policies.append(parse_policy('{"Version":"2012-10-17","Statement":[]}', "identity", name="session-policy"))
+    if policy_arns:
+        for policy in runtime.policies.managed(tuple(policy_arns)):
+            if policy is not None:
+                policies.append(policy)
+    if (inline or policy_arns) and not policies:
+        # Session policies were given but none could be read: they allow nothing.
+        policies.append(parse_policy('{"Version":"2012-10-17","Statement":[]}', "identity", name="session-policy"))
+    return tuple(policies)
+
+
+def request_context(
+    caller: Caller | None,
+    now: datetime,
+    *,
+    source_ip: str | None = None,
+    secure_transport: bool = False,
+    region: str | None = None,
+    extra: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Global condition keys of a request (reference §9); ``extra`` may not override ``aws:`` keys."""
+    context: dict[str, Any] = {
+        "aws:CurrentTime": now.astimezone(timezone.utc),
+        "aws:EpochTime": int(now.timestamp()),
+        "aws:SecureTransport": secure_transport,
+    }
+    if source_ip:
+        context["aws:SourceIp"] = source_ip
+    if region:
+        context["aws:RequestedRegion"] = region
+    claims = caller.session if caller is not None else None
+    if claims is not None:
+        context["aws:TokenIssueTime"] = datetime.fromtimestamp(claims.issued_at, timezone.utc)
+        context["aws:MultiFactorAuthPresent"] = claims.mfa_authenticated_at is not None
+        if claims.mfa_authenticated_at is not None:
+            context["aws:MultiFactorAuthAge"] = max(0, int(now.timestamp()) - claims.mfa_authenticated_at)
+        if claims.source_identity:
+            context["aws:SourceIdentity"] = claims.source_identity
+        if claims.federated_provider:
+            context["aws:FederatedProvider"] = claims.federated_provider
+        for key, value in claims.attributes:
+            context.setdefault(key, value)
+    if extra:
+        for key, value in extra.items():
+            if key.lower().startswith("aws:") and key.lower() in {k.lower() for k in context}:
+                continue
+            context[key] = value
+    return context
+
+
+def decide(
+    runtime: "Runtime",
+    caller: Caller,
+    action: str,
+    resource: str,
+    context: Mapping[str, Any],
+    *,
+    resource_account: str | None = None,
+    resource_policy: Policy | str | None = None,
+) -> Decision:
+    policies = caller_policies(runtime, caller)
+    if not policies.exists:
+        return _NOTHING
+    request = Request(policies.principal, action, resource, resource_account, context)
+    return evaluate(request, policies.identity, resource_policy, policies.boundaries, policies.session)
+
+
+def denial_message(caller_arn: str, action: str, resource: str, decision: Decision) -> str:
+    message = f"User: {caller_arn} is not authorized to perform: {action} on resource: {resource}"
+    if decision.outcome is Outcome.EXPLICIT_DENY:
+        message += " with an explicit deny"
+    return message
+
+
+def authorize(
+    ctx: "ActionContext",
+    action: str,
+    resource: str,
+    *,
+    resource_account: str | None = None,
+    context: Mapping[str, Any] | None = None,
+    resource_policy: Policy | str | None = None,
+) -> Decision:
+    """Allow or raise ``AccessDenied`` with AWS's message. Blocking (may read the store)."""
+    caller = ctx.caller
+    if caller is None:
+        raise AccessDenied(f"Anonymous callers are not authorized to perform: {action}")
+    full_context = request_context(
+        caller, ctx.request_time, source_ip=ctx.source_ip, secure_transport=ctx.secure_transport,
+        region=ctx.region, extra=context,
+    )
+    decision = decide(
+        ctx.runtime, caller, action, resource, full_context, resource_account=resource_account,
+        resource_policy=resource_policy,
+    )
+    if not decision.allowed:
+        raise AccessDenied(denial_message(caller.arn, action, resource, decision))
+    return decision
+
+
+def iam_resource_arn(account: str, resource: str) -> str:
+    """``arn:aws:iam::ACCT:RESOURCE`` — the resource ARN of an IAM call."""
+    return f"arn:{arns.PARTITION}:iam::{account}:{resource}"

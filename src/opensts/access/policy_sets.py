@@ -1,0 +1,99 @@
+"""The policies that apply to a caller, parsed once and cached until IAM state changes.
+
+Cache entries are stamped with the store's ``iam`` change counter (``runtime.iam_version``): any
+IAM write bumps it, so this process drops its entries at once and other processes within the
+version watcher's poll interval.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from opensts.policy import Policy, PolicyValidationError, parse_policy
+from opensts.store.principal_policies import EntityPolicies, PolicyDocument
+
+if TYPE_CHECKING:
+    from opensts.runtime import Runtime
+
+ALLOW_ALL = parse_policy(
+    '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}',
+    "identity",
+    name="root",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class EntityPolicySet:
+    """A user's or role's identity policies, boundary and tags, parsed."""
+
+    entity_id: str
+    name: str
+    path: str
+    identity: tuple[Policy, ...]
+    boundary: Policy | None
+    tags: tuple[tuple[str, str], ...]
+
+
+def _parse(doc: PolicyDocument) -> Policy | None:
+    try:
+        return parse_policy(doc.document, "identity", name=doc.name)
+    except PolicyValidationError:
+        return None  # stored documents were validated on write; a later engine may be stricter
+
+
+def _parse_entity(entity: EntityPolicies) -> EntityPolicySet:
+    identity = tuple(p for p in (_parse(d) for d in entity.identity) if p is not None)
+    boundary = _parse(entity.boundary) if entity.boundary else None
+    return EntityPolicySet(entity.entity_id, entity.name, entity.arn_path, identity, boundary, entity.tags)
+
+
+class PolicyCache:
+    def __init__(self, runtime: "Runtime", max_entries: int = 10_000) -> None:
+        self._runtime = runtime
+        self._max_entries = max_entries
+        self._entries: dict[tuple[str, str], tuple[int, EntityPolicySet | None]] = {}
+        self._managed: dict[str, tuple[int, Policy | None]] = {}
+        self._lock = threading.Lock()
+
+    def peek(self, kind: str, entity_id: str) -> EntityPolicySet | None | bool:
+        """Cached answer without I/O, or False when the store must be read."""
+        entry = self._entries.get((kind, entity_id))
+        if entry is None or entry[0] != self._runtime.iam_version:
+            return False
+        return entry[1]
+
+    def load(self, kind: str, entity_id: str) -> EntityPolicySet | None:
+        """The entity's policy set (blocking read); None if the user or role no longer exists."""
+        version = self._runtime.iam_version
+        repo = self._runtime.store.principal_policies
+        entity = repo.for_user(entity_id) if kind == "user" else repo.for_role(entity_id)
+        result = _parse_entity(entity) if entity is not None else None
+        with self._lock:
+            if len(self._entries) >= self._max_entries:
+                self._entries.clear()
+            self._entries[(kind, entity_id)] = (version, result)
+        return result
+
+    def get(self, kind: str, entity_id: str) -> EntityPolicySet | None:
+        cached = self.peek(kind, entity_id)
+        return self.load(kind, entity_id) if cached is False else cached  # type: ignore[return-value]
+
+    def managed(self, arns: tuple[str, ...]) -> tuple[Policy | None, ...]:
+        """Managed policies by ARN (session PolicyArns); None for an ARN that names no policy."""
+        version = self._runtime.iam_version
+        missing = tuple(a for a in arns if self._managed.get(a, (None,))[0] != version)
+        if missing:
+            docs = self._runtime.store.principal_policies.managed_documents(missing)
+            with self._lock:
+                if len(self._managed) >= self._max_entries:
+                    self._managed.clear()
+                for arn, doc in zip(missing, docs):
+                    self._managed[arn] = (version, _parse(doc) if doc else None)
+        return tuple(self._managed[a][1] for a in arns)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+            self._managed.clear()
