@@ -159,3 +159,16 @@ def validation_message(failures: list[str]) -> str:
     n = len(failures)
     noun = "error" if n == 1 else "errors"
     return f"{n} validation {noun} detected: " + "; ".join(failures)
+
+
+# --- SigV4 additions (S3's codes for the same conditions; STS documents none) --------------------
+class AuthorizationQueryParametersError(AwsError):
+    """A presigned URL's X-Amz-Expires is not a number, < 1 or > 604800 seconds."""
+
+    code, status = "AuthorizationQueryParametersError", 400
+
+
+class XAmzContentSHA256Mismatch(AwsError):
+    """The x-amz-content-sha256 header is a SHA-256 of something other than the body."""
+
+    code, status = "XAmzContentSHA256Mismatch", 400
