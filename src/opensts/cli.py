@@ -12,6 +12,7 @@ from typing import Any
 import click
 
 from opensts import __version__
+from opensts.commands.policy import policy
 from opensts.config import DEFAULT_DATA_DIR, DEFAULT_HOST, DEFAULT_PORT, Settings
 
 _store_options = [
@@ -212,15 +213,7 @@ def keys_list(data_dir: str | None, database_url: str | None) -> None:
         click.echo(f"{'*' if row.active else ' '} {row.key_id}  created {row.created_at:%Y-%m-%dT%H:%M:%SZ}  {retire}")
 
 
-def _add_optional_commands() -> None:
-    try:
-        from opensts.commands.policy import policy
-    except ImportError:  # the policy engine is being built alongside
-        return
-    cli.add_command(policy)
-
-
-_add_optional_commands()
+cli.add_command(policy)
 
 
 def main() -> None:

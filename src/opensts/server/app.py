@@ -66,7 +66,8 @@ class QueryApi:
         try:
             http_request = await read_http_request(scope, receive)
             params = decode_params(_query_pairs(http_request))
-            service, spec, signature = self.route(http_request, params)
+            service, signature = identify_service(http_request, params)
+            spec = self.find_action(service, params)
             action_name = spec.name
             result = await self.run(spec, signature, http_request, params, scope, request_id)
             status, body = 200, success_body(service, spec.name, result, request_id)
@@ -89,26 +90,11 @@ class QueryApi:
                 elapsed * 1000, request_id,
             )
 
-    def route(
-        self, http_request: HttpRequest, params: dict[str, Any]
-    ) -> tuple[str, ActionSpec, SignatureInfo | None]:
-        """Pick (service, action) from the signature scope and the parameters."""
+    def find_action(self, service: str, params: dict[str, Any]) -> ActionSpec:
         action_name = params.get("Action")
         if not action_name or not isinstance(action_name, str):
             raise MissingAction("Missing Action")
-        try:
-            signature: SignatureInfo | None = parse_signature(http_request)
-        except MissingAuthenticationToken:
-            signature = None
         version = params.get("Version")
-        if signature is not None:
-            service = signature.service
-            if service not in API_VERSIONS:
-                raise SignatureDoesNotMatch(
-                    f"Credential should be scoped to correct service: '{_service_for(version)}'. "
-                )
-        else:
-            service = _service_for(version)
         spec = self.actions.get((service, action_name))
         if spec is None:
             raise InvalidAction(f"Could not find operation {action_name} for version {version or 'NO_VERSION_SPECIFIED'}")
@@ -116,7 +102,7 @@ class QueryApi:
             raise MissingParameter("The request must contain the parameter Version")
         if version != API_VERSIONS[service]:
             raise InvalidAction(f"Could not find operation {action_name} for version {version}")
-        return service, spec, signature
+        return spec
 
     async def run(
         self,
@@ -149,6 +135,18 @@ class QueryApi:
         if spec.blocking:
             return await run_in_threadpool(spec.handler, ctx, params)
         return spec.handler(ctx, params)
+
+
+def identify_service(http_request: HttpRequest, params: dict[str, Any]) -> tuple[str, SignatureInfo | None]:
+    """The API a request is for: the signature scope's service, or the Version of an unsigned call."""
+    version = params.get("Version")
+    try:
+        signature: SignatureInfo | None = parse_signature(http_request)
+    except MissingAuthenticationToken:
+        return _service_for(version), None
+    if signature.service not in API_VERSIONS:
+        raise SignatureDoesNotMatch(f"Credential should be scoped to correct service: '{_service_for(version)}'. ")
+    return signature.service, signature
 
 
 async def _refresh_keyring(runtime: Runtime) -> None:
