@@ -158,7 +158,8 @@ class Request:
     """One authorization question: may ``principal`` perform ``action`` on ``resource``?
 
     ``resource_account``: the account owning the resource; taken from the resource ARN when it has
-    one, else the principal's account (S3 bucket ARNs carry no account: pass it explicitly).
+    an account id, else the principal's account (S3 bucket ARNs carry no account: pass it
+    explicitly for cross-account access).
     ``context``: condition keys -> a value or an iterable of values (str, int, float, bool, datetime).
     Keys derived from the principal (aws:PrincipalArn, aws:username, aws:PrincipalTag/K, ...)
     are added unless present.
@@ -183,7 +184,8 @@ class Request:
         object.__setattr__(self, "action_lc", self.action.lower())
         if self.resource_account is None:
             parsed = parse_arn(self.resource)
-            account = parsed.account if parsed is not None and parsed.account else self.principal.account
+            # Only a real account id counts: "aws" (AWS managed policies) and "" (S3) do not.
+            account = parsed.account if parsed is not None and parsed.account.isdigit() else self.principal.account
             object.__setattr__(self, "resource_account", account)
         ctx = principal_context(self.principal)
         ctx.update(normalise_context(self.context))
