@@ -76,7 +76,7 @@ def caller_policies(runtime: "Runtime", caller: Caller) -> CallerPolicies:
         caller.arn, _ENGINE_TYPES[kind], caller.account_id, caller.user_id, role_arn=role_arn, tags=tags
     )
     if entity is None:
-        if kind is PrincipalKind.FEDERATED_USER and claims is not None and claims.source_id is None:
+        if kind is PrincipalKind.FEDERATED_USER and claims is not None and not claims.source_id:
             return CallerPolicies(principal, (ALLOW_ALL,), (), session_policies)
         return CallerPolicies(principal, (), (), (), exists=False)
     boundaries = (entity.boundary,) if entity.boundary is not None else ()

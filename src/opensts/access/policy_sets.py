@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from opensts.policy import Policy, PolicyValidationError, parse_policy
-from opensts.store.principal_policies import EntityPolicies, PolicyDocument
+from opensts.store.principal_policies import EntityPolicies, PolicyDocument, RoleRecord
 
 if TYPE_CHECKING:
     from opensts.runtime import Runtime
@@ -55,6 +55,7 @@ class PolicyCache:
         self._max_entries = max_entries
         self._entries: dict[tuple[str, str], tuple[int, EntityPolicySet | None]] = {}
         self._managed: dict[str, tuple[int, Policy | None]] = {}
+        self._roles: dict[tuple[str, str], tuple[int, RoleRecord | None]] = {}
         self._lock = threading.Lock()
 
     def peek(self, kind: str, entity_id: str) -> EntityPolicySet | None | bool:
@@ -93,7 +94,22 @@ class PolicyCache:
                     self._managed[arn] = (version, _parse(doc) if doc else None)
         return tuple(self._managed[a][1] for a in arns)
 
+    def role(self, account_id: str, name: str) -> "RoleRecord | None":
+        """A role by account and name (blocking on a miss), cached like policy sets."""
+        key = ("role-by-name", f"{account_id}/{name.lower()}")
+        version = self._runtime.iam_version
+        entry = self._roles.get(key)
+        if entry is not None and entry[0] == version:
+            return entry[1]
+        record = self._runtime.store.principal_policies.role_by_name(account_id, name)
+        with self._lock:
+            if len(self._roles) >= self._max_entries:
+                self._roles.clear()
+            self._roles[key] = (version, record)
+        return record
+
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()
             self._managed.clear()
+            self._roles.clear()

@@ -22,6 +22,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
+from opensts.access.restrictions import check_credentials_may_call
 from opensts.actions import API_VERSIONS, ActionContext, ActionSpec, load_actions
 from opensts.config import Settings
 from opensts.errors import (
@@ -122,6 +123,7 @@ class QueryApi:
             region = signature.region
         elif not spec.unsigned:
             raise MissingAuthenticationToken("Request is missing Authentication Token")
+        check_credentials_may_call(caller, spec.service, spec.name)
         client = scope.get("client")
         ctx = ActionContext(
             runtime=runtime,

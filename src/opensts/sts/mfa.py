@@ -1,0 +1,26 @@
+"""Checking an MFA code passed to an STS action (SerialNumber + TokenCode).
+
+The device must be an enabled MFA device of the calling IAM user; each code is accepted once,
+across every process and node (the accepted TOTP step is recorded in the store).
+"""
+
+from __future__ import annotations
+
+from opensts.actions import ActionContext
+from opensts.errors import AccessDenied
+from opensts.identity.principal import Caller, PrincipalKind
+from opensts.sts.session_params import MfaInput
+
+INVALID_CODE = "MultiFactorAuthentication failed with invalid MFA one time pass code. "
+NOT_A_USER = "MultiFactorAuthentication failed: only an IAM user can authenticate with an MFA device."
+
+
+def verify_mfa(ctx: ActionContext, caller: Caller, mfa: MfaInput) -> int:
+    """The time of a successful MFA check (epoch seconds), or AccessDenied."""
+    from opensts.federation.mfa import check_mfa_code
+
+    if caller.kind is not PrincipalKind.USER or not caller.entity_id:
+        raise AccessDenied(NOT_A_USER)
+    if not check_mfa_code(ctx.runtime, mfa.serial_number, caller.entity_id, mfa.token_code, ctx.request_time):
+        raise AccessDenied(INVALID_CODE)
+    return int(ctx.request_time.timestamp())

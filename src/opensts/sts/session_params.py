@@ -1,0 +1,156 @@
+"""Parameters shared by the credential-issuing STS actions, with the limits of reference §4.
+
+Session policies (``Policy``, ``PolicyArns``), session tags (``Tags``, ``TransitiveTagKeys``),
+``SourceIdentity``, MFA (``SerialNumber``, ``TokenCode``) and ``DurationSeconds``.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from dataclasses import dataclass
+
+from opensts.errors import InvalidParameterValue, MalformedPolicyDocument
+from opensts.params import ParamReader
+from opensts.policy import PolicyValidationError, parse_policy
+
+ROLE_SESSION_NAME_PATTERN = r"[\w+=,.@-]*"
+EXTERNAL_ID_PATTERN = r"[\w+=,.@:\/-]*"
+SERIAL_NUMBER_PATTERN = r"[\w+=/:,.@-]*"
+TOKEN_CODE_PATTERN = r"[\d]*"
+SOURCE_IDENTITY_PATTERN = r"[\w+=,.@-]*"
+POLICY_PATTERN = r"[\u0009\u000A\u000D\u0020-\u00FF]+"
+TAG_KEY_PATTERN = r"[\p{L}\p{Z}\p{N}_.:/=+\-@]+"
+TAG_VALUE_PATTERN = r"[\p{L}\p{Z}\p{N}_.:/=+\-@]*"
+MAX_TAGS = 50
+MAX_POLICY_ARNS = 10
+
+DUPLICATE_TAGS = "Duplicate tag keys found. Please note that Tag keys are case insensitive."
+TRANSITIVE_NOT_IN_TAGS = "The specified transitive tag key must be included in the requested tags."
+TRANSITIVE_CONFLICT = (
+    "One of the specified transitive tag keys can't be set because it conflicts with a transitive tag key "
+    "from the calling session."
+)
+
+
+@dataclass(frozen=True, slots=True)
+class SessionPolicies:
+    policy: str | None
+    policy_arns: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class SessionTags:
+    tags: tuple[tuple[str, str], ...]
+    transitive_keys: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class MfaInput:
+    serial_number: str
+    token_code: str
+
+
+def _tag_text_valid(text: str, allow_empty: bool) -> bool:
+    """``[\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]``: letters, separators, numbers and a few symbols."""
+    if not text:
+        return allow_empty
+    return all(ch in "_.:/=+-@" or unicodedata.category(ch)[0] in "LZN" for ch in text)
+
+
+def read_session_policies(reader: ParamReader) -> SessionPolicies:
+    policy = reader.string("Policy", min_len=1, max_len=2048, pattern=POLICY_PATTERN)
+    arns: list[str] = []
+    for i, item in enumerate(reader.list("PolicyArns", max_items=MAX_POLICY_ARNS), start=1):
+        arn = item.get("arn") if isinstance(item, dict) else None
+        if not isinstance(arn, str):
+            reader.fail(None, f"policyArns.{i}.member.arn", "Member must not be null")
+            continue
+        reader.check_string(arn, f"policyArns.{i}.member.arn", min_len=20, max_len=2048)
+        arns.append(arn)
+    return SessionPolicies(policy, tuple(arns))
+
+
+def validate_session_policy(policy: str | None) -> None:
+    """An inline session policy must be a valid identity policy: MalformedPolicyDocument otherwise."""
+    if policy is None:
+        return
+    try:
+        parse_policy(policy, "identity", name="session-policy")
+    except PolicyValidationError as exc:
+        raise MalformedPolicyDocument(str(exc)) from None
+
+
+def read_session_tags(reader: ParamReader) -> SessionTags:
+    tags: list[tuple[str, str]] = []
+    for i, item in enumerate(reader.list("Tags", max_items=MAX_TAGS), start=1):
+        key = item.get("Key") if isinstance(item, dict) else None
+        value = item.get("Value") if isinstance(item, dict) else None
+        if not isinstance(key, str):
+            reader.fail(None, f"tags.{i}.member.key", "Member must not be null")
+            continue
+        if not isinstance(value, str):
+            reader.fail(None, f"tags.{i}.member.value", "Member must not be null")
+            continue
+        reader.check_string(key, f"tags.{i}.member.key", min_len=1, max_len=128)
+        if key and not _tag_text_valid(key, False):
+            reader.fail(key, f"tags.{i}.member.key", f"Member must satisfy regular expression pattern: {TAG_KEY_PATTERN}")
+        reader.check_string(value, f"tags.{i}.member.value", max_len=256)
+        if not _tag_text_valid(value, True):
+            reader.fail(value, f"tags.{i}.member.value", f"Member must satisfy regular expression pattern: {TAG_VALUE_PATTERN}")
+        tags.append((key, value))
+    transitive: list[str] = []
+    for i, key in enumerate(reader.list("TransitiveTagKeys", max_items=MAX_TAGS), start=1):
+        if not isinstance(key, str):
+            reader.fail(None, f"transitiveTagKeys.{i}.member", "Member must not be null")
+            continue
+        reader.check_string(key, f"transitiveTagKeys.{i}.member", min_len=1, max_len=128)
+        transitive.append(key)
+    return SessionTags(tuple(tags), tuple(transitive))
+
+
+def check_session_tags(tags: SessionTags, inherited: SessionTags | None = None) -> SessionTags:
+    """Apply AWS's session-tag rules and merge inherited transitive tags (role chaining).
+
+    Keys compare case-insensitively (case preserved). Returns the session's final tags and
+    transitive keys.
+    """
+    lower = [k.lower() for k, _ in tags.tags]
+    if len(set(lower)) != len(lower):
+        raise InvalidParameterValue(DUPLICATE_TAGS)
+    if any(key.lower() not in lower for key in tags.transitive_keys):
+        raise InvalidParameterValue(TRANSITIVE_NOT_IN_TAGS)
+    if inherited is None or not inherited.transitive_keys:
+        return SessionTags(tags.tags, _unique_lower(tags.transitive_keys))
+    inherited_keys = {k.lower() for k in inherited.transitive_keys}
+    if any(k in inherited_keys for k in lower):
+        raise InvalidParameterValue(TRANSITIVE_CONFLICT)
+    carried = tuple((k, v) for k, v in inherited.tags if k.lower() in inherited_keys)
+    return SessionTags(carried + tags.tags, _unique_lower(inherited.transitive_keys + tags.transitive_keys))
+
+
+def _unique_lower(keys: tuple[str, ...]) -> tuple[str, ...]:
+    seen: set[str] = set()
+    out = []
+    for key in keys:
+        if key.lower() not in seen:
+            seen.add(key.lower())
+            out.append(key)
+    return tuple(out)
+
+
+def read_mfa(reader: ParamReader) -> MfaInput | None:
+    serial = reader.string("SerialNumber", min_len=9, max_len=256, pattern=SERIAL_NUMBER_PATTERN)
+    code = reader.string("TokenCode", min_len=6, max_len=6, pattern=TOKEN_CODE_PATTERN)
+    if serial is None and code is None:
+        return None
+    if serial is None or code is None:
+        reader.fail(None, "serialNumber" if serial is None else "tokenCode", "Member must not be null when MFA is used")
+        return None
+    return MfaInput(serial, code)
+
+
+def read_source_identity(reader: ParamReader) -> str | None:
+    value = reader.string("SourceIdentity", min_len=2, max_len=64, pattern=SOURCE_IDENTITY_PATTERN)
+    if value is not None and value.lower().startswith("aws:"):
+        reader.fail(value, "sourceIdentity", "Member must not start with the reserved prefix aws:")
+    return value
