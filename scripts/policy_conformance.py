@@ -22,7 +22,6 @@ from opensts.policy import (
     PolicyKind,
     PolicyValidationError,
     Principal,
-    PrincipalType,
     Request,
     evaluate,
     parse_policy,

@@ -5,7 +5,7 @@ import pytest
 
 from opensts.policy import Outcome, Principal, PrincipalType, Request, evaluate
 
-from .helpers import ACCT, allow, decide, doc, pol, req, user
+from .helpers import ACCT, allow, decide, pol, req, user
 from opensts.policy.wildcard import glob_covers, glob_intersects
 
 A, I = Outcome.ALLOW, Outcome.IMPLICIT_DENY

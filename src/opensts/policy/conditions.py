@@ -18,7 +18,7 @@ from .arn import split_arn
 from .model import Condition
 from .operators import NEGATED
 from .values import read_address, read_binary, read_bool, read_date, read_network, read_number
-from .variables import Template, has_variables, parse_template, substitute, substitute_glob
+from .variables import has_variables, parse_template, substitute, substitute_glob
 from .wildcard import compile_glob, has_wildcard
 
 Ctx = Mapping[str, tuple[str, ...]]

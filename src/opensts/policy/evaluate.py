@@ -23,8 +23,8 @@ from .compile import CompiledStatement
 from .decision import Decision, Outcome
 from .guardrails import reserved_resource_reason
 from .model import Policy, PolicyKind
-from .policyset import Group, PolicyLike, PolicySet, as_policy, groups_of
-from .principals import ACCOUNT_MATCH, DIRECT_MATCH, NO_MATCH, ROLE_MATCH
+from .policyset import Group, PolicyLike, PolicySet, groups_of
+from .principals import DIRECT_MATCH, NO_MATCH, ROLE_MATCH
 from .request import PrincipalType, Request
 
 Policies = Union[PolicySet, Iterable[PolicyLike]]
