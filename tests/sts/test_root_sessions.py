@@ -90,5 +90,5 @@ def test_federation_token_validation(server: ServerInfo, kwargs: dict, fragment:
 
 def test_root_cannot_assume_roles(server: ServerInfo) -> None:
     with pytest.raises(botocore.exceptions.ClientError) as info:
-        server.client("sts").assume_role(RoleArn=f"arn:aws:iam::{server.account_id}:role/any", RoleSessionName="s")
+        server.client("sts").assume_role(RoleArn=f"arn:aws:iam::{server.account_id}:role/any", RoleSessionName="session")
     assert info.value.response["Error"] == {"Type": "Sender", "Code": "AccessDenied", "Message": "Roles may not be assumed by root accounts."}
