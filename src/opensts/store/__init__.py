@@ -7,6 +7,7 @@ from sqlalchemy import text
 from opensts.store.access_keys import AccessKeyRepository
 from opensts.store.accounts import AccountExists, AccountRepository
 from opensts.store.db import create_store_engine
+from opensts.store.iam_users import UserRepository
 from opensts.store.meta import MetaRepository
 from opensts.store.migrate import upgrade_to_head
 from opensts.store.principal_policies import PrincipalPolicyRepository
@@ -29,6 +30,7 @@ class Store:
         self.signing_keys = SigningKeyRepository(self.engine)
         self.meta = MetaRepository(self.engine)
         self.principal_policies = PrincipalPolicyRepository(self.engine)
+        self.users = UserRepository(self.engine)
 
     def ping(self) -> bool:
         try:

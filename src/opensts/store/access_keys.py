@@ -2,15 +2,37 @@
 
 from __future__ import annotations
 
+import threading
+import time
+from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from sqlalchemy import Engine, delete, insert, select, update
+from sqlalchemy import Engine, delete, func, insert, or_, select, update
 
 from opensts.store import schema
 from opensts.store.records import Credential
 from opensts.tokens.master_key import MasterKey
 
 SECRET_PURPOSE = "access-key-secret"
+
+
+class KeyLimitExceeded(Exception):
+    """The owner already has as many access keys as allowed."""
+
+
+@dataclass(frozen=True, slots=True)
+class AccessKeyMetadata:
+    """A key without its secret: what ListAccessKeys and GetAccessKeyLastUsed show."""
+
+    access_key_id: str
+    account_id: str
+    user_id: str | None  # None: a root key
+    user_name: str | None
+    status: str
+    created_at: datetime
+    last_used_at: datetime | None = None
+    last_used_service: str | None = None
+    last_used_region: str | None = None
 
 
 class AccessKeyRepository:
@@ -78,3 +100,145 @@ class AccessKeyRepository:
     def delete(self, access_key_id: str) -> None:
         with self._engine.begin() as conn:
             conn.execute(delete(schema.access_keys).where(schema.access_keys.c.access_key_id == access_key_id))
+
+    # --- IAM management (metadata, no secrets) -------------------------------------------------
+    def create_limited(
+        self,
+        access_key_id: str,
+        secret_access_key: str,
+        account_id: str,
+        user_id: str | None,
+        limit: int,
+    ) -> Credential:
+        """Create a key unless its owner (a user, or the account root when ``user_id`` is None)
+        already has ``limit`` keys: KeyLimitExceeded. The count and the insert are one transaction,
+        with the owner's row locked on PostgreSQL."""
+        keys = schema.access_keys
+        now = datetime.now(timezone.utc).replace(microsecond=0)
+        sealed = self._master_key.seal(secret_access_key.encode(), SECRET_PURPOSE)
+        with self._engine.begin() as conn:
+            if user_id is None:
+                lock = select(schema.accounts.c.account_id).where(schema.accounts.c.account_id == account_id)
+                owner = (keys.c.account_id == account_id) & keys.c.user_id.is_(None)
+            else:
+                lock = select(schema.users.c.user_id).where(schema.users.c.user_id == user_id)
+                owner = keys.c.user_id == user_id
+            conn.execute(lock.with_for_update())
+            count = conn.execute(select(func.count()).select_from(keys).where(owner)).scalar_one()
+            if count >= limit:
+                raise KeyLimitExceeded(limit)
+            conn.execute(
+                insert(keys).values(
+                    access_key_id=access_key_id,
+                    account_id=account_id,
+                    user_id=user_id,
+                    secret_sealed=sealed,
+                    status="Active",
+                    created_at=now,
+                )
+            )
+        return Credential(access_key_id, secret_access_key, "Active", account_id, now, user_id)
+
+    def metadata(self, access_key_id: str) -> AccessKeyMetadata | None:
+        rows = self._metadata_query(schema.access_keys.c.access_key_id == access_key_id)
+        return rows[0] if rows else None
+
+    def list_for_owner(self, account_id: str, user_id: str | None) -> list[AccessKeyMetadata]:
+        """A user's keys, or the account root's when ``user_id`` is None; oldest first."""
+        keys = schema.access_keys
+        if user_id is None:
+            where = (keys.c.account_id == account_id) & keys.c.user_id.is_(None)
+        else:
+            where = (keys.c.account_id == account_id) & (keys.c.user_id == user_id)
+        return self._metadata_query(where)
+
+    def _metadata_query(self, where) -> list[AccessKeyMetadata]:  # type: ignore[no-untyped-def]
+        keys, users = schema.access_keys, schema.users
+        query = (
+            select(
+                keys.c.access_key_id,
+                keys.c.account_id,
+                keys.c.user_id,
+                users.c.name.label("user_name"),
+                keys.c.status,
+                keys.c.created_at,
+                keys.c.last_used_at,
+                keys.c.last_used_service,
+                keys.c.last_used_region,
+            )
+            .select_from(keys.outerjoin(users, keys.c.user_id == users.c.user_id))
+            .where(where)
+            .order_by(keys.c.created_at, keys.c.access_key_id)
+        )
+        with self._engine.connect() as conn:
+            rows = conn.execute(query).all()
+        return [
+            AccessKeyMetadata(
+                r.access_key_id, r.account_id, r.user_id, r.user_name, r.status, r.created_at,
+                r.last_used_at, r.last_used_service, r.last_used_region,
+            )
+            for r in rows
+        ]
+
+    def set_status(self, access_key_id: str, status: str) -> None:
+        with self._engine.begin() as conn:
+            conn.execute(
+                update(schema.access_keys)
+                .where(schema.access_keys.c.access_key_id == access_key_id)
+                .values(status=status)
+            )
+
+    def record_last_used(self, uses: list[tuple[str, datetime, str, str]]) -> None:
+        """Store (key id, when, service, region) facts; never moves a key's last use backwards."""
+        if not uses:
+            return
+        keys = schema.access_keys
+        with self._engine.begin() as conn:
+            for key_id, when, service, region in uses:
+                conn.execute(
+                    update(keys)
+                    .where(
+                        keys.c.access_key_id == key_id,
+                        or_(keys.c.last_used_at.is_(None), keys.c.last_used_at < when),
+                    )
+                    .values(last_used_at=when, last_used_service=service, last_used_region=region)
+                )
+
+
+class LastUsedRecorder:
+    """Remembers access-key use in memory; :meth:`flush` writes it to the store in one batch.
+
+    :meth:`note` is what the request path calls: a dict assignment, no I/O, no lock contention
+    worth measuring. A key is written at most once per ``interval`` seconds per process, so the
+    recorded date is accurate to about that interval (AWS's own is coarser).
+    """
+
+    def __init__(self, repository: AccessKeyRepository, interval: float = 60.0) -> None:
+        self._repository = repository
+        self._interval = interval
+        self._pending: dict[str, tuple[datetime, str, str]] = {}
+        self._written: dict[str, float] = {}  # key id -> monotonic time of its last write
+        self._lock = threading.Lock()
+
+    def note(self, access_key_id: str, when: datetime, service: str, region: str) -> None:
+        self._pending[access_key_id] = (when, service, region)
+
+    def due(self) -> bool:
+        return bool(self._pending)
+
+    def flush(self, *, force: bool = False) -> int:
+        """Write what is pending (keys written less than ``interval`` ago wait, unless ``force``)."""
+        with self._lock:
+            now = time.monotonic()
+            batch: list[tuple[str, datetime, str, str]] = []
+            for key_id, (when, service, region) in list(self._pending.items()):
+                if not force and now - self._written.get(key_id, -1e18) < self._interval:
+                    continue
+                batch.append((key_id, when, service, region))
+                if self._pending.get(key_id) == (when, service, region):
+                    del self._pending[key_id]
+                self._written[key_id] = now
+            if len(self._written) > 100_000:
+                self._written.clear()
+        self._repository.record_last_used(batch)
+        return len(batch)
