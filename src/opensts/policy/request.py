@@ -49,6 +49,9 @@ class Principal:
     role_arn: str | None = None
     tags: Mapping[str, str] = field(default_factory=dict)
     canonical_user: str | None = None
+    # Global condition keys derived from the fields above, computed once (a caller's Principal is
+    # typically cached and reused by many requests).
+    derived_context: dict[str, tuple[str, ...]] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "type", PrincipalType(self.type))
@@ -58,6 +61,7 @@ class Principal:
                 object.__setattr__(self, "account", parsed.account)
         if self.type is PrincipalType.ASSUMED_ROLE and self.role_arn is None:
             object.__setattr__(self, "role_arn", role_arn_from_session(self.arn))
+        object.__setattr__(self, "derived_context", principal_context(self))
 
     @classmethod
     def from_arn(cls, arn: str, **kw: Any) -> "Principal":
@@ -118,7 +122,9 @@ def normalise_context(context: Mapping[str, ContextValue]) -> dict[str, tuple[st
     """
     out: dict[str, tuple[str, ...]] = {}
     for key, value in context.items():
-        if isinstance(value, (str, bytes, int, float, bool, datetime)):
+        if type(value) is str:
+            out[key.lower()] = (value,)
+        elif isinstance(value, (str, bytes, int, float, bool, datetime)):
             out[key.lower()] = (_scalar(value),)  # type: ignore[arg-type]
         elif value is None:
             continue
@@ -182,11 +188,14 @@ class Request:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "action_lc", self.action.lower())
-        if self.resource_account is None:
+        if self.resource_account is None and self.resource != "*":
             parsed = parse_arn(self.resource)
             # Only a real account id counts: "aws" (AWS managed policies) and "" (S3) do not.
             account = parsed.account if parsed is not None and parsed.account.isdigit() else self.principal.account
             object.__setattr__(self, "resource_account", account)
-        ctx = principal_context(self.principal)
-        ctx.update(normalise_context(self.context))
+        elif self.resource_account is None:
+            object.__setattr__(self, "resource_account", self.principal.account)
+        ctx = dict(self.principal.derived_context)
+        if self.context:
+            ctx.update(normalise_context(self.context))
         object.__setattr__(self, "ctx", ctx)
