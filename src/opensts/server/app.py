@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
+import secrets
 import logging
 import time
 import uuid
@@ -50,6 +52,15 @@ MAX_BODY_BYTES = 512 * 1024  # a 100,000-character SAML assertion, percent-encod
 _VERSION_TO_SERVICE = {version: service for service, version in API_VERSIONS.items()}
 
 
+_REQUEST_ID_PREFIX = str(uuid.uuid4())[:24]  # random per process: 8-4-4-4- of a UUID
+_request_counter = itertools.count(secrets.randbelow(1 << 40))
+
+
+def next_request_id() -> str:
+    """A UUID-shaped request id, unique across processes (random prefix) and within one (counter)."""
+    return f"{_REQUEST_ID_PREFIX}{next(_request_counter) & 0xFFFFFFFFFFFF:012x}"
+
+
 class QueryApi:
     """The ``/`` endpoint, as a plain ASGI app (no Request/Response objects on the hot path).
 
@@ -62,7 +73,7 @@ class QueryApi:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = time.perf_counter()
-        request_id = str(uuid.uuid4())
+        request_id = next_request_id()
         service, action_name = "sts", "unknown"
         try:
             http_request = await read_http_request(scope, receive)
@@ -180,11 +191,15 @@ def _service_for(version: Any) -> str:
 
 async def read_http_request(scope: Scope, receive: Receive) -> HttpRequest:
     """The request as SigV4 sees it: raw path and query, joined headers, the body (bounded)."""
-    headers: dict[str, str] = {}
-    for raw_name, raw_value in scope["headers"]:
-        name = raw_name.decode("latin-1").lower()
-        value = raw_value.decode("latin-1")
-        headers[name] = f"{headers[name]},{value}" if name in headers else value
+    raw_headers = scope["headers"]
+    # ASGI servers give lower-case names; repeated headers are joined with ',' (as SigV4 wants).
+    headers = {name.decode("latin-1").lower(): value.decode("latin-1") for name, value in raw_headers}
+    if len(headers) != len(raw_headers):
+        headers = {}
+        for raw_name, raw_value in raw_headers:
+            name = raw_name.decode("latin-1").lower()
+            value = raw_value.decode("latin-1")
+            headers[name] = f"{headers[name]},{value}" if name in headers else value
     length = headers.get("content-length")
     if length is not None and (not length.isdigit() or int(length) > MAX_BODY_BYTES):
         raise ValidationError(f"Request body must be at most {MAX_BODY_BYTES} bytes.")
@@ -211,6 +226,7 @@ async def read_http_request(scope: Scope, receive: Receive) -> HttpRequest:
         query_string=scope["query_string"].decode("latin-1"),
         headers=headers,
         body=body,
+        headers_lowercase=True,
     )
 
 
@@ -243,7 +259,7 @@ def _query_pairs(http_request: HttpRequest) -> list[tuple[str, str]]:
     return pairs
 
 
-def create_app(runtime: Runtime | None = None, settings: Settings | None = None) -> Starlette:
+def create_app(runtime: Runtime | None = None, settings: Settings | None = None) -> "QueryFirst":
     """The ASGI app. Without a runtime, one is opened from ``settings`` (or the environment) on startup."""
     state: dict[str, Any] = {}
 
@@ -277,7 +293,27 @@ def create_app(runtime: Runtime | None = None, settings: Settings | None = None)
         Route("/health", health, methods=["GET"]),
         Route("/metrics", metrics_endpoint, methods=["GET"]),
     ]
-    return Starlette(routes=routes, lifespan=lifespan)
+    return QueryFirst(Starlette(routes=routes, lifespan=lifespan), state)
+
+
+class QueryFirst:
+    """Send ``GET/POST /`` straight to the query API; everything else (and lifespan) to Starlette.
+
+    The API path is the hot one: skipping the router and Starlette's middleware stack on it saves
+    a measurable share of each request.
+    """
+
+    def __init__(self, app: Starlette, state: dict[str, Any]) -> None:
+        self.app = app
+        self.state = state
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"] == "/" and scope["method"] in ("GET", "POST"):
+            query = self.state.get("query")
+            if query is not None:
+                await query(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
 
 
 class _AsgiEndpoint:
@@ -290,6 +326,6 @@ class _AsgiEndpoint:
         await self.app(scope, receive, send)
 
 
-def app_from_env() -> Starlette:
+def app_from_env() -> "QueryFirst":
     """Factory for uvicorn workers: settings come from ``OPENSTS_*`` variables set by ``opensts serve``."""
     return create_app(settings=Settings.from_env())

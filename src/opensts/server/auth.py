@@ -51,6 +51,7 @@ async def authenticate(runtime: Runtime, request: HttpRequest, info: SignatureIn
         raise InvalidClientTokenId(INVALID_TOKEN_MESSAGE)
     assert isinstance(credential, Credential)
     verify_signature(request, info, credential.secret_access_key, now)
+    runtime.store.access_key_use.note(credential.access_key_id, now, info.service, info.region)  # memory only
     return caller_from_credential(credential)
 
 

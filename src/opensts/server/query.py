@@ -40,6 +40,17 @@ def parse_pairs(text: str) -> list[tuple[str, str]]:
         return []
     if "%" in text and _BAD_ESCAPE.search(text):
         raise MalformedQueryString("The query string or form body has an invalid percent-encoding.")
+    if "%" not in text and "+" not in text:
+        # Fast path for the common plain form (Action=GetCallerIdentity&Version=...).
+        pairs = []
+        for item in text.split("&"):
+            name, eq, value = item.partition("=")
+            if not eq:
+                raise MalformedQueryString("The query string or form body is malformed.")
+            pairs.append((name, value))
+        if len(pairs) > MAX_PARAMS:
+            raise MalformedQueryString("Too many parameters.")
+        return pairs
     try:
         pairs = parse_qsl(text, keep_blank_values=True, strict_parsing=True, errors="strict", max_num_fields=MAX_PARAMS)
     except (ValueError, UnicodeDecodeError) as exc:

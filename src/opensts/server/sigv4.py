@@ -122,6 +122,8 @@ class HttpRequest:
     query_string: str | bytes
     headers: Mapping[str, str] | Iterable[tuple[str, str]]
     body: bytes = b""
+    # The edge already builds a dict with lower-case names (repeats joined): skip re-normalising it.
+    headers_lowercase: bool = False
 
     @classmethod
     def from_url(
@@ -144,6 +146,8 @@ class HttpRequest:
     def lower_headers(self) -> dict[str, str]:
         """Header names in lower case; repeated headers joined with ','."""
         source = self.headers
+        if self.headers_lowercase and isinstance(source, dict):
+            return source
         if isinstance(source, Mapping):
             fast = {name.lower(): value for name, value in source.items()}
             if len(fast) == len(source):  # no two names differ only by case
@@ -373,6 +377,7 @@ def _stripped(value: str | None) -> str | None:
     return value.strip() if value is not None else None
 
 
+@lru_cache(maxsize=256)  # requests arriving in the same second share their X-Amz-Date
 def _parse_amz_date(value: str) -> tuple[str, datetime]:
     v = value
     if len(v) == 16 and v[8] == "T" and v[15] == "Z" and v.isascii() and v[:8].isdigit() and v[9:15].isdigit():
