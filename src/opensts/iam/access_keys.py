@@ -188,6 +188,9 @@ def get_access_key_last_used(ctx: ActionContext, params: Params) -> GetAccessKey
         resource = user_arn(user) if user else resource_arn(account, "user", key.user_name or "")
     authorize_iam(ctx, "GetAccessKeyLastUsed", resource)
     when, service, region = key.last_used_at, key.last_used_service, key.last_used_region
+    pending = store.access_key_use.pending(key_id)  # seen by this process, not written yet
+    if pending is not None and (when is None or pending[0] > when):
+        when, service, region = pending
     if when is None:
         used = AccessKeyLastUsed("N/A", "N/A")
     else:

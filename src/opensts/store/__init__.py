@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from sqlalchemy import text
 
-from opensts.store.access_keys import AccessKeyRepository
+from opensts.store.access_keys import AccessKeyRepository, LastUsedRecorder
 from opensts.store.accounts import AccountExists, AccountRepository
 from opensts.store.db import create_store_engine
+from opensts.store.iam_groups import GroupRepository
 from opensts.store.iam_users import UserRepository
 from opensts.store.meta import MetaRepository
 from opensts.store.migrate import upgrade_to_head
@@ -31,6 +32,8 @@ class Store:
         self.meta = MetaRepository(self.engine)
         self.principal_policies = PrincipalPolicyRepository(self.engine)
         self.users = UserRepository(self.engine)
+        self.groups = GroupRepository(self.engine)
+        self.access_key_use = LastUsedRecorder(self.access_keys)
 
     def ping(self) -> bool:
         try:

@@ -1,0 +1,160 @@
+"""IAM groups and their members. Names are unique per account case-insensitively."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+from sqlalchemy import Connection, Engine, delete, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from opensts.store import schema
+from opensts.store.iam_users import DeleteBlocked, NameTaken, UserRecord, _record as _user_record
+
+
+@dataclass(frozen=True, slots=True)
+class GroupRecord:
+    group_id: str
+    account_id: str
+    name: str
+    path: str
+    created_at: datetime
+
+
+def _record(row) -> GroupRecord:  # type: ignore[no-untyped-def]
+    return GroupRecord(row.group_id, row.account_id, row.name, row.path, row.created_at)
+
+
+class GroupRepository:
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    # --- reads ---------------------------------------------------------------------------------
+    def get(self, account_id: str, name: str) -> GroupRecord | None:
+        groups = schema.groups
+        with self._engine.connect() as conn:
+            row = conn.execute(
+                select(groups).where(groups.c.account_id == account_id, groups.c.name_key == name.lower())
+            ).first()
+        return _record(row) if row else None
+
+    def list(self, account_id: str, path_prefix: str = "/") -> list[GroupRecord]:
+        groups = schema.groups
+        query = select(groups).where(groups.c.account_id == account_id)
+        if path_prefix != "/":
+            query = query.where(func.substr(groups.c.path, 1, len(path_prefix)) == path_prefix)
+        with self._engine.connect() as conn:
+            rows = conn.execute(query.order_by(groups.c.name_key)).all()
+        return [_record(r) for r in rows]
+
+    def members(self, group_id: str) -> list[UserRecord]:
+        users, members = schema.users, schema.group_members
+        query = (
+            select(users)
+            .select_from(members.join(users, members.c.user_id == users.c.user_id))
+            .where(members.c.group_id == group_id)
+            .order_by(users.c.name_key)
+        )
+        with self._engine.connect() as conn:
+            return [_user_record(r) for r in conn.execute(query).all()]
+
+    def groups_for_user(self, user_id: str) -> list[GroupRecord]:
+        groups, members = schema.groups, schema.group_members
+        query = (
+            select(groups)
+            .select_from(members.join(groups, members.c.group_id == groups.c.group_id))
+            .where(members.c.user_id == user_id)
+            .order_by(groups.c.name_key)
+        )
+        with self._engine.connect() as conn:
+            return [_record(r) for r in conn.execute(query).all()]
+
+    # --- writes --------------------------------------------------------------------------------
+    def create(self, account_id: str, group_id: str, name: str, path: str = "/") -> GroupRecord:
+        now = datetime.now(timezone.utc).replace(microsecond=0)
+        try:
+            with self._engine.begin() as conn:
+                conn.execute(
+                    insert(schema.groups).values(
+                        group_id=group_id, account_id=account_id, name=name, name_key=name.lower(),
+                        path=path, created_at=now,
+                    )
+                )
+        except IntegrityError as exc:
+            raise NameTaken(name) from exc
+        return GroupRecord(group_id, account_id, name, path, now)
+
+    def update(self, group_id: str, *, new_name: str | None = None, new_path: str | None = None) -> None:
+        values: dict[str, str] = {}
+        if new_name is not None:
+            values.update(name=new_name, name_key=new_name.lower())
+        if new_path is not None:
+            values["path"] = new_path
+        if not values:
+            return
+        try:
+            with self._engine.begin() as conn:
+                conn.execute(update(schema.groups).where(schema.groups.c.group_id == group_id).values(**values))
+        except IntegrityError as exc:
+            raise NameTaken(new_name) from exc
+
+    def delete(self, group_id: str) -> None:
+        """DeleteBlocked (``groups`` = has members, ``policies``, ``attached_policies``) unless empty."""
+        s = schema
+        try:
+            with self._engine.begin() as conn:
+                conn.execute(
+                    select(s.groups.c.group_id).where(s.groups.c.group_id == group_id).with_for_update()
+                )
+                checks = (
+                    ("groups", select(s.group_members.c.user_id).where(s.group_members.c.group_id == group_id)),
+                    (
+                        "policies",
+                        select(s.inline_policies.c.name).where(
+                            s.inline_policies.c.owner_type == "group", s.inline_policies.c.owner_id == group_id
+                        ),
+                    ),
+                    (
+                        "attached_policies",
+                        select(s.policy_attachments.c.policy_id).where(
+                            s.policy_attachments.c.entity_type == "group",
+                            s.policy_attachments.c.entity_id == group_id,
+                        ),
+                    ),
+                )
+                for reason, query in checks:
+                    if conn.execute(query.limit(1)).first() is not None:
+                        raise DeleteBlocked(reason)
+                conn.execute(delete(s.groups).where(s.groups.c.group_id == group_id))
+        except IntegrityError as exc:
+            raise DeleteBlocked("groups") from exc
+
+    def add_member(self, group_id: str, user_id: str) -> bool:
+        """Add the user; False if it was a member already (adding again is not an error in AWS)."""
+        members = schema.group_members
+        try:
+            with self._engine.begin() as conn:
+                if _is_member(conn, group_id, user_id):
+                    return False
+                conn.execute(insert(members).values(group_id=group_id, user_id=user_id))
+        except IntegrityError:
+            return False  # a concurrent add won, or the user or group was deleted meanwhile
+        return True
+
+    def remove_member(self, group_id: str, user_id: str) -> bool:
+        members = schema.group_members
+        with self._engine.begin() as conn:
+            result = conn.execute(
+                delete(members).where(members.c.group_id == group_id, members.c.user_id == user_id)
+            )
+        return bool(result.rowcount)
+
+
+def _is_member(conn: Connection, group_id: str, user_id: str) -> bool:
+    members = schema.group_members
+    return (
+        conn.execute(
+            select(members.c.user_id).where(members.c.group_id == group_id, members.c.user_id == user_id)
+        ).first()
+        is not None
+    )
