@@ -18,6 +18,7 @@ from opensts.identity import arn as arns
 from opensts.identity.principal import Caller, PrincipalKind
 from opensts.policy import Decision, Outcome, Policy, Principal, PrincipalType, Request, evaluate, parse_policy
 from opensts.policy.errors import PolicyValidationError
+from opensts.policy.policyset import PolicySet
 
 if TYPE_CHECKING:
     from opensts.actions import ActionContext
@@ -37,7 +38,7 @@ class CallerPolicies:
     """Everything the engine needs about a caller, besides the request."""
 
     principal: Principal
-    identity: tuple[Policy, ...]
+    identity: "PolicySet | tuple[Policy, ...]"
     boundaries: tuple[Policy, ...]
     session: tuple[Policy, ...]
     exists: bool = True

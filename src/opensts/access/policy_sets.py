@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from opensts.policy import Policy, PolicyValidationError, parse_policy
+from opensts.policy.policyset import PolicySet
 from opensts.store.principal_policies import EntityPolicies, PolicyDocument, RoleRecord
 
 if TYPE_CHECKING:
@@ -31,7 +32,7 @@ class EntityPolicySet:
     entity_id: str
     name: str
     path: str
-    identity: tuple[Policy, ...]
+    identity: PolicySet  # the engine's fast path: statements indexed per action
     boundary: Policy | None
     tags: tuple[tuple[str, str], ...]
 
@@ -44,7 +45,7 @@ def _parse(doc: PolicyDocument) -> Policy | None:
 
 
 def _parse_entity(entity: EntityPolicies) -> EntityPolicySet:
-    identity = tuple(p for p in (_parse(d) for d in entity.identity) if p is not None)
+    identity = PolicySet(p for p in (_parse(d) for d in entity.identity) if p is not None)
     boundary = _parse(entity.boundary) if entity.boundary else None
     return EntityPolicySet(entity.entity_id, entity.name, entity.arn_path, identity, boundary, entity.tags)
 
