@@ -25,6 +25,7 @@ import tempfile
 import textwrap
 import time
 from pathlib import Path
+from urllib.parse import quote
 
 import httpx
 from botocore.auth import SigV4Auth
@@ -45,9 +46,24 @@ HELLO_APP = textwrap.dedent(
     """
 )
 
-ACTIONS = {
-    "GetCallerIdentity": "Action=GetCallerIdentity&Version=2011-06-15",
-}
+ACTIONS = ("GetCallerIdentity", "AssumeRole")
+
+
+def prepare(action: str, url: str, root_key: str, root_secret: str) -> tuple[str, str, str]:
+    """The request body and the key that signs it; for AssumeRole, a user and a role it may assume."""
+    if action == "GetCallerIdentity":
+        return "Action=GetCallerIdentity&Version=2011-06-15", root_key, root_secret
+    import boto3
+
+    iam = boto3.client("iam", endpoint_url=url, region_name="us-east-1", aws_access_key_id=root_key,
+                       aws_secret_access_key=root_secret)
+    user = iam.create_user(UserName="bench-user")["User"]
+    key = iam.create_access_key(UserName="bench-user")["AccessKey"]
+    trust = json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"AWS": user["Arn"]}, "Action": "sts:AssumeRole"}]})
+    role = iam.create_role(RoleName="bench-role", AssumeRolePolicyDocument=trust)["Role"]
+    body = f"Action=AssumeRole&RoleArn={quote(role['Arn'], safe='')}&RoleSessionName=bench&Version=2011-06-15"
+    return body, key["AccessKeyId"], key["SecretAccessKey"]
 
 
 def free_port() -> int:
@@ -94,12 +110,21 @@ def wrk(url: str, body: str, headers: dict[str, str], duration: int, connections
     return float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
 
 
+def measure(url: str, body: str, key_id: str, secret: str, args: argparse.Namespace, workdir: Path) -> float:
+    headers = signed_request(url, body, key_id, secret)
+    check = httpx.post(url + "/", content=body, headers=headers)
+    if check.status_code != 200:
+        raise RuntimeError(f"{url} answered {check.status_code}: {check.text[:300]}")
+    wrk(url, body, headers, 2, args.connections, workdir)  # warm-up
+    return wrk(url, body, headers, args.duration, args.connections, workdir)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--duration", type=int, default=10)
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--workers", type=int, default=1)
-    parser.add_argument("--action", choices=sorted(ACTIONS), default="GetCallerIdentity")
+    parser.add_argument("--action", choices=ACTIONS + ("all",), default="all")
     args = parser.parse_args()
     if not shutil.which("wrk"):
         sys.exit("wrk is needed: apt-get install wrk")
@@ -141,22 +166,22 @@ def main() -> None:
         wait_until_up(urls["moto"], moto, "/moto-api/")
         wait_until_up(urls["hello"], hello)
 
-        body = ACTIONS[args.action]
-        results = {}
-        for name in ("opensts", "moto", "hello"):
-            headers = signed_request(urls[name], body, key_id, secret)
-            check = httpx.post(urls[name] + "/", content=body, headers=headers)
-            if check.status_code != 200:
-                raise RuntimeError(f"{name} answered {check.status_code}: {check.text[:300]}")
-            wrk(urls[name], body, headers, 2, args.connections, workdir)  # warm-up
-            results[name] = wrk(urls[name], body, headers, args.duration, args.connections, workdir)
-
-        print(f"{args.action} over HTTP, {args.duration}s, {args.connections} connections, "
-              f"OpenSTS workers={args.workers}, wrk 1 thread, {os.cpu_count()} cores")
-        for name, label in (("opensts", "OpenSTS"), ("moto", "moto_server"), ("hello", "bare Starlette hello")):
-            print(f"  {label:<22} {results[name]:>10,.0f} req/s")
-        print(f"  OpenSTS / moto           {results['opensts'] / results['moto']:>10.1f}x")
-        print(f"  OpenSTS / Starlette hello {results['opensts'] / results['hello']:>9.2f}")
+        actions = ACTIONS if args.action == "all" else (args.action,)
+        hello = None
+        for action in actions:
+            body, signer_key, signer_secret = prepare(action, urls["opensts"], key_id, secret)
+            results = {}
+            for name in ("opensts", "moto"):
+                results[name] = measure(urls[name], body, signer_key, signer_secret, args, workdir)
+            print(f"{action} over HTTP, {args.duration}s, {args.connections} connections, "
+                  f"OpenSTS workers={args.workers}, wrk 1 thread, {os.cpu_count()} cores")
+            print(f"  {'OpenSTS':<26} {results['opensts']:>10,.0f} req/s")
+            print(f"  {'moto_server':<26} {results['moto']:>10,.0f} req/s")
+            print(f"  {'OpenSTS / moto':<26} {results['opensts'] / results['moto']:>10.1f}x")
+            if action == "GetCallerIdentity":
+                hello = measure(urls["hello"], body, signer_key, signer_secret, args, workdir)
+                print(f"  {'bare Starlette hello':<26} {hello:>10,.0f} req/s")
+                print(f"  {'OpenSTS / Starlette hello':<26} {results['opensts'] / hello:>10.2f}")
     finally:
         for process in processes:
             process.terminate()
