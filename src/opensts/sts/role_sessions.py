@@ -1,0 +1,125 @@
+"""What every AssumeRole* action shares: finding the role, duration rules, trust-policy context
+keys, and issuing the role session.
+
+``assume_role.py`` (IAM callers), ``web_identity.py`` (OIDC) and ``saml.py`` build on these, each
+adding only how its caller is identified.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from opensts.errors import ValidationError
+from opensts.identity import arn as arns
+from opensts.store.principal_policies import RoleRecord
+from opensts.sts import session_params as sp
+from opensts.sts.credentials import AssumedRoleUser, Credentials, issue, packed_size
+
+if TYPE_CHECKING:
+    from datetime import datetime
+
+    from opensts.runtime import Runtime
+
+DEFAULT_DURATION = 3600
+ROLE_CHAINING_LIMIT = 3600
+CHAINING_MESSAGE = "The requested DurationSeconds exceeds the 1 hour session limit for roles assumed by role chaining."
+MAX_SESSION_MESSAGE = "The requested DurationSeconds exceeds the MaxSessionDuration set for this role."
+
+
+def find_role(runtime: "Runtime", role_arn: str) -> RoleRecord | None:
+    """The role an ARN names, if it exists with exactly that path and name; None otherwise."""
+    try:
+        parsed = arns.Arn.parse(role_arn)
+    except ValueError:
+        return None
+    if parsed.service != "iam" or parsed.resource_type != "role" or parsed.region:
+        return None
+    role = runtime.policies.role(parsed.account, parsed.resource_name)
+    if role is None or role.path != parsed.resource_path or role.name != parsed.resource_name:
+        return None
+    return role
+
+
+def role_arn_of(role: RoleRecord) -> str:
+    return arns.role_arn(role.account_id, role.name, role.path)
+
+
+def session_duration(role: RoleRecord, requested: int | None, *, chained: bool = False) -> int:
+    duration = requested or DEFAULT_DURATION
+    if chained and duration > ROLE_CHAINING_LIMIT:
+        raise ValidationError(CHAINING_MESSAGE)
+    if duration > role.max_session_duration:
+        raise ValidationError(MAX_SESSION_MESSAGE)
+    return duration
+
+
+def trust_context(
+    session_name: str | None, tags: sp.SessionTags, source_identity: str | None, external_id: str | None = None
+) -> dict[str, Any]:
+    """The ``sts:*`` and request-tag condition keys a trust policy sees."""
+    context: dict[str, Any] = {}
+    if session_name is not None:
+        context["sts:RoleSessionName"] = session_name
+    if external_id is not None:
+        context["sts:ExternalId"] = external_id
+    if source_identity is not None:
+        context["sts:SourceIdentity"] = source_identity
+    if tags.transitive_keys:
+        context["sts:TransitiveTagKeys"] = list(tags.transitive_keys)
+    if tags.tags:
+        context["aws:TagKeys"] = [k for k, _ in tags.tags]
+        for key, value in tags.tags:
+            context[f"aws:RequestTag/{key}"] = value
+    return context
+
+
+def trust_extra_actions(tags: sp.SessionTags, source_identity_requested: bool) -> list[str]:
+    """Further trust-policy actions a call needs: sts:TagSession with tags, sts:SetSourceIdentity."""
+    extra = []
+    if tags.tags:
+        extra.append("sts:TagSession")
+    if source_identity_requested:
+        extra.append("sts:SetSourceIdentity")
+    return extra
+
+
+def issue_role_session(
+    runtime: "Runtime",
+    role: RoleRecord,
+    session_name: str,
+    now: "datetime",
+    duration: int,
+    *,
+    policies: sp.SessionPolicies = sp.SessionPolicies(None, ()),
+    tags: sp.SessionTags = sp.SessionTags((), ()),
+    source_identity: str | None = None,
+    mfa_authenticated_at: int | None = None,
+    chained: bool = False,
+    federated_provider: str | None = None,
+    attributes: tuple[tuple[str, str], ...] = (),
+) -> tuple[Credentials, AssumedRoleUser, int | None]:
+    """Credentials for a session of ``role``, its AssumedRoleUser, and PackedPolicySize."""
+    packed = packed_size(policies.policy, policies.policy_arns, tags.tags)
+    session_arn = arns.assumed_role_arn(role.account_id, role.name, session_name)
+    principal_id = f"{role.role_id}:{session_name}"
+    credentials = issue(
+        runtime,
+        account_id=role.account_id,
+        kind="assumed-role",
+        principal_arn=session_arn,
+        principal_id=principal_id,
+        source_arn=role_arn_of(role),
+        source_id=role.role_id,
+        issued_at=now,
+        duration_seconds=duration,
+        mfa_authenticated_at=mfa_authenticated_at,
+        source_identity=source_identity,
+        tags=tags.tags,
+        transitive_tag_keys=tags.transitive_keys,
+        session_policy=policies.policy,
+        policy_arns=policies.policy_arns,
+        role_chained=chained,
+        federated_provider=federated_provider,
+        attributes=attributes,
+    )
+    return credentials, AssumedRoleUser(principal_id, session_arn), packed
