@@ -293,3 +293,27 @@ def test_an_account_sees_only_its_own_users(server, iam) -> None:
     assert error_of(info)[0] == "NoSuchEntity"
     other_iam.create_user(UserName=name)  # the same name in another account is fine
     assert other_iam.get_user(UserName=name)["User"]["Arn"] == f"arn:aws:iam::{other['AccountId']}:user/{name}"
+
+
+def test_non_user_credentials_must_name_the_user(server, iam) -> None:
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{server.account_id}:root"}, "Action": "sts:AssumeRole"}],
+    }
+    role = random_name("role")
+    try:
+        role_arn = iam.create_role(RoleName=role, AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+        iam.put_role_policy(RoleName=role, PolicyName="p", PolicyDocument=json.dumps(allow("iam:*")))
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] == "InvalidAction":
+            pytest.skip("roles are not implemented in this tree")
+        raise
+    _, user_creds = with_policy(server, allow("sts:AssumeRole"))
+    assumed = server.client("sts", user_creds).assume_role(RoleArn=role_arn, RoleSessionName="session")["Credentials"]
+    client = server.client(
+        "iam", Credentials(assumed["AccessKeyId"], assumed["SecretAccessKey"], assumed["SessionToken"])
+    )
+    for call in (client.get_user, client.create_access_key, client.list_access_keys):
+        with pytest.raises(ClientError) as info:
+            call()
+        assert error_of(info) == ("ValidationError", "Must specify userName when calling with non-User credentials", 400)
