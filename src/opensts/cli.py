@@ -7,6 +7,7 @@ import logging
 import os
 import sys
 import tempfile
+from datetime import datetime, timezone
 from typing import Any
 
 import click
@@ -208,9 +209,12 @@ def keys_list(data_dir: str | None, database_url: str | None) -> None:
         rows = runtime.store.signing_keys.load()
     finally:
         runtime.close()
+    def when(epoch: int) -> str:
+        return datetime.fromtimestamp(epoch, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
     for row in rows:
-        retire = f"retire after {row.not_after:%Y-%m-%dT%H:%M:%SZ}" if row.not_after else ""
-        click.echo(f"{'*' if row.active else ' '} {row.key_id}  created {row.created_at:%Y-%m-%dT%H:%M:%SZ}  {retire}")
+        retire = f"verify-only until {when(row.not_after)}" if row.not_after else ""
+        click.echo(f"{'*' if row.active else ' '} {row.key_id}  created {when(row.created_at)}  {retire}".rstrip())
 
 
 cli.add_command(policy)
