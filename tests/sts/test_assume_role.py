@@ -265,7 +265,7 @@ def test_cross_account_needs_both_sides(server: ServerInfo) -> None:
     role_arn = other_iam.create_role(RoleName=role_name, AssumeRolePolicyDocument=trust({"AWS": server.account_id}))["Role"]["Arn"]
     assert f":{other['AccountId']}:" in role_arn
     _, without = make_user(server)
-    assert error_of(lambda: server.client("sts", without).assume_role(RoleArn=role_arn, RoleSessionName="x"))["Code"] == "AccessDenied"
+    assert error_of(lambda: server.client("sts", without).assume_role(RoleArn=role_arn, RoleSessionName="xa"))["Code"] == "AccessDenied"
     _, with_policy = make_user(server, allow("sts:AssumeRole", role_arn))
     response = server.client("sts", with_policy).assume_role(RoleArn=role_arn, RoleSessionName="xacct")
     assert account_from_access_key_id(response["Credentials"]["AccessKeyId"]) == other["AccountId"]
@@ -273,4 +273,4 @@ def test_cross_account_needs_both_sides(server: ServerInfo) -> None:
     # Naming the user in the trust policy is not enough across accounts: the identity side must allow too.
     name, no_policy = make_user(server)
     direct = other_iam.create_role(RoleName=random_name("xdirect"), AssumeRolePolicyDocument=trust({"AWS": user_arn(server, name)}))["Role"]["Arn"]
-    assert error_of(lambda: server.client("sts", no_policy).assume_role(RoleArn=direct, RoleSessionName="x"))["Code"] == "AccessDenied"
+    assert error_of(lambda: server.client("sts", no_policy).assume_role(RoleArn=direct, RoleSessionName="xa"))["Code"] == "AccessDenied"
