@@ -172,3 +172,13 @@ class XAmzContentSHA256Mismatch(AwsError):
     """The x-amz-content-sha256 header is a SHA-256 of something other than the body."""
 
     code, status = "XAmzContentSHA256Mismatch", 400
+
+
+# --- MFA ---------------------------------------------------------------------------------------
+class InvalidAuthenticationCode(AwsError):
+    """EnableMFADevice / ResyncMFADevice with codes that are not two fresh consecutive TOTP codes."""
+
+    code, status = "InvalidAuthenticationCode", 403
+
+    def __init__(self, message: str = "Authentication code for device is not valid.", **kw: object) -> None:
+        super().__init__(message, **kw)  # type: ignore[arg-type]

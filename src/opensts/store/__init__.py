@@ -7,6 +7,8 @@ from sqlalchemy import text
 from opensts.store.access_keys import AccessKeyRepository, LastUsedRecorder
 from opensts.store.accounts import AccountExists, AccountRepository
 from opensts.store.db import create_store_engine
+from opensts.store.iam_mfa import MfaRepository
+from opensts.store.iam_providers import ProviderRepository
 from opensts.store.iam_groups import GroupRepository
 from opensts.store.iam_users import UserRepository
 from opensts.store.meta import MetaRepository
@@ -31,6 +33,8 @@ class Store:
         self.signing_keys = SigningKeyRepository(self.engine)
         self.meta = MetaRepository(self.engine)
         self.principal_policies = PrincipalPolicyRepository(self.engine)
+        self.mfa = MfaRepository(self.engine, master_key)
+        self.providers = ProviderRepository(self.engine)
         self.users = UserRepository(self.engine)
         self.groups = GroupRepository(self.engine)
         self.access_key_use = LastUsedRecorder(self.access_keys)

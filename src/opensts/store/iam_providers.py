@@ -1,0 +1,287 @@
+"""OIDC and SAML identity providers of an account, and the tag helpers shared by the entity
+repositories that keep tags in the ``tags`` table under their ARN or serial number.
+
+Every write is one transaction with its checks inside it, so concurrent callers cannot slip
+between a check and the write.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Iterable
+
+from sqlalchemy import Connection, Engine, delete, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from opensts.store import schema
+
+OIDC_TAG_TYPE = "oidc"
+SAML_TAG_TYPE = "saml"
+MAX_TAGS = 50
+
+
+class ProviderExists(Exception):
+    """A provider with this URL (OIDC) or name (SAML) already exists in the account."""
+
+
+class NoSuchProvider(Exception):
+    pass
+
+
+class TooManyTags(Exception):
+    """The entity would have more than MAX_TAGS tags."""
+
+
+class TooManyClientIds(Exception):
+    pass
+
+
+# --- tags (shared with iam_mfa) ---------------------------------------------------------------
+def entity_tags(conn: Connection, entity_type: str, entity_id: str) -> list[tuple[str, str]]:
+    table = schema.tags
+    rows = conn.execute(
+        select(table.c.key, table.c.value)
+        .where(table.c.entity_type == entity_type, table.c.entity_id == entity_id)
+        .order_by(table.c.key_lower)
+    ).all()
+    return [(r.key, r.value) for r in rows]
+
+
+def merge_tags(
+    conn: Connection, entity_type: str, entity_id: str, tags: Iterable[tuple[str, str]], limit: int = MAX_TAGS
+) -> None:
+    """Add or overwrite tags (keys compare case-insensitively; the new spelling wins)."""
+    table = schema.tags
+    tags = list(tags)
+    if not tags:
+        return
+    keys = [k.lower() for k, _ in tags]
+    conn.execute(
+        delete(table).where(
+            table.c.entity_type == entity_type, table.c.entity_id == entity_id, table.c.key_lower.in_(keys)
+        )
+    )
+    conn.execute(
+        insert(table),
+        [
+            {"entity_type": entity_type, "entity_id": entity_id, "key_lower": k.lower(), "key": k, "value": v}
+            for k, v in tags
+        ],
+    )
+    count = conn.execute(
+        select(func.count()).select_from(table).where(table.c.entity_type == entity_type, table.c.entity_id == entity_id)
+    ).scalar_one()
+    if count > limit:
+        raise TooManyTags(count)
+
+
+def remove_tags(conn: Connection, entity_type: str, entity_id: str, keys: Iterable[str]) -> None:
+    table = schema.tags
+    lowered = [k.lower() for k in keys]
+    if lowered:
+        conn.execute(
+            delete(table).where(
+                table.c.entity_type == entity_type, table.c.entity_id == entity_id, table.c.key_lower.in_(lowered)
+            )
+        )
+
+
+def drop_tags(conn: Connection, entity_type: str, entity_id: str) -> None:
+    table = schema.tags
+    conn.execute(delete(table).where(table.c.entity_type == entity_type, table.c.entity_id == entity_id))
+
+
+# --- records ----------------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class OidcProviderRecord:
+    arn: str
+    account_id: str
+    url: str  # with https://
+    client_ids: tuple[str, ...]
+    thumbprints: tuple[str, ...]
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class SamlProviderRecord:
+    arn: str
+    account_id: str
+    name: str
+    metadata_document: str
+    valid_until: datetime | None
+    created_at: datetime
+
+
+def _oidc(row) -> OidcProviderRecord:  # type: ignore[no-untyped-def]
+    return OidcProviderRecord(
+        row.arn, row.account_id, row.url, tuple(json.loads(row.client_ids)), tuple(json.loads(row.thumbprints)),
+        row.created_at,
+    )
+
+
+def _saml(row) -> SamlProviderRecord:  # type: ignore[no-untyped-def]
+    return SamlProviderRecord(row.arn, row.account_id, row.name, row.metadata_document, row.valid_until, row.created_at)
+
+
+class ProviderRepository:
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    # --- OIDC ---------------------------------------------------------------------------------
+    def create_oidc(
+        self,
+        arn: str,
+        account_id: str,
+        url: str,
+        client_ids: list[str],
+        thumbprints: list[str],
+        tags: list[tuple[str, str]],
+        now: datetime,
+    ) -> OidcProviderRecord:
+        table = schema.oidc_providers
+        try:
+            with self._engine.begin() as conn:
+                taken = conn.execute(select(table.c.arn).where(func.lower(table.c.arn) == arn.lower())).first()
+                if taken is not None:
+                    raise ProviderExists(arn)
+                conn.execute(
+                    insert(table).values(
+                        arn=arn, account_id=account_id, url=url, client_ids=json.dumps(client_ids),
+                        thumbprints=json.dumps(thumbprints), created_at=now,
+                    )
+                )
+                drop_tags(conn, OIDC_TAG_TYPE, arn)
+                merge_tags(conn, OIDC_TAG_TYPE, arn, tags)
+        except IntegrityError:
+            raise ProviderExists(arn) from None
+        return OidcProviderRecord(arn, account_id, url, tuple(client_ids), tuple(thumbprints), now)
+
+    def get_oidc(self, arn: str) -> OidcProviderRecord | None:
+        table = schema.oidc_providers
+        with self._engine.connect() as conn:
+            row = conn.execute(select(table).where(table.c.arn == arn)).first()
+        return _oidc(row) if row else None
+
+    def list_oidc(self, account_id: str) -> list[OidcProviderRecord]:
+        table = schema.oidc_providers
+        with self._engine.connect() as conn:
+            rows = conn.execute(select(table).where(table.c.account_id == account_id).order_by(table.c.arn)).all()
+        return [_oidc(r) for r in rows]
+
+    def delete_oidc(self, arn: str) -> None:
+        table = schema.oidc_providers
+        with self._engine.begin() as conn:
+            if conn.execute(delete(table).where(table.c.arn == arn)).rowcount == 0:
+                raise NoSuchProvider(arn)
+            drop_tags(conn, OIDC_TAG_TYPE, arn)
+
+    def update_oidc_client_ids(self, arn: str, add: str | None = None, remove: str | None = None, limit: int = 100) -> None:
+        table = schema.oidc_providers
+        with self._engine.begin() as conn:
+            row = conn.execute(select(table.c.client_ids).where(table.c.arn == arn).with_for_update()).first()
+            if row is None:
+                raise NoSuchProvider(arn)
+            ids: list[str] = json.loads(row.client_ids)
+            if add is not None and add not in ids:
+                ids.append(add)
+                if len(ids) > limit:
+                    raise TooManyClientIds(len(ids))
+            if remove is not None and remove in ids:
+                ids.remove(remove)
+            conn.execute(update(table).where(table.c.arn == arn).values(client_ids=json.dumps(ids)))
+
+    def update_oidc_thumbprints(self, arn: str, thumbprints: list[str]) -> None:
+        table = schema.oidc_providers
+        with self._engine.begin() as conn:
+            result = conn.execute(update(table).where(table.c.arn == arn).values(thumbprints=json.dumps(thumbprints)))
+            if result.rowcount == 0:
+                raise NoSuchProvider(arn)
+
+    # --- SAML ---------------------------------------------------------------------------------
+    def create_saml(
+        self,
+        arn: str,
+        account_id: str,
+        name: str,
+        metadata_document: str,
+        valid_until: datetime | None,
+        tags: list[tuple[str, str]],
+        now: datetime,
+    ) -> SamlProviderRecord:
+        table = schema.saml_providers
+        try:
+            with self._engine.begin() as conn:
+                taken = conn.execute(
+                    select(table.c.arn).where(table.c.account_id == account_id, func.lower(table.c.name) == name.lower())
+                ).first()
+                if taken is not None:
+                    raise ProviderExists(name)
+                conn.execute(
+                    insert(table).values(
+                        arn=arn, account_id=account_id, name=name, metadata_document=metadata_document,
+                        valid_until=valid_until, created_at=now,
+                    )
+                )
+                drop_tags(conn, SAML_TAG_TYPE, arn)
+                merge_tags(conn, SAML_TAG_TYPE, arn, tags)
+        except IntegrityError:
+            raise ProviderExists(name) from None
+        return SamlProviderRecord(arn, account_id, name, metadata_document, valid_until, now)
+
+    def get_saml(self, arn: str) -> SamlProviderRecord | None:
+        table = schema.saml_providers
+        with self._engine.connect() as conn:
+            row = conn.execute(select(table).where(table.c.arn == arn)).first()
+        return _saml(row) if row else None
+
+    def list_saml(self, account_id: str) -> list[SamlProviderRecord]:
+        table = schema.saml_providers
+        with self._engine.connect() as conn:
+            rows = conn.execute(select(table).where(table.c.account_id == account_id).order_by(table.c.arn)).all()
+        return [_saml(r) for r in rows]
+
+    def update_saml(self, arn: str, metadata_document: str, valid_until: datetime | None) -> None:
+        table = schema.saml_providers
+        with self._engine.begin() as conn:
+            result = conn.execute(
+                update(table).where(table.c.arn == arn).values(metadata_document=metadata_document, valid_until=valid_until)
+            )
+            if result.rowcount == 0:
+                raise NoSuchProvider(arn)
+
+    def delete_saml(self, arn: str) -> None:
+        table = schema.saml_providers
+        with self._engine.begin() as conn:
+            if conn.execute(delete(table).where(table.c.arn == arn)).rowcount == 0:
+                raise NoSuchProvider(arn)
+            drop_tags(conn, SAML_TAG_TYPE, arn)
+
+    # --- tags of either kind --------------------------------------------------------------------
+    def tags(self, entity_type: str, arn: str) -> list[tuple[str, str]]:
+        with self._engine.connect() as conn:
+            return entity_tags(conn, entity_type, arn)
+
+    def tag(self, entity_type: str, arn: str, tags: list[tuple[str, str]]) -> None:
+        table = schema.oidc_providers if entity_type == OIDC_TAG_TYPE else schema.saml_providers
+        with self._engine.begin() as conn:
+            if conn.execute(select(table.c.arn).where(table.c.arn == arn)).first() is None:
+                raise NoSuchProvider(arn)
+            merge_tags(conn, entity_type, arn, tags)
+
+    def untag(self, entity_type: str, arn: str, keys: list[str]) -> None:
+        table = schema.oidc_providers if entity_type == OIDC_TAG_TYPE else schema.saml_providers
+        with self._engine.begin() as conn:
+            if conn.execute(select(table.c.arn).where(table.c.arn == arn)).first() is None:
+                raise NoSuchProvider(arn)
+            remove_tags(conn, entity_type, arn, keys)
+
+    def count(self, account_id: str) -> int:
+        with self._engine.connect() as conn:
+            n = 0
+            for table in (schema.oidc_providers, schema.saml_providers):
+                n += conn.execute(
+                    select(func.count()).select_from(table).where(table.c.account_id == account_id)
+                ).scalar_one()
+        return n
