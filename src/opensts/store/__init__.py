@@ -10,6 +10,8 @@ from opensts.store.db import create_store_engine
 from opensts.store.iam_mfa import MfaRepository
 from opensts.store.iam_providers import ProviderRepository
 from opensts.store.iam_groups import GroupRepository
+from opensts.store.iam_policies import InlinePolicyRepository, ManagedPolicyRepository
+from opensts.store.iam_roles import RoleRepository
 from opensts.store.iam_users import UserRepository
 from opensts.store.meta import MetaRepository
 from opensts.store.migrate import upgrade_to_head
@@ -38,6 +40,9 @@ class Store:
         self.users = UserRepository(self.engine)
         self.groups = GroupRepository(self.engine)
         self.access_key_use = LastUsedRecorder(self.access_keys)
+        self.roles = RoleRepository(self.engine)
+        self.inline_policies = InlinePolicyRepository(self.engine)
+        self.managed_policies = ManagedPolicyRepository(self.engine)
 
     def ping(self) -> bool:
         try:

@@ -1,0 +1,244 @@
+"""IAM roles: the role rows, their tags, and the checks DeleteRole makes in one transaction.
+
+Also the small tag helpers shared by role and managed-policy tags (table ``tags``; keys unique per
+entity case-insensitively, case preserved; a TagX with an existing key replaces its value).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Sequence
+
+from sqlalchemy import Connection, Engine, delete, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from opensts.identity import arn as arns
+from opensts.store import schema
+
+MAX_TAGS_PER_ENTITY = 50
+_UNSET: Any = object()
+
+
+class EntityExists(Exception):
+    """A role (or policy) of that name already exists in the account."""
+
+
+class TooManyTags(Exception):
+    """The entity would have more than 50 tags."""
+
+
+@dataclass(frozen=True, slots=True)
+class RoleRecord:
+    role_id: str
+    account_id: str
+    name: str
+    path: str
+    description: str | None
+    max_session_duration: int
+    assume_role_policy: str
+    permissions_boundary_arn: str | None
+    created_at: datetime
+    last_used_at: datetime | None
+    last_used_region: str | None
+
+    @property
+    def arn(self) -> str:
+        return arns.role_arn(self.account_id, self.name, self.path)
+
+
+def _role(row: Any) -> RoleRecord:
+    return RoleRecord(
+        row.role_id, row.account_id, row.name, row.path, row.description, row.max_session_duration,
+        row.assume_role_policy, row.permissions_boundary_arn, row.created_at, row.last_used_at,
+        row.last_used_region,
+    )
+
+
+# --- tags (shared with managed policies) ----------------------------------------------------
+def read_tags(conn: Connection, entity_type: str, entity_id: str) -> list[tuple[str, str]]:
+    t = schema.tags
+    rows = conn.execute(
+        select(t.c.key, t.c.value)
+        .where(t.c.entity_type == entity_type, t.c.entity_id == entity_id)
+        .order_by(t.c.key_lower)
+    ).all()
+    return [(r.key, r.value) for r in rows]
+
+
+def merge_tags(conn: Connection, entity_type: str, entity_id: str, tags: Sequence[tuple[str, str]]) -> None:
+    """Add or replace tags (by case-insensitive key); TooManyTags if the entity would exceed 50."""
+    t = schema.tags
+    existing = {k.lower() for k, _ in read_tags(conn, entity_type, entity_id)}
+    new_keys = {k.lower() for k, _ in tags} - existing
+    if len(existing) + len(new_keys) > MAX_TAGS_PER_ENTITY:
+        raise TooManyTags()
+    for key, value in tags:
+        conn.execute(
+            delete(t).where(t.c.entity_type == entity_type, t.c.entity_id == entity_id, t.c.key_lower == key.lower())
+        )
+        conn.execute(
+            insert(t).values(entity_type=entity_type, entity_id=entity_id, key_lower=key.lower(), key=key, value=value)
+        )
+
+
+def remove_tags(conn: Connection, entity_type: str, entity_id: str, keys: Sequence[str]) -> None:
+    t = schema.tags
+    lowered = [k.lower() for k in keys]
+    if lowered:
+        conn.execute(
+            delete(t).where(t.c.entity_type == entity_type, t.c.entity_id == entity_id, t.c.key_lower.in_(lowered))
+        )
+
+
+def drop_tags(conn: Connection, entity_type: str, entity_id: str) -> None:
+    t = schema.tags
+    conn.execute(delete(t).where(t.c.entity_type == entity_type, t.c.entity_id == entity_id))
+
+
+# --- roles ------------------------------------------------------------------------------------
+class RoleRepository:
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    def create(
+        self,
+        *,
+        role_id: str,
+        account_id: str,
+        name: str,
+        path: str,
+        assume_role_policy: str,
+        description: str | None,
+        max_session_duration: int,
+        permissions_boundary_arn: str | None,
+        created_at: datetime,
+        tags: Sequence[tuple[str, str]] = (),
+    ) -> RoleRecord:
+        values = dict(
+            role_id=role_id, account_id=account_id, name=name, name_key=name.lower(), path=path,
+            description=description, max_session_duration=max_session_duration,
+            assume_role_policy=assume_role_policy, permissions_boundary_arn=permissions_boundary_arn,
+            created_at=created_at,
+        )
+        roles = schema.roles
+        try:
+            with self._engine.begin() as conn:
+                clash = conn.execute(
+                    select(roles.c.role_id).where(roles.c.account_id == account_id, roles.c.name_key == name.lower())
+                ).first()
+                if clash is not None:
+                    raise EntityExists(name)
+                conn.execute(insert(roles).values(**values))
+                merge_tags(conn, "role", role_id, tags)
+        except IntegrityError as exc:  # a concurrent CreateRole of the same name
+            raise EntityExists(name) from exc
+        return RoleRecord(
+            role_id, account_id, name, path, description, max_session_duration, assume_role_policy,
+            permissions_boundary_arn, created_at, None, None,
+        )
+
+    def get(self, account_id: str, name: str) -> RoleRecord | None:
+        roles = schema.roles
+        with self._engine.connect() as conn:
+            row = conn.execute(
+                select(roles).where(roles.c.account_id == account_id, roles.c.name_key == name.lower())
+            ).first()
+        return _role(row) if row else None
+
+    def get_by_id(self, role_id: str) -> RoleRecord | None:
+        roles = schema.roles
+        with self._engine.connect() as conn:
+            row = conn.execute(select(roles).where(roles.c.role_id == role_id)).first()
+        return _role(row) if row else None
+
+    def list(self, account_id: str, path_prefix: str = "/") -> list[RoleRecord]:
+        roles = schema.roles
+        query = select(roles).where(roles.c.account_id == account_id)
+        if path_prefix != "/":
+            query = query.where(roles.c.path.startswith(path_prefix, autoescape=True))
+        with self._engine.connect() as conn:
+            rows = conn.execute(query.order_by(roles.c.name_key)).all()
+        return [_role(r) for r in rows]
+
+    def tags(self, role_id: str) -> list[tuple[str, str]]:
+        with self._engine.connect() as conn:
+            return read_tags(conn, "role", role_id)
+
+    def update(
+        self,
+        account_id: str,
+        name: str,
+        *,
+        description: Any = _UNSET,
+        max_session_duration: Any = _UNSET,
+        assume_role_policy: Any = _UNSET,
+        permissions_boundary_arn: Any = _UNSET,
+    ) -> RoleRecord | None:
+        """Change the given fields; None if there is no such role."""
+        changes: dict[str, Any] = {}
+        if description is not _UNSET:
+            changes["description"] = description
+        if max_session_duration is not _UNSET:
+            changes["max_session_duration"] = max_session_duration
+        if assume_role_policy is not _UNSET:
+            changes["assume_role_policy"] = assume_role_policy
+        if permissions_boundary_arn is not _UNSET:
+            changes["permissions_boundary_arn"] = permissions_boundary_arn
+        roles = schema.roles
+        where = (roles.c.account_id == account_id, roles.c.name_key == name.lower())
+        with self._engine.begin() as conn:
+            if changes:
+                conn.execute(update(roles).where(*where).values(**changes))
+            row = conn.execute(select(roles).where(*where)).first()
+        return _role(row) if row else None
+
+    def record_use(self, role_id: str, when: datetime, region: str | None) -> None:
+        """RoleLastUsed, for AssumeRole* to call (AWS updates it at most about once a day; any
+        caller may throttle as it likes)."""
+        roles = schema.roles
+        with self._engine.begin() as conn:
+            conn.execute(
+                update(roles).where(roles.c.role_id == role_id).values(last_used_at=when, last_used_region=region)
+            )
+
+    def tag(self, role_id: str, tags: Sequence[tuple[str, str]]) -> None:
+        with self._engine.begin() as conn:
+            _lock_role(conn, role_id)
+            merge_tags(conn, "role", role_id, tags)
+
+    def untag(self, role_id: str, keys: Sequence[str]) -> None:
+        with self._engine.begin() as conn:
+            remove_tags(conn, "role", role_id, keys)
+
+    def delete(self, account_id: str, name: str) -> str:
+        """Delete the role: "deleted", "missing", "attached" (managed policies) or "inline"."""
+        roles = schema.roles
+        with self._engine.begin() as conn:
+            row = conn.execute(
+                select(roles.c.role_id)
+                .where(roles.c.account_id == account_id, roles.c.name_key == name.lower())
+                .with_for_update()
+            ).first()
+            if row is None:
+                return "missing"
+            role_id = row.role_id
+            att, inl = schema.policy_attachments, schema.inline_policies
+            attached = conn.execute(
+                select(func.count()).select_from(att).where(att.c.entity_type == "role", att.c.entity_id == role_id)
+            ).scalar_one()
+            if attached:
+                return "attached"
+            inline = conn.execute(
+                select(func.count()).select_from(inl).where(inl.c.owner_type == "role", inl.c.owner_id == role_id)
+            ).scalar_one()
+            if inline:
+                return "inline"
+            drop_tags(conn, "role", role_id)
+            conn.execute(delete(roles).where(roles.c.role_id == role_id))
+        return "deleted"
+
+
+def _lock_role(conn: Connection, role_id: str) -> None:
+    roles = schema.roles
+    conn.execute(select(roles.c.role_id).where(roles.c.role_id == role_id).with_for_update()).first()
