@@ -38,15 +38,21 @@ class ActionSpec:
     handler: Handler
     blocking: bool  # True: touches the store, so the edge runs it in a worker thread
     unsigned: bool  # True: may be called without a signature (web identity, SAML)
+    # True: try on the event loop first; mostly served from caches, it moves to a worker thread
+    # only when it reaches the store (see opensts.store.db.StoreAccessDeferred). Whatever the
+    # handler does before its first store access must be safe to do twice.
+    cache_first: bool = False
 
 
 REGISTRY: dict[tuple[str, str], ActionSpec] = {}
 API_VERSIONS = {"sts": "2011-06-15", "iam": "2010-05-08"}
 
 
-def action(service: str, name: str, *, blocking: bool = True, unsigned: bool = False) -> Callable[[Handler], Handler]:
+def action(
+    service: str, name: str, *, blocking: bool = True, unsigned: bool = False, cache_first: bool = False
+) -> Callable[[Handler], Handler]:
     def register(handler: Handler) -> Handler:
-        REGISTRY[(service, name)] = ActionSpec(service, name, handler, blocking, unsigned)
+        REGISTRY[(service, name)] = ActionSpec(service, name, handler, blocking, unsigned, cache_first)
         return handler
 
     return register

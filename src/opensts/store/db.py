@@ -2,11 +2,41 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+from contextvars import ContextVar
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
+
+
+class StoreAccessDeferred(BaseException):
+    """Raised when code running on the event loop reaches for the database.
+
+    The HTTP edge runs some actions on the event loop first, because when every answer they need is
+    cached they finish without I/O. The first database access aborts that attempt (before any
+    statement runs) and the edge runs the action again in a worker thread. A BaseException, so
+    that no ``except Exception`` on the way swallows it.
+    """
+
+
+_store_forbidden: ContextVar[bool] = ContextVar("opensts_store_forbidden", default=False)
+
+
+@contextlib.contextmanager
+def forbid_store_access() -> Iterator[None]:
+    token = _store_forbidden.set(True)
+    try:
+        yield
+    finally:
+        _store_forbidden.reset(token)
+
+
+def _guard_checkout(*_args: object) -> None:
+    if _store_forbidden.get():
+        raise StoreAccessDeferred()
 
 
 def normalise_url(url: str) -> str:
@@ -31,8 +61,10 @@ def create_store_engine(url: str) -> Engine:
         # pysqlite's own transaction handling defers BEGIN; take the write lock up front so that
         # concurrent writers queue on busy_timeout instead of failing with "database is locked".
         event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE"))
-        return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+    else:
+        engine = create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+    event.listen(engine, "checkout", _guard_checkout)
+    return engine
 
 
 def create_migration_engine(url: str) -> Engine:

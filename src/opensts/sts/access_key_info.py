@@ -20,7 +20,7 @@ class GetAccessKeyInfoResult:
     account: str
 
 
-@action("sts", "GetAccessKeyInfo")
+@action("sts", "GetAccessKeyInfo", cache_first=True)
 def handle(ctx: ActionContext, params: Params) -> GetAccessKeyInfoResult:
     reader = ParamReader(params)
     key_id = reader.string("AccessKeyId", required=True, min_len=16, max_len=128, pattern=r"[\w]*")

@@ -122,6 +122,6 @@ def assume_role(ctx: ActionContext, request: AssumeRoleRequest) -> AssumeRoleRes
     return AssumeRoleResult(credentials, assumed_role_user, packed, source_identity)
 
 
-@action("sts", "AssumeRole")
+@action("sts", "AssumeRole", cache_first=True)
 def handle(ctx: ActionContext, params: Params) -> AssumeRoleResult:
     return assume_role(ctx, AssumeRoleRequest.from_params(params))

@@ -95,6 +95,6 @@ def _tag_context(tags: sp.SessionTags) -> dict[str, object]:
     return context
 
 
-@action("sts", "GetFederationToken")
+@action("sts", "GetFederationToken", cache_first=True)
 def handle(ctx: ActionContext, params: Params) -> GetFederationTokenResult:
     return get_federation_token(ctx, GetFederationTokenRequest.from_params(params))

@@ -70,6 +70,6 @@ def get_session_token(ctx: ActionContext, request: GetSessionTokenRequest) -> Ge
     return GetSessionTokenResult(credentials)
 
 
-@action("sts", "GetSessionToken")
+@action("sts", "GetSessionToken", cache_first=True)
 def handle(ctx: ActionContext, params: Params) -> GetSessionTokenResult:
     return get_session_token(ctx, GetSessionTokenRequest.from_params(params))
