@@ -107,3 +107,16 @@ def test_master_key_from_environment_must_be_valid(tmp_path: Path) -> None:
     with pytest.raises((ValueError, TokenError)):
         open_runtime(Settings(data_dir=tmp_path, master_key="not-a-key"))
     assert not os.path.exists(tmp_path / "master-key")
+
+
+def test_store_access_on_the_event_loop_is_deferred_not_performed(store: Store) -> None:
+    from opensts.store.db import StoreAccessDeferred, forbid_store_access
+
+    store.accounts.create("123456789012", "a")
+    with forbid_store_access():
+        with pytest.raises(StoreAccessDeferred):
+            store.accounts.get("123456789012")
+        with pytest.raises(StoreAccessDeferred):
+            store.accounts.create("210987654321", "b")
+    # Nothing was written, and the pool still works afterwards.
+    assert [a.account_id for a in store.accounts.list()] == ["123456789012"]
