@@ -274,3 +274,15 @@ def test_cross_account_needs_both_sides(server: ServerInfo) -> None:
     name, no_policy = make_user(server)
     direct = other_iam.create_role(RoleName=random_name("xdirect"), AssumeRolePolicyDocument=trust({"AWS": user_arn(server, name)}))["Role"]["Arn"]
     assert error_of(lambda: server.client("sts", no_policy).assume_role(RoleArn=direct, RoleSessionName="xa"))["Code"] == "AccessDenied"
+
+
+def test_assume_role_records_role_last_used(server: ServerInfo) -> None:
+    name, creds = make_user(server)
+    role_arn = make_role(server, trust({"AWS": user_arn(server, name)}))
+    role_name = role_arn.rsplit("/", 1)[-1]
+    iam = server.client("iam")
+    assert iam.get_role(RoleName=role_name)["Role"]["RoleLastUsed"] == {}
+    server.client("sts", creds).assume_role(RoleArn=role_arn, RoleSessionName="used")
+    last_used = iam.get_role(RoleName=role_name)["Role"]["RoleLastUsed"]
+    assert last_used["Region"] == "us-east-1"
+    assert abs((last_used["LastUsedDate"] - datetime.now(timezone.utc)).total_seconds()) < 120

@@ -96,8 +96,14 @@ def boundary_shape(policy_arn: str | None) -> PermissionsBoundary | None:
     return PermissionsBoundary("PermissionsBoundaryPolicy", policy_arn) if policy_arn else None
 
 
-def role_shape(role: RoleRecord, tags: list[tuple[str, str]] | None = None, *, full: bool = True) -> Role:
-    """``full``: GetRole/CreateRole; ListRoles leaves out boundary, tags and last use, as AWS does."""
+def role_shape(
+    role: RoleRecord, tags: list[tuple[str, str]] | None = None, *, full: bool = True, pending_use: tuple | None = None
+) -> Role:
+    """``full``: GetRole/CreateRole; ListRoles leaves out boundary, tags and last use, as AWS does.
+    ``pending_use``: a (when, region) use this process saw but has not written yet."""
+    last_used = RoleLastUsed(role.last_used_at, role.last_used_region)
+    if pending_use is not None and (role.last_used_at is None or pending_use[0] > role.last_used_at):
+        last_used = RoleLastUsed(pending_use[0].replace(microsecond=0), pending_use[1])
     return Role(
         path=role.path,
         role_name=role.name,
@@ -109,7 +115,7 @@ def role_shape(role: RoleRecord, tags: list[tuple[str, str]] | None = None, *, f
         max_session_duration=role.max_session_duration,
         permissions_boundary=boundary_shape(role.permissions_boundary_arn) if full else None,
         tags=[Tag(k, v) for k, v in tags] if full and tags else None,
-        role_last_used=RoleLastUsed(role.last_used_at, role.last_used_region) if full else None,
+        role_last_used=last_used if full else None,
     )
 
 
@@ -253,7 +259,8 @@ def get_role(ctx: ActionContext, params: Params) -> RoleResult:
     name = read_role_name(reader)
     reader.done()
     role = authorized_role(ctx, "GetRole", name)
-    return RoleResult(role_shape(role, ctx.runtime.store.roles.tags(role.role_id)))
+    store = ctx.runtime.store
+    return RoleResult(role_shape(role, store.roles.tags(role.role_id), pending_use=store.role_use.pending(role.role_id)))
 
 
 @action("iam", "ListRoles")

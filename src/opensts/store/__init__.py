@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import text
 
-from opensts.store.access_keys import AccessKeyRepository, LastUsedRecorder
+from opensts.store.access_keys import AccessKeyRepository
 from opensts.store.accounts import AccountExists, AccountRepository
 from opensts.store.db import create_store_engine
 from opensts.store.iam_mfa import MfaRepository
@@ -17,6 +17,7 @@ from opensts.store.meta import MetaRepository
 from opensts.store.migrate import upgrade_to_head
 from opensts.store.principal_policies import PrincipalPolicyRepository
 from opensts.store.signing_keys import SigningKeyRepository
+from opensts.store.usage import UsageRecorder
 from opensts.tokens.master_key import MasterKey
 
 __all__ = ["Store", "AccountExists"]
@@ -39,8 +40,9 @@ class Store:
         self.providers = ProviderRepository(self.engine)
         self.users = UserRepository(self.engine)
         self.groups = GroupRepository(self.engine)
-        self.access_key_use = LastUsedRecorder(self.access_keys)
+        self.access_key_use = UsageRecorder(self.access_keys.record_last_used, "access-key-last-used")
         self.roles = RoleRepository(self.engine)
+        self.role_use = UsageRecorder(self.roles.record_uses, "role-last-used")
         self.inline_policies = InlinePolicyRepository(self.engine)
         self.managed_policies = ManagedPolicyRepository(self.engine)
 

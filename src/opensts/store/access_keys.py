@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import atexit
 import logging
-import threading
-import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
@@ -206,73 +203,3 @@ class AccessKeyRepository:
                     )
                     .values(last_used_at=when, last_used_service=service, last_used_region=region)
                 )
-
-
-class LastUsedRecorder:
-    """Remembers access-key use in memory; a daemon thread writes it to the store in batches.
-
-    :meth:`note` is what the request path calls: a dict assignment, no I/O. A key is written at
-    most once per ``interval`` seconds per process (the thread wakes every ``tick`` seconds), so a
-    recorded date lags real use by at most about ``interval`` (AWS's own is coarser). Pending uses
-    are written at interpreter exit too.
-    """
-
-    def __init__(self, repository: AccessKeyRepository, interval: float = 60.0, tick: float = 5.0) -> None:
-        self._repository = repository
-        self._interval = interval
-        self._tick = tick
-        self._pending: dict[str, tuple[datetime, str, str]] = {}
-        self._written: dict[str, float] = {}  # key id -> monotonic time of its last write
-        self._lock = threading.Lock()
-        self._thread: threading.Thread | None = None
-
-    def note(self, access_key_id: str, when: datetime, service: str, region: str) -> None:
-        self._pending[access_key_id] = (when, service, region)
-        if self._thread is None:
-            self._start()
-
-    def pending(self, access_key_id: str) -> tuple[datetime, str, str] | None:
-        """A use seen by this process and not written yet."""
-        return self._pending.get(access_key_id)
-
-    def _start(self) -> None:
-        with self._lock:
-            if self._thread is not None:
-                return
-            self._thread = threading.Thread(target=self._run, name="opensts-key-last-used", daemon=True)
-            self._thread.start()
-            atexit.register(self._flush_at_exit)
-
-    def _run(self) -> None:
-        while True:
-            time.sleep(self._tick)
-            try:
-                self.flush()
-            except Exception:  # the store may be briefly unreachable: keep the uses for the next try
-                log.warning("could not record access key use", exc_info=True)
-
-    def _flush_at_exit(self) -> None:
-        try:
-            self.flush(force=True)
-        except Exception:  # noqa: BLE001 - best effort at shutdown
-            pass
-
-    def flush(self, *, force: bool = False) -> int:
-        """Write what is pending (keys written less than ``interval`` ago wait, unless ``force``)."""
-        with self._lock:
-            now = time.monotonic()
-            batch: list[tuple[str, datetime, str, str]] = []
-            for key_id, use in list(self._pending.items()):
-                if not force and now - self._written.get(key_id, -1e18) < self._interval:
-                    continue
-                batch.append((key_id, *use))
-            if not batch:
-                return 0
-            self._repository.record_last_used(batch)
-            for key_id, *use in batch:
-                if self._pending.get(key_id) == tuple(use):
-                    del self._pending[key_id]
-                self._written[key_id] = now
-            if len(self._written) > 100_000:
-                self._written.clear()
-        return len(batch)

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Sequence
 
-from sqlalchemy import Connection, Engine, delete, func, insert, select, update
+from sqlalchemy import or_, Connection, Engine, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from opensts.identity import arn as arns
@@ -193,14 +193,16 @@ class RoleRepository:
             row = conn.execute(select(roles).where(*where)).first()
         return _role(row) if row else None
 
-    def record_use(self, role_id: str, when: datetime, region: str | None) -> None:
-        """RoleLastUsed, for AssumeRole* to call (AWS updates it at most about once a day; any
-        caller may throttle as it likes)."""
+    def record_uses(self, uses: list[tuple[str, datetime, str | None]]) -> None:
+        """RoleLastUsed facts (role id, when, region), batched by ``store.role_use``; never moves back."""
         roles = schema.roles
         with self._engine.begin() as conn:
-            conn.execute(
-                update(roles).where(roles.c.role_id == role_id).values(last_used_at=when, last_used_region=region)
-            )
+            for role_id, when, region in uses:
+                conn.execute(
+                    update(roles)
+                    .where(roles.c.role_id == role_id, or_(roles.c.last_used_at.is_(None), roles.c.last_used_at < when))
+                    .values(last_used_at=when, last_used_region=region)
+                )
 
     def tag(self, role_id: str, tags: Sequence[tuple[str, str]]) -> None:
         with self._engine.begin() as conn:

@@ -117,7 +117,7 @@ def assume_role(ctx: ActionContext, request: AssumeRoleRequest) -> AssumeRoleRes
     credentials, assumed_role_user, packed = issue_role_session(
         runtime, role, request.role_session_name, ctx.request_time, duration,
         policies=request.policies, tags=tags, source_identity=source_identity, mfa_authenticated_at=mfa_at,
-        chained=chained,
+        chained=chained, region=ctx.region,
     )
     return AssumeRoleResult(credentials, assumed_role_user, packed, source_identity)
 

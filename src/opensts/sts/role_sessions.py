@@ -97,9 +97,11 @@ def issue_role_session(
     chained: bool = False,
     federated_provider: str | None = None,
     attributes: tuple[tuple[str, str], ...] = (),
+    region: str | None = None,
 ) -> tuple[Credentials, AssumedRoleUser, int | None]:
     """Credentials for a session of ``role``, its AssumedRoleUser, and PackedPolicySize."""
     packed = packed_size(policies.policy, policies.policy_arns, tags.tags)
+    runtime.store.role_use.note(role.role_id, now, region)  # memory only; written in the background
     session_arn = arns.assumed_role_arn(role.account_id, role.name, session_name)
     principal_id = f"{role.role_id}:{session_name}"
     credentials = issue(
