@@ -149,6 +149,23 @@ def read_tags(reader: ParamReader, name: str = "Tags", *, max_items: int = 50) -
     return tags
 
 
+def read_tag_keys(reader: ParamReader, name: str = "TagKeys", *, max_items: int = 50) -> list[str]:
+    """The required ``TagKeys`` list of the Untag* actions, each key validated like a tag key."""
+    member = name[:1].lower() + name[1:]
+    if name not in reader.params:
+        reader.fail(None, member, "Member must not be null")
+    out: list[str] = []
+    for i, key in enumerate(reader.list(name, max_items=max_items), start=1):
+        if not isinstance(key, str):
+            reader.fail(None, f"{member}.{i}.member", "Member must be a string")
+            continue
+        reader.check_string(key, f"{member}.{i}.member", min_len=1, max_len=128)
+        if key and not tag_key_valid(key):
+            reader.fail(key, f"{member}.{i}.member", f"Member must satisfy regular expression pattern: {TAG_KEY_PATTERN}")
+        out.append(key)
+    return out
+
+
 def tag_key_valid(key: str) -> bool:
     """``[\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]+`` without a regex engine that knows \\p{...}."""
     import unicodedata

@@ -24,6 +24,7 @@ from opensts.iam.common import (
     paginate,
     read_pagination,
     read_policy_document,
+    read_tag_keys,
     read_tags,
     resource_arn,
     validate_policy_document,
@@ -34,7 +35,6 @@ from opensts.iam.inline_policies import GROUP, ROLE, USER, OwnerKind, authorized
 from opensts.iam.roles import (
     ListTagsResult,
     read_required_tags,
-    read_tag_keys,
     tag_context,
     too_many_tags,
 )

@@ -24,7 +24,7 @@ from opensts.errors import (
 )
 from opensts.federation.totp import new_seed, otpauth_uri, qr_code_png, verify_consecutive_codes
 from opensts.iam.common import (
-    TAG_KEY_PATTERN,
+    read_tag_keys,
     USER_NAME_PATTERN,
     Tag,
     authorize_iam,
@@ -34,7 +34,6 @@ from opensts.iam.common import (
     read_path,
     read_tags,
     resource_arn,
-    tag_key_valid,
 )
 from opensts.identity import arn as arns
 from opensts.identity.principal import PrincipalKind
@@ -211,22 +210,6 @@ def _read_codes(reader: ParamReader) -> tuple[str, str]:
     code1 = reader.string("AuthenticationCode1", required=True, min_len=6, max_len=6, pattern=CODE_PATTERN)
     code2 = reader.string("AuthenticationCode2", required=True, min_len=6, max_len=6, pattern=CODE_PATTERN)
     return code1 or "", code2 or ""
-
-
-def _read_tag_keys(reader: ParamReader) -> list[str]:
-    if "TagKeys" not in reader.params:
-        reader.fail(None, "tagKeys", "Member must not be null")
-    keys = reader.list("TagKeys", max_items=MAX_TAGS)
-    out: list[str] = []
-    for i, key in enumerate(keys, start=1):
-        if not isinstance(key, str):
-            reader.fail(None, f"tagKeys.{i}.member", "Member must be a string")
-            continue
-        reader.check_string(key, f"tagKeys.{i}.member", min_len=1, max_len=128)
-        if key and not tag_key_valid(key):
-            reader.fail(key, f"tagKeys.{i}.member", f"Member must satisfy regular expression pattern: {TAG_KEY_PATTERN}")
-        out.append(key)
-    return out
 
 
 def _mfa_user(account: str, user: UserRef | None) -> MfaUser | None:
@@ -429,7 +412,7 @@ def tag_mfa_device(ctx: ActionContext, params: Params) -> None:
 def untag_mfa_device(ctx: ActionContext, params: Params) -> None:
     reader = ParamReader(params)
     serial = _read_serial(reader)
-    keys = _read_tag_keys(reader)
+    keys = read_tag_keys(reader)
     reader.done()
     account = caller_account(ctx)
     authorize_iam(ctx, "UntagMFADevice", _serial_resource(account, serial))

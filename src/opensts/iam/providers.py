@@ -17,14 +17,13 @@ from opensts.actions import ActionContext, Params, action
 from opensts.errors import EntityAlreadyExists, InvalidInput, LimitExceeded, NoSuchEntity
 from opensts.federation.saml_metadata import MetadataError, parse_idp_metadata
 from opensts.iam.common import (
-    TAG_KEY_PATTERN,
+    read_tag_keys,
     Tag,
     authorize_iam,
     caller_account,
     paginate,
     read_pagination,
     read_tags,
-    tag_key_valid,
 )
 from opensts.identity import arn as arns
 from opensts.params import ParamReader
@@ -213,22 +212,6 @@ def _saml_provider(ctx: ActionContext, action_name: str, arn: str):  # type: ign
     if record is None or record.account_id != caller_account(ctx):
         raise _no_such_saml(arn)
     return record
-
-
-def _read_tag_keys(reader: ParamReader) -> list[str]:
-    if "TagKeys" not in reader.params:
-        reader.fail(None, "tagKeys", "Member must not be null")
-    keys = reader.list("TagKeys", max_items=MAX_TAGS)
-    out: list[str] = []
-    for i, key in enumerate(keys, start=1):
-        if not isinstance(key, str):
-            reader.fail(None, f"tagKeys.{i}.member", "Member must be a string")
-            continue
-        reader.check_string(key, f"tagKeys.{i}.member", min_len=1, max_len=128)
-        if key and not tag_key_valid(key):
-            reader.fail(key, f"tagKeys.{i}.member", f"Member must satisfy regular expression pattern: {TAG_KEY_PATTERN}")
-        out.append(key)
-    return out
 
 
 def _tag_list(tags: list[tuple[str, str]]) -> list[Tag] | None:
@@ -481,7 +464,7 @@ def _tag(ctx: ActionContext, params: Params, kind: str, action_name: str, arn_pa
 def _untag(ctx: ActionContext, params: Params, kind: str, action_name: str, arn_param: str) -> None:
     reader = ParamReader(params)
     arn = _read_arn(reader, arn_param)
-    keys = _read_tag_keys(reader)
+    keys = read_tag_keys(reader)
     reader.done()
     getter = _oidc_provider if kind == OIDC_TAG_TYPE else _saml_provider
     getter(ctx, action_name, arn)

@@ -16,9 +16,9 @@ from opensts.access.authorize import authorize
 from opensts.actions import ActionContext, Params, action
 from opensts.errors import DeleteConflict, EntityAlreadyExists, LimitExceeded, NoSuchEntity
 from opensts.iam.common import (
+    read_tag_keys,
     DESCRIPTION_PATTERN,
     ROLE_NAME_PATTERN,
-    TAG_KEY_PATTERN,
     Tag,
     caller_account,
     encode_policy_document,
@@ -29,7 +29,6 @@ from opensts.iam.common import (
     read_policy_document,
     read_tags,
     resource_arn,
-    tag_key_valid,
     validate_policy_document,
 )
 from opensts.params import ParamReader
@@ -148,23 +147,6 @@ def authorized_role(
     if role is None:
         raise no_such_role(name)
     return role
-
-
-def read_tag_keys(reader: ParamReader, name: str = "TagKeys") -> list[str]:
-    if name not in reader.params:
-        reader.fail(None, name[:1].lower() + name[1:], "Member must not be null")
-    keys = reader.list(name, max_items=MAX_TAGS)
-    member = name[:1].lower() + name[1:]
-    out: list[str] = []
-    for i, key in enumerate(keys, start=1):
-        if not isinstance(key, str):
-            reader.fail(None, f"{member}.{i}.member", "Member must be a string")
-            continue
-        reader.check_string(key, f"{member}.{i}.member", min_len=1, max_len=128)
-        if key and not tag_key_valid(key):
-            reader.fail(key, f"{member}.{i}.member", f"Member must satisfy regular expression pattern: {TAG_KEY_PATTERN}")
-        out.append(key)
-    return out
 
 
 def read_required_tags(reader: ParamReader) -> list[Tag]:

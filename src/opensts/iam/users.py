@@ -20,7 +20,7 @@ from opensts.errors import (
     ValidationError,
 )
 from opensts.iam.common import (
-    TAG_KEY_PATTERN,
+    read_tag_keys,
     Tag,
     authorize_iam,
     caller_account,
@@ -30,7 +30,6 @@ from opensts.iam.common import (
     read_path_prefix,
     read_tags,
     resource_arn,
-    tag_key_valid,
     USER_NAME_PATTERN,
 )
 from opensts.identity import arn as arns
@@ -290,20 +289,11 @@ def tag_user(ctx: ActionContext, params: Params) -> None:
 def untag_user(ctx: ActionContext, params: Params) -> None:
     reader = ParamReader(params)
     name = read_user_name(reader)
-    if "TagKeys" not in params:
-        reader.fail(None, "tagKeys", "Member must not be null")
-    keys = reader.list("TagKeys", max_items=MAX_TAGS)
-    for i, key in enumerate(keys, start=1):
-        if not isinstance(key, str):
-            reader.fail(None, f"tagKeys.{i}.member", "Member must be a string")
-            continue
-        reader.check_string(key, f"tagKeys.{i}.member", min_len=1, max_len=128)
-        if key and not tag_key_valid(key):
-            reader.fail(key, f"tagKeys.{i}.member", f"Member must satisfy regular expression pattern: {TAG_KEY_PATTERN}")
+    keys = read_tag_keys(reader)
     reader.done()
     assert name is not None
     user = authorized_user(ctx, "UntagUser", name)
-    ctx.runtime.store.users.untag(user.user_id, [k for k in keys if isinstance(k, str)])
+    ctx.runtime.store.users.untag(user.user_id, keys)
     ctx.runtime.bump_iam_version()
     return None
 
