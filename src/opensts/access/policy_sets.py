@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING
 
 from opensts.policy import Policy, PolicyValidationError, parse_policy
 from opensts.policy.policyset import PolicySet
-from opensts.store.principal_policies import EntityPolicies, PolicyDocument, RoleRecord
+from opensts.store.iam_roles import RoleRecord
+from opensts.store.principal_policies import EntityPolicies, PolicyDocument
 
 if TYPE_CHECKING:
     from opensts.runtime import Runtime
@@ -102,7 +103,7 @@ class PolicyCache:
         entry = self._roles.get(key)
         if entry is not None and entry[0] == version:
             return entry[1]
-        record = self._runtime.store.principal_policies.role_by_name(account_id, name)
+        record = self._runtime.store.roles.get(account_id, name)
         with self._lock:
             if len(self._roles) >= self._max_entries:
                 self._roles.clear()

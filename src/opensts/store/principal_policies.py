@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from sqlalchemy import Connection, Engine, and_, select
 
 from opensts.store import schema
+from opensts.store.iam_roles import read_tags
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,9 +67,6 @@ class PrincipalPolicyRepository:
             tags = _tags(conn, "role", role_id)
         return EntityPolicies(role_id, role.path, role.name, tuple(docs), boundary, tags)
 
-    def role_by_name(self, account_id: str, name: str) -> "RoleRecord | None":
-        return role_by_name(self._engine, account_id, name)
-
     def managed_documents(self, arns: tuple[str, ...]) -> tuple[PolicyDocument | None, ...]:
         """Default-version documents of managed policies by ARN (None where no such policy)."""
         with self._engine.connect() as conn:
@@ -113,36 +111,4 @@ def _managed_by_arn(conn: Connection, arn: str | None) -> PolicyDocument | None:
 
 
 def _tags(conn: Connection, entity_type: str, entity_id: str) -> tuple[tuple[str, str], ...]:
-    table = schema.tags
-    rows = conn.execute(
-        select(table.c.key, table.c.value)
-        .where(table.c.entity_type == entity_type, table.c.entity_id == entity_id)
-        .order_by(table.c.key_lower)
-    ).all()
-    return tuple((r.key, r.value) for r in rows)
-
-
-@dataclass(frozen=True, slots=True)
-class RoleRecord:
-    role_id: str
-    account_id: str
-    name: str
-    path: str
-    max_session_duration: int
-    assume_role_policy: str
-    permissions_boundary_arn: str | None
-
-
-def role_by_name(engine: Engine, account_id: str, name: str) -> RoleRecord | None:
-    """A role by account and name (names compare case-insensitively, as in AWS)."""
-    roles = schema.roles
-    with engine.connect() as conn:
-        row = conn.execute(
-            select(roles).where(roles.c.account_id == account_id, roles.c.name_key == name.lower())
-        ).first()
-    if row is None:
-        return None
-    return RoleRecord(
-        row.role_id, row.account_id, row.name, row.path, row.max_session_duration, row.assume_role_policy,
-        row.permissions_boundary_arn,
-    )
+    return tuple(read_tags(conn, entity_type, entity_id))

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from opensts.errors import ValidationError
 from opensts.identity import arn as arns
-from opensts.store.principal_policies import RoleRecord
+from opensts.store.iam_roles import RoleRecord
 from opensts.sts import session_params as sp
 from opensts.sts.credentials import AssumedRoleUser, Credentials, issue, packed_size
 
@@ -41,7 +41,7 @@ def find_role(runtime: "Runtime", role_arn: str) -> RoleRecord | None:
 
 
 def role_arn_of(role: RoleRecord) -> str:
-    return arns.role_arn(role.account_id, role.name, role.path)
+    return role.arn
 
 
 def session_duration(role: RoleRecord, requested: int | None, *, chained: bool = False) -> int:
