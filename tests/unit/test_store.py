@@ -120,3 +120,12 @@ def test_store_access_on_the_event_loop_is_deferred_not_performed(store: Store) 
             store.accounts.create("210987654321", "b")
     # Nothing was written, and the pool still works afterwards.
     assert [a.account_id for a in store.accounts.list()] == ["123456789012"]
+
+
+def test_migrations_create_exactly_the_declared_schema(store: Store) -> None:
+    """A schema change without a migration (or the reverse) fails here, on both backends."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    with store.engine.connect() as conn:
+        assert compare_metadata(MigrationContext.configure(conn), schema.metadata) == []
