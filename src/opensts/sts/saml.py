@@ -1,0 +1,373 @@
+"""AssumeRoleWithSAML: role credentials for a user an identity provider vouches for in a signed
+SAML 2.0 Response.
+
+Unsigned call. ``PrincipalArn`` names a SAML provider (CreateSAMLProvider) whose metadata gives the
+trusted signing certificates and entity id; ``federation/saml.py`` verifies the Response and reads
+the assertion from signed content only. Then, here:
+
+- the assertion's ``Role`` attribute must list the requested ``ROLE_ARN,PROVIDER_ARN`` pair;
+- ``RoleSessionName`` (required), ``SessionDuration``, ``PrincipalTag:KEY``, ``TransitiveTagKeys``
+  and ``SourceIdentity`` attributes become the session's name, duration cap, tags and source
+  identity, with the same limits as the AssumeRole parameters;
+- the role's trust policy must allow ``sts:AssumeRoleWithSAML`` for the provider (plus
+  ``sts:TagSession`` with tags, ``sts:SetSourceIdentity`` with a source identity), with the
+  ``saml:*`` condition keys;
+- the assertion id is recorded in the store's ``replay_cache`` (shared by every worker and node)
+  until the assertion expires: a second use is refused.
+
+A missing role, a role pair not in the assertion and a refusing trust policy all give the same
+``AccessDenied``, so a caller cannot probe for role names.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import logging
+import os
+import threading
+import time
+import weakref
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import delete, insert
+from sqlalchemy.exc import IntegrityError
+
+from opensts.access.authorize import request_context
+from opensts.actions import ActionContext, Params, action
+from opensts.errors import (
+    AccessDenied,
+    AwsError,
+    ExpiredTokenException,
+    InvalidIdentityToken,
+    ValidationError,
+)
+from opensts.federation.saml import SamlAssertion, SamlEndpoints, verify_saml_response
+from opensts.federation.saml_metadata import IdpMetadata, MetadataError, parse_idp_metadata
+from opensts.identity import arn as arns
+from opensts.params import ParamReader
+from opensts.policy import Principal, PrincipalType, Request, evaluate_trust
+from opensts.store import schema
+from opensts.sts import session_params as sp
+from opensts.sts.credentials import AssumedRoleUser, Credentials
+from opensts.sts.role_sessions import (
+    find_role,
+    issue_role_session,
+    role_arn_of,
+    session_duration,
+    trust_context,
+    trust_extra_actions,
+)
+
+if TYPE_CHECKING:
+    from opensts.runtime import Runtime
+
+ACTION = "sts:AssumeRoleWithSAML"
+ATTRIBUTE_PREFIX = "https://aws.amazon.com/SAML/Attributes/"
+ROLE_ATTRIBUTE = ATTRIBUTE_PREFIX + "Role"
+SESSION_NAME_ATTRIBUTE = ATTRIBUTE_PREFIX + "RoleSessionName"
+SESSION_DURATION_ATTRIBUTE = ATTRIBUTE_PREFIX + "SessionDuration"
+SOURCE_IDENTITY_ATTRIBUTE = ATTRIBUTE_PREFIX + "SourceIdentity"
+TRANSITIVE_TAGS_ATTRIBUTE = ATTRIBUTE_PREFIX + "TransitiveTagKeys"
+TAG_ATTRIBUTE_PREFIX = ATTRIBUTE_PREFIX + "PrincipalTag:"
+AUDIENCE_SETTING = "OPENSTS_SAML_AUDIENCE"  # comma-separated OpenSTS audience/recipient URLs
+DENIED = f"Not authorized to perform {ACTION}"
+METADATA_EXPIRED = "The SAML provider's metadata has expired (validUntil); update it with UpdateSAMLProvider."
+REPLAY_KIND = "saml"
+PRUNE_INTERVAL = 300.0  # seconds between deletions of expired replay records, per process
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class AssumeRoleWithSAMLRequest:
+    role_arn: str
+    principal_arn: str
+    saml_assertion: str
+    duration_seconds: int | None
+    policies: sp.SessionPolicies
+
+    @classmethod
+    def from_params(cls, params: Params) -> "AssumeRoleWithSAMLRequest":
+        reader = ParamReader(params)
+        role_arn = reader.string("RoleArn", required=True, min_len=20, max_len=2048)
+        principal_arn = reader.string("PrincipalArn", required=True, min_len=20, max_len=2048)
+        assertion = reader.string("SAMLAssertion", required=True, min_len=4, max_len=100_000)
+        duration = reader.integer("DurationSeconds", min_value=900, max_value=43200)
+        policies = sp.read_session_policies(reader)
+        reader.done()
+        assert role_arn is not None and principal_arn is not None and assertion is not None
+        return cls(role_arn, principal_arn, assertion, duration, policies)
+
+
+@dataclass(frozen=True, slots=True)
+class AssumeRoleWithSAMLResult:
+    credentials: Credentials
+    assumed_role_user: AssumedRoleUser
+    packed_policy_size: int | None
+    subject: str
+    subject_type: str
+    issuer: str
+    audience: str
+    name_qualifier: str
+    source_identity: str | None = None
+
+
+# --- the SAML provider, cached per IAM version ----------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class SamlProvider:
+    arn: str
+    account_id: str
+    name: str
+    metadata: IdpMetadata
+    valid_until: datetime | None
+
+
+_providers: dict[str, tuple[Any, int, SamlProvider | None]] = {}
+_providers_lock = threading.Lock()
+_MAX_CACHED_PROVIDERS = 1_000
+
+
+def load_provider(runtime: "Runtime", arn: str) -> SamlProvider | None:
+    """The provider and its parsed metadata; cached until any IAM write (``runtime.iam_version``)."""
+    version = runtime.iam_version
+    entry = _providers.get(arn)
+    if entry is not None and entry[0]() is runtime and entry[1] == version:
+        return entry[2]
+    record = runtime.store.providers.get_saml(arn)
+    provider: SamlProvider | None = None
+    if record is not None:
+        try:
+            metadata = parse_idp_metadata(record.metadata_document)
+        except MetadataError:
+            metadata = None  # validated on write; a stricter parser may refuse it later
+        if metadata is not None:
+            provider = SamlProvider(record.arn, record.account_id, record.name, metadata, record.valid_until)
+    with _providers_lock:
+        if len(_providers) >= _MAX_CACHED_PROVIDERS:
+            _providers.clear()
+        _providers[arn] = (weakref.ref(runtime), version, provider)
+    return provider
+
+
+def endpoints() -> SamlEndpoints:
+    return _endpoints_for(os.environ.get(AUDIENCE_SETTING))
+
+
+_endpoints_cache: dict[str | None, SamlEndpoints] = {}
+
+
+def _endpoints_for(value: str | None) -> SamlEndpoints:
+    found = _endpoints_cache.get(value)
+    if found is None:
+        found = _endpoints_cache[value] = SamlEndpoints.from_setting(value)
+    return found
+
+
+# --- replay protection ----------------------------------------------------------------------------
+_last_prune = 0.0
+
+
+def replay_item(issuer: str, assertion_id: str) -> str:
+    """The replay-cache key: assertion ids are unique per issuer; hashed to a fixed length."""
+    return hashlib.sha256(f"{issuer}\n{assertion_id}".encode()).hexdigest()
+
+
+def record_assertion(runtime: "Runtime", assertion: SamlAssertion, now: datetime) -> bool:
+    """Record the assertion as used; False if it was used before (by any process or node)."""
+    global _last_prune
+    table = schema.replay_cache
+    try:
+        with runtime.store.engine.begin() as conn:
+            conn.execute(
+                insert(table).values(
+                    kind=REPLAY_KIND, item=replay_item(assertion.issuer, assertion.assertion_id),
+                    expires_at=assertion.keep_until,
+                )
+            )
+    except IntegrityError:
+        return False
+    if time.monotonic() - _last_prune > PRUNE_INTERVAL:
+        _last_prune = time.monotonic()
+        try:
+            with runtime.store.engine.begin() as conn:
+                conn.execute(delete(table).where(table.c.kind == REPLAY_KIND, table.c.expires_at < now))
+        except Exception:  # noqa: BLE001 - pruning is best effort; the next interval retries
+            log.debug("pruning expired SAML replay records failed", exc_info=True)
+    return True
+
+
+# --- attributes -----------------------------------------------------------------------------------
+def _single(attributes: dict[str, list[str]], name: str) -> str | None:
+    values = attributes.get(name)
+    if values is None:
+        return None
+    if len(values) != 1:
+        raise InvalidIdentityToken(f"The SAML attribute {name} must have exactly one value.")
+    return values[0]
+
+
+def _from_params(read: Any, params: Params, what: str) -> Any:
+    """Validate assertion attributes with the AssumeRole parameter rules; their errors become
+    InvalidIdentityToken (the caller did not send them as parameters, the IdP did)."""
+    reader = ParamReader(params)
+    try:
+        value = read(reader)
+        reader.done()
+    except ValidationError as exc:
+        raise InvalidIdentityToken(f"Invalid {what} in the SAML assertion: {exc.message}") from None
+    return value
+
+
+def role_pairs(attributes: dict[str, list[str]]) -> set[tuple[str, str]]:
+    """The (role ARN, provider ARN) pairs of the Role attribute (``ROLE,PROVIDER`` either order)."""
+    pairs: set[tuple[str, str]] = set()
+    for value in attributes.get(ROLE_ATTRIBUTE, []):
+        parts = [p.strip() for p in value.split(",")]
+        if len(parts) != 2:
+            continue
+        first, second = parts
+        if ":saml-provider/" in first and ":role/" in second:
+            first, second = second, first
+        if ":role/" in first and ":saml-provider/" in second:
+            pairs.add((first, second))
+    return pairs
+
+
+@dataclass(frozen=True, slots=True)
+class SessionAttributes:
+    session_name: str
+    session_duration: int | None
+    tags: sp.SessionTags
+    source_identity: str | None
+
+
+def session_attributes(attributes: dict[str, list[str]]) -> SessionAttributes:
+    session_name = _single(attributes, SESSION_NAME_ATTRIBUTE)
+    if session_name is None:
+        raise InvalidIdentityToken("RoleSessionName is required in AuthnResponse")
+    _from_params(
+        lambda r: r.string("RoleSessionName", min_len=2, max_len=64, pattern=sp.ROLE_SESSION_NAME_PATTERN),
+        {"RoleSessionName": session_name}, "RoleSessionName",
+    )
+    duration_text = _single(attributes, SESSION_DURATION_ATTRIBUTE)
+    duration = None
+    if duration_text is not None:
+        duration = _from_params(
+            lambda r: r.integer("SessionDuration", min_value=900, max_value=43200),
+            {"SessionDuration": duration_text.strip()}, "SessionDuration",
+        )
+    tag_params: list[dict[str, str]] = []
+    for name, values in attributes.items():
+        if name.startswith(TAG_ATTRIBUTE_PREFIX):
+            if len(values) != 1:
+                raise InvalidIdentityToken(f"The SAML attribute {name} must have exactly one value.")
+            tag_params.append({"Key": name[len(TAG_ATTRIBUTE_PREFIX):], "Value": values[0]})
+    transitive = attributes.get(TRANSITIVE_TAGS_ATTRIBUTE, [])
+    tags = _from_params(
+        sp.read_session_tags, {"Tags": tag_params, "TransitiveTagKeys": list(transitive)}, "session tags"
+    )
+    try:
+        tags = sp.check_session_tags(tags)
+    except AwsError as exc:
+        raise InvalidIdentityToken(f"Invalid session tags in the SAML assertion: {exc.message}") from None
+    source_identity = _single(attributes, SOURCE_IDENTITY_ATTRIBUTE)
+    if source_identity is not None:
+        _from_params(sp.read_source_identity, {"SourceIdentity": source_identity}, "SourceIdentity")
+    return SessionAttributes(session_name, duration, tags, source_identity)
+
+
+def name_qualifier(issuer: str, account_id: str, provider_name: str) -> str:
+    """AWS's NameQualifier: base64(SHA-1(issuer + account id + "/" + provider name))."""
+    digest = hashlib.sha1(f"{issuer}{account_id}/{provider_name}".encode(), usedforsecurity=False).digest()
+    return base64.b64encode(digest).decode()
+
+
+# --- the action -----------------------------------------------------------------------------------
+def assume_role_with_saml(ctx: ActionContext, request: AssumeRoleWithSAMLRequest) -> AssumeRoleWithSAMLResult:
+    runtime = ctx.runtime
+    now = ctx.request_time
+    try:
+        parsed = arns.Arn.parse(request.principal_arn)
+    except ValueError:
+        parsed = None
+    if parsed is None or parsed.service != "iam" or parsed.resource_type != "saml-provider" or parsed.region:
+        raise ValidationError(
+            f"PrincipalArn {request.principal_arn!r} is not a SAML provider ARN (arn:aws:iam::ACCOUNT:saml-provider/NAME)."
+        )
+    provider = load_provider(runtime, request.principal_arn)
+    if provider is None:
+        raise InvalidIdentityToken("Specified provider doesn't exist")
+    expiries = [t for t in (provider.valid_until, provider.metadata.valid_until) if t is not None]
+    if expiries and min(expiries) <= now:
+        raise InvalidIdentityToken(METADATA_EXPIRED)
+
+    assertion = verify_saml_response(request.saml_assertion, provider.metadata, now, endpoints())
+
+    if ROLE_ATTRIBUTE not in assertion.attributes:
+        raise InvalidIdentityToken(f"The SAML assertion has no {ROLE_ATTRIBUTE} attribute.")
+    if (request.role_arn, request.principal_arn) not in role_pairs(assertion.attributes):
+        raise AccessDenied(DENIED)
+    session = session_attributes(assertion.attributes)
+
+    role = find_role(runtime, request.role_arn)
+    if role is None or role.account_id != provider.account_id:
+        raise AccessDenied(DENIED)
+    duration = session_duration(role, request.duration_seconds)
+    if session.session_duration is not None:
+        duration = min(duration, session.session_duration)
+    if assertion.session_not_on_or_after is not None:
+        remaining = int((assertion.session_not_on_or_after - now).total_seconds())
+        if remaining < 1:
+            raise ExpiredTokenException("The SAML assertion has expired (SessionNotOnOrAfter has passed).")
+        duration = min(duration, remaining)
+    sp.validate_session_policy(request.policies.policy)
+
+    qualifier = name_qualifier(assertion.issuer, provider.account_id, provider.name)
+    saml_keys = (
+        ("saml:aud", assertion.recipient),
+        ("saml:iss", assertion.issuer),
+        ("saml:sub", assertion.name_id),
+        ("saml:sub_type", assertion.subject_type),
+        ("saml:namequalifier", qualifier),
+        ("saml:doc", f"{provider.account_id}/{provider.name}"),
+    )
+    context: dict[str, Any] = request_context(
+        None, now, source_ip=ctx.source_ip, secure_transport=ctx.secure_transport, region=ctx.region
+    )
+    context.update(saml_keys)
+    context["aws:FederatedProvider"] = provider.arn
+    context.update(trust_context(session.session_name, session.tags, session.source_identity))
+    role_arn = role_arn_of(role)
+    principal = Principal(provider.arn, PrincipalType.SAML, account=provider.account_id)
+    decision = evaluate_trust(
+        Request(principal, ACTION, role_arn, role.account_id, context),
+        role.assume_role_policy,
+        extra_actions=trust_extra_actions(session.tags, session.source_identity is not None),
+    )
+    if not decision.allowed:
+        raise AccessDenied(DENIED)
+
+    if not record_assertion(runtime, assertion, now):
+        raise InvalidIdentityToken("This SAML assertion has already been used: each assertion is accepted once.")
+    credentials, assumed_role_user, packed = issue_role_session(
+        runtime, role, session.session_name, now, duration,
+        policies=request.policies, tags=session.tags, source_identity=session.source_identity,
+        federated_provider=provider.arn, attributes=saml_keys,
+    )
+    return AssumeRoleWithSAMLResult(
+        credentials, assumed_role_user, packed,
+        subject=assertion.name_id,
+        subject_type=assertion.subject_type,
+        issuer=assertion.issuer,
+        audience=assertion.recipient,
+        name_qualifier=qualifier,
+        source_identity=session.source_identity,
+    )
+
+
+@action("sts", "AssumeRoleWithSAML", unsigned=True)
+def handle(ctx: ActionContext, params: Params) -> AssumeRoleWithSAMLResult:
+    return assume_role_with_saml(ctx, AssumeRoleWithSAMLRequest.from_params(params))
