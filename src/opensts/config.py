@@ -25,6 +25,8 @@ class Settings:
     master_key: str | None = field(default=None, repr=False)
     # Regions accepted in SigV4 credential scopes; empty means any (reference §1, ours).
     allowed_regions: tuple[str, ...] = ()
+    # OpenSTS's own SAML audience/recipient URLs, accepted besides AWS's (comma-separated).
+    saml_audiences: tuple[str, ...] = ()
     log_level: str = "info"
 
     @property
@@ -43,6 +45,7 @@ class Settings:
             return value if value not in (None, "") else None
 
         regions = get("ALLOWED_REGIONS")
+        saml_audiences = get("SAML_AUDIENCE")
         settings = cls(
             host=get("HOST") or DEFAULT_HOST,
             port=int(get("PORT") or DEFAULT_PORT),
@@ -54,6 +57,7 @@ class Settings:
             root_secret_access_key=get("ROOT_SECRET_ACCESS_KEY"),
             master_key=get("MASTER_KEY"),
             allowed_regions=tuple(r.strip() for r in regions.split(",") if r.strip()) if regions else (),
+            saml_audiences=tuple(a.strip() for a in saml_audiences.split(",") if a.strip()) if saml_audiences else (),
             log_level=get("LOG_LEVEL") or "info",
         )
         given = {k: v for k, v in overrides.items() if v is not None}

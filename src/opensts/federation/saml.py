@@ -112,10 +112,6 @@ class SamlEndpoints:
 
     configured: tuple[str, ...] = ()
 
-    @classmethod
-    def from_setting(cls, value: str | None) -> "SamlEndpoints":
-        return cls(tuple(v.strip() for v in (value or "").split(",") if v.strip()))
-
     def audience_ok(self, audience: str) -> bool:
         return (
             audience in AWS_AUDIENCES

@@ -24,7 +24,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import logging
-import os
 import threading
 import time
 import weakref
@@ -72,7 +71,6 @@ SESSION_DURATION_ATTRIBUTE = ATTRIBUTE_PREFIX + "SessionDuration"
 SOURCE_IDENTITY_ATTRIBUTE = ATTRIBUTE_PREFIX + "SourceIdentity"
 TRANSITIVE_TAGS_ATTRIBUTE = ATTRIBUTE_PREFIX + "TransitiveTagKeys"
 TAG_ATTRIBUTE_PREFIX = ATTRIBUTE_PREFIX + "PrincipalTag:"
-AUDIENCE_SETTING = "OPENSTS_SAML_AUDIENCE"  # comma-separated OpenSTS audience/recipient URLs
 DENIED = f"Not authorized to perform {ACTION}"
 METADATA_EXPIRED = "The SAML provider's metadata has expired (validUntil); update it with UpdateSAMLProvider."
 REPLAY_KIND = "saml"
@@ -152,17 +150,18 @@ def load_provider(runtime: "Runtime", arn: str) -> SamlProvider | None:
     return provider
 
 
-def endpoints() -> SamlEndpoints:
-    return _endpoints_for(os.environ.get(AUDIENCE_SETTING))
+def endpoints(runtime: "Runtime") -> SamlEndpoints:
+    """AWS's audience/recipient URLs plus OpenSTS's own (setting OPENSTS_SAML_AUDIENCE)."""
+    return _endpoints_for(runtime.settings.saml_audiences)
 
 
-_endpoints_cache: dict[str | None, SamlEndpoints] = {}
+_endpoints_cache: dict[tuple[str, ...], SamlEndpoints] = {}
 
 
-def _endpoints_for(value: str | None) -> SamlEndpoints:
+def _endpoints_for(value: tuple[str, ...]) -> SamlEndpoints:
     found = _endpoints_cache.get(value)
     if found is None:
-        found = _endpoints_cache[value] = SamlEndpoints.from_setting(value)
+        found = _endpoints_cache[value] = SamlEndpoints(value)
     return found
 
 
@@ -304,7 +303,7 @@ def assume_role_with_saml(ctx: ActionContext, request: AssumeRoleWithSAMLRequest
     if expiries and min(expiries) <= now:
         raise InvalidIdentityToken(METADATA_EXPIRED)
 
-    assertion = verify_saml_response(request.saml_assertion, provider.metadata, now, endpoints())
+    assertion = verify_saml_response(request.saml_assertion, provider.metadata, now, endpoints(ctx.runtime))
 
     if ROLE_ATTRIBUTE not in assertion.attributes:
         raise InvalidIdentityToken(f"The SAML assertion has no {ROLE_ATTRIBUTE} attribute.")
