@@ -1,0 +1,278 @@
+"""AssumeRoleWithWebIdentity: role credentials for the holder of an OpenID Connect ID token.
+
+Unsigned. The token's ``iss`` selects the OIDC provider (CreateOpenIDConnectProvider) in the role's
+account; ``federation/oidc.py`` checks the token against the provider's keys and ClientIDList; the
+role's trust policy then decides, with the principal ``{"Federated": PROVIDER_ARN}`` and the
+condition keys ``PROVIDER:aud`` / ``:sub`` / ``:azp`` / ``:amr`` / ``:oaud`` (``PROVIDER`` is the
+provider URL without ``https://``, e.g. ``keycloak.internal:8443/realms/dev``) and
+``aws:FederatedProvider``.
+
+Order of checks (so that unauthenticated callers learn nothing about roles): parameters → the
+token's shape and issuer → the provider → the signature and claims → the role and its trust policy,
+where a missing role and a refusing policy give the same AccessDenied.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from opensts.access.authorize import request_context
+from opensts.actions import ActionContext, Params, action
+from opensts.errors import (
+    AccessDenied,
+    IDPRejectedClaim,
+    InvalidIdentityToken,
+    InvalidParameterValue,
+)
+from opensts.federation import oidc
+from opensts.identity import arn as arns
+from opensts.params import ParamReader
+from opensts.policy import Principal, PrincipalType, Request, evaluate_trust
+from opensts.sts import session_params as sp
+from opensts.sts.credentials import AssumedRoleUser, Credentials
+from opensts.sts.role_sessions import (
+    find_role,
+    issue_role_session,
+    role_arn_of,
+    session_duration,
+    trust_context,
+    trust_extra_actions,
+)
+
+if TYPE_CHECKING:
+    from opensts.runtime import Runtime
+    from opensts.store.iam_providers import OidcProviderRecord
+
+ACTION = "sts:AssumeRoleWithWebIdentity"
+DENIED_MESSAGE = "Not authorized to perform sts:AssumeRoleWithWebIdentity"
+MAX_ATTRIBUTE_LENGTH = 1024  # claim values longer than this are not carried into the session
+
+_SOURCE_IDENTITY_RE = re.compile(r"[\w+=,.@-]{2,64}", re.ASCII)
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class AssumeRoleWithWebIdentityRequest:
+    role_arn: str
+    role_session_name: str
+    web_identity_token: str
+    provider_id: str | None
+    policies: sp.SessionPolicies
+    duration_seconds: int | None
+
+    @classmethod
+    def from_params(cls, params: Params) -> AssumeRoleWithWebIdentityRequest:
+        reader = ParamReader(params)
+        role_arn = reader.string("RoleArn", required=True, min_len=20, max_len=2048)
+        session_name = reader.string(
+            "RoleSessionName", required=True, min_len=2, max_len=64, pattern=sp.ROLE_SESSION_NAME_PATTERN
+        )
+        token = reader.string("WebIdentityToken", required=True, min_len=4, max_len=oidc.MAX_TOKEN_LENGTH)
+        # Only for OAuth 2.0 access tokens of www.amazon.com / graph.facebook.com: checked, then ignored.
+        provider_id = reader.string("ProviderId", min_len=4, max_len=2048)
+        policies = sp.read_session_policies(reader)
+        duration = reader.integer("DurationSeconds", min_value=900, max_value=43200)
+        reader.done()
+        assert role_arn is not None and session_name is not None and token is not None
+        return cls(role_arn, session_name, token, provider_id, policies, duration)
+
+
+@dataclass(frozen=True, slots=True)
+class AssumeRoleWithWebIdentityResult:
+    credentials: Credentials
+    subject_from_web_identity_token: str
+    assumed_role_user: AssumedRoleUser
+    packed_policy_size: int | None
+    provider: str
+    audience: str
+    source_identity: str | None = None
+
+
+# --- Providers ----------------------------------------------------------------------------------
+class ProviderCache:
+    """An account's OIDC providers, cached until the next IAM write (``runtime.iam_version``)."""
+
+    def __init__(self, max_entries: int = 10_000) -> None:
+        self._entries: dict[tuple[int, str], tuple[Any, int, tuple[OidcProviderRecord, ...]]] = {}
+        self._lock = threading.Lock()
+        self._max_entries = max_entries
+
+    def providers(self, runtime: Runtime, account_id: str) -> tuple[OidcProviderRecord, ...]:
+        key = (id(runtime), account_id)
+        version = runtime.iam_version
+        entry = self._entries.get(key)
+        if entry is not None and entry[0] is runtime and entry[1] == version:
+            return entry[2]
+        records = tuple(runtime.store.providers.list_oidc(account_id))
+        with self._lock:
+            if len(self._entries) >= self._max_entries:
+                self._entries.clear()
+            self._entries[key] = (runtime, version, records)
+        return records
+
+    def find(self, runtime: Runtime, account_id: str, issuer: str) -> OidcProviderRecord | None:
+        for record in self.providers(runtime, account_id):
+            if oidc.issuer_matches(issuer, record.url):
+                return record
+        return None
+
+
+PROVIDERS = ProviderCache()
+
+
+def _log_fetch_error(issuer: str, exc: Exception) -> None:
+    log.warning("OIDC key fetch for %s failed: %s", issuer, exc)
+
+
+def jwks_cache() -> oidc.JwksCache:
+    return oidc.default_cache(on_error=_log_fetch_error)
+
+
+# --- Claims -------------------------------------------------------------------------------------
+def claim_context(prefix: str, token: oidc.ValidatedToken) -> dict[str, Any]:
+    """The trust-policy keys named after the provider: ``PREFIX:aud`` etc.
+
+    ``:aud`` is ``azp`` when the token has one (AWS's rule for Google, applied to every provider),
+    else the ``aud`` value(s); ``:oaud`` is then the ``aud`` value(s).
+    """
+    claims = token.claims
+    context: dict[str, Any] = {f"{prefix}:sub": token.subject}
+    if token.authorized_party is not None:
+        context[f"{prefix}:azp"] = token.authorized_party
+        context[f"{prefix}:aud"] = token.authorized_party
+        if token.audiences:
+            context[f"{prefix}:oaud"] = list(token.audiences)
+    elif token.audiences:
+        context[f"{prefix}:aud"] = token.audiences[0] if len(token.audiences) == 1 else list(token.audiences)
+    amr = claims.get("amr")
+    if isinstance(amr, str):
+        context[f"{prefix}:amr"] = amr
+    elif isinstance(amr, list) and all(isinstance(v, str) for v in amr):
+        context[f"{prefix}:amr"] = list(amr)
+    return context
+
+
+def session_attributes(context: dict[str, Any]) -> tuple[tuple[str, str], ...]:
+    """Single-valued claim keys carried by the session, for policies of later requests
+    (e.g. ``${keycloak.internal:8443/realms/dev:sub}`` in a permission policy)."""
+    return tuple(
+        (key, value)
+        for key, value in context.items()
+        if isinstance(value, str) and len(value) <= MAX_ATTRIBUTE_LENGTH
+    )
+
+
+def _claimed_session_facts(claims: Any) -> tuple[sp.SessionTags, str | None]:
+    try:
+        tags, transitive = oidc.session_tags_claim(claims)
+        source_identity = oidc.source_identity_claim(claims)
+    except oidc.ClaimError as exc:
+        raise IDPRejectedClaim(str(exc)) from None
+    problems = _tag_problems(tags, transitive)
+    if source_identity is not None and (
+        not _SOURCE_IDENTITY_RE.fullmatch(source_identity) or source_identity.lower().startswith("aws:")
+    ):
+        problems.append("The source identity claim must be 2..64 characters of [\\w+=,.@-] not starting with aws:.")
+    if problems:
+        raise IDPRejectedClaim(" ".join(problems))
+    try:
+        return sp.check_session_tags(sp.SessionTags(tags, transitive)), source_identity
+    except InvalidParameterValue as exc:
+        raise IDPRejectedClaim(exc.message) from None
+
+
+def _tag_problems(tags: Sequence[tuple[str, str]], transitive: Sequence[str]) -> list[str]:
+    problems = []
+    if len(tags) > sp.MAX_TAGS or len(transitive) > sp.MAX_TAGS:
+        problems.append(f"A web identity token may carry at most {sp.MAX_TAGS} session tags.")
+    for key, value in tags:
+        if not 1 <= len(key) <= 128 or not sp._tag_text_valid(key, False):
+            problems.append(f"Session tag key {key[:128]!r} is not valid.")
+        if len(value) > 256 or not sp._tag_text_valid(value, True):
+            problems.append(f"The value of session tag {key[:128]!r} is not valid.")
+    return problems
+
+
+# --- The action ---------------------------------------------------------------------------------
+def assume_role_with_web_identity(
+    ctx: ActionContext, request: AssumeRoleWithWebIdentityRequest, keys: oidc.JwksCache | None = None
+) -> AssumeRoleWithWebIdentityResult:
+    runtime = ctx.runtime
+    denied = AccessDenied(DENIED_MESSAGE)
+    try:
+        parsed = arns.Arn.parse(request.role_arn)
+    except ValueError:
+        raise denied from None
+    if parsed.service != "iam" or parsed.resource_type != "role" or not parsed.account:
+        raise denied
+
+    unverified = oidc.inspect_token(request.web_identity_token)
+    provider = PROVIDERS.find(runtime, parsed.account, unverified.issuer)
+    if provider is None:
+        shown = unverified.issuer if "://" in unverified.issuer else "https://" + unverified.issuer
+        shown = shown[:256]
+        raise InvalidIdentityToken(f"No OpenIDConnect provider found in your account for {shown}")
+    token = oidc.verify_token(
+        unverified,
+        provider.url,
+        provider.client_ids,
+        provider.thumbprints,
+        ctx.request_time.timestamp(),
+        keys or jwks_cache(),
+    )
+    tags, source_identity = _claimed_session_facts(token.claims)
+
+    role = find_role(runtime, request.role_arn)
+    if role is None:
+        raise denied
+    duration = session_duration(role, request.duration_seconds)
+    sp.validate_session_policy(request.policies.policy)
+
+    prefix = provider.url[len("https://") :]
+    claim_keys = claim_context(prefix, token)
+    context: dict[str, Any] = request_context(
+        None, ctx.request_time, source_ip=ctx.source_ip, secure_transport=ctx.secure_transport, region=ctx.region
+    )
+    context["aws:FederatedProvider"] = provider.arn
+    context.update(claim_keys)
+    context.update(trust_context(request.role_session_name, tags, source_identity))
+    principal = Principal(provider.arn, PrincipalType.WEB_IDENTITY, account=role.account_id)
+    decision = evaluate_trust(
+        Request(principal, ACTION, role_arn_of(role), role.account_id, context),
+        role.assume_role_policy,
+        extra_actions=trust_extra_actions(tags, source_identity is not None),
+    )
+    if not decision.allowed:
+        raise denied
+    credentials, assumed_role_user, packed = issue_role_session(
+        runtime,
+        role,
+        request.role_session_name,
+        ctx.request_time,
+        duration,
+        policies=request.policies,
+        tags=tags,
+        source_identity=source_identity,
+        federated_provider=provider.arn,
+        attributes=session_attributes(claim_keys),
+    )
+    return AssumeRoleWithWebIdentityResult(
+        credentials,
+        token.subject,
+        assumed_role_user,
+        packed,
+        provider.arn,
+        token.audience,
+        source_identity,
+    )
+
+
+@action("sts", "AssumeRoleWithWebIdentity", unsigned=True)
+def handle(ctx: ActionContext, params: Params) -> AssumeRoleWithWebIdentityResult:
+    return assume_role_with_web_identity(ctx, AssumeRoleWithWebIdentityRequest.from_params(params))
