@@ -91,3 +91,26 @@ def test_sessions_verify_on_another_node_and_survive_key_rotation(server: Server
         node.wait(timeout=10)
     keys = subprocess.run([sys.executable, "-m", "opensts", "keys", "list"], env=server.env(), capture_output=True, text=True, check=True)
     assert f"* {new_key}" in keys.stdout
+
+
+def test_iam_writes_on_one_node_reach_the_others_caches(server: ServerInfo) -> None:
+    """A key deleted through one node stops working on another node within its poll interval."""
+    from tests.iam.conftest import allow, make_user
+
+    name, creds = make_user(server, allow("iam:ListRoles"))
+    node, url = start_node(server)
+    try:
+        other = ServerInfo(url, server.backend, server.data_dir, server.database_url, server.account_id, server.root,
+                           server.clock_file, node)
+        other.client("iam", creds).list_roles()  # now cached on the other node
+        server.client("iam").put_user_policy(UserName=name, PolicyName="p", PolicyDocument=json.dumps(allow("iam:ListUsers")))
+        server.client("iam").delete_access_key(UserName=name, AccessKeyId=creds.access_key_id)
+        time.sleep(1.0)  # more than the 0.25 s poll interval
+        import botocore.exceptions
+
+        with pytest.raises(botocore.exceptions.ClientError) as info:
+            other.client("iam", creds).list_roles()
+        assert info.value.response["Error"]["Code"] == "InvalidClientTokenId"
+    finally:
+        node.terminate()
+        node.wait(timeout=10)
