@@ -12,6 +12,7 @@ Messages name members in lowerCamelCase (``roleSessionName``) as AWS does.
 from __future__ import annotations
 
 import re
+import unicodedata
 from functools import lru_cache
 from typing import Any
 
@@ -21,6 +22,17 @@ from opensts.errors import ValidationError, validation_message
 @lru_cache(maxsize=256)
 def _compiled(pattern: str) -> re.Pattern[str]:
     return re.compile(pattern, re.ASCII | re.DOTALL)
+
+
+TAG_TEXT_PATTERN = r"[\p{L}\p{Z}\p{N}_.:/=+\-@]"
+
+
+def tag_text_valid(text: str, *, allow_empty: bool = False) -> bool:
+    """Tag keys and values: ``[\p{L}\p{Z}\p{N}_.:/=+\-@]+`` (``*`` for values) — letters, separators,
+    numbers and a few symbols; checked by Unicode category, as Python's ``re`` knows no ``\p{...}``."""
+    if not text:
+        return allow_empty
+    return all(ch in "_.:/=+-@" or unicodedata.category(ch)[0] in "LZN" for ch in text)
 
 
 def member_name(name: str) -> str:

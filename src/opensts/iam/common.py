@@ -27,7 +27,7 @@ from urllib.parse import quote
 from opensts.access.authorize import authorize, iam_resource_arn
 from opensts.actions import ActionContext
 from opensts.errors import InvalidInput, MalformedPolicyDocument, ValidationError, validation_message
-from opensts.params import ParamReader
+from opensts.params import ParamReader, tag_text_valid
 from opensts.policy import Policy, PolicyValidationError, parse_policy
 
 T = TypeVar("T")
@@ -167,17 +167,7 @@ def read_tag_keys(reader: ParamReader, name: str = "TagKeys", *, max_items: int 
 
 
 def tag_key_valid(key: str) -> bool:
-    """``[\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]+`` without a regex engine that knows \\p{...}."""
-    import unicodedata
-
-    for ch in key:
-        if ch in "_.:/=+-@":
-            continue
-        category = unicodedata.category(ch)
-        if category[0] in ("L", "Z", "N"):
-            continue
-        return False
-    return bool(key)
+    return tag_text_valid(key)
 
 
 def check_limit(count: int, limit: int, what: str) -> None:

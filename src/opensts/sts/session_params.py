@@ -6,11 +6,10 @@ Session policies (``Policy``, ``PolicyArns``), session tags (``Tags``, ``Transit
 
 from __future__ import annotations
 
-import unicodedata
 from dataclasses import dataclass
 
 from opensts.errors import InvalidParameterValue, MalformedPolicyDocument
-from opensts.params import ParamReader
+from opensts.params import ParamReader, tag_text_valid
 from opensts.policy import PolicyValidationError, parse_policy
 
 ROLE_SESSION_NAME_PATTERN = r"[\w+=,.@-]*"
@@ -50,13 +49,6 @@ class MfaInput:
     token_code: str
 
 
-def _tag_text_valid(text: str, allow_empty: bool) -> bool:
-    """``[\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]``: letters, separators, numbers and a few symbols."""
-    if not text:
-        return allow_empty
-    return all(ch in "_.:/=+-@" or unicodedata.category(ch)[0] in "LZN" for ch in text)
-
-
 def read_session_policies(reader: ParamReader) -> SessionPolicies:
     policy = reader.string("Policy", min_len=1, max_len=2048, pattern=POLICY_PATTERN)
     arns: list[str] = []
@@ -92,10 +84,10 @@ def read_session_tags(reader: ParamReader) -> SessionTags:
             reader.fail(None, f"tags.{i}.member.value", "Member must not be null")
             continue
         reader.check_string(key, f"tags.{i}.member.key", min_len=1, max_len=128)
-        if key and not _tag_text_valid(key, False):
+        if key and not tag_text_valid(key):
             reader.fail(key, f"tags.{i}.member.key", f"Member must satisfy regular expression pattern: {TAG_KEY_PATTERN}")
         reader.check_string(value, f"tags.{i}.member.value", max_len=256)
-        if not _tag_text_valid(value, True):
+        if not tag_text_valid(value, allow_empty=True):
             reader.fail(value, f"tags.{i}.member.value", f"Member must satisfy regular expression pattern: {TAG_VALUE_PATTERN}")
         tags.append((key, value))
     transitive: list[str] = []

@@ -31,7 +31,7 @@ from opensts.errors import (
 )
 from opensts.federation import oidc
 from opensts.identity import arn as arns
-from opensts.params import ParamReader
+from opensts.params import ParamReader, tag_text_valid
 from opensts.policy import Principal, PrincipalType, Request, evaluate_trust
 from opensts.sts import session_params as sp
 from opensts.sts.credentials import AssumedRoleUser, Credentials
@@ -192,9 +192,9 @@ def _tag_problems(tags: Sequence[tuple[str, str]], transitive: Sequence[str]) ->
     if len(tags) > sp.MAX_TAGS or len(transitive) > sp.MAX_TAGS:
         problems.append(f"A web identity token may carry at most {sp.MAX_TAGS} session tags.")
     for key, value in tags:
-        if not 1 <= len(key) <= 128 or not sp._tag_text_valid(key, False):
+        if not 1 <= len(key) <= 128 or not tag_text_valid(key):
             problems.append(f"Session tag key {key[:128]!r} is not valid.")
-        if len(value) > 256 or not sp._tag_text_valid(value, True):
+        if len(value) > 256 or not tag_text_valid(value, allow_empty=True):
             problems.append(f"The value of session tag {key[:128]!r} is not valid.")
     return problems
 
