@@ -28,7 +28,7 @@ TAG_TEXT_PATTERN = r"[\p{L}\p{Z}\p{N}_.:/=+\-@]"
 
 
 def tag_text_valid(text: str, *, allow_empty: bool = False) -> bool:
-    """Tag keys and values: ``[\p{L}\p{Z}\p{N}_.:/=+\-@]+`` (``*`` for values) — letters, separators,
+    r"""Tag keys and values: ``[\p{L}\p{Z}\p{N}_.:/=+\-@]+`` (``*`` for values) — letters, separators,
     numbers and a few symbols; checked by Unicode category, as Python's ``re`` knows no ``\p{...}``."""
     if not text:
         return allow_empty

@@ -76,7 +76,8 @@ def test_trust_naming_the_account_delegates_to_identity_policy(server: ServerInf
 def test_missing_role_and_refusing_trust_look_the_same(server: ServerInfo) -> None:
     name, creds = make_user(server, allow("sts:AssumeRole", "*"))
     caller = user_arn(server, name)
-    refusing = make_role(server, trust({"AWS": f"arn:aws:iam::{server.account_id}:user/someone-else"}))
+    other_name, _ = make_user(server)
+    refusing = make_role(server, trust({"AWS": user_arn(server, other_name)}))
     missing = f"arn:aws:iam::{server.account_id}:role/does-not-exist"
     sts = server.client("sts", creds)
     for role_arn in (refusing, missing):
@@ -286,3 +287,34 @@ def test_assume_role_records_role_last_used(server: ServerInfo) -> None:
     last_used = iam.get_role(RoleName=role_name)["Role"]["RoleLastUsed"]
     assert last_used["Region"] == "us-east-1"
     assert abs((last_used["LastUsedDate"] - datetime.now(timezone.utc)).total_seconds()) < 120
+
+
+def test_trust_policies_must_name_existing_principals(server: ServerInfo) -> None:
+    iam = server.client("iam")
+    ghost = f"arn:aws:iam::{server.account_id}:user/nobody-{random_name()}"
+    error = error_of(lambda: iam.create_role(RoleName=random_name("r"), AssumeRolePolicyDocument=trust({"AWS": ghost})))
+    assert error == {**error, "Code": "MalformedPolicyDocument", "Message": f'Invalid principal in policy: "AWS":"{ghost}"'}
+    # Accounts, the account root, sessions and wildcards are not entities: they are kept as written.
+    make_role(server, trust({"AWS": [server.account_id, f"arn:aws:iam::{server.account_id}:root"]}))
+
+
+def test_a_recreated_user_is_not_the_trusted_user(server: ServerInfo) -> None:
+    iam = server.client("iam")
+    name, creds = make_user(server)
+    role_arn = make_role(server, trust({"AWS": user_arn(server, name)}))
+    role_name = role_arn.rsplit("/", 1)[-1]
+    user_id = iam.get_user(UserName=name)["User"]["UserId"]
+    server.client("sts", creds).assume_role(RoleArn=role_arn, RoleSessionName="before")
+    iam.delete_access_key(UserName=name, AccessKeyId=creds.access_key_id)
+    iam.delete_user(UserName=name)
+    # GetRole now shows the deleted principal by its unique id, as AWS does.
+    shown = iam.get_role(RoleName=role_name)["Role"]["AssumeRolePolicyDocument"]["Statement"][0]["Principal"]["AWS"]
+    assert shown == user_id
+    iam.create_user(UserName=name)
+    key = iam.create_access_key(UserName=name)["AccessKey"]
+    again = Credentials(key["AccessKeyId"], key["SecretAccessKey"])
+    error = error_of(lambda: server.client("sts", again).assume_role(RoleArn=role_arn, RoleSessionName="after"))
+    assert error["Code"] == "AccessDenied"
+    # Writing the trust policy again binds the new user.
+    iam.update_assume_role_policy(RoleName=role_name, PolicyDocument=trust({"AWS": user_arn(server, name)}))
+    server.client("sts", again).assume_role(RoleArn=role_arn, RoleSessionName="rebound")

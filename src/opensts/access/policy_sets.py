@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from opensts.policy import Policy, PolicyValidationError, parse_policy
 from opensts.policy.policyset import PolicySet
@@ -57,7 +57,8 @@ class PolicyCache:
         self._max_entries = max_entries
         self._entries: dict[tuple[str, str], tuple[int, EntityPolicySet | None]] = {}
         self._managed: dict[str, tuple[int, Policy | None]] = {}
-        self._roles: dict[tuple[str, str], tuple[int, RoleRecord | None]] = {}
+        # Roles by name and entity ids by ARN, stamped with the IAM version like the rest.
+        self._lookups: dict[tuple[str, str], tuple[int, Any]] = {}
         self._lock = threading.Lock()
 
     def peek(self, kind: str, entity_id: str) -> EntityPolicySet | None | bool:
@@ -100,18 +101,32 @@ class PolicyCache:
         """A role by account and name (blocking on a miss), cached like policy sets."""
         key = ("role-by-name", f"{account_id}/{name.lower()}")
         version = self._runtime.iam_version
-        entry = self._roles.get(key)
+        entry = self._lookups.get(key)
         if entry is not None and entry[0] == version:
             return entry[1]
         record = self._runtime.store.roles.get(account_id, name)
         with self._lock:
-            if len(self._roles) >= self._max_entries:
-                self._roles.clear()
-            self._roles[key] = (version, record)
+            if len(self._lookups) >= self._max_entries:
+                self._lookups.clear()
+            self._lookups[key] = (version, record)
         return record
+
+    def entity_id(self, arn: str) -> str | None:
+        """The unique id of the user or role an ARN names now (blocking on a miss), cached."""
+        from opensts.access.trust_principals import current_entity_id
+
+        key = ("entity-id", arn)
+        version = self._runtime.iam_version
+        entry = self._lookups.get(key)
+        if entry is not None and entry[0] == version:
+            return entry[1]
+        entity_id = current_entity_id(self._runtime, arn)
+        with self._lock:
+            self._lookups[key] = (version, entity_id)
+        return entity_id
 
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()
             self._managed.clear()
-            self._roles.clear()
+            self._lookups.clear()

@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any, Callable
 
 from opensts.access.authorize import authorize
+from opensts.access.trust_principals import bind_trust_principals, effective_trust_policy
 from opensts.actions import ActionContext, Params, action
 from opensts.errors import DeleteConflict, EntityAlreadyExists, LimitExceeded, NoSuchEntity
 from opensts.iam.common import (
@@ -96,10 +97,16 @@ def boundary_shape(policy_arn: str | None) -> PermissionsBoundary | None:
 
 
 def role_shape(
-    role: RoleRecord, tags: list[tuple[str, str]] | None = None, *, full: bool = True, pending_use: tuple | None = None
+    role: RoleRecord,
+    tags: list[tuple[str, str]] | None = None,
+    *,
+    full: bool = True,
+    pending_use: tuple | None = None,
+    trust_policy: str | None = None,
 ) -> Role:
     """``full``: GetRole/CreateRole; ListRoles leaves out boundary, tags and last use, as AWS does.
-    ``pending_use``: a (when, region) use this process saw but has not written yet."""
+    ``pending_use``: a (when, region) use this process saw but has not written yet.
+    ``trust_policy``: the policy to show (principals that no longer exist appear as unique ids)."""
     last_used = RoleLastUsed(role.last_used_at, role.last_used_region)
     if pending_use is not None and (role.last_used_at is None or pending_use[0] > role.last_used_at):
         last_used = RoleLastUsed(pending_use[0].replace(microsecond=0), pending_use[1])
@@ -109,7 +116,7 @@ def role_shape(
         role_id=role.role_id,
         arn=role.arn,
         create_date=role.created_at,
-        assume_role_policy_document=encode_policy_document(role.assume_role_policy),
+        assume_role_policy_document=encode_policy_document(trust_policy or role.assume_role_policy),
         description=role.description or None,
         max_session_duration=role.max_session_duration,
         permissions_boundary=boundary_shape(role.permissions_boundary_arn) if full else None,
@@ -181,8 +188,7 @@ def check_boundary(ctx: ActionContext, policy_arn: str) -> None:
 
 
 def validate_trust_policy(ctx: ActionContext, text: str) -> Policy:
-    """Trust grammar and the 2,048-character quota. Unlike AWS, principals naming users or roles
-    that do not exist are accepted (see docs/iam/roles-policies.md)."""
+    """Trust grammar and the 2,048-character quota (principals are checked by bind_trust_principals)."""
     policy = validate_policy_document(text, "trust")
     if policy_size(text) > TRUST_POLICY_MAX_SIZE:
         raise LimitExceeded(f"Cannot exceed quota for ACLSizePerRole: {TRUST_POLICY_MAX_SIZE}")
@@ -210,6 +216,7 @@ def create_role(ctx: ActionContext, params: Params) -> RoleResult:
         context["iam:PermissionsBoundary"] = boundary
     authorize(ctx, "iam:CreateRole", resource_arn(account, "role", name, path), context=context)
     validate_trust_policy(ctx, document)
+    principal_ids = bind_trust_principals(ctx.runtime, document)
     if boundary:
         check_boundary(ctx, boundary)
     from opensts.identity.ids import new_role_id
@@ -226,6 +233,7 @@ def create_role(ctx: ActionContext, params: Params) -> RoleResult:
             permissions_boundary_arn=boundary,
             created_at=ctx.request_time,
             tags=[(t.key, t.value) for t in tags],
+            trust_principal_ids=principal_ids,
         )
     except EntityExists:
         raise EntityAlreadyExists(f"Role with name {name} already exists.") from None
@@ -242,7 +250,12 @@ def get_role(ctx: ActionContext, params: Params) -> RoleResult:
     reader.done()
     role = authorized_role(ctx, "GetRole", name)
     store = ctx.runtime.store
-    return RoleResult(role_shape(role, store.roles.tags(role.role_id), pending_use=store.role_use.pending(role.role_id)))
+    return RoleResult(
+        role_shape(
+            role, store.roles.tags(role.role_id), pending_use=store.role_use.pending(role.role_id),
+            trust_policy=effective_trust_policy(ctx.runtime, role),
+        )
+    )
 
 
 @action("iam", "ListRoles")
@@ -255,7 +268,8 @@ def list_roles(ctx: ActionContext, params: Params) -> ListRolesResult:
     authorize(ctx, "iam:ListRoles", resource_arn(account, "role", "", prefix))
     roles = ctx.runtime.store.roles.list(account, prefix)
     page = paginate(roles, marker, max_items, key=lambda r: r.name.lower())
-    return ListRolesResult([role_shape(r, full=False) for r in page.items], page.is_truncated, page.marker)
+    shapes = [role_shape(r, full=False, trust_policy=effective_trust_policy(ctx.runtime, r)) for r in page.items]
+    return ListRolesResult(shapes, page.is_truncated, page.marker)
 
 
 @action("iam", "UpdateRole")
@@ -302,7 +316,11 @@ def update_assume_role_policy(ctx: ActionContext, params: Params) -> None:
     assert document is not None
     role = authorized_role(ctx, "UpdateAssumeRolePolicy", name)
     validate_trust_policy(ctx, document)
-    if ctx.runtime.store.roles.update(role.account_id, role.name, assume_role_policy=document) is None:
+    principal_ids = bind_trust_principals(ctx.runtime, document)
+    updated = ctx.runtime.store.roles.update(
+        role.account_id, role.name, assume_role_policy=document, trust_principal_ids=principal_ids
+    )
+    if updated is None:
         raise no_such_role(name)
     ctx.runtime.bump_iam_version()
     return None

@@ -41,6 +41,7 @@ class RoleRecord:
     created_at: datetime
     last_used_at: datetime | None
     last_used_region: str | None
+    trust_principal_ids: str | None = None  # JSON {arn: unique id}, see schema.roles
 
     @property
     def arn(self) -> str:
@@ -51,7 +52,7 @@ def _role(row: Any) -> RoleRecord:
     return RoleRecord(
         row.role_id, row.account_id, row.name, row.path, row.description, row.max_session_duration,
         row.assume_role_policy, row.permissions_boundary_arn, row.created_at, row.last_used_at,
-        row.last_used_region,
+        row.last_used_region, row.trust_principal_ids,
     )
 
 
@@ -114,12 +115,13 @@ class RoleRepository:
         permissions_boundary_arn: str | None,
         created_at: datetime,
         tags: Sequence[tuple[str, str]] = (),
+        trust_principal_ids: str | None = None,
     ) -> RoleRecord:
         values = dict(
             role_id=role_id, account_id=account_id, name=name, name_key=name.lower(), path=path,
             description=description, max_session_duration=max_session_duration,
             assume_role_policy=assume_role_policy, permissions_boundary_arn=permissions_boundary_arn,
-            created_at=created_at,
+            created_at=created_at, trust_principal_ids=trust_principal_ids,
         )
         roles = schema.roles
         try:
@@ -135,7 +137,7 @@ class RoleRepository:
             raise EntityExists(name) from exc
         return RoleRecord(
             role_id, account_id, name, path, description, max_session_duration, assume_role_policy,
-            permissions_boundary_arn, created_at, None, None,
+            permissions_boundary_arn, created_at, None, None, trust_principal_ids,
         )
 
     def get(self, account_id: str, name: str) -> RoleRecord | None:
@@ -174,6 +176,7 @@ class RoleRepository:
         max_session_duration: Any = _UNSET,
         assume_role_policy: Any = _UNSET,
         permissions_boundary_arn: Any = _UNSET,
+        trust_principal_ids: Any = _UNSET,
     ) -> RoleRecord | None:
         """Change the given fields; None if there is no such role."""
         changes: dict[str, Any] = {}
@@ -185,6 +188,8 @@ class RoleRepository:
             changes["assume_role_policy"] = assume_role_policy
         if permissions_boundary_arn is not _UNSET:
             changes["permissions_boundary_arn"] = permissions_boundary_arn
+        if trust_principal_ids is not _UNSET:
+            changes["trust_principal_ids"] = trust_principal_ids
         roles = schema.roles
         where = (roles.c.account_id == account_id, roles.c.name_key == name.lower())
         with self._engine.begin() as conn:

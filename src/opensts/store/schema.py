@@ -147,6 +147,9 @@ roles = Table(
     Column("created_at", UtcDateTime, nullable=False),
     Column("last_used_at", UtcDateTime),
     Column("last_used_region", String(32)),
+    # The unique ids of the users and roles the trust policy names, when it was written (JSON
+    # {arn: id}): a principal deleted and re-created under the same name is not trusted again.
+    Column("trust_principal_ids", Text),
     UniqueConstraint("account_id", "name_key", name="uq_roles_account_name"),
 )
 

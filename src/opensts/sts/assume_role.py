@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from opensts.access.authorize import caller_policies, denial_message, request_context
+from opensts.access.trust_principals import effective_trust_policy
 from opensts.actions import ActionContext, Params, action
 from opensts.errors import AccessDenied
 from opensts.identity.principal import PrincipalKind
@@ -106,7 +107,7 @@ def assume_role(ctx: ActionContext, request: AssumeRoleRequest) -> AssumeRoleRes
         raise denied
     decision = evaluate_trust(
         Request(policies.principal, "sts:AssumeRole", role_arn, role.account_id, context),
-        role.assume_role_policy,
+        effective_trust_policy(ctx.runtime, role),
         policies.identity,
         policies.boundaries,
         policies.session,

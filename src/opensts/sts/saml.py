@@ -35,6 +35,7 @@ from sqlalchemy import delete, insert
 from sqlalchemy.exc import IntegrityError
 
 from opensts.access.authorize import request_context
+from opensts.access.trust_principals import effective_trust_policy
 from opensts.actions import ActionContext, Params, action
 from opensts.errors import (
     AccessDenied,
@@ -343,7 +344,7 @@ def assume_role_with_saml(ctx: ActionContext, request: AssumeRoleWithSAMLRequest
     principal = Principal(provider.arn, PrincipalType.SAML, account=provider.account_id)
     decision = evaluate_trust(
         Request(principal, ACTION, role_arn, role.account_id, context),
-        role.assume_role_policy,
+        effective_trust_policy(ctx.runtime, role),
         extra_actions=trust_extra_actions(session.tags, session.source_identity is not None),
     )
     if not decision.allowed:

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from opensts.access.authorize import request_context
+from opensts.access.trust_principals import effective_trust_policy
 from opensts.actions import ActionContext, Params, action
 from opensts.errors import (
     AccessDenied,
@@ -245,7 +246,7 @@ def assume_role_with_web_identity(
     principal = Principal(provider.arn, PrincipalType.WEB_IDENTITY, account=role.account_id)
     decision = evaluate_trust(
         Request(principal, ACTION, role_arn_of(role), role.account_id, context),
-        role.assume_role_policy,
+        effective_trust_policy(ctx.runtime, role),
         extra_actions=trust_extra_actions(tags, source_identity is not None),
     )
     if not decision.allowed:
