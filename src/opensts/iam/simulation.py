@@ -32,7 +32,18 @@ from opensts.errors import InvalidInput, NoSuchEntity
 from opensts.iam.common import POLICY_DOCUMENT_PATTERN, authorize_iam, caller_account, paginate, read_pagination
 from opensts.identity import arn as arns
 from opensts.params import ParamReader
-from opensts.policy import Decision, Outcome, Policy, PolicyValidationError, Principal, PrincipalType, Request, evaluate, parse_policy
+from opensts.policy import (
+    Decision,
+    Outcome,
+    Policy,
+    PolicyValidationError,
+    Principal,
+    PrincipalType,
+    Request,
+    evaluate,
+    parse_policy,
+    resource_policy_verdict,
+)
 from opensts.policy.request import principal_type_of
 from opensts.policy.values import read_date, read_number
 from opensts.store import schema
@@ -491,16 +502,8 @@ class Simulation:
         caller, its role or its account) or implicitDeny."""
         if self.resource_policy is None:
             return "implicitDeny"
-        from opensts.policy.evaluate import _resource_allow, _resource_deny
-        from opensts.policy.model import PolicyKind
-        from opensts.policy.policyset import groups_of
-        from opensts.policy.principals import NO_MATCH
-
-        groups = groups_of((self.resource_policy,), req.action_lc, PolicyKind.RESOURCE)
-        raw: list[Any] = []
-        if _resource_deny(groups, "resource", req, raw, bool(self.boundaries)):
-            return "explicitDeny"
-        return "allowed" if _resource_allow(groups, "resource", req, raw) != NO_MATCH else "implicitDeny"
+        verdict = resource_policy_verdict(req, self.resource_policy, has_boundary=bool(self.boundaries))
+        return {Outcome.EXPLICIT_DENY: "explicitDeny", Outcome.ALLOW: "allowed"}.get(verdict, "implicitDeny")
 
     def result(self, action_name: str, resources: list[str], resources_given: bool) -> EvaluationResult:
         per_resource = [self.resource_result(action_name, r) for r in resources]

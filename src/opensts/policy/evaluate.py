@@ -23,7 +23,7 @@ from .compile import CompiledStatement
 from .decision import Decision, Outcome
 from .guardrails import reserved_resource_reason
 from .model import Policy, PolicyKind
-from .policyset import Group, PolicyLike, PolicySet, groups_of
+from .policyset import Group, PolicyLike, PolicySet, as_policy, groups_of
 from .principals import DIRECT_MATCH, NO_MATCH, ROLE_MATCH
 from .request import PrincipalType, Request
 
@@ -159,6 +159,18 @@ def _levels(levels: Sequence[ScpLevel], action_lc: str, kind: PolicyKind) -> lis
 
 
 # --------------------------------------------------------------------------- evaluation
+def resource_policy_verdict(request: Request, resource_policy: PolicyLike, *, has_boundary: bool = False) -> Outcome:
+    """What a resource policy alone says about the caller: EXPLICIT_DENY when a Deny naming it
+    applies, ALLOW when an Allow names it (directly, via its role or its account), else
+    IMPLICIT_DENY. For explanations such as IAM's simulator; real decisions use :func:`evaluate`."""
+    policy = as_policy(resource_policy, PolicyKind.RESOURCE)
+    groups = groups_of((policy,), request.action_lc, PolicyKind.RESOURCE)
+    raw: list[Any] = []
+    if _resource_deny(groups, "resource", request, raw, has_boundary):
+        return Outcome.EXPLICIT_DENY
+    return Outcome.ALLOW if _resource_allow(groups, "resource", request, raw) != NO_MATCH else Outcome.IMPLICIT_DENY
+
+
 def evaluate(
     request: Request,
     identity_policies: Policies = (),
