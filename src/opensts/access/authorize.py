@@ -8,6 +8,7 @@ session and principal tags, time, source IP, transport and region.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Mapping
@@ -30,6 +31,7 @@ _ENGINE_TYPES = {
     PrincipalKind.ASSUMED_ROLE: PrincipalType.ASSUMED_ROLE,
     PrincipalKind.FEDERATED_USER: PrincipalType.FEDERATED_USER,
 }
+log = logging.getLogger("opensts.access")
 _NOTHING = Decision(Outcome.IMPLICIT_DENY, reasons=("the user or role behind these credentials no longer exists",))
 
 
@@ -82,6 +84,22 @@ def caller_policies(runtime: "Runtime", caller: Caller) -> CallerPolicies:
         return CallerPolicies(principal, (), (), (), exists=False)
     boundaries = (entity.boundary,) if entity.boundary is not None else ()
     return CallerPolicies(principal, entity.identity, boundaries, session_policies)
+
+
+def policies_cached(runtime: "Runtime", caller: Caller) -> bool:
+    """Whether :func:`caller_policies` would answer from the cache, with no I/O (so it may run inline
+    on the event loop). Sessions with policy ARNs always count as uncached (rare)."""
+    claims = caller.session
+    if claims is not None and claims.policy_arns:
+        return False
+    kind = caller.kind
+    if kind is PrincipalKind.ROOT:
+        return True
+    if kind is PrincipalKind.ASSUMED_ROLE:
+        return runtime.policies.peek("role", caller.entity_id or "") is not False
+    if caller.entity_id:
+        return runtime.policies.peek("user", caller.entity_id) is not False
+    return True
 
 
 def _session_policies(runtime: "Runtime", inline: str | None, policy_arns: tuple[str, ...]) -> tuple[Policy, ...]:
@@ -186,6 +204,14 @@ def authorize(
         resource_policy=resource_policy,
     )
     if not decision.allowed:
+        if log.isEnabledFor(logging.DEBUG):
+            # AWS's STS/IAM denials carry no encoded message; the engine's explanation goes to our log.
+            log.debug(
+                "AccessDenied (%s) for %s: %s on %s; blocked by %s; matched %s; %s (request %s)",
+                decision.outcome.value, caller.arn, action, resource, ",".join(decision.blocked_by) or "-",
+                [f"{m.source}:{m.policy}#{m.sid or m.index}:{m.effect}" for m in decision.matched],
+                "; ".join(decision.reasons) or "-", ctx.request_id,
+            )
         raise AccessDenied(denial_message(caller.arn, action, resource, decision))
     return decision
 

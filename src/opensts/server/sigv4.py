@@ -124,6 +124,9 @@ class HttpRequest:
     body: bytes = b""
     # The edge already builds a dict with lower-case names (repeats joined): skip re-normalising it.
     headers_lowercase: bool = False
+    # The body's SHA-256 (lower-case hex) when the body itself is not at hand (a service forwarding a
+    # request to POST /v1/authorize with ``bodySha256``); it then stands for ``body``, which is ignored.
+    body_sha256: str | None = None
 
     @classmethod
     def from_url(
@@ -550,14 +553,17 @@ def _payload_hashes(req: HttpRequest, info: SignatureInfo) -> tuple[str, ...]:
     if declared == UNSIGNED_PAYLOAD:
         return (declared,)
     body = req.body or b""
-    actual = hashlib.sha256(body).hexdigest() if body else EMPTY_SHA256
+    if req.body_sha256 is not None:
+        actual = req.body_sha256.lower()
+    else:
+        actual = hashlib.sha256(body).hexdigest() if body else EMPTY_SHA256
     if declared is not None:
         if declared.lower() != actual:
             raise XAmzContentSHA256Mismatch(
                 "The provided 'x-amz-content-sha256' header does not match what was computed."
             )
         return (declared,)
-    if info.presigned and not body:
+    if info.presigned and actual == EMPTY_SHA256:
         return (actual, UNSIGNED_PAYLOAD)
     return (actual,)
 

@@ -1,0 +1,185 @@
+"""Throughput of POST /v1/authorize and of the opensts.client middleware, over HTTP, in one run.
+
+    python bench/authorize_bench.py [--duration 10] [--connections 32] [--workers 1]
+
+Starts OpenSTS (``opensts serve``, SQLite in a temporary directory) and the example instance service
+(examples/instance-service, protected by ``opensts.client.AuthorizationMiddleware``), then drives
+them with ``wrk`` (Debian package ``wrk``) replaying fixed signed requests (a header-signed request
+stays valid for the 5-minute clock skew, so wrk does no signing):
+
+* GetCallerIdentity (signed by a user): the reference figure;
+* /v1/authorize, Allow: the outer call signed by the service's user (allowed ``opensts:Authorize``),
+  its inner request a fixed EC2 StopInstances request signed by alice (allowed by her policy);
+* /v1/authorize, Deny: the same, for an action alice may not perform (builds an encoded message);
+* the instance service's DescribeInstances through the middleware, decision cache on (every request
+  after the first is a cache hit) and off (every request asks OpenSTS).
+
+Prints requests/s and the ratio of /v1/authorize (Allow) to GetCallerIdentity (goal: >= 0.70).
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import httpx
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "bench"))
+from server_bench import free_port, wait_until_up  # noqa: E402
+
+REGION = "us-east-1"
+SERVICE_URL = "http://instances.example.com"
+
+
+def sign(url: str, body: bytes, creds: tuple[str, str], service: str, content_type: str) -> dict[str, str]:
+    request = AWSRequest(method="POST", url=url, data=body, headers={"Content-Type": content_type})
+    SigV4Auth(Credentials(*creds), service, REGION).add_auth(request)
+    return dict(request.headers.items())
+
+
+def wrk(url: str, body: bytes, headers: dict[str, str], duration: int, connections: int, workdir: Path) -> float:
+    script = workdir / "request.lua"
+    lua_headers = "\n".join(f"wrk.headers[{json.dumps(k)}] = {json.dumps(v)}" for k, v in headers.items() if k.lower() != "host")
+    script.write_text(f'wrk.method = "POST"\nwrk.body = {json.dumps(body.decode())}\n{lua_headers}\n')
+    out = subprocess.run(
+        ["wrk", "-t", "1", "-c", str(connections), "-d", f"{duration}s", "-s", str(script), url],
+        capture_output=True, text=True, check=True,
+    ).stdout
+    non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    if non_2xx:
+        raise RuntimeError(f"{url}: {non_2xx.group(1)} error responses during the run:\n{out}")
+    return float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+
+
+def measure(url: str, body: bytes, headers: dict[str, str], args: argparse.Namespace, workdir: Path,
+            check: str | None = None) -> float:
+    response = httpx.post(url, content=body, headers=headers)
+    if response.status_code != 200 or (check and check not in response.text):
+        raise RuntimeError(f"{url} answered {response.status_code}: {response.text[:300]}")
+    wrk(url, body, headers, 2, args.connections, workdir)  # warm-up
+    return wrk(url, body, headers, args.duration, args.connections, workdir)
+
+
+def setup(url: str, root: tuple[str, str]) -> tuple[tuple[str, str], tuple[str, str]]:
+    """A service user allowed opensts:Authorize, and alice allowed ec2:StopInstances."""
+    import boto3
+
+    iam = boto3.client("iam", endpoint_url=url, region_name=REGION, aws_access_key_id=root[0],
+                       aws_secret_access_key=root[1])
+    keys = []
+    for name, action in (("bench-service", "opensts:Authorize"), ("alice", ["ec2:StopInstances", "ec2:DescribeInstances"])):
+        iam.create_user(UserName=name)
+        iam.put_user_policy(UserName=name, PolicyName="p", PolicyDocument=json.dumps(
+            {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": action, "Resource": "*"}]}))
+        key = iam.create_access_key(UserName=name)["AccessKey"]
+        keys.append((key["AccessKeyId"], key["SecretAccessKey"]))
+    return keys[0], keys[1]
+
+
+def authorize_call(url: str, service: tuple[str, str], alice: tuple[str, str], account: str, action: str) -> tuple[bytes, dict[str, str]]:
+    inner_body = b"Action=StopInstances&Version=2016-11-15&InstanceId.1=i-0123456789abcdef0"
+    inner_headers = sign(SERVICE_URL + "/", inner_body, alice, "ec2", "application/x-www-form-urlencoded; charset=utf-8")
+    inner_headers["Host"] = "instances.example.com"
+    payload = {
+        "request": {"method": "POST", "path": "/", "headers": inner_headers, "body": base64.b64encode(inner_body).decode()},
+        "action": action,
+        "resource": f"arn:aws:ec2:{REGION}:{account}:instance/i-0123456789abcdef0",
+        "context": {"ec2:Region": REGION},
+        "sourceIp": "203.0.113.7",
+    }
+    body = json.dumps(payload).encode()
+    return body, sign(url + "/v1/authorize", body, service, "opensts", "application/json")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--duration", type=int, default=10)
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--workers", type=int, default=1)
+    args = parser.parse_args()
+    if not shutil.which("wrk"):
+        sys.exit("wrk is needed: apt-get install wrk")
+
+    from opensts.identity.ids import new_long_term_access_key_id
+
+    workdir = Path(tempfile.mkdtemp(prefix="opensts-authorize-bench-"))
+    account = "123456789012"
+    root = (new_long_term_access_key_id(account), "benchmark" + "s" * 31)
+    processes: list[subprocess.Popen] = []  # type: ignore[type-arg]
+    try:
+        port = free_port()
+        env = {
+            **os.environ, "OPENSTS_DATA_DIR": str(workdir / "data"), "OPENSTS_ACCOUNT_ID": account,
+            "OPENSTS_ROOT_ACCESS_KEY_ID": root[0], "OPENSTS_ROOT_SECRET_ACCESS_KEY": root[1],
+            "OPENSTS_LOG_LEVEL": "warning",
+        }
+        env.pop("OPENSTS_DATABASE_URL", None)
+        opensts = subprocess.Popen(
+            [sys.executable, "-m", "opensts", "serve", "--port", str(port), "--workers", str(args.workers)],
+            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        processes.append(opensts)
+        url = f"http://127.0.0.1:{port}"
+        wait_until_up(url, opensts, "/health")
+        service, alice = setup(url, root)
+
+        services = {}
+        for name, ttl in (("cached", "60"), ("uncached", "0")):
+            service_port = free_port()
+            service_env = {**os.environ, "AWS_ACCESS_KEY_ID": service[0], "AWS_SECRET_ACCESS_KEY": service[1]}
+            for var in ("AWS_SESSION_TOKEN", "AWS_PROFILE"):
+                service_env.pop(var, None)
+            process = subprocess.Popen(
+                [sys.executable, str(ROOT / "examples" / "instance-service" / "instance_service.py"),
+                 "--opensts-url", url, "--port", str(service_port), "--cache-ttl", ttl],
+                env=service_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            )
+            processes.append(process)
+            services[name] = f"http://127.0.0.1:{service_port}"
+            wait_until_up(services[name], process, "/")
+
+        results: dict[str, float] = {}
+        gci = b"Action=GetCallerIdentity&Version=2011-06-15"
+        results["GetCallerIdentity"] = measure(
+            url + "/", gci, sign(url + "/", gci, alice, "sts", "application/x-www-form-urlencoded; charset=utf-8"), args, workdir)
+        body, headers = authorize_call(url, service, alice, account, "ec2:StopInstances")
+        results["/v1/authorize Allow"] = measure(url + "/v1/authorize", body, headers, args, workdir, '"Allow"')
+        body, headers = authorize_call(url, service, alice, account, "ec2:TerminateInstances")
+        results["/v1/authorize Deny"] = measure(url + "/v1/authorize", body, headers, args, workdir, "encodedMessage")
+        describe = b"Action=DescribeInstances&Version=2016-11-15"
+        for name, service_url in services.items():
+            headers = sign(service_url + "/", describe, alice, "ec2", "application/x-www-form-urlencoded; charset=utf-8")
+            results[f"middleware, cache {'on' if name == 'cached' else 'off'}"] = measure(
+                service_url + "/", describe, headers, args, workdir, "reservationSet")
+
+        print(f"over HTTP, {args.duration}s, {args.connections} connections, OpenSTS workers={args.workers}, "
+              f"wrk 1 thread, {os.cpu_count()} cores")
+        for name, value in results.items():
+            print(f"  {name:<34} {value:>10,.0f} req/s")
+        ratio = results["/v1/authorize Allow"] / results["GetCallerIdentity"]
+        print(f"  {'/v1/authorize Allow / GCI':<34} {ratio:>10.2f}   (goal >= 0.70)")
+    finally:
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
