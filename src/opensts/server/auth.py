@@ -75,7 +75,22 @@ async def session_claims(runtime: Runtime, info: SignatureInfo, now: datetime) -
     return claims
 
 
+_callers: dict[str, tuple[Credential, Caller]] = {}
+
+
 def caller_from_credential(credential: Credential) -> Caller:
+    """The Caller for a long-term key, memoised while the cache hands out the same credential."""
+    entry = _callers.get(credential.access_key_id)
+    if entry is not None and entry[0] is credential:
+        return entry[1]
+    caller = _caller_from_credential(credential)
+    if len(_callers) > 50_000:
+        _callers.clear()
+    _callers[credential.access_key_id] = (credential, caller)
+    return caller
+
+
+def _caller_from_credential(credential: Credential) -> Caller:
     account = credential.account_id
     if credential.is_root:
         return Caller(PrincipalKind.ROOT, account, arn.root_arn(account), account, credential.access_key_id)

@@ -527,7 +527,9 @@ def verify_signature(
         if value is None:
             raise SignatureDoesNotMatch(SIGNATURE_MISMATCH_MESSAGE)
         lines.append(f"{name}:{' '.join(value.split())}\n")
-    start = f"{req.method.upper()}\n{_canonical_uri(req.path)}\n".encode()
+    path = req.path
+    uri = "/" if path == "/" else _canonical_uri(path)
+    start = f"{req.method.upper()}\n{uri}\n".encode()
     tail = _to_bytes(f"\n{''.join(lines)}\n{';'.join(info.signed_headers)}\n")
     key = signing_key(secret_access_key, info.date, info.region, info.service)
     head = f"{ALGORITHM}\n{info.amz_date}\n{info.credential_scope}\n"

@@ -32,13 +32,23 @@ def xml_name(field_name: str) -> str:
 
 
 @lru_cache(maxsize=512)
-def _fields(cls: type) -> tuple[tuple[str, str], ...]:
-    return tuple((f.name, f.metadata.get("xml") or xml_name(f.name)) for f in dataclasses.fields(cls))
+def _fields(cls: type) -> tuple[tuple[str, str, str], ...]:
+    """(attribute, "<Tag>", "</Tag>") for each field of a result dataclass."""
+    fields = []
+    for f in dataclasses.fields(cls):
+        tag = f.metadata.get("xml") or xml_name(f.name)
+        fields.append((f.name, f"<{tag}>", f"</{tag}>"))
+    return tuple(fields)
+
+
+def _text(value: str) -> str:
+    # Most values (ids, ARNs, dates) need no escaping; checking is cheaper than three replaces.
+    return escape(value) if ("&" in value or "<" in value or ">" in value) else value
 
 
 def _encode_value(value: Any, out: list[str]) -> None:
     if isinstance(value, str):
-        out.append(escape(value))
+        out.append(_text(value))
     elif isinstance(value, bool):
         out.append("true" if value else "false")
     elif isinstance(value, (int, float)):
@@ -75,15 +85,22 @@ class Struct(dict):  # type: ignore[type-arg]
 
 def _encode_struct(value: Any, out: list[str]) -> None:
     if isinstance(value, dict):
-        items = value.items()
-    else:
-        items = ((tag, getattr(value, name)) for name, tag in _fields(type(value)))
-    for tag, item in items:
+        for tag, item in value.items():
+            if item is not None:
+                out.append(f"<{tag}>")
+                _encode_value(item, out)
+                out.append(f"</{tag}>")
+        return
+    for name, open_tag, close_tag in _fields(type(value)):
+        item = getattr(value, name)
         if item is None:
             continue
-        out.append(f"<{tag}>")
-        _encode_value(item, out)
-        out.append(f"</{tag}>")
+        out.append(open_tag)
+        if type(item) is str:
+            out.append(_text(item))
+        else:
+            _encode_value(item, out)
+        out.append(close_tag)
 
 
 def success_body(service: str, action: str, result: Any, request_id: str) -> bytes:
