@@ -9,6 +9,7 @@ session and principal tags, time, source IP, transport and region.
 from __future__ import annotations
 
 import logging
+from functools import lru_cache
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Mapping
@@ -47,7 +48,22 @@ class CallerPolicies:
 
 
 def caller_policies(runtime: "Runtime", caller: Caller) -> CallerPolicies:
-    """Load (blocking, cached) the policies that apply to ``caller``."""
+    """The policies that apply to ``caller`` (blocking on a cache miss).
+
+    Kept per access key id (a session's ASIA id names exactly one session) until the next IAM
+    change: building the engine's Principal and its derived condition keys is worth saving.
+    """
+    cache = runtime.policies
+    version = runtime.iam_version
+    cached = cache.caller(caller.access_key_id, version)
+    if cached is not None:
+        return cached  # type: ignore[no-any-return]
+    policies = _load_caller_policies(runtime, caller)
+    cache.remember_caller(caller.access_key_id, version, policies)
+    return policies
+
+
+def _load_caller_policies(runtime: "Runtime", caller: Caller) -> CallerPolicies:
     claims = caller.session
     kind = caller.kind
     session_policies: tuple[Policy, ...] = ()
@@ -86,22 +102,6 @@ def caller_policies(runtime: "Runtime", caller: Caller) -> CallerPolicies:
     return CallerPolicies(principal, entity.identity, boundaries, session_policies)
 
 
-def policies_cached(runtime: "Runtime", caller: Caller) -> bool:
-    """Whether :func:`caller_policies` would answer from the cache, with no I/O (so it may run inline
-    on the event loop). Sessions with policy ARNs always count as uncached (rare)."""
-    claims = caller.session
-    if claims is not None and claims.policy_arns:
-        return False
-    kind = caller.kind
-    if kind is PrincipalKind.ROOT:
-        return True
-    if kind is PrincipalKind.ASSUMED_ROLE:
-        return runtime.policies.peek("role", caller.entity_id or "") is not False
-    if caller.entity_id:
-        return runtime.policies.peek("user", caller.entity_id) is not False
-    return True
-
-
 def _session_policies(runtime: "Runtime", inline: str | None, policy_arns: tuple[str, ...]) -> tuple[Policy, ...]:
     policies: list[Policy] = []
     if inline:
@@ -119,6 +119,12 @@ def _session_policies(runtime: "Runtime", inline: str | None, policy_arns: tuple
     return tuple(policies)
 
 
+@lru_cache(maxsize=8)
+def _iso_second(epoch: int) -> str:
+    """``aws:CurrentTime`` in the engine's form, formatted once per second rather than per request."""
+    return datetime.fromtimestamp(epoch, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 def request_context(
     caller: Caller | None,
     now: datetime,
@@ -129,9 +135,10 @@ def request_context(
     extra: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Global condition keys of a request (reference §9); ``extra`` may not override ``aws:`` keys."""
+    epoch = int(now.timestamp())
     context: dict[str, Any] = {
-        "aws:CurrentTime": now.astimezone(timezone.utc),
-        "aws:EpochTime": int(now.timestamp()),
+        "aws:CurrentTime": _iso_second(epoch),
+        "aws:EpochTime": epoch,
         "aws:SecureTransport": secure_transport,
     }
     if source_ip:

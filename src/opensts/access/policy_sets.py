@@ -59,6 +59,7 @@ class PolicyCache:
         self._managed: dict[str, tuple[int, Policy | None]] = {}
         # Roles by name and entity ids by ARN, stamped with the IAM version like the rest.
         self._lookups: dict[tuple[str, str], tuple[int, Any]] = {}
+        self._callers: dict[str, tuple[int, Any]] = {}
         self._lock = threading.Lock()
 
     def peek(self, kind: str, entity_id: str) -> EntityPolicySet | None | bool:
@@ -108,6 +109,7 @@ class PolicyCache:
         with self._lock:
             if len(self._lookups) >= self._max_entries:
                 self._lookups.clear()
+            self._callers.clear()
             self._lookups[key] = (version, record)
         return record
 
@@ -125,8 +127,20 @@ class PolicyCache:
             self._lookups[key] = (version, entity_id)
         return entity_id
 
+    def caller(self, access_key_id: str, version: int) -> Any:
+        """A caller's CallerPolicies remembered at ``version`` (see access.authorize), or None."""
+        entry = self._callers.get(access_key_id)
+        return entry[1] if entry is not None and entry[0] == version else None
+
+    def remember_caller(self, access_key_id: str, version: int, policies: Any) -> None:
+        with self._lock:
+            if len(self._callers) >= self._max_entries:
+                self._callers.clear()
+            self._callers[access_key_id] = (version, policies)
+
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()
             self._managed.clear()
             self._lookups.clear()
+            self._callers.clear()

@@ -69,10 +69,12 @@ def policy_size(document: str | Mapping[str, Any]) -> int:
 # ----------------------------------------------------------------------------------------- cache
 _CACHE: "OrderedDict[tuple[str, str, bool, bool], Policy]" = OrderedDict()
 _CACHE_MAX = 4096
+_TEXT_CACHE: dict[tuple[str, PolicyKind, bool, bool], Policy] = {}
 
 
 def clear_cache() -> None:
     _CACHE.clear()
+    _TEXT_CACHE.clear()
 
 
 def parse_policy(
@@ -91,6 +93,12 @@ def parse_policy(
     never match) instead of rejecting the document; for evaluating documents stored elsewhere.
     """
     kind = PolicyKind(kind)
+    if isinstance(document, str):
+        # Fast path: the same text object (a cached role's trust policy, say) hashes once.
+        fast_key = (document, kind, require_current_version, allow_missing_principal)
+        cached = _TEXT_CACHE.get(fast_key)
+        if cached is not None:
+            return cached if name is None or name == cached.name else cached.named(name)
     if isinstance(document, bytes):
         try:
             document = document.decode("utf-8")
@@ -119,6 +127,10 @@ def parse_policy(
             _CACHE.popitem(last=False)
     else:
         _CACHE.move_to_end(cache_key)
+    if isinstance(document, str):
+        if len(_TEXT_CACHE) >= _CACHE_MAX:
+            _TEXT_CACHE.clear()
+        _TEXT_CACHE[(document, kind, require_current_version, allow_missing_principal)] = policy
     if name is not None and name != policy.name:
         policy = policy.named(name)
     return policy

@@ -41,11 +41,11 @@ from opensts.errors import (
 from opensts.runtime import KEYRING_REFRESH_SECONDS, Runtime, open_runtime
 from opensts.server import metrics
 from opensts.server.auth import authenticate
+from opensts.server.concurrency import cache_first
 from opensts.server.authorize_endpoint import AuthorizeEndpoint
 from opensts.server.query import decode_params, parse_pairs
 from opensts.server.sigv4 import HttpRequest, SignatureInfo, parse_signature
 from opensts.server.xml import error_body, success_body
-from opensts.store.db import StoreAccessDeferred, forbid_store_access
 
 log = logging.getLogger("opensts.server")
 access_log = logging.getLogger("opensts.access")
@@ -148,11 +148,7 @@ class QueryApi:
             secure_transport=scope.get("scheme") == "https",
         )
         if spec.cache_first:
-            try:
-                with forbid_store_access():
-                    return spec.handler(ctx, params)
-            except StoreAccessDeferred:
-                return await run_in_threadpool(spec.handler, ctx, params)
+            return await cache_first(spec.handler, ctx, params)
         if spec.blocking:
             return await run_in_threadpool(spec.handler, ctx, params)
         return spec.handler(ctx, params)

@@ -33,18 +33,15 @@ import logging
 import re
 import threading
 import time
-from datetime import datetime, timezone
+from datetime import datetime
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
-from starlette.concurrency import run_in_threadpool
 from starlette.types import Receive, Scope, Send
 
 from opensts.access.authorize import (
-    CallerPolicies,
     caller_policies,
     denial_message,
-    policies_cached,
     request_context,
 )
 from opensts.errors import AwsError, MalformedPolicyDocument
@@ -53,8 +50,8 @@ from opensts.policy import Decision, Outcome, Policy, Request, evaluate, parse_p
 from opensts.policy.errors import PolicyValidationError
 from opensts.server import metrics
 from opensts.server.auth import authenticate
+from opensts.server.concurrency import cache_first
 from opensts.server.sigv4 import HttpRequest, SignatureInfo, parse_signature
-from opensts.store.db import StoreAccessDeferred, forbid_store_access
 from opensts.tokens.authorization_message import encode_authorization_message
 
 if TYPE_CHECKING:
@@ -269,33 +266,6 @@ def _inner_request(value: Any) -> HttpRequest:
     return HttpRequest(method, path, query, lowered, body, headers_lowercase=True, body_sha256=digest)
 
 
-class _PolicyMemo:
-    """CallerPolicies per credential (access key id + session token), valid for one IAM version.
-
-    ``caller_policies`` builds a new engine Principal (and its derived condition keys) on each call;
-    a service asks about the same few callers over and over. Bounded; cleared when full.
-    """
-
-    def __init__(self, max_entries: int = 4096) -> None:
-        self.max_entries = max_entries
-        self.entries: dict[tuple[str, str | None], tuple[int, CallerPolicies]] = {}
-
-    def peek(self, runtime: "Runtime", key: tuple[str, str | None]) -> CallerPolicies | None:
-        entry = self.entries.get(key)
-        return entry[1] if entry is not None and entry[0] == runtime.iam_version else None
-
-    def get(self, runtime: "Runtime", caller: Caller, key: tuple[str, str | None]) -> CallerPolicies:
-        cached = self.peek(runtime, key)
-        if cached is not None:
-            return cached
-        version = runtime.iam_version
-        policies = caller_policies(runtime, caller)
-        if len(self.entries) >= self.max_entries:
-            self.entries.clear()
-        self.entries[key] = (version, policies)
-        return policies
-
-
 def explain(
     runtime: "Runtime",
     caller: Caller,
@@ -304,14 +274,9 @@ def explain(
     context: dict[str, Any],
     resource_account: str | None,
     resource_policy: Policy | None,
-    memo: _PolicyMemo | None = None,
-    key: tuple[str, str | None] | None = None,
 ) -> tuple[Decision, Request]:
     """The decision and the engine's request (for the decoded message). Blocking unless cached."""
-    if memo is not None and key is not None:
-        policies = memo.get(runtime, caller, key)
-    else:
-        policies = caller_policies(runtime, caller)
+    policies = caller_policies(runtime, caller)
     request = Request(policies.principal, action, resource, resource_account, context)
     if not policies.exists:
         return _NO_POLICY_DECISION, request
@@ -332,24 +297,6 @@ def message_document(decision: Decision, request: Request) -> dict[str, Any]:
     return doc
 
 
-async def _maybe_in_thread(cached: bool, fn: Callable[..., Any], *args: Any) -> Any:
-    """Run ``fn`` inline when its data is cached, else (or if it reaches the store after all, e.g. an
-    IAM change just dropped the caches) in a worker thread. ``fn`` must be safe to run twice."""
-    if cached:
-        try:
-            with forbid_store_access():
-                return fn(*args)
-        except StoreAccessDeferred:
-            pass
-    return await run_in_threadpool(fn, *args)
-
-
-@lru_cache(maxsize=4)
-def _time_keys(epoch: int) -> tuple[str, int]:
-    """aws:CurrentTime as the engine would format it, once per second."""
-    return datetime.fromtimestamp(epoch, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"), epoch
-
-
 @lru_cache(maxsize=1024)
 def _principal_bytes(arn: str, user_id: str, account: str, kind: str) -> bytes:
     return json.dumps({"arn": arn, "userId": user_id, "account": account, "type": kind}, separators=(",", ":")).encode()
@@ -368,7 +315,6 @@ class AuthorizeEndpoint:
         self.state = state
         self._read = read_http_request
         self._request_id = next_request_id
-        self._policies = _PolicyMemo()
         # The outer caller's opensts:Authorize decisions, for OUTER_DECISION_TTL seconds.
         self._permissions: dict[tuple[Any, ...], tuple[float, int, str | None]] = {}
         self._lock = threading.Lock()
@@ -434,11 +380,8 @@ class AuthorizeEndpoint:
             for key, value in body.context.items():
                 if key.lower() not in present:  # OpenSTS's keys (token claims included) win
                     context[key] = value
-        memo_key = (caller.access_key_id, info.security_token)
-        cached = self._policies.peek(runtime, memo_key) is not None or policies_cached(runtime, caller)
-        decision, request = await _maybe_in_thread(
-            cached, explain, runtime, caller, body.action, body.resource, context, body.resource_account,
-            body.resource_policy, self._policies, memo_key,
+        decision, request = await cache_first(
+            explain, runtime, caller, body.action, body.resource, context, body.resource_account, body.resource_policy
         )
         principal = _principal_bytes(caller.arn, caller.user_id, caller.account_id, caller.kind.value)
         if decision.allowed:
@@ -448,10 +391,7 @@ class AuthorizeEndpoint:
 
     @staticmethod
     def context(caller: Caller, now: datetime, source_ip: str | None, secure: bool, region: str) -> dict[str, Any]:
-        context = request_context(caller, now, source_ip=source_ip, secure_transport=secure, region=region)
-        # Pre-formatted once per second (the engine would format the datetime on every request).
-        context["aws:CurrentTime"], context["aws:EpochTime"] = _time_keys(int(now.timestamp()))
-        return context
+        return request_context(caller, now, source_ip=source_ip, secure_transport=secure, region=region)
 
     async def check_permission(
         self, runtime: "Runtime", outer: Caller, info: SignatureInfo, body: AuthorizeBody, scope: Scope, now: datetime
@@ -474,11 +414,7 @@ class AuthorizeEndpoint:
         else:
             context = self.context(outer, now, source_ip, secure, info.region)
             context["opensts:RequestedAction"] = body.action
-            memo_key = (outer.access_key_id, info.security_token)
-            cached = self._policies.peek(runtime, memo_key) is not None or policies_cached(runtime, outer)
-            decision, _ = await _maybe_in_thread(
-                cached, explain, runtime, outer, AUTHORIZE_ACTION, "*", context, None, None, self._policies, memo_key
-            )
+            decision, _ = await cache_first(explain, runtime, outer, AUTHORIZE_ACTION, "*", context, None, None)
             denied = None if decision.allowed else denial_message(outer.arn, AUTHORIZE_ACTION, "*", decision)
             if denied is not None and log.isEnabledFor(logging.DEBUG):
                 log.debug("AccessDenied for %s: %s; %s", outer.arn, AUTHORIZE_ACTION, "; ".join(decision.reasons))

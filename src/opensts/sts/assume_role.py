@@ -106,7 +106,7 @@ def assume_role(ctx: ActionContext, request: AssumeRoleRequest) -> AssumeRoleRes
     if not policies.exists:
         raise denied
     decision = evaluate_trust(
-        Request(policies.principal, "sts:AssumeRole", role_arn, role.account_id, context),
+        Request(policies.principal, "sts:AssumeRole", role_arn, role.account_id, context, resource_policy_required=True),
         effective_trust_policy(ctx.runtime, role),
         policies.identity,
         policies.boundaries,

@@ -343,7 +343,7 @@ def assume_role_with_saml(ctx: ActionContext, request: AssumeRoleWithSAMLRequest
     role_arn = role_arn_of(role)
     principal = Principal(provider.arn, PrincipalType.SAML, account=provider.account_id)
     decision = evaluate_trust(
-        Request(principal, ACTION, role_arn, role.account_id, context),
+        Request(principal, ACTION, role_arn, role.account_id, context, resource_policy_required=True),
         effective_trust_policy(ctx.runtime, role),
         extra_actions=trust_extra_actions(session.tags, session.source_identity is not None),
     )

@@ -245,7 +245,7 @@ def assume_role_with_web_identity(
     context.update(trust_context(request.role_session_name, tags, source_identity))
     principal = Principal(provider.arn, PrincipalType.WEB_IDENTITY, account=role.account_id)
     decision = evaluate_trust(
-        Request(principal, ACTION, role_arn_of(role), role.account_id, context),
+        Request(principal, ACTION, role_arn_of(role), role.account_id, context, resource_policy_required=True),
         effective_trust_policy(ctx.runtime, role),
         extra_actions=trust_extra_actions(tags, source_identity is not None),
     )
