@@ -10,7 +10,7 @@ values and never see the wire format.
 from __future__ import annotations
 
 import re
-from typing import Any, Iterable
+from typing import Any
 from urllib.parse import parse_qsl
 
 from opensts.errors import MalformedQueryString
@@ -58,8 +58,16 @@ def parse_pairs(text: str) -> list[tuple[str, str]]:
     return pairs
 
 
-def decode_params(pairs: Iterable[tuple[str, str]]) -> Nested:
+def decode_params(pairs: list[tuple[str, str]]) -> Nested:
     """Nest flat Query parameters. SigV4's own ``X-Amz-*`` parameters are dropped."""
+    if not any("." in name or name in SIGV4_PARAMS for name, _ in pairs):
+        # Flat parameters only (Action=...&Version=...): nothing to nest.
+        flat = dict(pairs)
+        if len(flat) != len(pairs):
+            raise MalformedQueryString("A parameter is given more than once.")
+        if "" in flat:
+            raise MalformedQueryString("Parameter name '' has an empty part.")
+        return flat
     root: Nested = {}
     for name, value in pairs:
         if name in SIGV4_PARAMS:

@@ -56,7 +56,8 @@ from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from email.utils import parsedate_to_datetime
-from functools import cached_property, lru_cache
+from functools import lru_cache
+from typing import Any
 from urllib.parse import quote_from_bytes, unquote_to_bytes, urlsplit
 
 from opensts.errors import (
@@ -108,6 +109,23 @@ _PRESIGN_SINGLE = frozenset((*_PRESIGN_REQUIRED, _Q_EXPIRES, _Q_TOKEN, _Q_CONTEN
 
 
 # --- The request -------------------------------------------------------------------------------
+class _computed_once:
+    """Like functools.cached_property without its lock (Python 3.11 takes one on every first
+    computation; a request object is never shared between threads here)."""
+
+    def __init__(self, fn: Any) -> None:
+        self.fn = fn
+        self.name = fn.__name__
+        self.__doc__ = fn.__doc__
+
+    def __get__(self, obj: Any, owner: Any = None) -> Any:
+        if obj is None:
+            return self
+        value = self.fn(obj)
+        obj.__dict__[self.name] = value  # later lookups find the instance attribute first
+        return value
+
+
 @dataclass(frozen=True, eq=False)
 class HttpRequest:
     """What the HTTP edge received, untouched.
@@ -145,7 +163,7 @@ class HttpRequest:
             pairs.append(("host", _host_from_netloc(parts.scheme, parts.netloc)))
         return cls(method, parts.path or "/", parts.query, pairs, body)
 
-    @cached_property
+    @_computed_once
     def lower_headers(self) -> dict[str, str]:
         """Header names in lower case; repeated headers joined with ','."""
         source = self.headers
@@ -167,7 +185,7 @@ class HttpRequest:
                 out[key] = value
         return out
 
-    @cached_property
+    @_computed_once
     def query_items(self) -> list[tuple[str, str]]:
         """Raw ``(key, value)`` pairs of the query string, in order ('a' gives ('a', ''))."""
         qs = self.query_string
@@ -177,7 +195,7 @@ class HttpRequest:
             return []
         return [(k, v) for k, _, v in (pair.partition("=") for pair in qs.split("&"))]
 
-    @cached_property
+    @_computed_once
     def amz_query(self) -> dict[str, list[str]]:
         """Decoded values of the ``X-Amz-*`` query parameters (case-sensitive names)."""
         out: dict[str, list[str]] = {}
