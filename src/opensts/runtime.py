@@ -20,7 +20,7 @@ from opensts.config import Settings
 from opensts.credentials_cache import CredentialCache
 from opensts.identity import ids
 from opensts.store import AccountExists, Store
-from opensts.tokens.keyring import KeyRing, initial_key_records, rotate_key_records
+from opensts.tokens.keyring import KeyRing, initial_key_records, rotate_key_records, rotation_due
 from opensts.tokens.master_key import MasterKey, load_or_create_master_key
 
 if TYPE_CHECKING:
@@ -129,6 +129,18 @@ def rotate_keyring(runtime: "Runtime") -> str:
     records = rotate_key_records(runtime.store.signing_keys.load(), runtime.master_key, int(time.time()))
     runtime.store.signing_keys.save(records)
     return runtime.reload_keyring().active_key_id
+
+
+def rotate_keyring_if_due(runtime: "Runtime") -> str | None:
+    """Rotate when the active key is older than 30 days (servers check hourly); the new key id, or None.
+
+    Two nodes rotating at the same moment leave two new keys; the newest is active, both verify.
+    """
+    if not rotation_due(runtime.store.signing_keys.load(), int(time.time())):
+        return None
+    key_id = rotate_keyring(runtime)
+    log.info("rotated the session-token signing key (new key %s)", key_id)
+    return key_id
 
 
 def ensure_default_account(store: Store, settings: Settings) -> str:

@@ -129,3 +129,23 @@ def test_migrations_create_exactly_the_declared_schema(store: Store) -> None:
 
     with store.engine.connect() as conn:
         assert compare_metadata(MigrationContext.configure(conn), schema.metadata) == []
+
+
+def test_signing_keys_rotate_when_due(tmp_path: Path, database_url: str) -> None:
+    from datetime import datetime, timezone
+
+    from sqlalchemy import update
+
+    from opensts.runtime import rotate_keyring_if_due
+
+    runtime = open_runtime(Settings(data_dir=tmp_path, database_url=database_url))
+    try:
+        first = runtime.keyring.active_key_id
+        assert rotate_keyring_if_due(runtime) is None  # a new key is not due
+        with runtime.store.engine.begin() as conn:  # age the key past 30 days
+            conn.execute(update(schema.signing_keys).values(created_at=datetime(2020, 1, 1, tzinfo=timezone.utc)))
+        second = rotate_keyring_if_due(runtime)
+        assert second is not None and second != first
+        assert set(runtime.keyring) == {first, second}
+    finally:
+        runtime.close()

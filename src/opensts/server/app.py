@@ -38,7 +38,7 @@ from opensts.errors import (
     SignatureDoesNotMatch,
     ValidationError,
 )
-from opensts.runtime import KEYRING_REFRESH_SECONDS, Runtime, open_runtime
+from opensts.runtime import KEYRING_REFRESH_SECONDS, Runtime, open_runtime, rotate_keyring_if_due
 from opensts.server import metrics
 from opensts.server.auth import authenticate
 from opensts.server.concurrency import cache_first
@@ -166,14 +166,21 @@ def identify_service(http_request: HttpRequest, params: dict[str, Any]) -> tuple
     return signature.service, signature
 
 
+KEY_ROTATION_CHECK_SECONDS = 3600.0
+
+
 async def _refresh_keyring(runtime: Runtime) -> None:
-    """Pick up key rotations made by other processes or nodes."""
+    """Pick up key rotations made by other processes or nodes, and rotate when the key is due."""
+    next_rotation_check = 0.0
     while True:
-        await asyncio.sleep(KEYRING_REFRESH_SECONDS)
         try:
+            if time.monotonic() >= next_rotation_check:
+                next_rotation_check = time.monotonic() + KEY_ROTATION_CHECK_SECONDS
+                await run_in_threadpool(rotate_keyring_if_due, runtime)
             await run_in_threadpool(runtime.reload_keyring)
         except Exception:  # the store may be briefly unreachable; keep the ring we have
-            log.warning("could not reload the key ring; keeping the current one", exc_info=True)
+            log.warning("could not reload or rotate the key ring; keeping the current one", exc_info=True)
+        await asyncio.sleep(KEYRING_REFRESH_SECONDS)
 
 
 IAM_VERSION_POLL_SECONDS = 0.25
