@@ -138,3 +138,20 @@ def test_get_access_key_info_decodes_any_well_formed_key(server: ServerInfo) -> 
     error = client_error(lambda: sts.get_access_key_info(AccessKeyId="AKIA-NOT-A-KEY-ID-1234"))
     assert error.response["Error"]["Code"] == "ValidationError"
     assert "Member must satisfy regular expression pattern" in error.response["Error"]["Message"]
+
+
+def test_get_caller_identity_answers_json_when_asked(server: ServerInfo) -> None:
+    """aws-iam-authenticator's verifier replays the presigned URL with Accept: application/json."""
+    url = server.client("sts").generate_presigned_url("get_caller_identity", Params={}, ExpiresIn=60, HttpMethod="GET")
+    response = httpx.get(url, headers={"Accept": "application/json"})
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("application/json")
+    body = response.json()["GetCallerIdentityResponse"]
+    assert body["GetCallerIdentityResult"] == {
+        "UserId": server.account_id, "Account": server.account_id, "Arn": f"arn:aws:iam::{server.account_id}:root",
+    }
+    assert body["ResponseMetadata"]["RequestId"] == response.headers["x-amzn-RequestId"]
+    tampered = url[:-1] + ("0" if url[-1] != "0" else "1")  # the signature's last digit
+    denied = httpx.get(tampered, headers={"Accept": "application/json"})
+    assert denied.status_code == 403
+    assert denied.json()["Error"]["Code"] == "SignatureDoesNotMatch"

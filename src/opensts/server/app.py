@@ -45,6 +45,7 @@ from opensts.server.concurrency import cache_first
 from opensts.server.authorize_endpoint import AuthorizeEndpoint
 from opensts.server.query import decode_params, parse_pairs
 from opensts.server.sigv4 import HttpRequest, SignatureInfo, parse_signature
+from opensts.server.json_wire import JSON_TYPE, error_json, success_json, wants_json
 from opensts.server.xml import error_body, success_body
 
 log = logging.getLogger("opensts.server")
@@ -77,24 +78,29 @@ class QueryApi:
         started = time.perf_counter()
         request_id = next_request_id()
         service, action_name = "sts", "unknown"
+        as_json = False
         try:
             http_request = await read_http_request(scope, receive)
+            as_json = wants_json(http_request.headers.get("accept"))
             params = decode_params(_query_pairs(http_request))
             service, signature = identify_service(http_request, params)
             spec = self.find_action(service, params)
             action_name = spec.name
             result = await self.run(spec, signature, http_request, params, scope, request_id)
-            status, body = 200, success_body(service, spec.name, result, request_id)
-            outcome = "success"
+            if as_json:
+                body = success_json(spec.name, result, request_id)
+            else:
+                body = success_body(service, spec.name, result, request_id)
+            status, outcome = 200, "success"
         except AwsError as error:
-            status, body = error.status, error_body(service, error.fault_type, error.code, error.message, request_id)
+            status, body = error.status, _error(service, error, request_id, as_json)
             outcome = error.code
         except Exception:  # a bug: answer like AWS does and keep the details in our log
             log.exception("unhandled error in %s:%s (request %s)", service, action_name, request_id)
             error = InternalFailure("An internal error occurred.")
-            status, body = error.status, error_body(service, error.fault_type, error.code, error.message, request_id)
+            status, body = error.status, _error(service, error, request_id, as_json)
             outcome = "InternalFailure"
-        await send_xml(send, status, body, request_id)
+        await send_response(send, status, body, request_id, JSON_TYPE if as_json else XML_TYPE)
         elapsed = time.perf_counter() - started
         metrics.observe(service, action_name, outcome, elapsed)
         if access_log.isEnabledFor(logging.INFO):
@@ -241,13 +247,22 @@ async def read_http_request(scope: Scope, receive: Receive) -> HttpRequest:
     )
 
 
-async def send_xml(send: Send, status: int, body: bytes, request_id: str) -> None:
+def _error(service: str, error: AwsError, request_id: str, as_json: bool) -> bytes:
+    if as_json:
+        return error_json(error.fault_type, error.code, error.message, request_id)
+    return error_body(service, error.fault_type, error.code, error.message, request_id)
+
+
+XML_TYPE = "text/xml"
+
+
+async def send_response(send: Send, status: int, body: bytes, request_id: str, content_type: str = XML_TYPE) -> None:
     await send(
         {
             "type": "http.response.start",
             "status": status,
             "headers": [
-                (b"content-type", b"text/xml"),
+                (b"content-type", content_type.encode()),
                 (b"content-length", str(len(body)).encode()),
                 (b"x-amzn-requestid", request_id.encode()),
             ],

@@ -32,13 +32,15 @@ def xml_name(field_name: str) -> str:
 
 
 @lru_cache(maxsize=512)
+def result_fields(cls: type) -> tuple[tuple[str, str], ...]:
+    """(attribute, wire name) for each field of a result dataclass (XML and JSON alike)."""
+    return tuple((f.name, f.metadata.get("xml") or xml_name(f.name)) for f in dataclasses.fields(cls))
+
+
+@lru_cache(maxsize=512)
 def _fields(cls: type) -> tuple[tuple[str, str, str], ...]:
     """(attribute, "<Tag>", "</Tag>") for each field of a result dataclass."""
-    fields = []
-    for f in dataclasses.fields(cls):
-        tag = f.metadata.get("xml") or xml_name(f.name)
-        fields.append((f.name, f"<{tag}>", f"</{tag}>"))
-    return tuple(fields)
+    return tuple((name, f"<{tag}>", f"</{tag}>") for name, tag in result_fields(cls))
 
 
 def _text(value: str) -> str:
