@@ -283,3 +283,52 @@ def test_aws_cli_workflow(server: ServerInfo, tmp_path: Path) -> None:
     cli("delete-role", "--role-name", role)
     cli("detach-user-policy", "--user-name", user, "--policy-arn", policy["Arn"])
     cli("delete-policy", "--policy-arn", policy["Arn"])
+
+
+def test_delegated_admin_cannot_shed_its_boundary_or_tag_itself(server) -> None:
+    """AWS's delegated-administrator pattern: conditions on iam:PermissionsBoundary and aws:TagKeys
+    hold for user actions as they do for role actions."""
+    import json as _json
+
+    from botocore.exceptions import ClientError
+
+    from tests.conftest import random_name
+    from tests.iam.conftest import make_user
+
+    iam = server.client("iam")
+    boundary_arn = iam.create_policy(
+        PolicyName=random_name("boundary"), PolicyDocument=_json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "iam:*", "Resource": "*"}]})
+    )["Policy"]["Arn"]
+    admin_policy = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Action": "iam:*", "Resource": "*"},
+            {"Effect": "Deny", "Action": ["iam:DeleteUserPermissionsBoundary", "iam:DeleteRolePermissionsBoundary"], "Resource": "*",
+             "Condition": {"StringEquals": {"iam:PermissionsBoundary": boundary_arn}}},
+            {"Effect": "Deny", "Action": ["iam:TagUser", "iam:TagRole", "iam:UntagUser"], "Resource": "*",
+             "Condition": {"ForAnyValue:StringEquals": {"aws:TagKeys": ["team"]}}},
+            {"Effect": "Deny", "Action": ["iam:PutUserPolicy", "iam:AttachUserPolicy"], "Resource": "*",
+             "Condition": {"StringEquals": {"iam:PermissionsBoundary": boundary_arn}}},
+            {"Effect": "Deny", "Action": "iam:CreateUser", "Resource": "*",
+             "Condition": {"StringNotEquals": {"iam:PermissionsBoundary": boundary_arn}}},
+        ],
+    }
+    name, creds = make_user(server, admin_policy)
+    iam.put_user_permissions_boundary(UserName=name, PermissionsBoundary=boundary_arn)
+    admin = server.client("iam", creds)
+
+    def denied(call) -> bool:  # type: ignore[no-untyped-def]
+        try:
+            call()
+        except ClientError as exc:
+            return exc.response["Error"]["Code"] == "AccessDenied"
+        return False
+
+    assert denied(lambda: admin.delete_user_permissions_boundary(UserName=name))
+    assert denied(lambda: admin.tag_user(UserName=name, Tags=[{"Key": "team", "Value": "admins"}]))
+    assert denied(lambda: admin.untag_user(UserName=name, TagKeys=["team"]))
+    assert denied(lambda: admin.put_user_policy(UserName=name, PolicyName="more", PolicyDocument=_json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]})))
+    assert denied(lambda: admin.create_user(UserName=random_name("nobound")))
+    admin.create_user(UserName=random_name("bound"), PermissionsBoundary=boundary_arn)
+    admin.tag_user(UserName=name, Tags=[{"Key": "cost-center", "Value": "42"}])
+    assert iam.get_user(UserName=name)["User"]["PermissionsBoundary"]["PermissionsBoundaryArn"] == boundary_arn

@@ -51,9 +51,26 @@ def caller_account(ctx: ActionContext) -> str:
     return ctx.caller.account_id
 
 
-def authorize_iam(ctx: ActionContext, action: str, resource: str) -> None:
-    """Authorize ``iam:ACTION`` on ``resource`` (an ARN in the caller's account) or raise AccessDenied."""
-    authorize(ctx, f"iam:{action}", resource)
+def authorize_iam(ctx: ActionContext, action: str, resource: str, context: dict[str, Any] | None = None) -> None:
+    """Authorize ``iam:ACTION`` on ``resource`` (an ARN in the caller's account) or raise AccessDenied.
+
+    ``context``: the action's own condition keys (``aws:RequestTag/*``, ``aws:TagKeys``,
+    ``iam:PermissionsBoundary``, ``iam:PolicyARN``), so that policies conditioned on them hold.
+    """
+    authorize(ctx, f"iam:{action}", resource, context=context)
+
+
+def tag_context(tags: "Sequence[Tag]") -> dict[str, Any]:
+    """``aws:RequestTag/K`` and ``aws:TagKeys`` for authorizing calls that set tags."""
+    context: dict[str, Any] = {f"aws:RequestTag/{t.key}": t.value for t in tags}
+    if tags:
+        context["aws:TagKeys"] = [t.key for t in tags]
+    return context
+
+
+def boundary_context(boundary_arn: str | None) -> dict[str, Any]:
+    """``iam:PermissionsBoundary``: the boundary being set, or the entity's current one."""
+    return {"iam:PermissionsBoundary": boundary_arn} if boundary_arn else {}
 
 
 def resource_arn(account: str, resource_type: str, name: str = "", path: str = "/") -> str:

@@ -13,6 +13,7 @@ from opensts.access.authorize import authorize
 from opensts.actions import ActionContext, Params, action
 from opensts.errors import LimitExceeded, NoSuchEntity
 from opensts.iam.common import (
+    boundary_context,
     GROUP_NAME_PATTERN,
     POLICY_NAME_PATTERN,
     ROLE_NAME_PATTERN,
@@ -101,7 +102,8 @@ def authorized_owner(ctx: ActionContext, kind: OwnerKind, action_name: str, name
     resource = resource_arn(account, kind.entity_type, owner.name, owner.path) if owner else resource_arn(
         account, kind.entity_type, name
     )
-    authorize(ctx, f"iam:{action_name}", resource)
+    # Policy changes on a user or role see its current boundary as iam:PermissionsBoundary.
+    authorize(ctx, f"iam:{action_name}", resource, context=boundary_context(owner.permissions_boundary_arn) if owner else None)
     if owner is None:
         raise no_such_owner(kind, name)
     return owner

@@ -18,6 +18,8 @@ from opensts.access.authorize import authorize
 from opensts.actions import ActionContext, Params, action
 from opensts.errors import DeleteConflict, EntityAlreadyExists, InvalidInput, LimitExceeded, NoSuchEntity
 from opensts.iam.common import (
+    boundary_context,
+    tag_context,
     Tag,
     caller_account,
     encode_policy_document,
@@ -35,7 +37,6 @@ from opensts.iam.inline_policies import GROUP, ROLE, USER, OwnerKind, authorized
 from opensts.iam.roles import (
     ListTagsResult,
     read_required_tags,
-    tag_context,
     too_many_tags,
 )
 from opensts.identity import arn as arns
@@ -460,7 +461,8 @@ def _authorized_owner(ctx: ActionContext, kind: OwnerKind, action_name: str, nam
         if owner
         else resource_arn(account, kind.entity_type, name)
     )
-    authorize(ctx, f"iam:{action_name}", resource, context={"iam:PolicyARN": policy_arn})
+    context = {"iam:PolicyARN": policy_arn, **(boundary_context(owner.permissions_boundary_arn) if owner else {})}
+    authorize(ctx, f"iam:{action_name}", resource, context=context)
     if owner is None:
         raise no_such_owner(kind, name)
     return owner

@@ -17,6 +17,7 @@ from opensts.access.trust_principals import bind_trust_principals, effective_tru
 from opensts.actions import ActionContext, Params, action
 from opensts.errors import DeleteConflict, EntityAlreadyExists, LimitExceeded, NoSuchEntity
 from opensts.iam.common import (
+    tag_context,
     read_tag_keys,
     DESCRIPTION_PATTERN,
     ROLE_NAME_PATTERN,
@@ -160,14 +161,6 @@ def read_required_tags(reader: ParamReader) -> list[Tag]:
     if "Tags" not in reader.params:
         reader.fail(None, "tags", "Member must not be null")
     return read_tags(reader, max_items=MAX_TAGS)
-
-
-def tag_context(tags: list[Tag]) -> dict[str, Any]:
-    """``aws:RequestTag/K`` and ``aws:TagKeys`` for authorizing calls that set tags."""
-    context: dict[str, Any] = {f"aws:RequestTag/{t.key}": t.value for t in tags}
-    if tags:
-        context["aws:TagKeys"] = [t.key for t in tags]
-    return context
 
 
 def too_many_tags(kind: str) -> LimitExceeded:

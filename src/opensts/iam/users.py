@@ -7,6 +7,7 @@ says whether the user exists, so a caller without permission learns nothing.
 
 from __future__ import annotations
 
+from typing import Any
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -20,6 +21,8 @@ from opensts.errors import (
     ValidationError,
 )
 from opensts.iam.common import (
+    boundary_context,
+    tag_context,
     read_tag_keys,
     Tag,
     authorize_iam,
@@ -124,12 +127,19 @@ def no_such_user(name: str) -> NoSuchEntity:
     return NoSuchEntity(f"The user with name {name} cannot be found.")
 
 
-def authorized_user(ctx: ActionContext, action_name: str, name: str) -> UserRecord:
-    """Look the user up, authorize ``iam:ACTION`` on its ARN, then NoSuchEntity if it is missing."""
+def authorized_user(
+    ctx: ActionContext, action_name: str, name: str, context: dict[str, Any] | None = None, *, with_boundary: bool = False
+) -> UserRecord:
+    """Look the user up, authorize ``iam:ACTION`` on its ARN, then NoSuchEntity if it is missing.
+
+    ``with_boundary``: the user's current boundary is the action's ``iam:PermissionsBoundary``.
+    """
     account = caller_account(ctx)
     user = ctx.runtime.store.users.get(account, name)
     resource = user_arn(user) if user else resource_arn(account, "user", name)
-    authorize_iam(ctx, action_name, resource)
+    if with_boundary and user is not None:
+        context = {**boundary_context(user.permissions_boundary_arn), **(context or {})}
+    authorize_iam(ctx, action_name, resource, context)
     if user is None:
         raise no_such_user(name)
     return user
@@ -184,7 +194,9 @@ def create_user(ctx: ActionContext, params: Params) -> CreateUserResult:
     reader.done()
     assert name is not None
     account = caller_account(ctx)
-    authorize_iam(ctx, "CreateUser", resource_arn(account, "user", name, path))
+    authorize_iam(
+        ctx, "CreateUser", resource_arn(account, "user", name, path), {**tag_context(tags), **boundary_context(boundary)}
+    )
     if boundary:
         check_boundary_policy(ctx, boundary)
     pairs = [(t.key, t.value) for t in tags]
@@ -276,7 +288,7 @@ def tag_user(ctx: ActionContext, params: Params) -> None:
     tags = _tags_param(reader)
     reader.done()
     assert name is not None
-    user = authorized_user(ctx, "TagUser", name)
+    user = authorized_user(ctx, "TagUser", name, tag_context(tags))
     try:
         ctx.runtime.store.users.tag(user.user_id, [(t.key, t.value) for t in tags], max_tags=MAX_TAGS)
     except TooManyTags:
@@ -292,7 +304,7 @@ def untag_user(ctx: ActionContext, params: Params) -> None:
     keys = read_tag_keys(reader)
     reader.done()
     assert name is not None
-    user = authorized_user(ctx, "UntagUser", name)
+    user = authorized_user(ctx, "UntagUser", name, {"aws:TagKeys": keys} if keys else None)
     ctx.runtime.store.users.untag(user.user_id, keys)
     ctx.runtime.bump_iam_version()
     return None
@@ -318,7 +330,7 @@ def put_user_permissions_boundary(ctx: ActionContext, params: Params) -> None:
     boundary = read_boundary_arn(reader, required=True)
     reader.done()
     assert name is not None and boundary is not None
-    user = authorized_user(ctx, "PutUserPermissionsBoundary", name)
+    user = authorized_user(ctx, "PutUserPermissionsBoundary", name, boundary_context(boundary))
     check_boundary_policy(ctx, boundary)
     ctx.runtime.store.users.set_permissions_boundary(user.user_id, boundary)
     ctx.runtime.bump_iam_version()
@@ -331,7 +343,7 @@ def delete_user_permissions_boundary(ctx: ActionContext, params: Params) -> None
     name = read_user_name(reader, max_len=64)
     reader.done()
     assert name is not None
-    user = authorized_user(ctx, "DeleteUserPermissionsBoundary", name)
+    user = authorized_user(ctx, "DeleteUserPermissionsBoundary", name, with_boundary=True)
     if user.permissions_boundary_arn is not None:
         ctx.runtime.store.users.set_permissions_boundary(user.user_id, None)
         ctx.runtime.bump_iam_version()

@@ -41,18 +41,22 @@ class EntityRef:
     entity_id: str
     name: str
     path: str
+    permissions_boundary_arn: str | None = None  # users and roles (condition key iam:PermissionsBoundary)
 
 
 def find_entity(conn: Connection, entity_type: str, account_id: str, name: str, *, lock: bool = False) -> EntityRef | None:
     """A user, role or group of the account by name (case-insensitive, as AWS compares names)."""
     table, id_column = _OWNER[entity_type]
-    query = select(table.c[id_column], table.c.name, table.c.path).where(
-        table.c.account_id == account_id, table.c.name_key == name.lower()
-    )
+    columns = [table.c[id_column], table.c.name, table.c.path]
+    if "permissions_boundary_arn" in table.c:
+        columns.append(table.c.permissions_boundary_arn)
+    query = select(*columns).where(table.c.account_id == account_id, table.c.name_key == name.lower())
     if lock:
         query = query.with_for_update()
     row = conn.execute(query).first()
-    return EntityRef(entity_type, row[0], row.name, row.path) if row else None
+    if row is None:
+        return None
+    return EntityRef(entity_type, row[0], row.name, row.path, getattr(row, "permissions_boundary_arn", None))
 
 
 # --- inline policies --------------------------------------------------------------------------
