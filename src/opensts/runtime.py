@@ -20,7 +20,7 @@ from opensts.config import Settings
 from opensts.credentials_cache import CredentialCache
 from opensts.identity import ids
 from opensts.store import AccountExists, Store
-from opensts.tokens.keyring import KeyRing, initial_key_records, rotate_key_records, rotation_due
+from opensts.tokens.keyring import KeyRecord, KeyRing, initial_key_records, rotate_key_records, rotation_due
 from opensts.tokens.master_key import MasterKey, load_or_create_master_key
 
 if TYPE_CHECKING:
@@ -124,22 +124,30 @@ def ensure_keyring(store: Store, master_key: MasterKey) -> None:
         store.signing_keys.save(initial_key_records(master_key, int(time.time())), only_if_empty=True)
 
 
-def rotate_keyring(runtime: "Runtime") -> str:
-    """Make a new key active; old keys keep verifying until every session they sealed has expired."""
-    records = rotate_key_records(runtime.store.signing_keys.load(), runtime.master_key, int(time.time()))
-    runtime.store.signing_keys.save(records)
+def rotate_keyring(runtime: "Runtime", *, only_if_due: bool = False) -> str | None:
+    """Make a new key active; old keys keep verifying until every session they sealed has expired.
+
+    The read and the write are one locked transaction, so concurrent rotations (several workers or
+    nodes) happen one after the other. ``only_if_due``: rotate only if the active key is older than
+    30 days, judged under the lock. Returns the new active key id, or None when nothing was due.
+    """
+    now = int(time.time())
+
+    def compute(current: list[KeyRecord]) -> list[KeyRecord] | None:
+        if only_if_due and not rotation_due(current, now):
+            return None
+        return list(rotate_key_records(current, runtime.master_key, now))
+
+    if not runtime.store.signing_keys.change(compute):
+        return None
     return runtime.reload_keyring().active_key_id
 
 
 def rotate_keyring_if_due(runtime: "Runtime") -> str | None:
-    """Rotate when the active key is older than 30 days (servers check hourly); the new key id, or None.
-
-    Two nodes rotating at the same moment leave two new keys; the newest is active, both verify.
-    """
-    if not rotation_due(runtime.store.signing_keys.load(), int(time.time())):
-        return None
-    key_id = rotate_keyring(runtime)
-    log.info("rotated the session-token signing key (new key %s)", key_id)
+    """Rotate when the active key is older than 30 days (servers check hourly); the new key id, or None."""
+    key_id = rotate_keyring(runtime, only_if_due=True)
+    if key_id is not None:
+        log.info("rotated the session-token signing key (new key %s)", key_id)
     return key_id
 
 

@@ -149,3 +149,33 @@ def test_signing_keys_rotate_when_due(tmp_path: Path, database_url: str) -> None
         assert set(runtime.keyring) == {first, second}
     finally:
         runtime.close()
+
+
+def test_concurrent_rotations_lose_no_key(tmp_path: Path, database_url: str) -> None:
+    """Workers or nodes rotating at the same moment rotate one after the other: every key any of
+    them made active is still in the store (a lost key would kill the sessions it sealed)."""
+    import threading
+
+    from opensts.runtime import rotate_keyring
+
+    settings = Settings(data_dir=tmp_path, database_url=database_url)
+    runtimes = [open_runtime(settings) for _ in range(3)]
+    made: list[str | None] = []
+    barrier = threading.Barrier(len(runtimes))
+
+    def rotate(runtime) -> None:  # type: ignore[no-untyped-def]
+        barrier.wait()
+        made.append(rotate_keyring(runtime))
+
+    try:
+        threads = [threading.Thread(target=rotate, args=(r,)) for r in runtimes]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        stored = {r.key_id for r in runtimes[0].store.signing_keys.load()}
+        assert None not in made and set(made) <= stored  # type: ignore[operator]
+        assert len(stored) == 1 + len(runtimes)
+    finally:
+        for r in runtimes:
+            r.close()
