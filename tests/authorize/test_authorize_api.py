@@ -329,3 +329,18 @@ def test_messages_stay_in_their_account(server: ServerInfo) -> None:
     with pytest.raises(ClientError) as invalid:
         decode(server, encoded, other_root)
     assert invalid.value.response["Error"]["Code"] == "InvalidAuthorizationMessageException"
+
+
+def test_absurdly_nested_json_is_a_clean_400(server) -> None:  # type: ignore[no-untyped-def]
+    """A recursion bomb in the outer body must not become a 500."""
+    import httpx
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials as BotoCredentials
+
+    body = '{"request":' + "[" * 100000 + "]" * 100000 + "}"
+    request = AWSRequest(method="POST", url=server.url + "/v1/authorize", data=body, headers={"Content-Type": "application/json"})
+    SigV4Auth(BotoCredentials(server.root.access_key_id, server.root.secret_access_key), "opensts", "us-east-1").add_auth(request)
+    response = httpx.post(server.url + "/v1/authorize", content=body.encode(), headers=dict(request.headers.items()))
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "MalformedRequest"

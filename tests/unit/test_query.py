@@ -81,7 +81,7 @@ def test_maps_decode_to_dicts() -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ["a=1&a=2", "a.member.0=x", "a.member.x=1", "a=1&a.b=2", "a.b=2&a=1", "%zz=1", "a=%", ".=1", "a.member.1001=1"],
+    [".".join(["a"] * 5000) + "=1", "a=1&a=2", "a.member.0=x", "a.member.x=1", "a=1&a.b=2", "a.b=2&a=1", "%zz=1", "a=%", ".=1", "a.member.1001=1"],
 )
 def test_malformed_input_is_malformed_query_string(text: str) -> None:
     with pytest.raises(MalformedQueryString):

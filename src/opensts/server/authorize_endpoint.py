@@ -362,7 +362,7 @@ class AuthorizeEndpoint:
             raise HttpProblem(403, error.code, error.message) from None
         try:
             data = json.loads(http_request.body)
-        except (UnicodeDecodeError, ValueError):
+        except (UnicodeDecodeError, ValueError, RecursionError):  # RecursionError: absurdly deep nesting
             raise _bad("The request body is not valid JSON.", "MalformedRequest") from None
         body = AuthorizeBody(data)
         await self.check_permission(runtime, outer, outer_info, body, scope, now)

@@ -30,6 +30,7 @@ SIGV4_PARAMS = frozenset(
 MAX_PARAMS = 2000
 _BAD_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})")
 MAX_INDEX = 1000
+MAX_DEPTH = 16  # the deepest AWS shape (ContextEntries.member.N.ContextKeyValues.member.N) has 5 parts
 
 Nested = dict[str, Any]
 
@@ -73,6 +74,8 @@ def decode_params(pairs: list[tuple[str, str]]) -> Nested:
         if name in SIGV4_PARAMS:
             continue
         parts = name.split(".")
+        if len(parts) > MAX_DEPTH:
+            raise MalformedQueryString(f"Parameter name {name[:100]!r} is nested too deeply.")
         if not all(parts):
             raise MalformedQueryString(f"Parameter name {name[:100]!r} has an empty part.")
         _insert(root, parts, value, name)
