@@ -25,6 +25,9 @@ class CredentialCache:
         self._miss_ttl = miss_ttl
         self._max_entries = max_entries
         self._entries: dict[str, tuple[float, Credential | None]] = {}
+        # Bumped by invalidate(): a load that started before an invalidation must not cache what it
+        # read (the key may have been deactivated or deleted meanwhile).
+        self._generation = 0
 
     def peek(self, access_key_id: str) -> "Credential | None | object":
         """The cached answer without I/O: a Credential, None (known missing) or ``MISSING``."""
@@ -35,7 +38,10 @@ class CredentialCache:
 
     def load(self, access_key_id: str) -> "Credential | None":
         """Read from the store (blocking) and remember the answer."""
+        generation = self._generation
         credential = self._store.access_keys.get(access_key_id)
+        if generation != self._generation:
+            return credential  # answer this request, but do not cache a read that raced a change
         if len(self._entries) >= self._max_entries:
             self._entries.clear()
         ttl = self._ttl if credential is not None else self._miss_ttl
@@ -43,6 +49,7 @@ class CredentialCache:
         return credential
 
     def invalidate(self, access_key_id: str | None = None) -> None:
+        self._generation += 1
         if access_key_id is None:
             self._entries.clear()
         else:

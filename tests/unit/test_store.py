@@ -179,3 +179,34 @@ def test_concurrent_rotations_lose_no_key(tmp_path: Path, database_url: str) -> 
     finally:
         for r in runtimes:
             r.close()
+
+
+def test_a_load_that_races_an_invalidation_is_not_cached(store: Store) -> None:
+    from opensts.credentials_cache import MISSING, CredentialCache
+
+    store.accounts.create("123456789012", "a")
+    key_id = ids.new_long_term_access_key_id("123456789012")
+    store.access_keys.create(key_id, ids.new_secret_access_key(), "123456789012")
+    cache = CredentialCache(store)
+    real_get = store.access_keys.get
+
+    def get_then_change(access_key_id: str):  # type: ignore[no-untyped-def]
+        credential = real_get(access_key_id)
+        cache.invalidate()  # an IAM write lands while the read is in flight
+        return credential
+
+    store.access_keys.get = get_then_change  # type: ignore[method-assign]
+    assert cache.load(key_id) is not None  # the request itself gets an answer...
+    assert cache.peek(key_id) is MISSING  # ...but the next one reads the store again
+
+
+def test_long_client_supplied_regions_do_not_poison_last_used(store: Store) -> None:
+    from datetime import datetime, timezone
+
+    store.accounts.create("123456789012", "a")
+    key_id = ids.new_long_term_access_key_id("123456789012")
+    store.access_keys.create(key_id, ids.new_secret_access_key(), "123456789012")
+    store.access_keys.record_last_used([(key_id, datetime.now(timezone.utc), "s" * 64, "r" * 64)])
+    with store.engine.connect() as conn:
+        region = conn.execute(select(schema.access_keys.c.last_used_region)).scalar_one()
+    assert region == "r" * 32

@@ -195,6 +195,7 @@ class AccessKeyRepository:
         keys = schema.access_keys
         with self._engine.begin() as conn:
             for key_id, when, service, region in uses:
+                service, region = service[:32], region[:32]  # the columns' size; names come from clients
                 conn.execute(
                     update(keys)
                     .where(

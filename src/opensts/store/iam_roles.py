@@ -203,6 +203,7 @@ class RoleRepository:
         roles = schema.roles
         with self._engine.begin() as conn:
             for role_id, when, region in uses:
+                region = region[:32] if region else region  # the column's size; regions come from clients
                 conn.execute(
                     update(roles)
                     .where(roles.c.role_id == role_id, or_(roles.c.last_used_at.is_(None), roles.c.last_used_at < when))
