@@ -12,12 +12,12 @@ from typing import Any
 from sqlalchemy import Connection, func, select
 
 from opensts.actions import ActionContext, Params, action
+from opensts.iam.shapes import AttachedPolicy, PermissionsBoundary, PolicyVersion, RoleLastUsed, boundary_shape
 from opensts.iam.common import Tag, authorize_iam, caller_account, encode_policy_document, paginate, read_pagination
 from opensts.identity import arn as arns
 from opensts.params import ParamReader
 from opensts.store import schema
 
-BOUNDARY_TYPE = "PermissionsBoundaryPolicy"
 ENTITY_FILTERS = ("User", "Role", "Group", "LocalManagedPolicy", "AWSManagedPolicy")
 
 # AWS's default quotas (IAM and STS quotas, IAM User Guide).
@@ -56,16 +56,8 @@ class PolicyDetail:
     policy_document: str
 
 
-@dataclass(frozen=True, slots=True)
-class AttachedPolicy:
-    policy_name: str
-    policy_arn: str
 
 
-@dataclass(frozen=True, slots=True)
-class PermissionsBoundary:
-    permissions_boundary_type: str
-    permissions_boundary_arn: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,10 +85,6 @@ class GroupDetail:
     attached_managed_policies: list[AttachedPolicy]
 
 
-@dataclass(frozen=True, slots=True)
-class RoleLastUsed:
-    last_used_date: datetime | None = None
-    region: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,12 +103,6 @@ class RoleDetail:
     role_last_used: RoleLastUsed
 
 
-@dataclass(frozen=True, slots=True)
-class PolicyVersion:
-    document: str
-    version_id: str
-    is_default_version: bool
-    create_date: datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -254,8 +236,6 @@ def _tags(conn: Connection, entity_type: str, entity_ids: list[str]) -> dict[str
     return out
 
 
-def _boundary(arn: str | None) -> PermissionsBoundary | None:
-    return PermissionsBoundary(BOUNDARY_TYPE, arn) if arn else None
 
 
 def _entries(conn: Connection, account: str, kinds: set[str]) -> list[tuple[str, str]]:
@@ -295,7 +275,7 @@ def _users(conn: Connection, account: str, ids: list[str]) -> list[UserDetail]:
     return [
         UserDetail(
             r.path, r.name, r.user_id, arns.user_arn(account, r.name, r.path), r.created_at, inline[r.user_id],
-            memberships[r.user_id], attached[r.user_id], _boundary(r.permissions_boundary_arn), tags[r.user_id],
+            memberships[r.user_id], attached[r.user_id], boundary_shape(r.permissions_boundary_arn), tags[r.user_id],
         )
         for r in rows
     ]
@@ -326,7 +306,7 @@ def _roles(conn: Connection, account: str, ids: list[str]) -> list[RoleDetail]:
         RoleDetail(
             r.path, r.name, r.role_id, arns.role_arn(account, r.name, r.path), r.created_at,
             encode_policy_document(r.assume_role_policy), [], inline[r.role_id], attached[r.role_id],
-            _boundary(r.permissions_boundary_arn), tags[r.role_id], RoleLastUsed(r.last_used_at, r.last_used_region),
+            boundary_shape(r.permissions_boundary_arn), tags[r.role_id], RoleLastUsed(r.last_used_at, r.last_used_region),
         )
         for r in rows
     ]

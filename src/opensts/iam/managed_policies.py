@@ -17,6 +17,7 @@ from typing import Any
 from opensts.access.authorize import authorize
 from opensts.actions import ActionContext, Params, action
 from opensts.errors import DeleteConflict, EntityAlreadyExists, InvalidInput, LimitExceeded, NoSuchEntity
+from opensts.iam.shapes import AttachedPolicy, PolicyVersion
 from opensts.iam.common import (
     boundary_context,
     tag_context,
@@ -81,12 +82,6 @@ class ListPoliciesResult:
     marker: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class PolicyVersion:
-    document: str | None
-    version_id: str
-    is_default_version: bool
-    create_date: datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,10 +96,6 @@ class ListPolicyVersionsResult:
     marker: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class AttachedPolicy:
-    policy_name: str
-    policy_arn: str
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,6 +16,7 @@ from opensts.access.authorize import authorize
 from opensts.access.trust_principals import bind_trust_principals, effective_trust_policy
 from opensts.actions import ActionContext, Params, action
 from opensts.errors import DeleteConflict, EntityAlreadyExists, LimitExceeded, NoSuchEntity
+from opensts.iam.shapes import PermissionsBoundary, RoleLastUsed, boundary_shape
 from opensts.iam.common import (
     tag_context,
     read_tag_keys,
@@ -42,16 +43,8 @@ MAX_TAGS = 50
 
 
 # --- Shapes -----------------------------------------------------------------------------------
-@dataclass(frozen=True, slots=True)
-class PermissionsBoundary:
-    permissions_boundary_type: str
-    permissions_boundary_arn: str
 
 
-@dataclass(frozen=True, slots=True)
-class RoleLastUsed:
-    last_used_date: datetime | None = None
-    region: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,8 +86,6 @@ class ListTagsResult:
     marker: str | None = None
 
 
-def boundary_shape(policy_arn: str | None) -> PermissionsBoundary | None:
-    return PermissionsBoundary("PermissionsBoundaryPolicy", policy_arn) if policy_arn else None
 
 
 def role_shape(

@@ -20,6 +20,7 @@ from opensts.errors import (
     NoSuchEntity,
     ValidationError,
 )
+from opensts.iam.shapes import PermissionsBoundary, boundary_shape
 from opensts.iam.common import (
     boundary_context,
     tag_context,
@@ -42,7 +43,6 @@ from opensts.params import ParamReader
 from opensts.store.iam_users import DeleteBlocked, NameTaken, TooManyTags, UserRecord
 
 MAX_TAGS = 50
-BOUNDARY_TYPE = "PermissionsBoundaryPolicy"
 NON_USER_CREDENTIALS = "Must specify userName when calling with non-User credentials"
 
 DELETE_CONFLICT_MESSAGES = {
@@ -55,10 +55,6 @@ DELETE_CONFLICT_MESSAGES = {
 
 
 # --- Result shapes (botocore: User, AttachedPermissionsBoundary, Tag) --------------------------
-@dataclass(frozen=True, slots=True)
-class PermissionsBoundary:
-    permissions_boundary_type: str
-    permissions_boundary_arn: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,9 +100,7 @@ def user_arn(user: UserRecord) -> str:
 
 def user_shape(user: UserRecord, tags: list[tuple[str, str]] | None = None, *, full: bool = True) -> User:
     """The botocore ``User`` structure. ``full=False`` as in list calls: no boundary, no tags."""
-    boundary = None
-    if full and user.permissions_boundary_arn:
-        boundary = PermissionsBoundary(BOUNDARY_TYPE, user.permissions_boundary_arn)
+    boundary = boundary_shape(user.permissions_boundary_arn) if full else None
     return User(
         path=user.path,
         user_name=user.name,
