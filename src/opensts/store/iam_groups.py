@@ -5,11 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from sqlalchemy import Connection, Engine, delete, func, insert, select, update
+from sqlalchemy import Connection, Engine, delete, func, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from opensts.store import schema
-from opensts.store.iam_users import DeleteBlocked, NameTaken, UserRecord, _record as _user_record
+from opensts.store.iam_users import DeleteBlocked, NameTaken, UserRecord, _record as _user_record, rename
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,18 +85,7 @@ class GroupRepository:
         return GroupRecord(group_id, account_id, name, path, now)
 
     def update(self, group_id: str, *, new_name: str | None = None, new_path: str | None = None) -> None:
-        values: dict[str, str] = {}
-        if new_name is not None:
-            values.update(name=new_name, name_key=new_name.lower())
-        if new_path is not None:
-            values["path"] = new_path
-        if not values:
-            return
-        try:
-            with self._engine.begin() as conn:
-                conn.execute(update(schema.groups).where(schema.groups.c.group_id == group_id).values(**values))
-        except IntegrityError as exc:
-            raise NameTaken(new_name) from exc
+        rename(self._engine, schema.groups.c.group_id, group_id, new_name, new_path)
 
     def delete(self, group_id: str) -> None:
         """DeleteBlocked (``groups`` = has members, ``policies``, ``attached_policies``) unless empty."""

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Iterable
+from typing import Any, Iterable
 
 from sqlalchemy import Connection, Engine, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
@@ -16,6 +16,22 @@ from sqlalchemy.exc import IntegrityError
 from opensts.store import schema
 
 USER_TAG_TYPE = "user"
+
+
+def rename(engine: Engine, id_column: Any, entity_id: str, new_name: str | None, new_path: str | None) -> None:
+    """UpdateUser/UpdateGroup: a new name (unique case-insensitively) and/or path; NameTaken on a clash."""
+    values: dict[str, str] = {}
+    if new_name is not None:
+        values.update(name=new_name, name_key=new_name.lower())
+    if new_path is not None:
+        values["path"] = new_path
+    if not values:
+        return
+    try:
+        with engine.begin() as conn:
+            conn.execute(update(id_column.table).where(id_column == entity_id).values(**values))
+    except IntegrityError as exc:
+        raise NameTaken(new_name) from exc
 
 
 class NameTaken(Exception):
@@ -124,18 +140,7 @@ class UserRepository:
         return record
 
     def update(self, user_id: str, *, new_name: str | None = None, new_path: str | None = None) -> None:
-        values: dict[str, str] = {}
-        if new_name is not None:
-            values.update(name=new_name, name_key=new_name.lower())
-        if new_path is not None:
-            values["path"] = new_path
-        if not values:
-            return
-        try:
-            with self._engine.begin() as conn:
-                conn.execute(update(schema.users).where(schema.users.c.user_id == user_id).values(**values))
-        except IntegrityError as exc:
-            raise NameTaken(new_name) from exc
+        rename(self._engine, schema.users.c.user_id, user_id, new_name, new_path)
 
     def set_permissions_boundary(self, user_id: str, policy_arn: str | None) -> None:
         with self._engine.begin() as conn:
