@@ -86,24 +86,23 @@ def list_instance_profiles(ctx: ActionContext, params: Params) -> ListInstancePr
     return ListInstanceProfilesResult()
 
 
-@action("iam", "GetLoginProfile")
-def get_login_profile(ctx: ActionContext, params: Params) -> None:
+def _no_login_profile(ctx: ActionContext, params: Params, action_name: str) -> None:
     reader = ParamReader(params)
     name = read_user_name(reader)
     reader.done()
     assert name is not None
-    user = authorized_user(ctx, "GetLoginProfile", name)
+    user = authorized_user(ctx, action_name, name)
     raise NoSuchEntity(f"Login Profile for User {user.name} cannot be found.")
+
+
+@action("iam", "GetLoginProfile")
+def get_login_profile(ctx: ActionContext, params: Params) -> None:
+    _no_login_profile(ctx, params, "GetLoginProfile")
 
 
 @action("iam", "DeleteLoginProfile")
 def delete_login_profile(ctx: ActionContext, params: Params) -> None:
-    reader = ParamReader(params)
-    name = read_user_name(reader)
-    reader.done()
-    assert name is not None
-    user = authorized_user(ctx, "DeleteLoginProfile", name)
-    raise NoSuchEntity(f"Login Profile for User {user.name} cannot be found.")
+    _no_login_profile(ctx, params, "DeleteLoginProfile")
 
 
 @action("iam", "ListSigningCertificates")
