@@ -23,6 +23,8 @@ from opensts.errors import (
     ValidationError,
 )
 from opensts.federation.totp import new_seed, otpauth_uri, qr_code_png, verify_consecutive_codes
+from opensts.iam.users import authorized_user, no_such_user
+from opensts.store.iam_users import UserRecord
 from opensts.iam.common import (
     read_tag_keys,
     USER_NAME_PATTERN,
@@ -38,7 +40,6 @@ from opensts.iam.common import (
 from opensts.identity import arn as arns
 from opensts.identity.principal import PrincipalKind
 from opensts.params import ParamReader
-from opensts.store import schema
 from opensts.store.iam_mfa import (
     MAX_DEVICES_PER_USER,
     CodeReplayed,
@@ -47,7 +48,6 @@ from opensts.store.iam_mfa import (
     MfaDeviceRecord,
     NoSuchDevice,
     TooManyDevices,
-    UserRef,
 )
 from opensts.store.iam_providers import MAX_TAGS, TooManyTags
 
@@ -118,67 +118,29 @@ class ListMFADeviceTagsResult:
 
 
 # --- Helpers ----------------------------------------------------------------------------------
-def _user_arn(account: str, user: UserRef) -> str:
+def _user_arn(account: str, user: UserRecord) -> str:
     return arns.user_arn(account, user.name, user.path)
-
-
-def _find_user(ctx: ActionContext, account: str, name: str) -> UserRef | None:
-    from sqlalchemy import select
-
-    users = schema.users
-    with ctx.runtime.store.engine.connect() as conn:
-        row = conn.execute(
-            select(users.c.user_id, users.c.name, users.c.path, users.c.created_at).where(
-                users.c.account_id == account, users.c.name_key == name.lower()
-            )
-        ).first()
-    return UserRef(row.user_id, row.name, row.path, row.created_at) if row else None
-
-
-def _find_user_by_id(ctx: ActionContext, user_id: str) -> UserRef | None:
-    from sqlalchemy import select
-
-    users = schema.users
-    with ctx.runtime.store.engine.connect() as conn:
-        row = conn.execute(
-            select(users.c.user_id, users.c.name, users.c.path, users.c.created_at).where(users.c.user_id == user_id)
-        ).first()
-    return UserRef(row.user_id, row.name, row.path, row.created_at) if row else None
-
-
-def _no_such_user(name: str) -> NoSuchEntity:
-    return NoSuchEntity(f"The user with name {name} cannot be found.")
 
 
 def _no_such_device(serial: str) -> NoSuchEntity:
     return NoSuchEntity(f"MFA device with serial number {serial} cannot be found.")
 
 
-def _authorized_user(ctx: ActionContext, action_name: str, name: str) -> UserRef:
-    """Authorize ``iam:ACTION`` on the user's ARN (before saying whether it exists)."""
-    account = caller_account(ctx)
-    user = _find_user(ctx, account, name)
-    authorize_iam(ctx, action_name, _user_arn(account, user) if user else resource_arn(account, "user", name))
-    if user is None:
-        raise _no_such_user(name)
-    return user
-
-
-def _target_user(ctx: ActionContext, action_name: str, name: str | None) -> UserRef | None:
+def _target_user(ctx: ActionContext, action_name: str, name: str | None) -> UserRecord | None:
     """The named user, or the calling user when no name is given (None for the account root)."""
     if name is not None:
-        return _authorized_user(ctx, action_name, name)
+        return authorized_user(ctx, action_name, name)
     caller = ctx.caller
     assert caller is not None
     if caller.kind is PrincipalKind.ROOT:
         authorize_iam(ctx, action_name, caller.arn)
         return None
     if caller.kind is PrincipalKind.USER and caller.entity_id:
-        user = _find_user_by_id(ctx, caller.entity_id)
+        user = ctx.runtime.store.users.get_by_id(caller.entity_id)
         account = caller_account(ctx)
         authorize_iam(ctx, action_name, _user_arn(account, user) if user else caller.arn)
         if user is None:
-            raise _no_such_user(caller.user_name or caller.entity_id)
+            raise no_such_user(caller.user_name or caller.entity_id)
         return user
     raise ValidationError(NON_USER_CREDENTIALS)
 
@@ -212,7 +174,7 @@ def _read_codes(reader: ParamReader) -> tuple[str, str]:
     return code1 or "", code2 or ""
 
 
-def _mfa_user(account: str, user: UserRef | None) -> MfaUser | None:
+def _mfa_user(account: str, user: UserRecord | None) -> MfaUser | None:
     if user is None:
         return None
     return MfaUser(user.path, user.name, user.user_id, _user_arn(account, user), user.created_at)
@@ -258,7 +220,7 @@ def enable_mfa_device(ctx: ActionContext, params: Params) -> None:
     reader.done()
     assert name is not None
     account = caller_account(ctx)
-    user = _authorized_user(ctx, "EnableMFADevice", name)
+    user = authorized_user(ctx, "EnableMFADevice", name)
     device = _device_of_account(ctx, account, serial)
     if device.user_id is not None:
         raise EntityAlreadyExists("MFA Device is already in use.")
@@ -286,7 +248,7 @@ def resync_mfa_device(ctx: ActionContext, params: Params) -> None:
     reader.done()
     assert name is not None
     account = caller_account(ctx)
-    user = _authorized_user(ctx, "ResyncMFADevice", name)
+    user = authorized_user(ctx, "ResyncMFADevice", name)
     device = _device_of_account(ctx, account, serial)
     if device.user_id != user.user_id:
         raise _no_such_device(serial)
