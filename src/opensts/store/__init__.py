@@ -9,6 +9,7 @@ from opensts.store.accounts import AccountExists, AccountRepository
 from opensts.store.db import create_store_engine
 from opensts.store.iam_mfa import MfaRepository
 from opensts.store.iam_providers import ProviderRepository
+from opensts.store.iam_reports import AccountReportRepository
 from opensts.store.iam_groups import GroupRepository
 from opensts.store.iam_policies import InlinePolicyRepository, ManagedPolicyRepository
 from opensts.store.iam_roles import RoleRepository
@@ -36,6 +37,7 @@ class Store:
         self.signing_keys = SigningKeyRepository(self.engine)
         self.meta = MetaRepository(self.engine)
         self.principal_policies = PrincipalPolicyRepository(self.engine)
+        self.reports = AccountReportRepository(self.engine)
         self.mfa = MfaRepository(self.engine, master_key)
         self.providers = ProviderRepository(self.engine)
         self.users = UserRepository(self.engine)
