@@ -23,9 +23,8 @@ import ipaddress
 import json
 import re
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Iterable
 
-from sqlalchemy import and_, select
 
 from opensts.actions import ActionContext, Params, action
 from opensts.errors import InvalidInput, NoSuchEntity
@@ -46,7 +45,6 @@ from opensts.policy import (
 )
 from opensts.policy.request import principal_type_of
 from opensts.policy.values import read_date, read_number
-from opensts.store import schema
 
 CONTEXT_TYPES = (
     "string", "stringList", "numeric", "numericList", "boolean", "booleanList", "ip", "ipList", "binary",
@@ -598,49 +596,21 @@ def load_source_entity(ctx: ActionContext, source_arn: str) -> SourceEntity:
     if parsed.account != account:
         raise NoSuchEntity(f"The {kind} with name {name} cannot be found.")
     store = ctx.runtime.store
-    table = {"user": schema.users, "group": schema.groups, "role": schema.roles}[kind]
-    id_column = {"user": "user_id", "group": "group_id", "role": "role_id"}[kind]
-    with store.engine.connect() as conn:
-        row = conn.execute(
-            select(table.c[id_column], table.c.name, table.c.path).where(
-                table.c.account_id == account, table.c.name_key == name.lower()
-            )
-        ).first()
-    if row is None:
+    entity = store.inline_policies.owner(kind, account, name)
+    if entity is None:
         raise NoSuchEntity(f"The {kind} with name {name} cannot be found.")
-    entity_id = row[0]
-    entity_arn = str(arns.Arn(parsed.partition, "iam", "", account, f"{kind}{row.path}{row.name}"))
+    entity_id = entity.entity_id
+    entity_arn = str(arns.Arn(parsed.partition, "iam", "", account, f"{kind}{entity.path}{entity.name}"))
     if kind == "group":
-        return SourceEntity(kind, entity_arn, entity_id, {}, _group_documents(store, entity_id, row.name), None)
+        group_documents = store.principal_policies.for_group(entity_id) or ()
+        documents = [(*_labelled(d.name), d.document) for d in group_documents]
+        return SourceEntity(kind, entity_arn, entity_id, {}, documents, None)  # type: ignore[arg-type]
     policies = store.principal_policies.for_user(entity_id) if kind == "user" else store.principal_policies.for_role(entity_id)
     if policies is None:
         raise NoSuchEntity(f"The {kind} with name {name} cannot be found.")
     documents = [(*_labelled(d.name), d.document) for d in policies.identity]
     boundary = (*_managed_source(policies.boundary.name), policies.boundary.document) if policies.boundary else None
     return SourceEntity(kind, entity_arn, entity_id, dict(policies.tags), documents, boundary)  # type: ignore[arg-type]
-
-
-def _group_documents(store: Any, group_id: str, group_name: str) -> list[tuple[str, str, str]]:
-    inline, mp, pv, att = schema.inline_policies, schema.managed_policies, schema.policy_versions, schema.policy_attachments
-    with store.engine.connect() as conn:
-        rows = conn.execute(
-            select(inline.c.name, inline.c.document)
-            .where(inline.c.owner_type == "group", inline.c.owner_id == group_id)
-            .order_by(inline.c.name)
-        ).all()
-        docs = [(r.name, "group", r.document) for r in rows]
-        managed = conn.execute(
-            select(mp.c.arn, pv.c.document)
-            .select_from(
-                att.join(mp, att.c.policy_id == mp.c.policy_id).join(
-                    pv, and_(pv.c.policy_id == mp.c.policy_id, pv.c.version_id == mp.c.default_version_id)
-                )
-            )
-            .where(att.c.entity_type == "group", att.c.entity_id == group_id)
-            .order_by(mp.c.arn)
-        ).all()
-    docs += [(*_managed_source(r.arn), r.document) for r in managed]
-    return docs
 
 
 def _source_arn(reader: ParamReader) -> str:

@@ -17,6 +17,7 @@ from opensts.store.iam_users import UserRepository
 from opensts.store.meta import MetaRepository
 from opensts.store.migrate import upgrade_to_head
 from opensts.store.principal_policies import PrincipalPolicyRepository
+from opensts.store.replay import ReplayRepository
 from opensts.store.signing_keys import SigningKeyRepository
 from opensts.store.usage import UsageRecorder
 from opensts.tokens.master_key import MasterKey
@@ -38,6 +39,7 @@ class Store:
         self.meta = MetaRepository(self.engine)
         self.principal_policies = PrincipalPolicyRepository(self.engine)
         self.reports = AccountReportRepository(self.engine)
+        self.replay = ReplayRepository(self.engine)
         self.mfa = MfaRepository(self.engine, master_key)
         self.providers = ProviderRepository(self.engine)
         self.users = UserRepository(self.engine)

@@ -67,6 +67,15 @@ class PrincipalPolicyRepository:
             tags = _tags(conn, "role", role_id)
         return EntityPolicies(role_id, role.path, role.name, tuple(docs), boundary, tags)
 
+    def for_group(self, group_id: str) -> tuple[PolicyDocument, ...] | None:
+        """A group's inline and attached policies (what its members get from it); None if no such group."""
+        groups = schema.groups
+        with self._engine.connect() as conn:
+            group = conn.execute(select(groups.c.name).where(groups.c.group_id == group_id)).first()
+            if group is None:
+                return None
+            return tuple(_inline(conn, "group", group_id, f"group/{group.name}") + _attached(conn, "group", group_id))
+
     def managed_documents(self, arns: tuple[str, ...]) -> tuple[PolicyDocument | None, ...]:
         """Default-version documents of managed policies by ARN (None where no such policy)."""
         with self._engine.connect() as conn:

@@ -31,8 +31,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import delete, insert
-from sqlalchemy.exc import IntegrityError
 
 from opensts.access.authorize import request_context
 from opensts.access.trust_principals import effective_trust_policy
@@ -49,7 +47,6 @@ from opensts.federation.saml_metadata import IdpMetadata, MetadataError, parse_i
 from opensts.identity import arn as arns
 from opensts.params import ParamReader
 from opensts.policy import Principal, PrincipalType, Request, evaluate_trust
-from opensts.store import schema
 from opensts.sts import session_params as sp
 from opensts.sts.credentials import AssumedRoleUser, Credentials
 from opensts.sts.role_sessions import (
@@ -178,22 +175,13 @@ def replay_item(issuer: str, assertion_id: str) -> str:
 def record_assertion(runtime: "Runtime", assertion: SamlAssertion, now: datetime) -> bool:
     """Record the assertion as used; False if it was used before (by any process or node)."""
     global _last_prune
-    table = schema.replay_cache
-    try:
-        with runtime.store.engine.begin() as conn:
-            conn.execute(
-                insert(table).values(
-                    kind=REPLAY_KIND, item=replay_item(assertion.issuer, assertion.assertion_id),
-                    expires_at=assertion.keep_until,
-                )
-            )
-    except IntegrityError:
+    replay = runtime.store.replay
+    if not replay.record_once(REPLAY_KIND, replay_item(assertion.issuer, assertion.assertion_id), assertion.keep_until):
         return False
     if time.monotonic() - _last_prune > PRUNE_INTERVAL:
         _last_prune = time.monotonic()
         try:
-            with runtime.store.engine.begin() as conn:
-                conn.execute(delete(table).where(table.c.kind == REPLAY_KIND, table.c.expires_at < now))
+            replay.prune(REPLAY_KIND, now)
         except Exception:  # noqa: BLE001 - pruning is best effort; the next interval retries
             log.debug("pruning expired SAML replay records failed", exc_info=True)
     return True
