@@ -24,7 +24,10 @@ def _compiled(pattern: str) -> re.Pattern[str]:
     return re.compile(pattern, re.ASCII | re.DOTALL)
 
 
-TAG_TEXT_PATTERN = r"[\p{L}\p{Z}\p{N}_.:/=+\-@]"
+# Patterns botocore's models give for tags and policy text (IAM and STS alike).
+TAG_KEY_PATTERN = r"[\p{L}\p{Z}\p{N}_.:/=+\-@]+"
+TAG_VALUE_PATTERN = r"[\p{L}\p{Z}\p{N}_.:/=+\-@]*"
+POLICY_TEXT_PATTERN = r"[\u0009\u000A\u000D\u0020-\u00FF]+"
 
 
 def tag_text_valid(text: str, *, allow_empty: bool = False) -> bool:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import re
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from opensts.errors import MalformedPolicyDocument
@@ -69,13 +70,22 @@ def bind_trust_principals(runtime: "Runtime", document_text: str) -> str | None:
     return json.dumps(bound, sort_keys=True) if bound else None
 
 
+@lru_cache(maxsize=4096)
+def _bound(trust_principal_ids: str) -> tuple[tuple[str, str], ...]:
+    """The stored {arn: id} map, parsed once per distinct text (AssumeRole reads it every call)."""
+    return tuple(json.loads(trust_principal_ids).items())
+
+
 def effective_trust_policy(runtime: "Runtime", role: "RoleRecord") -> str:
     """The role's trust policy with principals that no longer name the trusted entity replaced by
     that entity's unique id (which matches no caller)."""
     if not role.trust_principal_ids:
         return role.assume_role_policy
-    bound: dict[str, str] = json.loads(role.trust_principal_ids)
-    stale = {arn: entity_id for arn, entity_id in bound.items() if runtime.policies.entity_id(arn) != entity_id}
+    stale = {
+        arn: entity_id
+        for arn, entity_id in _bound(role.trust_principal_ids)
+        if runtime.policies.entity_id(arn) != entity_id
+    }
     if not stale:
         return role.assume_role_policy
     document = json.loads(role.assume_role_policy)

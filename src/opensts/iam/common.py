@@ -27,7 +27,7 @@ from urllib.parse import quote
 from opensts.access.authorize import authorize, iam_resource_arn
 from opensts.actions import ActionContext
 from opensts.errors import InvalidInput, MalformedPolicyDocument, ValidationError, validation_message
-from opensts.params import ParamReader, tag_text_valid
+from opensts.params import POLICY_TEXT_PATTERN, TAG_KEY_PATTERN, ParamReader, tag_text_valid
 from opensts.policy import Policy, PolicyValidationError, parse_policy
 
 T = TypeVar("T")
@@ -39,9 +39,8 @@ GROUP_NAME_PATTERN = r"[\w+=,.@-]+"
 POLICY_NAME_PATTERN = r"[\w+=,.@-]+"
 PATH_PATTERN = r"(\u002F)|(\u002F[\u0021-\u007E]+\u002F)"
 PATH_PREFIX_PATTERN = r"\u002F[\u0021-\u007E]*"
-POLICY_DOCUMENT_PATTERN = r"[\u0009\u000A\u000D\u0020-\u00FF]+"
+POLICY_DOCUMENT_PATTERN = POLICY_TEXT_PATTERN
 DESCRIPTION_PATTERN = r"[\u0009\u000A\u000D\u0020-\u007E\u00A1-\u00FF]*"
-TAG_KEY_PATTERN = r"[\p{L}\p{Z}\p{N}_.:/=+\-@]+"
 MAX_ITEMS_LIMIT = 1000
 DEFAULT_MAX_ITEMS = 100
 

@@ -23,7 +23,7 @@ from opensts.errors import (
     ValidationError,
 )
 from opensts.federation.totp import new_seed, otpauth_uri, qr_code_png, verify_consecutive_codes
-from opensts.iam.users import authorized_user, no_such_user
+from opensts.iam.users import authorized_user, no_such_user, read_user_name
 from opensts.store.iam_users import UserRecord
 from opensts.iam.common import (
     read_tag_keys,
@@ -211,17 +211,21 @@ def create_virtual_mfa_device(ctx: ActionContext, params: Params) -> CreateVirtu
     return CreateVirtualMFADeviceResult(device)
 
 
-@action("iam", "EnableMFADevice")
-def enable_mfa_device(ctx: ActionContext, params: Params) -> None:
+def _device_and_codes(ctx: ActionContext, params: Params, action_name: str) -> tuple[UserRecord, MfaDeviceRecord, str, str, str]:
+    """Enable/Resync: the named user (authorized), the device of this account, and the two codes."""
     reader = ParamReader(params)
-    name = reader.string("UserName", required=True, min_len=1, max_len=128, pattern=USER_NAME_PATTERN)
+    name = read_user_name(reader)
     serial = _read_serial(reader)
     code1, code2 = _read_codes(reader)
     reader.done()
     assert name is not None
-    account = caller_account(ctx)
-    user = authorized_user(ctx, "EnableMFADevice", name)
-    device = _device_of_account(ctx, account, serial)
+    user = authorized_user(ctx, action_name, name)
+    return user, _device_of_account(ctx, caller_account(ctx), serial), serial, code1, code2
+
+
+@action("iam", "EnableMFADevice")
+def enable_mfa_device(ctx: ActionContext, params: Params) -> None:
+    user, device, serial, code1, code2 = _device_and_codes(ctx, params, "EnableMFADevice")
     if device.user_id is not None:
         raise EntityAlreadyExists("MFA Device is already in use.")
     step = _check_codes(ctx, device, code1, code2)
@@ -241,15 +245,7 @@ def enable_mfa_device(ctx: ActionContext, params: Params) -> None:
 
 @action("iam", "ResyncMFADevice")
 def resync_mfa_device(ctx: ActionContext, params: Params) -> None:
-    reader = ParamReader(params)
-    name = reader.string("UserName", required=True, min_len=1, max_len=128, pattern=USER_NAME_PATTERN)
-    serial = _read_serial(reader)
-    code1, code2 = _read_codes(reader)
-    reader.done()
-    assert name is not None
-    account = caller_account(ctx)
-    user = authorized_user(ctx, "ResyncMFADevice", name)
-    device = _device_of_account(ctx, account, serial)
+    user, device, serial, code1, code2 = _device_and_codes(ctx, params, "ResyncMFADevice")
     if device.user_id != user.user_id:
         raise _no_such_device(serial)
     step = _check_codes(ctx, device, code1, code2)
@@ -263,7 +259,7 @@ def resync_mfa_device(ctx: ActionContext, params: Params) -> None:
 @action("iam", "DeactivateMFADevice")
 def deactivate_mfa_device(ctx: ActionContext, params: Params) -> None:
     reader = ParamReader(params)
-    name = reader.string("UserName", min_len=1, max_len=128, pattern=USER_NAME_PATTERN)
+    name = read_user_name(reader, required=False)
     serial = _read_serial(reader)
     reader.done()
     account = caller_account(ctx)
@@ -300,7 +296,7 @@ def delete_virtual_mfa_device(ctx: ActionContext, params: Params) -> None:
 @action("iam", "ListMFADevices")
 def list_mfa_devices(ctx: ActionContext, params: Params) -> ListMFADevicesResult:
     reader = ParamReader(params)
-    name = reader.string("UserName", min_len=1, max_len=128, pattern=USER_NAME_PATTERN)
+    name = read_user_name(reader, required=False)
     marker, max_items = read_pagination(reader)
     reader.done()
     user = _target_user(ctx, "ListMFADevices", name)

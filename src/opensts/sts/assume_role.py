@@ -22,7 +22,6 @@ from opensts.sts.credentials import AssumedRoleUser, Credentials
 from opensts.sts.role_sessions import (
     find_role,
     issue_role_session,
-    role_arn_of,
     session_duration,
     trust_context,
     trust_extra_actions,
@@ -94,7 +93,7 @@ def assume_role(ctx: ActionContext, request: AssumeRoleRequest) -> AssumeRoleRes
     if request.mfa is not None:
         mfa_at = verify_mfa(ctx, caller, request.mfa)
 
-    role_arn = role_arn_of(role)
+    role_arn = role.arn
     context: dict[str, Any] = request_context(
         caller, ctx.request_time, source_ip=ctx.source_ip, secure_transport=ctx.secure_transport, region=ctx.region
     )

@@ -40,10 +40,6 @@ def find_role(runtime: "Runtime", role_arn: str) -> RoleRecord | None:
     return role
 
 
-def role_arn_of(role: RoleRecord) -> str:
-    return role.arn
-
-
 def session_duration(role: RoleRecord, requested: int | None, *, chained: bool = False) -> int:
     duration = requested or DEFAULT_DURATION
     if chained and duration > ROLE_CHAINING_LIMIT:
@@ -110,7 +106,7 @@ def issue_role_session(
         kind="assumed-role",
         principal_arn=session_arn,
         principal_id=principal_id,
-        source_arn=role_arn_of(role),
+        source_arn=role.arn,
         source_id=role.role_id,
         issued_at=now,
         duration_seconds=duration,

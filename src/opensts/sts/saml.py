@@ -52,7 +52,6 @@ from opensts.sts.credentials import AssumedRoleUser, Credentials
 from opensts.sts.role_sessions import (
     find_role,
     issue_role_session,
-    role_arn_of,
     session_duration,
     trust_context,
     trust_extra_actions,
@@ -328,7 +327,7 @@ def assume_role_with_saml(ctx: ActionContext, request: AssumeRoleWithSAMLRequest
     context.update(saml_keys)
     context["aws:FederatedProvider"] = provider.arn
     context.update(trust_context(session.session_name, session.tags, session.source_identity))
-    role_arn = role_arn_of(role)
+    role_arn = role.arn
     principal = Principal(provider.arn, PrincipalType.SAML, account=provider.account_id)
     decision = evaluate_trust(
         Request(principal, ACTION, role_arn, role.account_id, context, resource_policy_required=True),

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from opensts.errors import InvalidParameterValue, MalformedPolicyDocument
-from opensts.params import ParamReader, tag_text_valid
+from opensts.params import POLICY_TEXT_PATTERN, TAG_KEY_PATTERN, TAG_VALUE_PATTERN, ParamReader, tag_text_valid
 from opensts.policy import PolicyValidationError, parse_policy
 
 ROLE_SESSION_NAME_PATTERN = r"[\w+=,.@-]*"
@@ -17,9 +17,6 @@ EXTERNAL_ID_PATTERN = r"[\w+=,.@:\/-]*"
 SERIAL_NUMBER_PATTERN = r"[\w+=/:,.@-]*"
 TOKEN_CODE_PATTERN = r"[\d]*"
 SOURCE_IDENTITY_PATTERN = r"[\w+=,.@-]*"
-POLICY_PATTERN = r"[\u0009\u000A\u000D\u0020-\u00FF]+"
-TAG_KEY_PATTERN = r"[\p{L}\p{Z}\p{N}_.:/=+\-@]+"
-TAG_VALUE_PATTERN = r"[\p{L}\p{Z}\p{N}_.:/=+\-@]*"
 MAX_TAGS = 50
 MAX_POLICY_ARNS = 10
 
@@ -50,7 +47,7 @@ class MfaInput:
 
 
 def read_session_policies(reader: ParamReader) -> SessionPolicies:
-    policy = reader.string("Policy", min_len=1, max_len=2048, pattern=POLICY_PATTERN)
+    policy = reader.string("Policy", min_len=1, max_len=2048, pattern=POLICY_TEXT_PATTERN)
     arns: list[str] = []
     for i, item in enumerate(reader.list("PolicyArns", max_items=MAX_POLICY_ARNS), start=1):
         arn = item.get("arn") if isinstance(item, dict) else None

@@ -39,7 +39,6 @@ from opensts.sts.credentials import AssumedRoleUser, Credentials
 from opensts.sts.role_sessions import (
     find_role,
     issue_role_session,
-    role_arn_of,
     session_duration,
     trust_context,
     trust_extra_actions,
@@ -245,7 +244,7 @@ def assume_role_with_web_identity(
     context.update(trust_context(request.role_session_name, tags, source_identity))
     principal = Principal(provider.arn, PrincipalType.WEB_IDENTITY, account=role.account_id)
     decision = evaluate_trust(
-        Request(principal, ACTION, role_arn_of(role), role.account_id, context, resource_policy_required=True),
+        Request(principal, ACTION, role.arn, role.account_id, context, resource_policy_required=True),
         effective_trust_policy(ctx.runtime, role),
         extra_actions=trust_extra_actions(tags, source_identity is not None),
     )
