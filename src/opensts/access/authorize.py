@@ -158,8 +158,9 @@ def request_context(
         for key, value in claims.attributes:
             context.setdefault(key, value)
     if extra:
+        present = {k.lower() for k in context}
         for key, value in extra.items():
-            if key.lower().startswith("aws:") and key.lower() in {k.lower() for k in context}:
+            if key.lower().startswith("aws:") and key.lower() in present:
                 continue
             context[key] = value
     return context
