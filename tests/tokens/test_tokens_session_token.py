@@ -43,8 +43,10 @@ def test_tokens_are_compact_and_randomised(claims, ring):
     minimal = make_claims(session_policy=None, policy_arns=(), attributes=(), tags=(), transitive_tag_keys=())
     t1, t2 = encode_session_token(minimal, ring), encode_session_token(minimal, ring)
     assert t1 != t2  # fresh nonce each time
-    assert len(t1) < 320
-    assert len(encode_session_token(claims, ring)) < 600
+    # A session without policies or tags is sent uncompressed (a DEFLATE stored block: cheaper to
+    # build than to compress); AWS's own session tokens are longer still.
+    assert len(t1) < 512
+    assert len(encode_session_token(claims, ring)) < 600  # policies and tags are compressed
     assert claims.secret_access_key not in base64.b64decode(t1).decode("latin-1")
 
 

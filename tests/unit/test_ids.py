@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import re
 
 import pytest
@@ -57,3 +58,10 @@ def test_arn_parsing() -> None:
     for bad in ("", "arn:aws", "nope:aws:iam::1:root", "arn::iam::1:root"):
         with pytest.raises(ValueError):
             arn.Arn.parse(bad)
+
+
+@given(st.binary(min_size=10, max_size=10))
+def test_base32_of_80_bits_matches_the_standard_encoding(raw: bytes) -> None:
+    from opensts.identity.ids import _base32_80
+
+    assert _base32_80(int.from_bytes(raw, "big")) == base64.b32encode(raw).decode("ascii")

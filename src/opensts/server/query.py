@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import unquote
 
 from opensts.errors import MalformedQueryString
 
@@ -39,24 +39,32 @@ def parse_pairs(text: str) -> list[tuple[str, str]]:
     """``a=1&b=2`` → pairs, '+' as space, strict percent-decoding; MalformedQueryString otherwise."""
     if not text:
         return []
-    if "%" in text and _BAD_ESCAPE.search(text):
+    escaped = "%" in text
+    if escaped and _BAD_ESCAPE.search(text):
         raise MalformedQueryString("The query string or form body has an invalid percent-encoding.")
-    if "%" not in text and "+" not in text:
-        # Fast path for the common plain form (Action=GetCallerIdentity&Version=...).
-        pairs = []
-        for item in text.split("&"):
-            name, eq, value = item.partition("=")
-            if not eq:
-                raise MalformedQueryString("The query string or form body is malformed.")
-            pairs.append((name, value))
-        if len(pairs) > MAX_PARAMS:
-            raise MalformedQueryString("Too many parameters.")
-        return pairs
-    try:
-        pairs = parse_qsl(text, keep_blank_values=True, strict_parsing=True, errors="strict", max_num_fields=MAX_PARAMS)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise MalformedQueryString("The query string or form body is malformed.") from exc
+    plain = not escaped and "+" not in text
+    pairs = []
+    for item in text.split("&"):
+        name, eq, value = item.partition("=")
+        if not eq:
+            raise MalformedQueryString("The query string or form body is malformed.")
+        if not plain:  # decode only the components that need it (most are plain words)
+            name, value = _decode_component(name), _decode_component(value)
+        pairs.append((name, value))
+    if len(pairs) > MAX_PARAMS:
+        raise MalformedQueryString("Too many parameters.")
     return pairs
+
+
+def _decode_component(raw: str) -> str:
+    if "+" in raw:
+        raw = raw.replace("+", " ")
+    if "%" not in raw:
+        return raw
+    try:
+        return unquote(raw, errors="strict")
+    except UnicodeDecodeError as exc:
+        raise MalformedQueryString("The query string or form body is malformed.") from exc
 
 
 def decode_params(pairs: list[tuple[str, str]]) -> Nested:

@@ -15,6 +15,9 @@ Wire format, version 1 (then standard base64 with padding, like AWS's tokens)::
                                aad = b"opensts/v1/session-token" || bytes 0..4,
                                plaintext = raw DEFLATE (preset dictionary ZDICT_V1) of compact UTF-8 JSON )
 
+Small payloads go as a single DEFLATE stored block (see ``STORED_MAX``): the same format, any
+inflater reads it.
+
 The JSON is an object with short keys (see ``_FIELDS``); empty/None/False optional fields are left
 out. A new field or a change of meaning needs a new version byte; a decoder rejects versions and
 keys it does not know (fail closed), so during a rolling upgrade old nodes reject new-format tokens
@@ -234,10 +237,32 @@ def _to_wire(c: SessionClaims) -> dict[str, Any]:
     return d
 
 
+# Payloads up to this size (a session without policies, tags or claims: ~300 bytes) are sent as one
+# DEFLATE *stored* block: still the v1 format, but building it costs nothing, while running the
+# compressor costs more than the AES-GCM seal and the JSON together. Larger payloads are compressed.
+STORED_MAX = 400
+
+
 def _deflate(data: bytes) -> bytes:
+    n = len(data)
+    if n <= STORED_MAX:
+        # RFC 1951 §3.2.4: BFINAL=1, BTYPE=00, then LEN and its one's complement, little-endian.
+        return b"\x01" + n.to_bytes(2, "little") + (n ^ 0xFFFF).to_bytes(2, "little") + data
     # memLevel 8: memLevel 9's larger buffers cost ~40 us of allocation per call for nothing here
     co = zlib.compressobj(9, zlib.DEFLATED, -15, 8, zlib.Z_DEFAULT_STRATEGY, ZDICT_V1)
     return co.compress(data) + co.flush()
+
+
+def _inflate(data: bytes) -> bytes:
+    n = len(data) - 5
+    if 0 <= n <= STORED_MAX and data[0] == 1 and data[1:3] == n.to_bytes(2, "little") \
+            and data[3:5] == (n ^ 0xFFFF).to_bytes(2, "little"):
+        return data[5:]  # one final stored block spanning the whole stream: what zlib would inflate
+    d = zlib.decompressobj(-15, ZDICT_V1)
+    payload = d.decompress(data, _MAX_PAYLOAD)
+    if d.unconsumed_tail or not d.eof or d.unused_data:
+        raise ValueError("bad deflate stream")
+    return payload
 
 
 def encode_session_token(claims: SessionClaims, keyring: KeyRing) -> str:
@@ -285,11 +310,7 @@ def decode_session_token(token: str, keyring: KeyRing) -> SessionClaims:
     except hazmat.InvalidTag:
         raise _bad(InvalidSessionToken.AUTHENTICATION, "does not verify", key.key_id) from None
     try:
-        d = zlib.decompressobj(-15, ZDICT_V1)
-        payload = d.decompress(compressed, _MAX_PAYLOAD)
-        if d.unconsumed_tail or not d.eof or d.unused_data:
-            raise ValueError("bad deflate stream")
-        return _from_wire(json.loads(payload.decode("utf-8", "surrogatepass")))
+        return _from_wire(json.loads(_inflate(compressed).decode("utf-8", "surrogatepass")))
     except Exception as exc:  # authenticated but unreadable: a bug or a foreign format, never a crash
         raise _bad(InvalidSessionToken.PAYLOAD, type(exc).__name__, key.key_id) from None
 
