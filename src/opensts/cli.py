@@ -15,6 +15,7 @@ import click
 from opensts import __version__
 from opensts.commands.policy import policy
 from opensts.config import DEFAULT_DATA_DIR, DEFAULT_HOST, DEFAULT_PORT, Settings
+from opensts.server.metrics import METRICS_DIR_ENV
 
 _store_options = [
     click.option(
@@ -104,8 +105,8 @@ def serve(host: str | None, port: int | None, data_dir: str | None, database_url
             "OPENSTS_LOG_LEVEL": settings.log_level,
         }
     )
-    if settings.workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="opensts-metrics-")
+    if settings.workers > 1 and not os.environ.get(METRICS_DIR_ENV):
+        os.environ[METRICS_DIR_ENV] = tempfile.mkdtemp(prefix="opensts-metrics-")
     logging.getLogger("opensts").info(
         "OpenSTS %s listening on http://%s:%d (account %s, %d worker%s)",
         __version__, settings.host, settings.port, account, settings.workers, "" if settings.workers == 1 else "s",

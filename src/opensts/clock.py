@@ -29,6 +29,8 @@ class Clock:
         return now + self._offset
 
     def now(self) -> datetime:
+        if not self._offset_file:
+            return datetime.now(timezone.utc)
         return datetime.fromtimestamp(self.timestamp(), timezone.utc)
 
     def _refresh_offset(self, now: float) -> None:

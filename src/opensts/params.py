@@ -83,11 +83,11 @@ class ParamReader:
         pattern: str | None = None,
     ) -> str | None:
         value = self.params.get(name)
-        member = member_name(name)
         if value is None:
             if required:
-                self.fail(None, member, "Member must not be null")
+                self.fail(None, member_name(name), "Member must not be null")
             return None
+        member = member_name(name)
         if not isinstance(value, str):
             self.fail(None, member, "Member must be a string")
             return None
@@ -98,11 +98,11 @@ class ParamReader:
         self, name: str, *, required: bool = False, min_value: int | None = None, max_value: int | None = None
     ) -> int | None:
         raw = self.params.get(name)
-        member = member_name(name)
         if raw is None:
             if required:
-                self.fail(None, member, "Member must not be null")
+                self.fail(None, member_name(name), "Member must not be null")
             return None
+        member = member_name(name)
         if not isinstance(raw, str) or not re.fullmatch(r"-?[0-9]{1,18}", raw):
             self.fail(raw, member, "Member must be an integer")
             return None

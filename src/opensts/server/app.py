@@ -12,6 +12,7 @@ import contextlib
 import itertools
 import secrets
 import logging
+import os
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -202,6 +203,20 @@ async def _watch_iam_version(runtime: Runtime) -> None:
             log.warning("could not read the IAM change counter", exc_info=True)
 
 
+async def _publish_metrics() -> None:
+    """Several workers: share this one's figures with the others' /metrics."""
+    try:
+        while True:
+            await asyncio.sleep(metrics.PUBLISH_SECONDS)
+            try:
+                metrics.publish()
+            except OSError:
+                log.warning("could not write this worker's metrics", exc_info=True)
+    finally:
+        with contextlib.suppress(OSError):
+            metrics.publish()
+
+
 def _service_for(version: Any) -> str:
     return _VERSION_TO_SERVICE.get(version, "sts") if isinstance(version, str) else "sts"
 
@@ -209,8 +224,9 @@ def _service_for(version: Any) -> str:
 async def read_http_request(scope: Scope, receive: Receive) -> HttpRequest:
     """The request as SigV4 sees it: raw path and query, joined headers, the body (bounded)."""
     raw_headers = scope["headers"]
-    # ASGI servers give lower-case names; repeated headers are joined with ',' (as SigV4 wants).
-    headers = {name.decode("latin-1").lower(): value.decode("latin-1") for name, value in raw_headers}
+    # ASGI servers give lower-case names (the spec says so); repeated headers are joined with ','
+    # (as SigV4 wants).
+    headers = {name.decode("latin-1"): value.decode("latin-1") for name, value in raw_headers}
     if len(headers) != len(raw_headers):
         headers = {}
         for raw_name, raw_value in raw_headers:
@@ -295,6 +311,8 @@ def create_app(runtime: Runtime | None = None, settings: Settings | None = None)
         state["runtime"] = opened
         state["query"] = QueryApi(opened)
         background = [asyncio.create_task(_refresh_keyring(opened)), asyncio.create_task(_watch_iam_version(opened))]
+        if os.environ.get(metrics.METRICS_DIR_ENV):
+            background.append(asyncio.create_task(_publish_metrics()))
         try:
             yield
         finally:
@@ -314,31 +332,37 @@ def create_app(runtime: Runtime | None = None, settings: Settings | None = None)
         body, content_type = metrics.render()
         return Response(body, 200, media_type=content_type)
 
+    authorize = AuthorizeEndpoint(state)
     routes = [
         Route("/", _AsgiEndpoint(query), methods=["GET", "POST"]),
         Route("/health", health, methods=["GET"]),
         Route("/metrics", metrics_endpoint, methods=["GET"]),
-        Route("/v1/authorize", AuthorizeEndpoint(state), methods=["POST"]),
+        Route("/v1/authorize", authorize, methods=["POST"]),
     ]
-    return QueryFirst(Starlette(routes=routes, lifespan=lifespan), state)
+    return QueryFirst(Starlette(routes=routes, lifespan=lifespan), state, authorize)
 
 
 class QueryFirst:
-    """Send ``GET/POST /`` straight to the query API; everything else (and lifespan) to Starlette.
+    """Send ``GET/POST /`` straight to the query API and ``POST /v1/authorize`` to its endpoint;
+    everything else (and lifespan) to Starlette.
 
-    The API path is the hot one: skipping the router and Starlette's middleware stack on it saves
+    These paths are the hot ones: skipping the router and Starlette's middleware stack on them saves
     a measurable share of each request.
     """
 
-    def __init__(self, app: Starlette, state: dict[str, Any]) -> None:
+    def __init__(self, app: Starlette, state: dict[str, Any], authorize: AuthorizeEndpoint) -> None:
         self.app = app
         self.state = state
+        self.authorize = authorize
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["path"] == "/" and scope["method"] in ("GET", "POST"):
-            query = self.state.get("query")
-            if query is not None:
-                await query(scope, receive, send)
+        if scope["type"] == "http" and "query" in self.state:  # started: the lifespan opened the runtime
+            path, method = scope["path"], scope["method"]
+            if path == "/" and (method == "POST" or method == "GET"):
+                await self.state["query"](scope, receive, send)
+                return
+            if path == "/v1/authorize" and method == "POST":
+                await self.authorize(scope, receive, send)
                 return
         await self.app(scope, receive, send)
 

@@ -1,43 +1,104 @@
 """Prometheus metrics: requests by service, action and outcome, and a latency histogram.
 
-With several worker processes, ``serve`` sets ``PROMETHEUS_MULTIPROC_DIR`` so that /metrics sums
-every worker's figures.
+Counting happens on every request, so it is a few list operations on plain per-process figures (no
+locks: only the event loop thread observes). ``/metrics`` renders the Prometheus text format.
+
+With several worker processes, ``serve`` sets ``OPENSTS_METRICS_DIR``: each worker writes its figures
+there once a second (:func:`publish`, from a background task) and ``/metrics`` adds up every worker's
+file, its own figures taken live. Another worker's figures are therefore at most about a second old.
 """
 
 from __future__ import annotations
 
+import json
 import os
+from bisect import bisect_left
+from pathlib import Path
 
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
-from prometheus_client import multiprocess
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+METRICS_DIR_ENV = "OPENSTS_METRICS_DIR"
+PUBLISH_SECONDS = 1.0
+BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
+_MAX_SERIES = 5000  # outcomes are error codes and actions come from the registry: bounded in practice
 
-REQUESTS = Counter(
-    "opensts_requests_total", "API requests by service, action and outcome", ["service", "action", "outcome"]
-)
-LATENCY = Histogram(
-    "opensts_request_duration_seconds",
-    "API request latency",
-    ["service", "action"],
-    buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
-)
-
-_children: dict[tuple[str, str, str], tuple[object, object]] = {}
+# (service, action, outcome) -> [count, sum of seconds, count per bucket..., count above the last bucket]
+Figures = dict[tuple[str, str, str], list[float]]
+_figures: Figures = {}
 
 
 def observe(service: str, action: str, outcome: str, seconds: float) -> None:
     key = (service, action, outcome)
-    children = _children.get(key)
-    if children is None:
-        if len(_children) > 5000:  # bounded: outcomes are error codes, actions come from the registry
-            _children.clear()
-        children = _children[key] = (REQUESTS.labels(service, action, outcome), LATENCY.labels(service, action))
-    children[0].inc()  # type: ignore[attr-defined]
-    children[1].observe(seconds)  # type: ignore[attr-defined]
+    row = _figures.get(key)
+    if row is None:
+        if len(_figures) >= _MAX_SERIES:
+            return
+        row = _figures[key] = [0] * (3 + len(BUCKETS))
+    row[0] += 1
+    row[1] += seconds
+    row[2 + bisect_left(BUCKETS, seconds)] += 1
+
+
+def publish() -> None:
+    """Write this process's figures for the other workers' /metrics (atomic replace)."""
+    directory = os.environ.get(METRICS_DIR_ENV)
+    if not directory:
+        return
+    path = Path(directory) / f"worker-{os.getpid()}.json"
+    temporary = path.with_suffix(".tmp")
+    temporary.write_text(json.dumps([[*key, row] for key, row in _figures.items()]))
+    os.replace(temporary, path)
+
+
+def _all_figures() -> Figures:
+    total: Figures = {key: list(row) for key, row in _figures.items()}
+    directory = os.environ.get(METRICS_DIR_ENV)
+    if not directory:
+        return total
+    own = f"worker-{os.getpid()}.json"
+    for path in sorted(Path(directory).glob("worker-*.json")):
+        if path.name == own:
+            continue
+        try:
+            entries = json.loads(path.read_text())
+        except (OSError, ValueError):  # a worker is replacing its file, or it vanished
+            continue
+        for service, action, outcome, row in entries:
+            mine = total.setdefault((service, action, outcome), [0] * len(row))
+            for i, value in enumerate(row):
+                mine[i] += value
+    return total
+
+
+def _labels(**labels: str) -> str:
+    escaped = (f'{name}="{value.replace(chr(92), chr(92) * 2).replace(chr(34), chr(92) + chr(34))}"'
+               for name, value in sorted(labels.items()))
+    return "{" + ",".join(escaped) + "}"
 
 
 def render() -> tuple[bytes, str]:
-    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        registry = CollectorRegistry()
-        multiprocess.MultiProcessCollector(registry)
-        return generate_latest(registry), CONTENT_TYPE_LATEST
-    return generate_latest(), CONTENT_TYPE_LATEST
+    figures = _all_figures()
+    lines = [
+        "# HELP opensts_requests_total API requests by service, action and outcome",
+        "# TYPE opensts_requests_total counter",
+    ]
+    latency: dict[tuple[str, str], list[float]] = {}
+    for (service, action, outcome), row in sorted(figures.items()):
+        lines.append(f"opensts_requests_total{_labels(service=service, action=action, outcome=outcome)} {row[0]:g}")
+        merged = latency.setdefault((service, action), [0] * len(row))
+        for i, value in enumerate(row):
+            merged[i] += value
+    lines += [
+        "# HELP opensts_request_duration_seconds API request latency",
+        "# TYPE opensts_request_duration_seconds histogram",
+    ]
+    for (service, action), row in sorted(latency.items()):
+        cumulative = 0.0
+        for bound, count in zip((*BUCKETS, float("inf")), row[2:]):
+            cumulative += count
+            le = "+Inf" if bound == float("inf") else f"{bound:g}"
+            lines.append(
+                f"opensts_request_duration_seconds_bucket{_labels(service=service, action=action, le=le)} {cumulative:g}"
+            )
+        lines.append(f"opensts_request_duration_seconds_sum{_labels(service=service, action=action)} {row[1]!r}")
+        lines.append(f"opensts_request_duration_seconds_count{_labels(service=service, action=action)} {row[0]:g}")
+    return ("\n".join(lines) + "\n").encode(), CONTENT_TYPE

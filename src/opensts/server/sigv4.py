@@ -126,7 +126,9 @@ class _computed_once:
         return value
 
 
-@dataclass(frozen=True, eq=False)
+# Not frozen: one is built per request, and a frozen dataclass costs ~2 us more to construct.
+# Treat it as read-only.
+@dataclass(eq=False)
 class HttpRequest:
     """What the HTTP edge received, untouched.
 
@@ -217,7 +219,7 @@ def _host_from_netloc(scheme: str, netloc: str) -> str:
 
 
 # --- Parsed signature --------------------------------------------------------------------------
-@dataclass(frozen=True)
+@dataclass(slots=True)  # per request; read-only by convention (frozen costs ~2 us to construct)
 class SignatureInfo:
     """A request's SigV4 signature, parsed but not yet verified."""
 
@@ -498,6 +500,9 @@ def check_request_time(
     """Reject a request outside its validity window (module docstring): ``SignatureDoesNotMatch`` 403."""
     now = _utc(now)
     when = info.request_time
+    ahead = (when - now).total_seconds()  # one subtraction decides the common case
+    if -max_skew <= ahead <= max_skew and not info.presigned:
+        return
     skew = timedelta(seconds=max_skew)
     if when > now + skew:
         raise SignatureDoesNotMatch(
@@ -698,6 +703,8 @@ def _to_bytes(text: str) -> bytes:
 def _utc(now: datetime | None) -> datetime:
     if now is None:
         return datetime.now(timezone.utc)
+    if now.tzinfo is timezone.utc:
+        return now
     if now.tzinfo is None:
         return now.replace(tzinfo=timezone.utc)
     return now.astimezone(timezone.utc)
