@@ -65,3 +65,11 @@ def test_base32_of_80_bits_matches_the_standard_encoding(raw: bytes) -> None:
     from opensts.identity.ids import _base32_80
 
     assert _base32_80(int.from_bytes(raw, "big")) == base64.b32encode(raw).decode("ascii")
+
+
+@given(accounts)
+def test_temporary_key_pairs_are_shaped_like_aws_and_fresh(account: str) -> None:
+    key_id, secret = ids.new_temporary_key_pair(account)
+    assert re.fullmatch(r"ASIA[A-Z2-7]{16}", key_id) and ids.account_from_access_key_id(key_id) == account
+    assert re.fullmatch(r"[A-Za-z0-9+/]{40}", secret)
+    assert ids.new_temporary_key_pair(account) != (key_id, secret)

@@ -39,10 +39,10 @@ def _base32_80(n: int) -> str:
             + p[n >> 30 & 1023] + p[n >> 20 & 1023] + p[n >> 10 & 1023] + p[n & 1023])
 
 
-def _access_key_id(prefix: str, account_id: str) -> str:
+def _access_key_id(prefix: str, account_id: str, random: bytes | None = None) -> str:
     if not is_account_id(account_id):
         raise ValueError(f"not a 12-digit account id: {account_id!r}")
-    random_bits = int.from_bytes(secrets.token_bytes(10), "big")
+    random_bits = int.from_bytes(random or secrets.token_bytes(10), "big")
     head = (int(account_id) << 7) | (random_bits & 0x7F)  # top bit stays 0, low 7 bits random
     return prefix + _base32_80(head << 32 | (random_bits >> 48 & 0xFFFFFFFF))
 
@@ -72,6 +72,13 @@ def account_from_access_key_id(access_key_id: str) -> str | None:
 def new_secret_access_key() -> str:
     """40 characters of base64 alphabet, the shape of an AWS secret key (240 bits of entropy)."""
     return base64.b64encode(secrets.token_bytes(30)).decode("ascii")
+
+
+def new_temporary_key_pair(account_id: str) -> tuple[str, str]:
+    """An ``ASIA`` id and a secret key for session credentials, from one read of the system CSPRNG
+    (a read is a system call: STS issues these on every call)."""
+    random = secrets.token_bytes(40)
+    return _access_key_id("ASIA", account_id, random[:10]), base64.b64encode(random[10:]).decode("ascii")
 
 
 def new_unique_id(prefix: str) -> str:

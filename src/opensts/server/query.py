@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from typing import Any
-from urllib.parse import unquote
+from urllib.parse import unquote_to_bytes
 
 from opensts.errors import MalformedQueryString
 
@@ -49,7 +49,10 @@ def parse_pairs(text: str) -> list[tuple[str, str]]:
         if not eq:
             raise MalformedQueryString("The query string or form body is malformed.")
         if not plain:  # decode only the components that need it (most are plain words)
-            name, value = _decode_component(name), _decode_component(value)
+            if "%" in value or "+" in value:
+                value = _decode_component(value)
+            if "%" in name or "+" in name:
+                name = _decode_component(name)
         pairs.append((name, value))
     if len(pairs) > MAX_PARAMS:
         raise MalformedQueryString("Too many parameters.")
@@ -62,7 +65,7 @@ def _decode_component(raw: str) -> str:
     if "%" not in raw:
         return raw
     try:
-        return unquote(raw, errors="strict")
+        return unquote_to_bytes(raw).decode("utf-8")
     except UnicodeDecodeError as exc:
         raise MalformedQueryString("The query string or form body is malformed.") from exc
 

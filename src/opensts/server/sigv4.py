@@ -480,6 +480,7 @@ def _parse_credential(
     return access_key_id, date, region, service
 
 
+@lru_cache(maxsize=256)  # an SDK signs the same header set on every call
 def _parse_signed_headers(value: str) -> tuple[str, ...]:
     names = tuple(value.lower().split(";"))
     if "host" not in names:
@@ -555,11 +556,12 @@ def verify_signature(
     start = f"{req.method.upper()}\n{uri}\n".encode()
     tail = _to_bytes(f"\n{''.join(lines)}\n{';'.join(info.signed_headers)}\n")
     key = signing_key(secret_access_key, info.date, info.region, info.service)
-    head = f"{ALGORITHM}\n{info.amz_date}\n{info.credential_scope}\n"
+    head = f"{ALGORITHM}\n{info.amz_date}\n{info.date}/{info.region}/{info.service}/{TERMINATOR}\n"
     provided = _to_bytes(info.signature)
     canonical = b""
     string_to_sign = ""
-    for query in _canonical_queries(req, info.presigned):
+    queries = _canonical_queries(req, info.presigned) if req.query_string else (b"",)
+    for query in queries:
         prefix = start + query + tail
         for payload_hash in candidates:
             canonical = prefix + payload_hash.encode()

@@ -74,9 +74,10 @@ def issue(
 ) -> Credentials:
     issued = int(issued_at.timestamp())
     expires = issued + duration_seconds
+    access_key_id, secret_access_key = ids.new_temporary_key_pair(account_id)
     claims = SessionClaims(
-        access_key_id=ids.new_temporary_access_key_id(account_id),
-        secret_access_key=ids.new_secret_access_key(),
+        access_key_id=access_key_id,
+        secret_access_key=secret_access_key,
         account_id=account_id,
         kind=kind,
         principal_arn=principal_arn,
