@@ -90,3 +90,15 @@ def test_arbitrary_actions_and_parameters_give_aws_errors(app, params: list) -> 
 
     body = urlencode([("Action", "GetCallerIdentity"), ("Version", "2011-06-15"), *params]).encode()
     assert call(app, "POST", b"", [(b"content-type", b"application/x-www-form-urlencoded")], body) < 500
+
+
+@pytest.mark.parametrize(
+    "headers, body",
+    [
+        # str.isdigit() is true for superscripts, which int() refuses: found by the test above.
+        ([(b"content-length", "²".encode())], b"Action=GetCallerIdentity&Version=2011-06-15"),
+        ([(b"content-type", b"application/x-www-form-urlencoded")], "Action=GetCallerIdentity&Version=2011-06-15&Tags.member.%C2%B2=x".encode()),
+    ],
+)
+def test_non_ascii_digits_are_client_errors(app, headers: list, body: bytes) -> None:  # type: ignore[no-untyped-def]
+    assert call(app, "POST", b"", headers, body) == 400

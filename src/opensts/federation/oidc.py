@@ -402,7 +402,7 @@ def fetch_json(url: str, thumbprints: Iterable[str] = (), deadline: float | None
             if response.headers.get("content-encoding", "identity").lower() not in ("identity", ""):
                 raise FetchError("compressed response")
             length = response.headers.get("content-length")
-            if length is not None and length.isdigit() and int(length) > MAX_DOCUMENT_BYTES:
+            if length is not None and length.isascii() and length.isdigit() and int(length) > MAX_DOCUMENT_BYTES:
                 raise FetchError("response too large")
             body = bytearray()
             for chunk in response.iter_raw():

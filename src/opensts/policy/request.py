@@ -191,7 +191,7 @@ class Request:
         if self.resource_account is None and self.resource != "*":
             parsed = parse_arn(self.resource)
             # Only a real account id counts: "aws" (AWS managed policies) and "" (S3) do not.
-            account = parsed.account if parsed is not None and parsed.account.isdigit() else self.principal.account
+            account = parsed.account if parsed is not None and parsed.account.isascii() and parsed.account.isdigit() else self.principal.account
             object.__setattr__(self, "resource_account", account)
         elif self.resource_account is None:
             object.__setattr__(self, "resource_account", self.principal.account)

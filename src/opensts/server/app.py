@@ -234,7 +234,7 @@ async def read_http_request(scope: Scope, receive: Receive) -> HttpRequest:
             value = raw_value.decode("latin-1")
             headers[name] = f"{headers[name]},{value}" if name in headers else value
     length = headers.get("content-length")
-    if length is not None and (not length.isdigit() or int(length) > MAX_BODY_BYTES):
+    if length is not None and (not (length.isascii() and length.isdigit()) or int(length) > MAX_BODY_BYTES):
         raise ValidationError(f"Request body must be at most {MAX_BODY_BYTES} bytes.")
     body = b""
     if scope["method"] not in ("GET", "HEAD"):

@@ -126,7 +126,7 @@ def _finish(node: Any) -> Any:
 def _indexed(members: dict[str, Any]) -> list[tuple[int, Any]]:
     items = []
     for key, value in members.items():
-        if not key.isdigit() or not 1 <= int(key) <= MAX_INDEX:
+        if not (key.isascii() and key.isdigit()) or not 1 <= int(key) <= MAX_INDEX:
             raise MalformedQueryString(f"List index {key!r} is not a number from 1 to {MAX_INDEX}.")
         items.append((int(key), value))
     items.sort(key=lambda kv: kv[0])
