@@ -51,7 +51,14 @@ def _text(value: str) -> str:
 
 
 def _encode_value(value: Any, out: list[str]) -> None:
-    if isinstance(value, str):
+    encoder = _BY_TYPE.get(type(value))
+    if encoder is not None:  # the common exact types, without the isinstance chain below
+        encoder(value, out)
+        return
+    if dataclasses.is_dataclass(value):
+        _BY_TYPE[type(value)] = _encode_struct  # result classes are few and fixed
+        _encode_struct(value, out)
+    elif isinstance(value, str):
         out.append(_text(value))
     elif isinstance(value, bool):
         out.append("true" if value else "false")
@@ -105,6 +112,14 @@ def _encode_struct(value: Any, out: list[str]) -> None:
         else:
             _encode_value(item, out)
         out.append(close_tag)
+
+
+_BY_TYPE: dict[type, Any] = {
+    str: lambda value, out: out.append(_text(value)),
+    bool: lambda value, out: out.append("true" if value else "false"),
+    int: lambda value, out: out.append(str(value)),
+    datetime: lambda value, out: out.append(format_timestamp(value)),
+}
 
 
 def success_body(service: str, action: str, result: Any, request_id: str) -> bytes:

@@ -31,6 +31,10 @@ from opensts.sts.mfa import verify_mfa
 ROOT_MESSAGE = "Roles may not be assumed by root accounts."
 
 
+def _not_authorized(caller_arn: str, role_arn: str) -> AccessDenied:
+    return AccessDenied(f"User: {caller_arn} is not authorized to perform: sts:AssumeRole on resource: {role_arn}")
+
+
 @dataclass(frozen=True, slots=True)
 class AssumeRoleRequest:
     role_arn: str
@@ -70,7 +74,6 @@ def assume_role(ctx: ActionContext, request: AssumeRoleRequest) -> AssumeRoleRes
     caller = ctx.caller
     assert caller is not None
     runtime = ctx.runtime
-    denied = AccessDenied(f"User: {caller.arn} is not authorized to perform: sts:AssumeRole on resource: {request.role_arn}")
     if caller.kind is PrincipalKind.ROOT:
         raise AccessDenied(ROOT_MESSAGE)
     claims = caller.session
@@ -78,7 +81,7 @@ def assume_role(ctx: ActionContext, request: AssumeRoleRequest) -> AssumeRoleRes
 
     role = find_role(runtime, request.role_arn)
     if role is None:
-        raise denied
+        raise _not_authorized(caller.arn, request.role_arn)
     duration = session_duration(role, request.duration_seconds, chained=chained)
     sp.validate_session_policy(request.policies.policy)
     inherited = sp.SessionTags(claims.tags, claims.transitive_tag_keys) if claims is not None else None
@@ -103,7 +106,7 @@ def assume_role(ctx: ActionContext, request: AssumeRoleRequest) -> AssumeRoleRes
     context.update(trust_context(request.role_session_name, tags, source_identity, request.external_id))
     policies = caller_policies(runtime, caller)
     if not policies.exists:
-        raise denied
+        raise _not_authorized(caller.arn, request.role_arn)
     decision = evaluate_trust(
         Request(policies.principal, "sts:AssumeRole", role_arn, role.account_id, context, resource_policy_required=True),
         effective_trust_policy(ctx.runtime, role),

@@ -40,6 +40,10 @@ class SessionTags:
     transitive_keys: tuple[str, ...]
 
 
+NO_SESSION_POLICIES = SessionPolicies(None, ())
+NO_SESSION_TAGS = SessionTags((), ())
+
+
 @dataclass(frozen=True, slots=True)
 class MfaInput:
     serial_number: str
@@ -47,6 +51,8 @@ class MfaInput:
 
 
 def read_session_policies(reader: ParamReader) -> SessionPolicies:
+    if "Policy" not in reader.params and "PolicyArns" not in reader.params:
+        return NO_SESSION_POLICIES
     policy = reader.string("Policy", min_len=1, max_len=2048, pattern=POLICY_TEXT_PATTERN)
     arns: list[str] = []
     for i, item in enumerate(reader.list("PolicyArns", max_items=MAX_POLICY_ARNS), start=1):
@@ -70,6 +76,8 @@ def validate_session_policy(policy: str | None) -> None:
 
 
 def read_session_tags(reader: ParamReader) -> SessionTags:
+    if "Tags" not in reader.params and "TransitiveTagKeys" not in reader.params:
+        return NO_SESSION_TAGS
     tags: list[tuple[str, str]] = []
     for i, item in enumerate(reader.list("Tags", max_items=MAX_TAGS), start=1):
         key = item.get("Key") if isinstance(item, dict) else None
@@ -103,6 +111,8 @@ def check_session_tags(tags: SessionTags, inherited: SessionTags | None = None) 
     Keys compare case-insensitively (case preserved). Returns the session's final tags and
     transitive keys.
     """
+    if not tags.tags and not tags.transitive_keys and (inherited is None or not inherited.transitive_keys):
+        return NO_SESSION_TAGS
     lower = [k.lower() for k, _ in tags.tags]
     if len(set(lower)) != len(lower):
         raise InvalidParameterValue(DUPLICATE_TAGS)
