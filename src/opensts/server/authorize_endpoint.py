@@ -125,9 +125,8 @@ class AuthorizeBody:
     def __init__(self, data: Any) -> None:
         if not isinstance(data, dict):
             raise _bad("The request body must be a JSON object.")
-        unknown = sorted(set(data) - _KNOWN_FIELDS)
-        if unknown:
-            raise _bad(f"Unknown field: {unknown[0]}")
+        if not _KNOWN_FIELDS.issuperset(data):
+            raise _bad(f"Unknown field: {sorted(set(data) - _KNOWN_FIELDS)[0]}")
         self.action = _action(data.get("action"))
         self.resource = _string(data.get("resource", "*"), "resource", 1, 2048)
         self.context = _context(data.get("context"))
@@ -227,9 +226,8 @@ def _resource_policy(value: Any) -> Policy | None:
 def _inner_request(value: Any) -> HttpRequest:
     if not isinstance(value, dict):
         raise _bad("request must be an object with method, path, headers and body or bodySha256.")
-    unknown = sorted(set(value) - _KNOWN_REQUEST_FIELDS)
-    if unknown:
-        raise _bad(f"Unknown field: request.{unknown[0]}")
+    if not _KNOWN_REQUEST_FIELDS.issuperset(value):
+        raise _bad(f"Unknown field: request.{sorted(set(value) - _KNOWN_REQUEST_FIELDS)[0]}")
     method = value.get("method")
     if not isinstance(method, str) or not _METHOD_RE.fullmatch(method):
         raise _bad("request.method must be an HTTP method in upper case.")
@@ -361,7 +359,7 @@ class AuthorizeEndpoint:
         except AwsError as error:
             raise HttpProblem(403, error.code, error.message) from None
         try:
-            data = json.loads(http_request.body)
+            data = json.loads(http_request.body.decode("utf-8"))  # RFC 8259: JSON on the wire is UTF-8
         except (UnicodeDecodeError, ValueError, RecursionError):  # RecursionError: absurdly deep nesting
             raise _bad("The request body is not valid JSON.", "MalformedRequest") from None
         body = AuthorizeBody(data)

@@ -618,6 +618,7 @@ def signing_key(secret_access_key: str, date: str, region: str, service: str) ->
 
 
 # --- Canonical forms ---------------------------------------------------------------------------
+@lru_cache(maxsize=1024)  # services see the same few paths over and over
 def _canonical_uri(path: str | bytes) -> str:
     if path == "/" or path == b"/" or not path:
         return "/"

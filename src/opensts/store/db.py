@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable
 from contextvars import ContextVar
 from pathlib import Path
+from typing import Any, TypeVar
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
@@ -22,16 +22,18 @@ class StoreAccessDeferred(BaseException):
     """
 
 
+T = TypeVar("T")
 _store_forbidden: ContextVar[bool] = ContextVar("opensts_store_forbidden", default=False)
 
 
-@contextlib.contextmanager
-def forbid_store_access() -> Iterator[None]:
+def run_without_store(fn: Callable[..., T], *args: Any) -> T:
+    """``fn(*args)``, raising :class:`StoreAccessDeferred` if it reaches for the database."""
     token = _store_forbidden.set(True)
     try:
-        yield
+        return fn(*args)
     finally:
         _store_forbidden.reset(token)
+
 
 
 def _guard_checkout(*_args: object) -> None:
