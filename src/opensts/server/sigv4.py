@@ -314,14 +314,16 @@ def _parse_header_auth(
             params[key] = value
     raw_date = _stripped(headers.get("x-amz-date"))
     http_date = _stripped(headers.get("date")) if raw_date is None else None
-    problems = [
-        f"Authorization header requires '{name}' parameter."
-        for name in ("Credential", "Signature", "SignedHeaders")
-        if not params.get(name)
-    ]
-    if raw_date is None and http_date is None:
-        problems.append("Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header.")
-    if problems:
+    if (raw_date is None and http_date is None) or not (
+        params.get("Credential") and params.get("Signature") and params.get("SignedHeaders")
+    ):
+        problems = [
+            f"Authorization header requires '{name}' parameter."
+            for name in ("Credential", "Signature", "SignedHeaders")
+            if not params.get(name)
+        ]
+        if raw_date is None and http_date is None:
+            problems.append("Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header.")
         raise IncompleteSignature(" ".join(problems) + f" Authorization={authorization}")
 
     if raw_date is not None:
@@ -456,6 +458,21 @@ def _parse_credential(
     regions: Collection[str] | None,
     services: Collection[str] | None,
 ) -> tuple[str, str, str, str]:
+    access_key_id, date, region, service = _credential_scope(
+        credential, None if regions is None else tuple(regions), None if services is None else tuple(services)
+    )
+    if date != amz_date[:8]:
+        raise SignatureDoesNotMatch(
+            "Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: "
+            f"'{date}' != '{amz_date[:8]}', from '{amz_date}'."
+        )
+    return access_key_id, date, region, service
+
+
+@lru_cache(maxsize=1024)  # a client signs with the same key and scope all day
+def _credential_scope(
+    credential: str, regions: tuple[str, ...] | None, services: tuple[str, ...] | None
+) -> tuple[str, str, str, str]:
     parts = credential.split("/")
     if len(parts) != 5:
         raise IncompleteSignature(
@@ -472,11 +489,6 @@ def _parse_credential(
     if not service or (services is not None and service not in services):
         expected = "' or '".join(sorted(services)) if services else ""
         raise SignatureDoesNotMatch(f"Credential should be scoped to correct service: '{expected}'.")
-    if date != amz_date[:8]:
-        raise SignatureDoesNotMatch(
-            "Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: "
-            f"'{date}' != '{amz_date[:8]}', from '{amz_date}'."
-        )
     return access_key_id, date, region, service
 
 
