@@ -162,10 +162,13 @@ class SessionClaims:
     attributes: tuple[tuple[str, str], ...] = ()
 
     def __post_init__(self) -> None:
-        for name in ("access_key_id", "secret_access_key", "account_id", "principal_arn", "principal_id",
-                     "source_arn", "source_id"):
-            if type(getattr(self, name)) is not str:
-                raise TypeError(f"{name} must be a string")
+        if not (type(self.access_key_id) is str and type(self.secret_access_key) is str  # noqa: E721 - exact types
+                and type(self.account_id) is str and type(self.principal_arn) is str
+                and type(self.principal_id) is str and type(self.source_arn) is str and type(self.source_id) is str):
+            for name in ("access_key_id", "secret_access_key", "account_id", "principal_arn", "principal_id",
+                         "source_arn", "source_id"):
+                if type(getattr(self, name)) is not str:
+                    raise TypeError(f"{name} must be a string")
         if not self.access_key_id or not self.secret_access_key:
             raise ValueError("access_key_id and secret_access_key must not be empty")
         if self.kind not in _KIND_CODE:
@@ -243,6 +246,10 @@ def _to_wire(c: SessionClaims) -> dict[str, Any]:
 STORED_MAX = 400
 
 
+# json.dumps builds a new encoder on every call unless all its options are the defaults.
+_COMPACT_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
 def _deflate(data: bytes) -> bytes:
     n = len(data)
     if n <= STORED_MAX:
@@ -269,7 +276,7 @@ def encode_session_token(claims: SessionClaims, keyring: KeyRing) -> str:
     """Encrypt ``claims`` under the ring's active key. Returns standard base64 text."""
     if not isinstance(claims, SessionClaims):
         raise TypeError("claims must be SessionClaims")
-    payload = json.dumps(_to_wire(claims), ensure_ascii=False, separators=(",", ":")).encode("utf-8", "surrogatepass")
+    payload = _COMPACT_JSON(_to_wire(claims)).encode("utf-8", "surrogatepass")
     key = keyring.active
     header = bytes((VERSION_V1,)) + key.raw_id
     raw = header + hazmat.seal(key._session_aead, _deflate(payload), _LABEL + header)
