@@ -12,13 +12,20 @@ from typing import Iterable, Sequence
 
 from .decision import Decision, Outcome
 from .evaluate import ScpLevel, evaluate
-from .policyset import PolicyLike, as_policy
-from .model import PolicyKind
+from .policyset import PolicyLike, PolicySet, as_policy
+from .model import Policy, PolicyKind
 from .request import PrincipalType, Request
 
 TRUST_ACTIONS_LC = frozenset(
     {"sts:assumerole", "sts:assumerolewithsaml", "sts:assumerolewithwebidentity", "sts:tagsession", "sts:setsourceidentity"}
 )
+
+
+def _identity_policies(policies: Iterable[PolicyLike]) -> "PolicySet | list[Policy]":
+    # A PolicySet is passed on as it is: it memoises which statements apply per action.
+    if type(policies) is PolicySet:
+        return policies
+    return [as_policy(p, PolicyKind.IDENTITY) for p in policies]
 
 
 def evaluate_trust(
@@ -40,9 +47,9 @@ def evaluate_trust(
     SAML callers, who have none).
     """
     trust = as_policy(trust_policy, PolicyKind.TRUST)
-    identity = [as_policy(p, PolicyKind.IDENTITY) for p in identity_policies]
-    boundaries = [as_policy(p, PolicyKind.IDENTITY) for p in permissions_boundaries]
-    sessions = [as_policy(p, PolicyKind.IDENTITY) for p in session_policies]
+    identity = _identity_policies(identity_policies)
+    boundaries = _identity_policies(permissions_boundaries)
+    sessions = _identity_policies(session_policies)
     if request.principal.type is PrincipalType.ACCOUNT:
         return Decision(Outcome.IMPLICIT_DENY, reasons=("Roles may not be assumed by root accounts.",), blocked_by=("root",))
     last: Decision | None = None
