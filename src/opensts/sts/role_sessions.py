@@ -7,6 +7,7 @@ adding only how its caller is identified.
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from opensts.errors import ValidationError
@@ -28,16 +29,26 @@ MAX_SESSION_MESSAGE = "The requested DurationSeconds exceeds the MaxSessionDurat
 
 def find_role(runtime: "Runtime", role_arn: str) -> RoleRecord | None:
     """The role an ARN names, if it exists with exactly that path and name; None otherwise."""
+    named = _role_named(role_arn)
+    if named is None:
+        return None
+    account, path, name = named
+    role = runtime.policies.role(account, name)
+    if role is None or role.path != path or role.name != name:
+        return None
+    return role
+
+
+@lru_cache(maxsize=4096)  # callers assume the same few roles over and over
+def _role_named(role_arn: str) -> tuple[str, str, str] | None:
+    """(account, path, name) of a role ARN; None if it is not one."""
     try:
         parsed = arns.Arn.parse(role_arn)
     except ValueError:
         return None
     if parsed.service != "iam" or parsed.resource_type != "role" or parsed.region:
         return None
-    role = runtime.policies.role(parsed.account, parsed.resource_name)
-    if role is None or role.path != parsed.resource_path or role.name != parsed.resource_name:
-        return None
-    return role
+    return parsed.account, parsed.resource_path, parsed.resource_name
 
 
 def session_duration(role: RoleRecord, requested: int | None, *, chained: bool = False) -> int:
