@@ -1,6 +1,6 @@
 """Throughput of POST /v1/authorize and of the opensts.client middleware, over HTTP, in one run.
 
-    python bench/authorize_bench.py [--duration 10] [--connections 32] [--workers 1]
+    python bench/authorize_bench.py [--duration 10] [--rounds 3] [--connections 32] [--workers 1]
 
 Starts OpenSTS (``opensts serve``, SQLite in a temporary directory) and the example instance service
 (examples/instance-service, protected by ``opensts.client.AuthorizationMiddleware``), then drives
@@ -14,7 +14,8 @@ stays valid for the 5-minute clock skew, so wrk does no signing):
 * the instance service's DescribeInstances through the middleware, decision cache on (every request
   after the first is a cache hit) and off (every request asks OpenSTS).
 
-Prints requests/s and the ratio of /v1/authorize (Allow) to GetCallerIdentity (goal: >= 0.70).
+The measurements take turns over ``--rounds`` rounds (the machine's speed drifts). Prints median
+requests/s and the ratio of /v1/authorize (Allow) to GetCallerIdentity (goal: >= 0.70).
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ from botocore.credentials import Credentials
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
-from server_bench import free_port, wait_until_up  # noqa: E402
+from server_bench import free_port, in_turns, show, wait_until_up  # noqa: E402
 
 REGION = "us-east-1"
 SERVICE_URL = "http://instances.example.com"
@@ -106,6 +107,7 @@ def authorize_call(url: str, service: tuple[str, str], alice: tuple[str, str], a
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--duration", type=int, default=10)
+    parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--workers", type=int, default=1)
     args = parser.parse_args()
@@ -150,26 +152,29 @@ def main() -> None:
             services[name] = f"http://127.0.0.1:{service_port}"
             wait_until_up(services[name], process, "/")
 
-        results: dict[str, float] = {}
+        form = "application/x-www-form-urlencoded; charset=utf-8"
         gci = b"Action=GetCallerIdentity&Version=2011-06-15"
-        results["GetCallerIdentity"] = measure(
-            url + "/", gci, sign(url + "/", gci, alice, "sts", "application/x-www-form-urlencoded; charset=utf-8"), args, workdir)
-        body, headers = authorize_call(url, service, alice, account, "ec2:StopInstances")
-        results["/v1/authorize Allow"] = measure(url + "/v1/authorize", body, headers, args, workdir, '"Allow"')
-        body, headers = authorize_call(url, service, alice, account, "ec2:TerminateInstances")
-        results["/v1/authorize Deny"] = measure(url + "/v1/authorize", body, headers, args, workdir, "encodedMessage")
+        gci_headers = sign(url + "/", gci, alice, "sts", form)
+        allow_body, allow_headers = authorize_call(url, service, alice, account, "ec2:StopInstances")
+        deny_body, deny_headers = authorize_call(url, service, alice, account, "ec2:TerminateInstances")
         describe = b"Action=DescribeInstances&Version=2016-11-15"
+        runs = {
+            "GetCallerIdentity": lambda: measure(url + "/", gci, gci_headers, args, workdir),
+            "/v1/authorize Allow": lambda: measure(url + "/v1/authorize", allow_body, allow_headers, args, workdir, '"Allow"'),
+            "/v1/authorize Deny": lambda: measure(url + "/v1/authorize", deny_body, deny_headers, args, workdir, "encodedMessage"),
+        }
         for name, service_url in services.items():
-            headers = sign(service_url + "/", describe, alice, "ec2", "application/x-www-form-urlencoded; charset=utf-8")
-            results[f"middleware, cache {'on' if name == 'cached' else 'off'}"] = measure(
-                service_url + "/", describe, headers, args, workdir, "reservationSet")
+            headers = sign(service_url + "/", describe, alice, "ec2", form)
+            runs[f"middleware, cache {'on' if name == 'cached' else 'off'}"] = (
+                lambda service_url=service_url, headers=headers: measure(
+                    service_url + "/", describe, headers, args, workdir, "reservationSet"))
+        rounds = in_turns(runs, args.rounds)
 
-        print(f"over HTTP, {args.duration}s, {args.connections} connections, OpenSTS workers={args.workers}, "
-              f"wrk 1 thread, {os.cpu_count()} cores")
-        for name, value in results.items():
-            print(f"  {name:<34} {value:>10,.0f} req/s")
+        print(f"over HTTP, {args.rounds} rounds of {args.duration}s, {args.connections} connections, "
+              f"OpenSTS workers={args.workers}, wrk 1 thread, {os.cpu_count()} cores")
+        results = {name: show(name, figures) for name, figures in rounds.items()}
         ratio = results["/v1/authorize Allow"] / results["GetCallerIdentity"]
-        print(f"  {'/v1/authorize Allow / GCI':<34} {ratio:>10.2f}   (goal >= 0.70)")
+        print(f"  {'/v1/authorize Allow / GCI':<30} {ratio:>10.2f}   (goal >= 0.70)")
     finally:
         for process in processes:
             process.terminate()

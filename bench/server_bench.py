@@ -1,6 +1,6 @@
 """HTTP throughput of OpenSTS against moto's server and a bare Starlette endpoint, in one run.
 
-    python bench/server_bench.py [--duration 10] [--connections 32] [--workers 1] [--action GetCallerIdentity]
+    python bench/server_bench.py [--duration 10] [--rounds 3] [--connections 32] [--workers 1] [--action GetCallerIdentity]
 
 Starts three servers on loopback, each one process:
   * OpenSTS (``opensts serve``, SQLite in a temporary directory, N workers),
@@ -8,7 +8,9 @@ Starts three servers on loopback, each one process:
   * a bare Starlette "hello" endpoint on the same uvicorn setup (our practical ceiling),
 then drives each with ``wrk`` (Debian package ``wrk``) replaying one SigV4-signed request. A
 header-signed request stays valid for the 5-minute clock skew, so the load generator does no
-signing and every server gets byte-identical requests. Prints requests/s and the ratios.
+signing and every server gets byte-identical requests. This machine's speed drifts from minute to
+minute, so the servers take turns: ``--rounds`` rounds, each measuring every server once. Prints each
+server's median requests/s (and every round's figure) and the ratios of the medians.
 """
 
 from __future__ import annotations
@@ -19,12 +21,14 @@ import os
 import re
 import shutil
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
 import textwrap
 import time
 from pathlib import Path
+from typing import Callable
 from urllib.parse import quote
 
 import httpx
@@ -119,9 +123,26 @@ def measure(url: str, body: str, key_id: str, secret: str, args: argparse.Namesp
     return wrk(url, body, headers, args.duration, args.connections, workdir)
 
 
+def in_turns(measurements: dict[str, Callable[[], float]], rounds: int) -> dict[str, list[float]]:
+    """Every measurement once per round, in turn, so that drift in the machine's speed hits all alike."""
+    results: dict[str, list[float]] = {name: [] for name in measurements}
+    for _ in range(rounds):
+        for name, run in measurements.items():
+            results[name].append(run())
+    return results
+
+
+def show(name: str, figures: list[float]) -> float:
+    median = statistics.median(figures)
+    rounds = ", ".join(f"{f:,.0f}" for f in figures)
+    print(f"  {name:<30} {median:>10,.0f} req/s   (rounds: {rounds})")
+    return median
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--duration", type=int, default=10)
+    parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--action", choices=ACTIONS + ("all",), default="all")
@@ -167,21 +188,22 @@ def main() -> None:
         wait_until_up(urls["hello"], hello)
 
         actions = ACTIONS if args.action == "all" else (args.action,)
-        hello = None
         for action in actions:
             body, signer_key, signer_secret = prepare(action, urls["opensts"], key_id, secret)
-            results = {}
-            for name in ("opensts", "moto"):
-                results[name] = measure(urls[name], body, signer_key, signer_secret, args, workdir)
-            print(f"{action} over HTTP, {args.duration}s, {args.connections} connections, "
+            peers = ("opensts", "moto", "hello") if action == "GetCallerIdentity" else ("opensts", "moto")
+            results = in_turns(
+                {name: (lambda name=name: measure(urls[name], body, signer_key, signer_secret, args, workdir))
+                 for name in peers},
+                args.rounds,
+            )
+            print(f"{action} over HTTP, {args.rounds} rounds of {args.duration}s, {args.connections} connections, "
                   f"OpenSTS workers={args.workers}, wrk 1 thread, {os.cpu_count()} cores")
-            print(f"  {'OpenSTS':<26} {results['opensts']:>10,.0f} req/s")
-            print(f"  {'moto_server':<26} {results['moto']:>10,.0f} req/s")
-            print(f"  {'OpenSTS / moto':<26} {results['opensts'] / results['moto']:>10.1f}x")
-            if action == "GetCallerIdentity":
-                hello = measure(urls["hello"], body, signer_key, signer_secret, args, workdir)
-                print(f"  {'bare Starlette hello':<26} {hello:>10,.0f} req/s")
-                print(f"  {'OpenSTS / Starlette hello':<26} {results['opensts'] / hello:>10.2f}")
+            opensts_rate = show("OpenSTS", results["opensts"])
+            moto_rate = show("moto_server", results["moto"])
+            print(f"  {'OpenSTS / moto':<30} {opensts_rate / moto_rate:>10.1f}x")
+            if "hello" in results:
+                hello_rate = show("bare Starlette hello", results["hello"])
+                print(f"  {'OpenSTS / Starlette hello':<30} {opensts_rate / hello_rate:>10.2f}")
     finally:
         for process in processes:
             process.terminate()
