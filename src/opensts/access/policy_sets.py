@@ -117,15 +117,20 @@ class PolicyCache:
         """The unique id of the user or role an ARN names now (blocking on a miss), cached."""
         from opensts.access.trust_principals import current_entity_id
 
-        key = ("entity-id", arn)
+        return self.remembered(("entity-id", arn), lambda: current_entity_id(self._runtime, arn))
+
+    def remembered(self, key: tuple[str, ...], compute: Any) -> Any:
+        """``compute()``, kept until the next IAM change (blocking on a miss if it reads the store)."""
         version = self._runtime.iam_version
         entry = self._lookups.get(key)
         if entry is not None and entry[0] == version:
             return entry[1]
-        entity_id = current_entity_id(self._runtime, arn)
+        value = compute()
         with self._lock:
-            self._lookups[key] = (version, entity_id)
-        return entity_id
+            if len(self._lookups) >= self._max_entries:
+                self._lookups.clear()
+            self._lookups[key] = (version, value)
+        return value
 
     def caller(self, access_key_id: str, version: int) -> Any:
         """A caller's CallerPolicies remembered at ``version`` (see access.authorize), or None."""

@@ -78,9 +78,16 @@ def _bound(trust_principal_ids: str) -> tuple[tuple[str, str], ...]:
 
 def effective_trust_policy(runtime: "Runtime", role: "RoleRecord") -> str:
     """The role's trust policy with principals that no longer name the trusted entity replaced by
-    that entity's unique id (which matches no caller)."""
+    that entity's unique id (which matches no caller). Remembered until the next IAM change."""
     if not role.trust_principal_ids:
         return role.assume_role_policy
+    return runtime.policies.remembered(  # type: ignore[no-any-return]
+        ("effective-trust", role.role_id, role.trust_principal_ids, role.assume_role_policy),
+        lambda: _effective_trust_policy(runtime, role),
+    )
+
+
+def _effective_trust_policy(runtime: "Runtime", role: "RoleRecord") -> str:
     stale = {
         arn: entity_id
         for arn, entity_id in _bound(role.trust_principal_ids)

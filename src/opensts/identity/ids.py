@@ -19,7 +19,7 @@ _BASE32_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
 
 
 def is_account_id(value: str) -> bool:
-    return bool(ACCOUNT_ID_PATTERN.match(value))
+    return len(value) == 12 and value.isascii() and value.isdigit()  # ACCOUNT_ID_PATTERN, without the regex
 
 
 def new_account_id() -> str:

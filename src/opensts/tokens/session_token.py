@@ -179,8 +179,8 @@ class SessionClaims:
             raise ValueError("need 0 <= issued_at <= expires_at")
         if self.mfa_authenticated_at is not None and not _is_int(self.mfa_authenticated_at):
             raise TypeError("mfa_authenticated_at must be int or None")
-        for name in ("source_identity", "session_policy", "federated_provider"):
-            v = getattr(self, name)
+        for name, v in (("source_identity", self.source_identity), ("session_policy", self.session_policy),
+                        ("federated_provider", self.federated_provider)):
             if v is not None and type(v) is not str:
                 raise TypeError(f"{name} must be a string or None")
         if type(self.role_chained) is not bool:
