@@ -106,11 +106,11 @@ def _encode_struct(value: Any, out: list[str]) -> None:
         item = getattr(value, name)
         if item is None:
             continue
+        if type(item) is str:  # most fields: one string, one append
+            out.append(f"{open_tag}{_text(item)}{close_tag}")
+            continue
         out.append(open_tag)
-        if type(item) is str:
-            out.append(_text(item))
-        else:
-            _encode_value(item, out)
+        _encode_value(item, out)
         out.append(close_tag)
 
 
