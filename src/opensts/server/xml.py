@@ -45,6 +45,9 @@ def _fields(cls: type) -> tuple[tuple[str, str, str], ...]:
     return tuple((name, f"<{tag}>", f"</{tag}>") for name, tag in result_fields(cls))
 
 
+_FIELD_TAGS: dict[type, tuple[tuple[str, str, str], ...]] = {}  # a plain dict: cheaper than lru_cache's call
+
+
 def _text(value: str) -> str:
     # Most values (ids, ARNs, dates) need no escaping; checking is cheaper than three replaces.
     return escape(value) if ("&" in value or "<" in value or ">" in value) else value
@@ -102,7 +105,11 @@ def _encode_struct(value: Any, out: list[str]) -> None:
                 _encode_value(item, out)
                 out.append(f"</{tag}>")
         return
-    for name, open_tag, close_tag in _fields(type(value)):
+    cls = type(value)
+    fields = _FIELD_TAGS.get(cls)
+    if fields is None:
+        fields = _FIELD_TAGS[cls] = _fields(cls)
+    for name, open_tag, close_tag in fields:
         item = getattr(value, name)
         if item is None:
             continue

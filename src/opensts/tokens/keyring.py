@@ -94,6 +94,7 @@ class SigningKey:
     # Derived AEADs, built once (AESGCM construction costs more than a decryption).
     _session_aead: hazmat.AESGCM = field(init=False, repr=False, compare=False)
     _message_aead: hazmat.AESGCM = field(init=False, repr=False, compare=False)
+    raw_id: bytes = field(init=False, repr=False, compare=False)  # the key id's 4 bytes in token headers
 
     def __post_init__(self) -> None:
         check_key_id(self.key_id)
@@ -103,11 +104,7 @@ class SigningKey:
         object.__setattr__(
             self, "_message_aead", hazmat.new_aead(hazmat.derive_key(self.key, _AUTHORIZATION_MESSAGE_LABEL))
         )
-
-    @property
-    def raw_id(self) -> bytes:
-        """The 4 bytes that stand for this key in token headers."""
-        return bytes.fromhex(self.key_id)
+        object.__setattr__(self, "raw_id", bytes.fromhex(self.key_id))
 
 
 class KeyRing:

@@ -61,6 +61,7 @@ _KIND_CODE = {k: i for i, k in enumerate(KINDS)}
 
 VERSION_V1 = 0x01
 _LABEL = b"opensts/v1/session-token"
+_VERSION_BYTE = bytes((VERSION_V1,))
 _HEADER_SIZE = 5
 _MIN_RAW = _HEADER_SIZE + hazmat.NONCE_SIZE + hazmat.TAG_SIZE
 MAX_TOKEN_CHARS = 64 * 1024  # defensive cap on input; real tokens are a few hundred bytes to ~3 KB
@@ -278,7 +279,7 @@ def encode_session_token(claims: SessionClaims, keyring: KeyRing) -> str:
         raise TypeError("claims must be SessionClaims")
     payload = _COMPACT_JSON(_to_wire(claims)).encode("utf-8", "surrogatepass")
     key = keyring.active
-    header = bytes((VERSION_V1,)) + key.raw_id
+    header = _VERSION_BYTE + key.raw_id
     raw = header + hazmat.seal(key._session_aead, _deflate(payload), _LABEL + header)
     return base64.b64encode(raw).decode("ascii")
 
