@@ -222,7 +222,7 @@ async def _publish_metrics() -> None:
         while True:
             await asyncio.sleep(metrics.PUBLISH_SECONDS)
             try:
-                metrics.publish()
+                await run_in_threadpool(metrics.publish, metrics.snapshot())  # the file write off the loop
             except OSError:
                 log.warning("could not write this worker's metrics", exc_info=True)
     finally:
