@@ -52,8 +52,7 @@ def evaluate_trust(
     sessions = _identity_policies(session_policies)
     if request.principal.type is PrincipalType.ACCOUNT:
         return Decision(Outcome.IMPLICIT_DENY, reasons=("Roles may not be assumed by root accounts.",), blocked_by=("root",))
-    last: Decision | None = None
-    matched = []
+    allowed: list[Decision] = []
     for action in (request.action, *extra_actions):
         if action.lower() not in TRUST_ACTIONS_LC:
             return Decision(Outcome.IMPLICIT_DENY, reasons=(f"{action} is not a role trust action",), blocked_by=("resource",))
@@ -63,7 +62,7 @@ def evaluate_trust(
         decision = evaluate(req, identity, trust, boundaries, sessions, scps)
         if not decision.allowed:
             return decision
-        matched.extend(decision.matched)
-        last = decision
-    assert last is not None
-    return Decision(Outcome.ALLOW, tuple(matched), last.reasons, ())
+        allowed.append(decision)
+    if len(allowed) == 1:  # the common case: its matched statements stay unbuilt until someone asks
+        return allowed[0]
+    return Decision(Outcome.ALLOW, tuple(m for d in allowed for m in d.matched), allowed[-1].reasons, ())

@@ -276,8 +276,11 @@ def parse_signature(
     """
     headers = req.lower_headers
     authorization = headers.get("authorization")
-    amz = req.amz_query if req.query_items else {}
-    presigned = any(marker in amz for marker in _PRESIGN_MARKERS)
+    if req.query_string:
+        amz = req.amz_query if req.query_items else {}
+        presigned = any(marker in amz for marker in _PRESIGN_MARKERS)
+    else:  # most requests: a POST with its parameters in the body
+        amz, presigned = {}, False
     if authorization is not None:
         if presigned:
             raise IncompleteSignature(
