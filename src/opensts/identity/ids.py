@@ -9,6 +9,7 @@ role, policy, group) are opaque: prefix + 17 random base32 characters, as AWS's 
 from __future__ import annotations
 
 import base64
+import binascii
 import re
 import secrets
 
@@ -78,7 +79,7 @@ def new_temporary_key_pair(account_id: str) -> tuple[str, str]:
     """An ``ASIA`` id and a secret key for session credentials, from one read of the system CSPRNG
     (a read is a system call: STS issues these on every call)."""
     random = secrets.token_bytes(40)
-    return _access_key_id("ASIA", account_id, random[:10]), base64.b64encode(random[10:]).decode("ascii")
+    return _access_key_id("ASIA", account_id, random[:10]), binascii.b2a_base64(random[10:], newline=False).decode("ascii")
 
 
 def new_unique_id(prefix: str) -> str:

@@ -45,7 +45,7 @@ def _fields(cls: type) -> tuple[tuple[str, str, str], ...]:
     return tuple((name, f"<{tag}>", f"</{tag}>") for name, tag in result_fields(cls))
 
 
-_FIELD_TAGS: dict[type, tuple[tuple[str, str, str], ...]] = {}  # a plain dict: cheaper than lru_cache's call
+_STRUCT_ENCODERS: dict[type, Any] = {}
 
 
 def _text(value: str) -> str:
@@ -106,19 +106,34 @@ def _encode_struct(value: Any, out: list[str]) -> None:
                 out.append(f"</{tag}>")
         return
     cls = type(value)
-    fields = _FIELD_TAGS.get(cls)
-    if fields is None:
-        fields = _FIELD_TAGS[cls] = _fields(cls)
-    for name, open_tag, close_tag in fields:
-        item = getattr(value, name)
-        if item is None:
-            continue
-        if type(item) is str:  # most fields: one string, one append
-            out.append(f"{open_tag}{_text(item)}{close_tag}")
-            continue
-        out.append(open_tag)
-        _encode_value(item, out)
-        out.append(close_tag)
+    encoder = _STRUCT_ENCODERS.get(cls)
+    if encoder is None:
+        encoder = _STRUCT_ENCODERS[cls] = _compile_struct_encoder(cls)
+    encoder(value, out)
+
+
+def _compile_struct_encoder(cls: type) -> Any:
+    """An encoder written out for one result class, field by field, as dataclasses writes __init__:
+    results are encoded on every request, and a loop over (name, tag) pairs with getattr costs
+    about twice as much. Field names are identifiers and tags go in as repr() literals."""
+    lines = ["def encode(value, out):"]
+    for name, open_tag, close_tag in _fields(cls):
+        assert name.isidentifier()
+        lines += [
+            f"    item = value.{name}",
+            "    if item is not None:",
+            "        if type(item) is str:",
+            f"            out.append({open_tag!r} + _text(item) + {close_tag!r})",
+            "        else:",
+            f"            out.append({open_tag!r})",
+            "            _encode_value(item, out)",
+            f"            out.append({close_tag!r})",
+        ]
+    if len(lines) == 1:
+        lines.append("    pass")
+    namespace: dict[str, Any] = {"_text": _text, "_encode_value": _encode_value}
+    exec("\n".join(lines), namespace)  # noqa: S102 - the source is built above from a dataclass's fields
+    return namespace["encode"]
 
 
 _BY_TYPE: dict[type, Any] = {
