@@ -10,6 +10,7 @@ values and never see the wire format.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from typing import Any
 from urllib.parse import unquote_to_bytes
 
@@ -60,6 +61,12 @@ def parse_pairs(text: str) -> list[tuple[str, str]]:
 
 
 def _decode_component(raw: str) -> str:
+    # Short escaped values repeat from request to request (a client assumes the same role ARN over
+    # and over): remember those. Long ones (policies) are decoded each time, so the cache stays small.
+    return _decode_short(raw) if len(raw) <= 256 else _decode(raw)
+
+
+def _decode(raw: str) -> str:
     if "+" in raw:
         raw = raw.replace("+", " ")
     if "%" not in raw:
@@ -68,6 +75,9 @@ def _decode_component(raw: str) -> str:
         return unquote_to_bytes(raw).decode("utf-8")
     except UnicodeDecodeError as exc:
         raise MalformedQueryString("The query string or form body is malformed.") from exc
+
+
+_decode_short = lru_cache(maxsize=2048)(_decode)
 
 
 def decode_params(pairs: list[tuple[str, str]]) -> Nested:
