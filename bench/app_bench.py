@@ -2,8 +2,9 @@
 
     python bench/app_bench.py [--requests 4000] [--repeats 5] [case ...]
 
-Cases: ``GetCallerIdentity`` (root), ``AssumeRole`` (a user assumes a role), ``authorize``
-(``POST /v1/authorize``, Allow). Each request is signed once with botocore and replayed, like the
+Cases: ``GetCallerIdentity`` (root), ``GetCallerIdentity-session`` (signed with temporary
+credentials from GetSessionToken: the session token is decoded too), ``AssumeRole`` (a user assumes
+a role), ``authorize`` (``POST /v1/authorize``, Allow). Each request is signed once with botocore and replayed, like the
 HTTP benchmarks do. Prints the best and the median of ``--repeats`` timings, in µs per request.
 What this leaves out (uvicorn, the sockets, the kernel) is what ``server_bench.py`` adds back.
 """
@@ -31,7 +32,7 @@ ACCOUNT = "123456789012"
 FORM = "application/x-www-form-urlencoded; charset=utf-8"
 
 
-def sign(path: str, body: bytes, creds: tuple[str, str], service: str, content_type: str = FORM,
+def sign(path: str, body: bytes, creds: tuple[str, ...], service: str, content_type: str = FORM,
          url: str = URL, host: str = "127.0.0.1:7070") -> dict[str, str]:
     request = AWSRequest(method="POST", url=url + path, data=body, headers={"Content-Type": content_type})
     SigV4Auth(Credentials(*creds), service, "us-east-1").add_auth(request)
@@ -86,6 +87,11 @@ async def setup(app: Any, root: tuple[str, str]) -> dict[str, Replay]:
     await iam(Action="CreateRole", RoleName="deployer", AssumeRolePolicyDocument=json.dumps(trust))
 
     gci = b"Action=GetCallerIdentity&Version=2011-06-15"
+    get_session = b"Action=GetSessionToken&Version=2011-06-15"
+    status, answer = await Replay(app, "/", sign("/", get_session, keys["alice"], "sts"), get_session)()
+    assert status == 200, answer
+    session = tuple(re.search(rb"<%s>(.*?)<" % tag, answer).group(1).decode()  # type: ignore[union-attr]
+                    for tag in (b"AccessKeyId", b"SecretAccessKey", b"SessionToken"))
     assume = (f"Action=AssumeRole&RoleArn={quote(f'arn:aws:iam::{ACCOUNT}:role/deployer', safe='')}"
               "&RoleSessionName=bench&Version=2011-06-15").encode()
     inner_body = b"Action=StopInstances&Version=2016-11-15&InstanceId.1=i-0123456789abcdef0"
@@ -98,6 +104,7 @@ async def setup(app: Any, root: tuple[str, str]) -> dict[str, Replay]:
     }).encode()
     return {
         "GetCallerIdentity": Replay(app, "/", sign("/", gci, root, "sts"), gci),
+        "GetCallerIdentity-session": Replay(app, "/", sign("/", gci, session, "sts"), gci),
         "AssumeRole": Replay(app, "/", sign("/", assume, keys["alice"], "sts"), assume),
         "authorize": Replay(app, "/v1/authorize", sign("/v1/authorize", payload, keys["service"], "opensts",
                                                       "application/json"), payload),
@@ -137,7 +144,7 @@ async def main(args: argparse.Namespace) -> None:
             for _ in range(args.requests):
                 await replay()
             timings.append((time.perf_counter() - started) / args.requests * 1e6)
-        print(f"  {name:<20} best {min(timings):7.1f}   median {statistics.median(timings):7.1f}")
+        print(f"  {name:<26} best {min(timings):7.1f}   median {statistics.median(timings):7.1f}")
 
     await events.put({"type": "lifespan.shutdown"})
     await replies.get()

@@ -19,6 +19,7 @@ from opensts.runtime import Runtime
 from opensts.server.sigv4 import HttpRequest, SignatureInfo, verify_signature
 from opensts.store.records import Credential
 from opensts.tokens.errors import InvalidSessionToken
+from opensts.tokens.keyring import KeyRing
 from opensts.tokens.session_token import SessionClaims, decode_session_token
 
 INVALID_TOKEN_MESSAGE = "The security token included in the request is invalid."
@@ -58,20 +59,40 @@ async def authenticate(runtime: Runtime, request: HttpRequest, info: SignatureIn
 async def session_claims(runtime: Runtime, info: SignatureInfo, now: datetime) -> SessionClaims:
     token = info.security_token or ""
     try:
-        claims = decode_session_token(token, runtime.keyring)
+        claims = decoded_session_token(token, runtime.keyring)
     except InvalidSessionToken as exc:
         if exc.reason != "unknown-key":
             raise InvalidClientTokenId(INVALID_TOKEN_MESSAGE) from None
         # Perhaps another node rotated keys since we last looked: reload (rate-limited) and retry.
         keyring = await run_in_threadpool(runtime.reload_keyring_if_stale)
         try:
-            claims = decode_session_token(token, keyring)
+            claims = decoded_session_token(token, keyring)
         except InvalidSessionToken:
             raise InvalidClientTokenId(INVALID_TOKEN_MESSAGE) from None
     if claims.access_key_id != info.access_key_id:
         raise InvalidClientTokenId(INVALID_TOKEN_MESSAGE)
     if claims.expires_at <= now.timestamp():
         raise ExpiredToken(EXPIRED_TOKEN_MESSAGE)
+    return claims
+
+
+# Clients send the same session token with every request for hours: its decoded claims are kept,
+# with the key ring they were decoded under. The server replaces its ring object on every reload
+# (KEYRING_REFRESH_SECONDS), which drops these entries, so a key taken out of the ring stops
+# verifying within that period, as without the cache. Expiry is checked on every request.
+_decoded: dict[str, tuple[KeyRing, SessionClaims]] = {}
+_DECODED_MAX = 4096
+
+
+def decoded_session_token(token: str, keyring: KeyRing) -> SessionClaims:
+    """``decode_session_token``, remembered per token string and key ring."""
+    entry = _decoded.get(token)
+    if entry is not None and entry[0] is keyring:
+        return entry[1]
+    claims = decode_session_token(token, keyring)  # raises InvalidSessionToken: nothing is kept
+    if len(_decoded) >= _DECODED_MAX:
+        _decoded.clear()
+    _decoded[token] = (keyring, claims)
     return claims
 
 
