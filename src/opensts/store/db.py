@@ -35,7 +35,6 @@ def run_without_store(fn: Callable[..., T], *args: Any) -> T:
         _store_forbidden.reset(token)
 
 
-
 def _guard_checkout(*_args: object) -> None:
     if _store_forbidden.get():
         raise StoreAccessDeferred()
