@@ -24,7 +24,6 @@ import argparse
 import base64
 import json
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -38,7 +37,7 @@ from botocore.credentials import Credentials
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
-from server_bench import free_port, in_turns, show, wait_until_up  # noqa: E402
+from server_bench import free_port, in_turns, show, stop_all, wait_until_up, wrk  # noqa: E402
 
 REGION = "us-east-1"
 SERVICE_URL = "http://instances.example.com"
@@ -48,20 +47,6 @@ def sign(url: str, body: bytes, creds: tuple[str, str], service: str, content_ty
     request = AWSRequest(method="POST", url=url, data=body, headers={"Content-Type": content_type})
     SigV4Auth(Credentials(*creds), service, REGION).add_auth(request)
     return dict(request.headers.items())
-
-
-def wrk(url: str, body: bytes, headers: dict[str, str], duration: int, connections: int, workdir: Path) -> float:
-    script = workdir / "request.lua"
-    lua_headers = "\n".join(f"wrk.headers[{json.dumps(k)}] = {json.dumps(v)}" for k, v in headers.items() if k.lower() != "host")
-    script.write_text(f'wrk.method = "POST"\nwrk.body = {json.dumps(body.decode())}\n{lua_headers}\n')
-    out = subprocess.run(
-        ["wrk", "-t", "1", "-c", str(connections), "-d", f"{duration}s", "-s", str(script), url],
-        capture_output=True, text=True, check=True,
-    ).stdout
-    non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    if non_2xx:
-        raise RuntimeError(f"{url}: {non_2xx.group(1)} error responses during the run:\n{out}")
-    return float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
 
 
 def measure(url: str, body: bytes, headers: dict[str, str], args: argparse.Namespace, workdir: Path,
@@ -176,14 +161,7 @@ def main() -> None:
         ratio = results["/v1/authorize Allow"] / results["GetCallerIdentity"]
         print(f"  {'/v1/authorize Allow / GCI':<30} {ratio:>10.2f}   (goal >= 0.70)")
     finally:
-        for process in processes:
-            process.terminate()
-        for process in processes:
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-        shutil.rmtree(workdir, ignore_errors=True)
+        stop_all(processes, workdir)
 
 
 if __name__ == "__main__":

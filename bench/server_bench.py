@@ -100,18 +100,31 @@ def signed_request(url: str, body: str, key_id: str, secret: str, token: str | N
     return dict(request.headers.items())
 
 
-def wrk(url: str, body: str, headers: dict[str, str], duration: int, connections: int, workdir: Path) -> float:
+def wrk(target: str, body: str | bytes, headers: dict[str, str], duration: int, connections: int, workdir: Path) -> float:
+    """Requests/s of ``wrk`` POSTing ``body`` with ``headers`` to the full URL ``target``."""
+    text = body.decode() if isinstance(body, bytes) else body
     script = workdir / "request.lua"
     lua_headers = "\n".join(f"wrk.headers[{json.dumps(k)}] = {json.dumps(v)}" for k, v in headers.items() if k.lower() != "host")
-    script.write_text(f'wrk.method = "POST"\nwrk.body = {json.dumps(body)}\n{lua_headers}\n')
+    script.write_text(f'wrk.method = "POST"\nwrk.body = {json.dumps(text)}\n{lua_headers}\n')
     out = subprocess.run(
-        ["wrk", "-t", "1", "-c", str(connections), "-d", f"{duration}s", "-s", str(script), url + "/"],
+        ["wrk", "-t", "1", "-c", str(connections), "-d", f"{duration}s", "-s", str(script), target],
         capture_output=True, text=True, check=True,
     ).stdout
     non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     if non_2xx:
-        raise RuntimeError(f"{url}: {non_2xx.group(1)} error responses during the run:\n{out}")
+        raise RuntimeError(f"{target}: {non_2xx.group(1)} error responses during the run:\n{out}")
     return float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+
+
+def stop_all(processes: list[subprocess.Popen], workdir: Path) -> None:  # type: ignore[type-arg]
+    for process in processes:
+        process.terminate()
+    for process in processes:
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+    shutil.rmtree(workdir, ignore_errors=True)
 
 
 def measure(url: str, body: str, key_id: str, secret: str, args: argparse.Namespace, workdir: Path) -> float:
@@ -119,8 +132,8 @@ def measure(url: str, body: str, key_id: str, secret: str, args: argparse.Namesp
     check = httpx.post(url + "/", content=body, headers=headers)
     if check.status_code != 200:
         raise RuntimeError(f"{url} answered {check.status_code}: {check.text[:300]}")
-    wrk(url, body, headers, 2, args.connections, workdir)  # warm-up
-    return wrk(url, body, headers, args.duration, args.connections, workdir)
+    wrk(url + "/", body, headers, 2, args.connections, workdir)  # warm-up
+    return wrk(url + "/", body, headers, args.duration, args.connections, workdir)
 
 
 def in_turns(measurements: dict[str, Callable[[], float]], rounds: int) -> dict[str, list[float]]:
@@ -205,14 +218,7 @@ def main() -> None:
                 hello_rate = show("bare Starlette hello", results["hello"])
                 print(f"  {'OpenSTS / Starlette hello':<30} {opensts_rate / hello_rate:>10.2f}")
     finally:
-        for process in processes:
-            process.terminate()
-        for process in processes:
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-        shutil.rmtree(workdir, ignore_errors=True)
+        stop_all(processes, workdir)
 
 
 if __name__ == "__main__":
