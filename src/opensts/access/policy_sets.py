@@ -57,8 +57,8 @@ class PolicyCache:
         self._max_entries = max_entries
         self._entries: dict[tuple[str, str], tuple[int, EntityPolicySet | None]] = {}
         self._managed: dict[str, tuple[int, Policy | None]] = {}
-        # Roles by name and entity ids by ARN, stamped with the IAM version like the rest.
-        self._lookups: dict[tuple[str, str], tuple[int, Any]] = {}
+        # Roles by name, entity ids by ARN, effective trust policies: stamped with the IAM version.
+        self._lookups: dict[tuple[str, ...], tuple[int, Any]] = {}
         self._callers: dict[str, tuple[int, Any]] = {}
         self._lock = threading.Lock()
 
@@ -100,18 +100,9 @@ class PolicyCache:
 
     def role(self, account_id: str, name: str) -> "RoleRecord | None":
         """A role by account and name (blocking on a miss), cached like policy sets."""
-        key = ("role-by-name", f"{account_id}/{name.lower()}")
-        version = self._runtime.iam_version
-        entry = self._lookups.get(key)
-        if entry is not None and entry[0] == version:
-            return entry[1]
-        record = self._runtime.store.roles.get(account_id, name)
-        with self._lock:
-            if len(self._lookups) >= self._max_entries:
-                self._lookups.clear()
-            self._callers.clear()
-            self._lookups[key] = (version, record)
-        return record
+        return self.remembered(  # type: ignore[no-any-return]
+            ("role-by-name", f"{account_id}/{name.lower()}"), lambda: self._runtime.store.roles.get(account_id, name)
+        )
 
     def entity_id(self, arn: str) -> str | None:
         """The unique id of the user or role an ARN names now (blocking on a miss), cached."""

@@ -243,7 +243,7 @@ async def read_http_request(scope: Scope, receive: Receive) -> HttpRequest:
     if len(headers) != len(raw_headers):
         headers = {}
         for raw_name, raw_value in raw_headers:
-            name = raw_name.decode("latin-1").lower()
+            name = raw_name.decode("latin-1")
             value = raw_value.decode("latin-1")
             headers[name] = f"{headers[name]},{value}" if name in headers else value
     length = headers.get("content-length")
@@ -343,7 +343,11 @@ def create_app(runtime: Runtime | None = None, settings: Settings | None = None)
         return JSONResponse({"status": "ok" if ok else "unavailable"}, 200 if ok else 503)
 
     async def metrics_endpoint(request: Request) -> Response:
-        body, content_type = metrics.render()
+        own = metrics.own_figures()
+        if os.environ.get(metrics.METRICS_DIR_ENV):  # other workers' files: read them off the event loop
+            body, content_type = await run_in_threadpool(metrics.render, own)
+        else:
+            body, content_type = metrics.render(own)
         return Response(body, 200, media_type=content_type)
 
     authorize = AuthorizeEndpoint(state)

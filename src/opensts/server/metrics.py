@@ -54,8 +54,12 @@ def publish(figures: str | None = None) -> None:
     os.replace(temporary, path)
 
 
-def _all_figures() -> Figures:
-    total: Figures = {key: list(row) for key, row in _figures.items()}
+def own_figures() -> Figures:
+    """A copy of this process's figures (take it on the event loop, the only thread that changes them)."""
+    return {key: list(row) for key, row in _figures.items()}
+
+
+def _all_figures(total: Figures) -> Figures:
     directory = os.environ.get(METRICS_DIR_ENV)
     if not directory:
         return total
@@ -80,8 +84,10 @@ def _labels(**labels: str) -> str:
     return "{" + ",".join(escaped) + "}"
 
 
-def render() -> tuple[bytes, str]:
-    figures = _all_figures()
+def render(own: Figures | None = None) -> tuple[bytes, str]:
+    """The Prometheus text of ``own`` (default: this process's figures) plus the other workers' files
+    (blocking reads when there are several workers)."""
+    figures = _all_figures(own_figures() if own is None else own)
     lines = [
         "# HELP opensts_requests_total API requests by service, action and outcome",
         "# TYPE opensts_requests_total counter",

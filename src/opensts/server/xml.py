@@ -45,9 +45,6 @@ def _fields(cls: type) -> tuple[tuple[str, str, str], ...]:
     return tuple((name, f"<{tag}>", f"</{tag}>") for name, tag in result_fields(cls))
 
 
-_STRUCT_ENCODERS: dict[type, Any] = {}
-
-
 def _text(value: str) -> str:
     # Most values (ids, ARNs, dates) need no escaping; checking is cheaper than three replaces.
     return escape(value) if ("&" in value or "<" in value or ">" in value) else value
@@ -59,8 +56,7 @@ def _encode_value(value: Any, out: list[str]) -> None:
         encoder(value, out)
         return
     if dataclasses.is_dataclass(value):
-        _BY_TYPE[type(value)] = _encode_struct  # result classes are few and fixed
-        _encode_struct(value, out)
+        _struct_encoder(type(value))(value, out)
     elif isinstance(value, str):
         out.append(_text(value))
     elif isinstance(value, bool):
@@ -105,11 +101,15 @@ def _encode_struct(value: Any, out: list[str]) -> None:
                 _encode_value(item, out)
                 out.append(f"</{tag}>")
         return
-    cls = type(value)
-    encoder = _STRUCT_ENCODERS.get(cls)
+    _struct_encoder(type(value))(value, out)
+
+
+def _struct_encoder(cls: type) -> Any:
+    """The encoder of a result class, written on first use and kept with the others by type."""
+    encoder = _BY_TYPE.get(cls)
     if encoder is None:
-        encoder = _STRUCT_ENCODERS[cls] = _compile_struct_encoder(cls)
-    encoder(value, out)
+        encoder = _BY_TYPE[cls] = _compile_struct_encoder(cls)  # result classes are few and fixed
+    return encoder
 
 
 def _compile_struct_encoder(cls: type) -> Any:
