@@ -10,15 +10,17 @@ from __future__ import annotations
 
 import logging
 from functools import lru_cache
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 from opensts.access.policy_sets import ALLOW_ALL, EntityPolicySet
 from opensts.errors import AccessDenied
 from opensts.identity import arn as arns
 from opensts.identity.principal import Caller, PrincipalKind
-from opensts.policy import Decision, Outcome, Policy, Principal, PrincipalType, Request, evaluate, parse_policy
+from opensts.policy import (
+    Decision, Outcome, Policy, Principal, PrincipalType, Request, evaluate, parse_policy, reads_context,
+)
 from opensts.policy.errors import PolicyValidationError
 from opensts.policy.policyset import PolicySet
 
@@ -45,6 +47,44 @@ class CallerPolicies:
     boundaries: tuple[Policy, ...]
     session: tuple[Policy, ...]
     exists: bool = True
+    # Decisions that read no condition key, by (action, resource, resource account): see decision_for.
+    # They live as long as this object, which the cache drops at the next IAM change.
+    decisions: dict[tuple[str, str, str | None], Decision] = field(default_factory=dict, compare=False, repr=False)
+
+
+_DECISIONS_MAX = 1024
+
+
+def decision_for(
+    policies: CallerPolicies,
+    action: str,
+    resource: str,
+    resource_account: str | None,
+    resource_policy: "Policy | str | None",
+    context: Callable[[], Mapping[str, Any]],
+) -> tuple[Decision, Request | None]:
+    """The engine's decision, and the Request it evaluated (None when the decision was remembered).
+
+    ``context`` builds the request context; it is not called when the decision is remembered.
+    A decision that no applying statement's condition or policy variable can change (the engine's
+    :func:`~opensts.policy.reads_context`) is the same for every context, so it is remembered per
+    caller: services ask about the same action and resource again and again.
+    """
+    if not policies.exists:
+        return _NOTHING, None
+    key = (action, resource, resource_account)
+    if resource_policy is None:
+        decision = policies.decisions.get(key)
+        if decision is not None:
+            return decision, None
+    request = Request(policies.principal, action, resource, resource_account, context())
+    decision = evaluate(request, policies.identity, resource_policy, policies.boundaries, policies.session)
+    if resource_policy is None and not reads_context(action, policies.identity, policies.boundaries, policies.session):
+        memo = policies.decisions
+        if len(memo) >= _DECISIONS_MAX:
+            memo.clear()
+        memo[key] = decision
+    return decision, request
 
 
 def caller_policies(runtime: "Runtime", caller: Caller) -> CallerPolicies:
@@ -171,16 +211,15 @@ def decide(
     caller: Caller,
     action: str,
     resource: str,
-    context: Mapping[str, Any],
+    context: Callable[[], Mapping[str, Any]],
     *,
     resource_account: str | None = None,
     resource_policy: Policy | str | None = None,
 ) -> Decision:
-    policies = caller_policies(runtime, caller)
-    if not policies.exists:
-        return _NOTHING
-    request = Request(policies.principal, action, resource, resource_account, context)
-    return evaluate(request, policies.identity, resource_policy, policies.boundaries, policies.session)
+    """The decision for ``caller`` (blocking on a cache miss); ``context()`` builds the request context."""
+    return decision_for(
+        caller_policies(runtime, caller), action, resource, resource_account, resource_policy, context
+    )[0]
 
 
 def denial_message(caller_arn: str, action: str, resource: str, decision: Decision) -> str:
@@ -203,10 +242,12 @@ def authorize(
     caller = ctx.caller
     if caller is None:
         raise AccessDenied(f"Anonymous callers are not authorized to perform: {action}")
-    full_context = request_context(
-        caller, ctx.request_time, source_ip=ctx.source_ip, secure_transport=ctx.secure_transport,
-        region=ctx.region, extra=context,
-    )
+    def full_context() -> dict[str, Any]:
+        return request_context(
+            caller, ctx.request_time, source_ip=ctx.source_ip, secure_transport=ctx.secure_transport,
+            region=ctx.region, extra=context,
+        )
+
     decision = decide(
         ctx.runtime, caller, action, resource, full_context, resource_account=resource_account,
         resource_policy=resource_policy,

@@ -159,6 +159,31 @@ def _levels(levels: Sequence[ScpLevel], action_lc: str, kind: PolicyKind) -> lis
 
 
 # --------------------------------------------------------------------------- evaluation
+def reads_context(
+    action: str,
+    identity_policies: Policies = (),
+    permissions_boundaries: Policies = (),
+    session_policies: Policies = (),
+) -> bool:
+    """Whether a decision on ``action`` under these policies can depend on the request context.
+
+    False when no statement whose Action matches has a condition or a policy variable in its
+    Resource/NotResource: :func:`evaluate` then gives the same Decision for every context (given
+    the principal, resource and resource account), so a caller may remember it. Only for requests
+    without a resource policy, SCPs, RCPs or endpoint policies.
+    """
+    action_lc = action.lower()
+    for policies in (identity_policies, permissions_boundaries, session_policies):
+        if not policies:
+            continue
+        for _, denies, allows in groups_of(policies, action_lc, PolicyKind.IDENTITY):
+            for statements in (denies, allows):
+                for cs in statements:
+                    if cs.conditions or cs.r_templates:
+                        return True
+    return False
+
+
 def resource_policy_verdict(request: Request, resource_policy: PolicyLike, *, has_boundary: bool = False) -> Outcome:
     """What a resource policy alone says about the caller: EXPLICIT_DENY when a Deny naming it
     applies, ALLOW when an Allow names it (directly, via its role or its account), else

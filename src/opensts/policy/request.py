@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from enum import Enum
+from functools import lru_cache
 from typing import Any, Iterable, Mapping, Union
 
 from .arn import parse_arn, role_arn_from_session
@@ -138,6 +139,13 @@ def normalise_context(context: Mapping[str, ContextValue]) -> dict[str, tuple[st
     return out
 
 
+@lru_cache(maxsize=4096)  # services ask about the same resources again and again
+def _account_in_arn(resource: str) -> str | None:
+    """The ARN's account id; None for "aws" (AWS managed policies), "" (S3) or a non-ARN."""
+    parsed = parse_arn(resource)
+    return parsed.account if parsed is not None and parsed.account.isascii() and parsed.account.isdigit() else None
+
+
 def principal_context(principal: Principal) -> dict[str, tuple[str, ...]]:
     """Global condition keys AWS derives from the caller (§9); explicit context overrides them."""
     ctx: dict[str, tuple[str, ...]] = {}
@@ -193,13 +201,10 @@ class Request:
 
     def __post_init__(self) -> None:
         self.action_lc = self.action.lower()
-        if self.resource_account is None and self.resource != "*":
-            parsed = parse_arn(self.resource)
-            # Only a real account id counts: "aws" (AWS managed policies) and "" (S3) do not.
-            account = parsed.account if parsed is not None and parsed.account.isascii() and parsed.account.isdigit() else self.principal.account
-            self.resource_account = account
-        elif self.resource_account is None:
-            self.resource_account = self.principal.account
+        if self.resource_account is None:
+            self.resource_account = (
+                _account_in_arn(self.resource) if self.resource != "*" else None
+            ) or self.principal.account
         ctx = dict(self.principal.derived_context)
         if self.context:
             ctx.update(normalise_context(self.context))
