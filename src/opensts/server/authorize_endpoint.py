@@ -122,41 +122,55 @@ class AuthorizeBody:
                  "resource_account", "service")
 
     def __init__(self, data: Any) -> None:
-        if not isinstance(data, dict):
+        if type(data) is not dict:
             raise _bad("The request body must be a JSON object.")
         if not _KNOWN_FIELDS.issuperset(data):
             raise _bad(f"Unknown field: {sorted(set(data) - _KNOWN_FIELDS)[0]}")
-        self.action = _action(data.get("action"))
-        self.resource = _string(data.get("resource", "*"), "resource", 1, 2048)
-        self.context = _context(data.get("context"))
-        self.source_ip = _source_ip(data.get("sourceIp"))
-        secure = data.get("secureTransport", False)
-        if not isinstance(secure, bool):
+        get = data.get
+        action = get("action")
+        prefix = _ACTION_PREFIXES.get(action) if type(action) is str else None
+        if prefix is None:
+            prefix = _action_prefix(action)
+        self.action: str = action
+        resource = get("resource", "*")
+        if type(resource) is not str or not 1 <= len(resource) <= 2048:
+            raise _bad("resource must be a string of 1 to 2048 characters.")
+        self.resource = resource
+        context = get("context")
+        self.context = _context(context) if context is not None else _NO_CONTEXT
+        source_ip = get("sourceIp")
+        self.source_ip = _source_ip(source_ip) if source_ip is not None else None
+        secure = get("secureTransport", False)
+        if type(secure) is not bool:
             raise _bad("secureTransport must be true or false.")
         self.secure_transport = secure
-        self.resource_policy = _resource_policy(data.get("resourcePolicy"))
-        account = data.get("resourceAccount")
+        policy = get("resourcePolicy")
+        self.resource_policy = _resource_policy(policy) if policy is not None else None
+        account = get("resourceAccount")
         if account is not None and not (isinstance(account, str) and _ACCOUNT_RE.fullmatch(account)):
             raise _bad("resourceAccount must be a 12-digit account id.")
         self.resource_account: str | None = account
-        service = data.get("service")
+        service = get("service")
         if service is not None and not (isinstance(service, str) and _SERVICE_RE.fullmatch(service)):
             raise _bad("service must be a signing service name such as 'ec2'.")
         # The inner signature must be scoped to this service: by default the action's prefix.
-        self.service: str = service or self.action.partition(":")[0].lower()
-        self.inner = _inner_request(data.get("request"))
+        self.service: str = service or prefix
+        self.inner = _inner_request(get("request"))
 
 
-def _string(value: Any, name: str, min_len: int, max_len: int) -> str:
-    if not isinstance(value, str) or not min_len <= len(value) <= max_len:
-        raise _bad(f"{name} must be a string of {min_len} to {max_len} characters.")
-    return value
+_NO_CONTEXT: dict[str, Any] = {}  # never modified
+# Valid actions seen, with their service prefix in lower case (services send the same few).
+_ACTION_PREFIXES: dict[str, str] = {}
 
 
-def _action(value: Any) -> str:
+def _action_prefix(value: Any) -> str:
     if not isinstance(value, str) or not _ACTION_RE.fullmatch(value):
         raise _bad("action must look like 'service:Action' (for example 'ec2:StopInstances').")
-    return value
+    prefix = value.partition(":")[0].lower()
+    if len(_ACTION_PREFIXES) >= 4096:
+        _ACTION_PREFIXES.clear()
+    _ACTION_PREFIXES[value] = prefix
+    return prefix
 
 
 def _source_ip(value: Any) -> str | None:
@@ -179,36 +193,48 @@ def _normal_ip(value: str) -> str | None:
 
 
 def _context(value: Any) -> dict[str, Any]:
-    if value is None:
-        return {}
-    if not isinstance(value, dict):
+    """The caller-supplied condition keys, checked (the JSON object itself is returned)."""
+    if type(value) is not dict:
         raise _bad("context must be an object of condition keys.")
     if len(value) > MAX_CONTEXT_KEYS:
         raise _bad(f"context may hold at most {MAX_CONTEXT_KEYS} keys.")
-    out: dict[str, Any] = {}
     count = 0
     seen: set[str] = set()
     for key, item in value.items():
-        lower = key.lower()
-        if not key or len(key) > 256 or ":" not in key:
-            raise _bad(f"Invalid context key {key[:256]!r}: condition keys look like 'service:Name'.")
+        lower = _CONTEXT_KEYS.get(key) or _context_key(key)
         if lower in seen:
             raise _bad(f"Context key {key!r} is given twice (condition keys are case-insensitive).")
         seen.add(lower)
-        if lower.startswith("aws:") and lower not in _SERVICE_AWS_KEYS and not lower.startswith(_SERVICE_AWS_PREFIXES):
-            raise _bad(
-                f"Context key {key!r} is set by OpenSTS and cannot be supplied "
-                "(use sourceIp and secureTransport for aws:SourceIp and aws:SecureTransport)."
-            )
+        if type(item) is str and len(item) <= 4096:  # the common case
+            count += 1
+            continue
         values = item if isinstance(item, list) else [item]
         count += len(values)
         for v in values:
             if isinstance(v, (dict, list)) or v is None or (isinstance(v, str) and len(v) > 4096):
                 raise _bad(f"Context key {key!r}: values must be strings (at most 4096 characters), numbers or booleans.")
-        out[key] = item
     if count > MAX_CONTEXT_VALUES:
         raise _bad(f"context may hold at most {MAX_CONTEXT_VALUES} values.")
-    return out
+    return value
+
+
+# Condition keys seen and accepted, in lower case (services send the same few).
+_CONTEXT_KEYS: dict[str, str] = {}
+
+
+def _context_key(key: str) -> str:
+    if not key or len(key) > 256 or ":" not in key:
+        raise _bad(f"Invalid context key {key[:256]!r}: condition keys look like 'service:Name'.")
+    lower = key.lower()
+    if lower.startswith("aws:") and lower not in _SERVICE_AWS_KEYS and not lower.startswith(_SERVICE_AWS_PREFIXES):
+        raise _bad(
+            f"Context key {key!r} is set by OpenSTS and cannot be supplied "
+            "(use sourceIp and secureTransport for aws:SourceIp and aws:SecureTransport)."
+        )
+    if len(_CONTEXT_KEYS) >= 4096:
+        _CONTEXT_KEYS.clear()
+    _CONTEXT_KEYS[key] = lower
+    return lower
 
 
 def _resource_policy(value: Any) -> Policy | None:
@@ -223,46 +249,58 @@ def _resource_policy(value: Any) -> Policy | None:
 
 
 def _inner_request(value: Any) -> HttpRequest:
-    if not isinstance(value, dict):
+    if type(value) is not dict:
         raise _bad("request must be an object with method, path, headers and body or bodySha256.")
     if not _KNOWN_REQUEST_FIELDS.issuperset(value):
         raise _bad(f"Unknown field: request.{sorted(set(value) - _KNOWN_REQUEST_FIELDS)[0]}")
-    method = value.get("method")
+    get = value.get
+    method = get("method")
     if method not in _COMMON_METHODS and not (isinstance(method, str) and _METHOD_RE.fullmatch(method)):
         raise _bad("request.method must be an HTTP method in upper case.")
-    target = value.get("path")
-    if not isinstance(target, str) or not target.startswith("/") or len(target) > 65536:
+    target = get("path")
+    if type(target) is not str or target[:1] != "/" or len(target) > 65536:
         raise _bad("request.path must be the request target as received, starting with '/'.")
     path, _, query = target.partition("?")
-    headers = value.get("headers")
-    if not isinstance(headers, dict):
+    headers = get("headers")
+    if type(headers) is not dict:
         raise _bad("request.headers must be an object of header names and values.")
-    # Lower-case names, repeated headers joined with "," (as the edge does for OpenSTS's own requests).
-    lowered = {name.lower(): header_value for name, header_value in headers.items()}
-    if len(lowered) != len(headers) or not all(type(v) is str for v in lowered.values()):
-        lowered = {}
-        for name, header_value in headers.items():
-            if type(header_value) is not str:
-                if not (isinstance(header_value, list) and header_value and all(isinstance(v, str) for v in header_value)):
-                    raise _bad(f"request.headers[{name[:64]!r}] must be a string or a list of strings.")
-                header_value = ",".join(header_value)
-            lname = name.lower()
-            lowered[lname] = f"{lowered[lname]},{header_value}" if lname in lowered else header_value
-    body_text = value.get("body")
-    digest = value.get("bodySha256")
+    lowered = _lowered_headers(headers)
+    body_text = get("body")
+    digest = get("bodySha256")
     if body_text is not None and digest is not None:
         raise _bad("Give request.body or request.bodySha256, not both.")
     body = b""
     if body_text is not None:
-        if not isinstance(body_text, str):
+        if type(body_text) is not str:
             raise _bad("request.body must be base64 text.")
         try:
             body = binascii.a2b_base64(body_text, strict_mode=True)  # base64.b64decode(validate=True), faster
         except (binascii.Error, ValueError):
             raise _bad("request.body must be base64 text.") from None
-    if digest is not None and not (isinstance(digest, str) and _SHA256_RE.fullmatch(digest)):
+    elif digest is not None and not (isinstance(digest, str) and _SHA256_RE.fullmatch(digest)):
         raise _bad("request.bodySha256 must be 64 hexadecimal characters.")
-    return HttpRequest(method, path, query, lowered, body, headers_lowercase=True, body_sha256=digest)
+    return HttpRequest(method, path, query, lowered, body, True, digest)
+
+
+def _lowered_headers(headers: dict[str, Any]) -> dict[str, str]:
+    """Lower-case names, repeated headers joined with "," (as the edge does for OpenSTS's own requests)."""
+    lowered = {}
+    for name, header_value in headers.items():
+        if type(header_value) is not str:
+            break
+        lowered[name.lower()] = header_value
+    else:
+        if len(lowered) == len(headers):
+            return lowered
+    lowered = {}
+    for name, header_value in headers.items():
+        if type(header_value) is not str:
+            if not (isinstance(header_value, list) and header_value and all(isinstance(v, str) for v in header_value)):
+                raise _bad(f"request.headers[{name[:64]!r}] must be a string or a list of strings.")
+            header_value = ",".join(header_value)
+        lname = name.lower()
+        lowered[lname] = f"{lowered[lname]},{header_value}" if lname in lowered else header_value
+    return lowered
 
 
 def explain(
