@@ -672,7 +672,8 @@ class _Hmac:
 
     def __init__(self, key: bytes) -> None:
         self.key = key
-        block = key.ljust(64, b"\0")  # SigV4 keys are 32 bytes, shorter than SHA-256's block
+        # SigV4 keys are 32 bytes; a key longer than SHA-256's 64-byte block is hashed first (RFC 2104).
+        block = (key if len(key) <= 64 else hashlib.sha256(key).digest()).ljust(64, b"\0")
         self._inner = hashlib.sha256(bytes(b ^ 0x36 for b in block))
         self._outer = hashlib.sha256(bytes(b ^ 0x5C for b in block))
 
