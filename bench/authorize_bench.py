@@ -10,12 +10,15 @@ stays valid for the 5-minute clock skew, so wrk does no signing):
 * GetCallerIdentity (signed by a user): the reference figure;
 * /v1/authorize, Allow: the outer call signed by the service's user (allowed ``opensts:Authorize``),
   its inner request a fixed EC2 StopInstances request signed by alice (allowed by her policy);
+* /v1/authorize, Allow, condition: the same for an action alice may perform only from a network
+  (an IpAddress condition on aws:SourceIp): a decision that reads the context, so it is evaluated on
+  every call, where the unconditional Allow is remembered per caller until the next IAM change;
 * /v1/authorize, Deny: the same, for an action alice may not perform (builds an encoded message);
 * the instance service's DescribeInstances through the middleware, decision cache on (every request
   after the first is a cache hit) and off (every request asks OpenSTS).
 
 The measurements take turns over ``--rounds`` rounds (the machine's speed drifts). Prints median
-requests/s and the ratio of /v1/authorize (Allow) to GetCallerIdentity (goal: >= 0.70).
+requests/s and the ratios of both /v1/authorize Allow figures to GetCallerIdentity (goal: >= 0.70).
 """
 
 from __future__ import annotations
@@ -65,10 +68,17 @@ def setup(url: str, root: tuple[str, str]) -> tuple[tuple[str, str], tuple[str, 
     iam = boto3.client("iam", endpoint_url=url, region_name=REGION, aws_access_key_id=root[0],
                        aws_secret_access_key=root[1])
     keys = []
+    # alice's RebootInstances is allowed only from one network: a decision that reads the context,
+    # evaluated on every call (the others depend on no condition key and are remembered per caller).
+    from_network = {"Effect": "Allow", "Action": "ec2:RebootInstances", "Resource": "*",
+                    "Condition": {"IpAddress": {"aws:SourceIp": "203.0.113.0/24"}}}
     for name, action in (("bench-service", "opensts:Authorize"), ("alice", ["ec2:StopInstances", "ec2:DescribeInstances"])):
         iam.create_user(UserName=name)
+        statements = [{"Effect": "Allow", "Action": action, "Resource": "*"}]
+        if name == "alice":
+            statements.append(from_network)
         iam.put_user_policy(UserName=name, PolicyName="p", PolicyDocument=json.dumps(
-            {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": action, "Resource": "*"}]}))
+            {"Version": "2012-10-17", "Statement": statements}))
         key = iam.create_access_key(UserName=name)["AccessKey"]
         keys.append((key["AccessKeyId"], key["SecretAccessKey"]))
     return keys[0], keys[1]
@@ -142,10 +152,13 @@ def main() -> None:
         gci_headers = sign(url + "/", gci, alice, "sts", form)
         allow_body, allow_headers = authorize_call(url, service, alice, account, "ec2:StopInstances")
         deny_body, deny_headers = authorize_call(url, service, alice, account, "ec2:TerminateInstances")
+        conditional_body, conditional_headers = authorize_call(url, service, alice, account, "ec2:RebootInstances")
         describe = b"Action=DescribeInstances&Version=2016-11-15"
         runs = {
             "GetCallerIdentity": lambda: measure(url + "/", gci, gci_headers, args, workdir),
             "/v1/authorize Allow": lambda: measure(url + "/v1/authorize", allow_body, allow_headers, args, workdir, '"Allow"'),
+            "/v1/authorize Allow, condition": lambda: measure(
+                url + "/v1/authorize", conditional_body, conditional_headers, args, workdir, '"Allow"'),
             "/v1/authorize Deny": lambda: measure(url + "/v1/authorize", deny_body, deny_headers, args, workdir, "encodedMessage"),
         }
         for name, service_url in services.items():
@@ -158,8 +171,9 @@ def main() -> None:
         print(f"over HTTP, {args.rounds} rounds of {args.duration}s, {args.connections} connections, "
               f"OpenSTS workers={args.workers}, wrk 1 thread, {os.cpu_count()} cores")
         results = {name: show(name, figures) for name, figures in rounds.items()}
-        ratio = results["/v1/authorize Allow"] / results["GetCallerIdentity"]
-        print(f"  {'/v1/authorize Allow / GCI':<30} {ratio:>10.2f}   (goal >= 0.70)")
+        for name in ("/v1/authorize Allow", "/v1/authorize Allow, condition"):
+            ratio = results[name] / results["GetCallerIdentity"]
+            print(f"  {name + ' / GCI':<36} {ratio:>4.2f}   (goal >= 0.70)")
     finally:
         stop_all(processes, workdir)
 

@@ -50,6 +50,8 @@ class CallerPolicies:
     # Decisions that read no condition key, by (action, resource, resource account): see decision_for.
     # They live as long as this object, which the cache drops at the next IAM change.
     decisions: dict[tuple[str, str, str | None], Decision] = field(default_factory=dict, compare=False, repr=False)
+    # Actions whose decisions do read the context (never remembered).
+    reading_actions: set[str] = field(default_factory=set, compare=False, repr=False)
 
 
 _DECISIONS_MAX = 1024
@@ -79,11 +81,16 @@ def decision_for(
             return decision, None
     request = Request(policies.principal, action, resource, resource_account, context())
     decision = evaluate(request, policies.identity, resource_policy, policies.boundaries, policies.session)
-    if resource_policy is None and not reads_context(action, policies.identity, policies.boundaries, policies.session):
-        memo = policies.decisions
-        if len(memo) >= _DECISIONS_MAX:
-            memo.clear()
-        memo[key] = decision
+    if resource_policy is None and action not in policies.reading_actions:
+        if reads_context(action, policies.identity, policies.boundaries, policies.session):
+            if len(policies.reading_actions) >= _DECISIONS_MAX:
+                policies.reading_actions.clear()
+            policies.reading_actions.add(action)
+        else:
+            memo = policies.decisions
+            if len(memo) >= _DECISIONS_MAX:
+                memo.clear()
+            memo[key] = decision
     return decision, request
 
 

@@ -175,7 +175,10 @@ def _family(cond: Condition, variables: bool) -> tuple[Callable[[Ctx], object], 
             addr = read_address(r)
             if addr is None:
                 return None
-            return any(addr.version == n.version and addr in n for n in p)  # type: ignore[attr-defined]
+            for n in p:  # type: ignore[attr-defined]
+                if addr.version == n.version and addr in n:
+                    return True
+            return False
 
         return resolve, ip
     if base.startswith("Arn"):

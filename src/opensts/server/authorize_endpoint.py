@@ -417,11 +417,17 @@ class AuthorizeEndpoint:
         # 3. The decision, with the complete context.
         def context() -> dict[str, Any]:
             full = self.context(caller, now, body.source_ip, body.secure_transport, info.region)
-            if body.context:
-                present = {key.lower() for key in full}
-                for key, value in body.context.items():
-                    if key.lower() not in present:  # OpenSTS's keys (token claims included) win
-                        full[key] = value
+            if not body.context:
+                return full
+            if caller.session is None or not caller.session.attributes:
+                # The aws: keys OpenSTS sets are never among those a service may supply (_context):
+                # only a token's claim keys could clash.
+                full.update(body.context)
+                return full
+            present = {key.lower() for key in full}
+            for key, value in body.context.items():
+                if key.lower() not in present:  # OpenSTS's keys (token claims included) win
+                    full[key] = value
             return full
 
         decision, request = await cache_first(

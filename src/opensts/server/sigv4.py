@@ -604,12 +604,10 @@ def verify_signature(
     check_request_time(info, now, max_skew=max_skew)
     candidates = _payload_hashes(req, info)
     headers = req.lower_headers
-    lines = []
-    for name in info.signed_headers:
-        value = headers.get(name)
-        if value is None:
-            raise SignatureDoesNotMatch(SIGNATURE_MISMATCH_MESSAGE)
-        lines.append(f"{name}:{' '.join(value.split())}\n")
+    try:
+        lines = [f"{name}:{' '.join(headers[name].split())}\n" for name in info.signed_headers]
+    except KeyError:  # a signed header is missing
+        raise SignatureDoesNotMatch(SIGNATURE_MISMATCH_MESSAGE) from None
     path = req.path
     uri = "/" if path == "/" else _canonical_uri(path)
     method = req.method.upper()
