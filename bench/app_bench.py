@@ -4,8 +4,9 @@
 
 Cases: ``GetCallerIdentity`` (root), ``GetCallerIdentity-session`` (signed with temporary
 credentials from GetSessionToken: the session token is decoded too), ``AssumeRole`` (a user assumes
-a role), ``authorize`` (``POST /v1/authorize``, Allow, a remembered decision) and ``authorize-condition``
-(Allow under an ``aws:SourceIp`` condition, evaluated on every call). Each request is signed once with botocore and replayed, like the
+a role), ``authorize`` (``POST /v1/authorize``, Allow, a remembered decision), ``authorize-condition``
+(Allow under an ``aws:SourceIp`` condition, remembered per source IP) and ``authorize-evaluated``
+(the first with a ``resourcePolicy`` in the body: decided from scratch on every call). Each request is signed once with botocore and replayed, like the
 HTTP benchmarks do. Prints the best and the median of ``--repeats`` timings, in µs per request.
 What this leaves out (uvicorn, the sockets, the kernel) is what ``server_bench.py`` adds back.
 """
@@ -78,8 +79,7 @@ async def setup(app: Any, root: tuple[str, str]) -> dict[str, Replay]:
         return found[0], found[1]
 
     keys = {}
-    # alice's RebootInstances is allowed only from one network: that decision reads the context, so
-    # it is evaluated on every call (unconditional ones are remembered per caller).
+    # alice's RebootInstances is allowed only from one network: that decision reads the source IP.
     from_network = {"Effect": "Allow", "Action": "ec2:RebootInstances", "Resource": "*",
                     "Condition": {"IpAddress": {"aws:SourceIp": "203.0.113.0/24"}}}
     for name, action in (("alice", "ec2:StopInstances"), ("service", "opensts:Authorize")):
@@ -101,14 +101,14 @@ async def setup(app: Any, root: tuple[str, str]) -> dict[str, Replay]:
     assume = (f"Action=AssumeRole&RoleArn={quote(f'arn:aws:iam::{ACCOUNT}:role/deployer', safe='')}"
               "&RoleSessionName=bench&Version=2011-06-15").encode()
 
-    def authorize(action: str) -> Replay:
+    def authorize(action: str, **extra: object) -> Replay:
         inner_body = f"Action={action.partition(':')[2]}&Version=2016-11-15&InstanceId.1=i-0123456789abcdef0".encode()
         inner_headers = sign("/", inner_body, keys["alice"], "ec2", url="http://instances.example.com",
                              host="instances.example.com")
         payload = json.dumps({
             "request": {"method": "POST", "path": "/", "headers": inner_headers, "body": base64.b64encode(inner_body).decode()},
             "action": action, "resource": f"arn:aws:ec2:us-east-1:{ACCOUNT}:instance/i-0123456789abcdef0",
-            "context": {"ec2:Region": "us-east-1"}, "sourceIp": "203.0.113.7",
+            "context": {"ec2:Region": "us-east-1"}, "sourceIp": "203.0.113.7", **extra,
         }).encode()
         headers = sign("/v1/authorize", payload, keys["service"], "opensts", "application/json")
         return Replay(app, "/v1/authorize", headers, payload)
@@ -119,6 +119,8 @@ async def setup(app: Any, root: tuple[str, str]) -> dict[str, Replay]:
         "AssumeRole": Replay(app, "/", sign("/", assume, keys["alice"], "sts"), assume),
         "authorize": authorize("ec2:StopInstances"),
         "authorize-condition": authorize("ec2:RebootInstances"),
+        "authorize-evaluated": authorize("ec2:StopInstances", resourcePolicy={"Version": "2012-10-17", "Statement": [
+            {"Effect": "Deny", "Principal": "*", "Action": "ec2:TerminateInstances", "Resource": "*"}]}),
     }
 
 

@@ -1,10 +1,12 @@
-"""reads_context: whether a decision on an action can depend on the request context.
+"""reads_context / context_keys: which parts of the request context a decision can depend on.
 
 ``opensts.access.authorize.decision_for`` remembers every decision for which ``reads_context`` is
 False and serves it to later requests of the same caller whatever their context (source IP, MFA,
 region, ...). A False answer for a statement that does read the context would therefore let one
 request's decision leak into another's: these tests pin both the unit rules and the promise that
-``evaluate`` is context-independent whenever ``reads_context`` says so.
+``evaluate`` is context-independent whenever ``reads_context`` says so. ``decision_for`` also
+remembers conditional decisions keyed by the values of ``context_keys``: two contexts that agree on
+those keys must get the same decision.
 """
 from __future__ import annotations
 
@@ -13,7 +15,9 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from opensts.policy import Decision, PolicySet, Principal, Request, evaluate, parse_policy, reads_context
+from opensts.policy import (
+    Decision, PolicySet, Principal, Request, context_keys, evaluate, parse_policy, reads_context,
+)
 
 from .helpers import allow, deny, doc, session, user
 
@@ -231,3 +235,43 @@ def test_decisions_that_differ_by_context_are_flagged(
     two = evaluate(Request(session(), action, resource, context=second), **sets)
     if not _same(one, two):
         assert reads_context(action, **sets) is True
+
+
+# Extra keys the policies never mention: they must never be reported, and never change a decision.
+noisy_contexts = st.builds(
+    lambda base, extra: {**base, **extra},
+    contexts,
+    st.fixed_dictionaries({}, optional={"s3:prefix": st.sampled_from(["a", "b"]), "aws:SourceVpc": st.just("vpc-1")}),
+)
+
+
+@SETTINGS
+@given(identity=identities, boundaries=optional_policies, sessions=optional_policies,
+       principal=principals, action=st.sampled_from(ACTIONS), resource=st.sampled_from(RESOURCES),
+       first=noisy_contexts, second=noisy_contexts)
+def test_contexts_that_agree_on_the_keys_read_get_the_same_decision(
+    identity: list[Any], boundaries: list[Any], sessions: list[Any], principal: Principal, action: str,
+    resource: str, first: dict[str, Any], second: dict[str, Any],
+) -> None:
+    keys = context_keys(action, identity, boundaries, sessions)
+    assert "s3:prefix" not in keys and "aws:sourcevpc" not in keys
+    one_request = Request(principal, action, resource, context=first)
+    two_request = Request(principal, action, resource, context=second)
+    if any(one_request.ctx.get(k) != two_request.ctx.get(k) for k in keys):
+        return
+    one = evaluate(one_request, identity, permissions_boundaries=boundaries, session_policies=sessions)
+    two = evaluate(two_request, identity, permissions_boundaries=boundaries, session_policies=sessions)
+    assert _same(one, two), (keys, one, two)
+
+
+def test_context_keys_name_condition_keys_and_variables() -> None:
+    policy = _pol(
+        allow("s3:GetObject", HOME, Condition={"StringEquals": {"s3:prefix": "${aws:PrincipalTag/team}"}}),
+        allow("s3:GetObject", Condition=MFA_CONDITION),
+        allow("s3:PutObject", Condition=IP_CONDITION),
+    )
+    assert context_keys("s3:GetObject", [policy]) == {
+        "aws:username", "s3:prefix", "aws:principaltag/team", "aws:multifactorauthpresent",
+    }
+    assert context_keys("s3:PutObject", [policy]) == {"aws:sourceip"}
+    assert context_keys("s3:DeleteObject", [policy]) == frozenset()

@@ -19,7 +19,7 @@ from opensts.errors import AccessDenied
 from opensts.identity import arn as arns
 from opensts.identity.principal import Caller, PrincipalKind
 from opensts.policy import (
-    Decision, Outcome, Policy, Principal, PrincipalType, Request, evaluate, parse_policy, reads_context,
+    Decision, Outcome, Policy, Principal, PrincipalType, Request, context_keys, evaluate, parse_policy,
 )
 from opensts.policy.errors import PolicyValidationError
 from opensts.policy.policyset import PolicySet
@@ -47,11 +47,10 @@ class CallerPolicies:
     boundaries: tuple[Policy, ...]
     session: tuple[Policy, ...]
     exists: bool = True
-    # Decisions that read no condition key, by (action, resource, resource account): see decision_for.
+    # Decisions remembered by decision_for, and the context keys each action's decisions read.
     # They live as long as this object, which the cache drops at the next IAM change.
-    decisions: dict[tuple[str, str, str | None], Decision] = field(default_factory=dict, compare=False, repr=False)
-    # Actions whose decisions do read the context (never remembered).
-    reading_actions: set[str] = field(default_factory=set, compare=False, repr=False)
+    decisions: dict[tuple[Any, ...], Decision] = field(default_factory=dict, compare=False, repr=False)
+    keys_read: dict[str, tuple[str, ...]] = field(default_factory=dict, compare=False, repr=False)
 
 
 _DECISIONS_MAX = 1024
@@ -65,32 +64,43 @@ def decision_for(
     resource_policy: "Policy | str | None",
     context: Callable[[], Mapping[str, Any]],
 ) -> tuple[Decision, Request | None]:
-    """The engine's decision, and the Request it evaluated (None when the decision was remembered).
+    """The engine's decision, and the Request it was made for (None when none was needed).
 
-    ``context`` builds the request context; it is not called when the decision is remembered.
-    A decision that no applying statement's condition or policy variable can change (the engine's
-    :func:`~opensts.policy.reads_context`) is the same for every context, so it is remembered per
-    caller: services ask about the same action and resource again and again.
+    ``context`` builds the request context. Decisions are remembered per caller, keyed by the
+    action, resource, resource account and the values of the context keys that the applying
+    statements read (the engine's :func:`~opensts.policy.context_keys`): the engine would decide
+    the same again. Without such keys the context is not even built. Services ask about the same
+    action and resource again and again, with the same MFA state and from the same addresses;
+    conditions on the time read keys whose values change every second.
     """
     if not policies.exists:
         return _NOTHING, None
-    key = (action, resource, resource_account)
-    if resource_policy is None:
-        decision = policies.decisions.get(key)
-        if decision is not None:
-            return decision, None
-    request = Request(policies.principal, action, resource, resource_account, context())
-    decision = evaluate(request, policies.identity, resource_policy, policies.boundaries, policies.session)
-    if resource_policy is None and action not in policies.reading_actions:
-        if reads_context(action, policies.identity, policies.boundaries, policies.session):
-            if len(policies.reading_actions) >= _DECISIONS_MAX:
-                policies.reading_actions.clear()
-            policies.reading_actions.add(action)
-        else:
-            memo = policies.decisions
-            if len(memo) >= _DECISIONS_MAX:
-                memo.clear()
-            memo[key] = decision
+    if resource_policy is not None:  # a policy the service sent: nothing to key it on cheaply
+        request = Request(policies.principal, action, resource, resource_account, context())
+        return evaluate(request, policies.identity, resource_policy, policies.boundaries, policies.session), request
+    keys = policies.keys_read.get(action)
+    if keys is None:
+        keys = tuple(sorted(context_keys(action, policies.identity, policies.boundaries, policies.session)))
+        if len(policies.keys_read) >= _DECISIONS_MAX:
+            policies.keys_read.clear()
+        policies.keys_read[action] = keys
+    memo = policies.decisions
+    request: Request | None = None
+    if keys:
+        request = Request(policies.principal, action, resource, resource_account, context())
+        ctx = request.ctx
+        memo_key: tuple[Any, ...] = (action, resource, resource_account, *[ctx.get(key) for key in keys])
+    else:
+        memo_key = (action, resource, resource_account)
+    decision = memo.get(memo_key)
+    if decision is not None:
+        return decision, request
+    if request is None:
+        request = Request(policies.principal, action, resource, resource_account, context())
+    decision = evaluate(request, policies.identity, None, policies.boundaries, policies.session)
+    if len(memo) >= _DECISIONS_MAX:
+        memo.clear()
+    memo[memo_key] = decision
     return decision, request
 
 

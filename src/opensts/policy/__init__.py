@@ -12,7 +12,7 @@ Pure: imports nothing else from OpenSTS and does no I/O. See docs/POLICY-ENGINE.
 """
 from .decision import Decision, MatchedStatement, Outcome
 from .errors import PolicyValidationError
-from .evaluate import evaluate, reads_context, requires_resource_policy, resource_policy_verdict
+from .evaluate import context_keys, evaluate, reads_context, requires_resource_policy, resource_policy_verdict
 from .model import Condition, Effect, Policy, PolicyKind, PrincipalSpec, Statement, VERSION_2008, VERSION_2012
 from .parse import (
     GROUP_INLINE_POLICIES_MAX_SIZE,
@@ -35,6 +35,6 @@ __all__ = [
     "MatchedStatement", "Outcome", "Policy", "PolicyKind", "PolicySet", "PolicyValidationError", "Principal",
     "PrincipalSpec", "PrincipalType", "ROLE_INLINE_POLICIES_MAX_SIZE", "Request",
     "SESSION_POLICY_MAX_LENGTH", "Statement", "TRUST_POLICY_MAX_SIZE", "USER_INLINE_POLICIES_MAX_SIZE",
-    "VERSION_2008", "VERSION_2012", "clear_cache", "evaluate", "evaluate_trust", "parse_policy",
+    "VERSION_2008", "VERSION_2012", "clear_cache", "context_keys", "evaluate", "evaluate_trust", "parse_policy",
     "policy_size", "principal_type_of", "reads_context", "requires_resource_policy", "resource_policy_verdict", "validate_policy",
 ]

@@ -12,7 +12,7 @@ from .conditions import Ctx, compile_condition
 from .model import Effect, Policy, PolicyKind, Statement
 from .principals import DIRECT_MATCH, NO_MATCH, PrincipalMatcher
 from .request import Principal
-from .variables import TemplateGlob, has_variables, parse_template, substitute
+from .variables import TemplateGlob, Var, has_variables, parse_template, substitute
 from .wildcard import PatternSet, glob_covers, glob_intersects
 
 _MEMO_MAX = 2048
@@ -64,7 +64,7 @@ class CompiledStatement:
     __slots__ = (
         "statement", "allow", "actions", "not_action", "resources", "not_resource", "principal",
         "not_principal", "needs_principal", "conditions", "services", "r_all", "r_exact", "r_prefixes",
-        "r_regex", "r_templates", "check",
+        "r_regex", "r_templates", "check", "reads",
     )
 
     def __init__(self, stmt: Statement, policy: Policy) -> None:
@@ -106,6 +106,14 @@ class CompiledStatement:
             compile_condition(c, variables) for c in stmt.conditions
         )
         self.check = _make_check(self)
+        # Every (lower-case) context key this statement's checks can read: condition keys, and the
+        # variables of condition values and resource patterns. Nothing else in it reads the context.
+        reads = {c.key.lower() for c in stmt.conditions}
+        if variables:
+            templates = [parse_template(v) for c in stmt.conditions for v in c.values if has_variables(v)]
+            templates += [t.template for t in self.r_templates]
+            reads.update(part.key for template in templates for part in template if type(part) is Var)
+        self.reads: frozenset[str] = frozenset(reads)
 
     def action_matches(self, action_lc: str) -> bool:
         return self.actions.matches(action_lc) != self.not_action

@@ -159,29 +159,40 @@ def _levels(levels: Sequence[ScpLevel], action_lc: str, kind: PolicyKind) -> lis
 
 
 # --------------------------------------------------------------------------- evaluation
-def reads_context(
+def context_keys(
     action: str,
     identity_policies: Policies = (),
     permissions_boundaries: Policies = (),
     session_policies: Policies = (),
-) -> bool:
-    """Whether a decision on ``action`` under these policies can depend on the request context.
+) -> frozenset[str]:
+    """The (lower-case) context keys a decision on ``action`` under these policies can read.
 
-    False when no statement whose Action matches has a condition or a policy variable in its
-    Resource/NotResource: :func:`evaluate` then gives the same Decision for every context (given
-    the principal, resource and resource account), so a caller may remember it. Only for requests
-    without a resource policy, SCPs, RCPs or endpoint policies.
+    They are the condition keys of the statements whose Action matches, and the policy variables in
+    their condition values and Resource/NotResource. :func:`evaluate` gives the same Decision for two
+    contexts that agree on these keys (empty: for every context), given the principal, resource and
+    resource account, so a caller may remember it. Only for requests without a resource policy, SCPs,
+    RCPs or endpoint policies.
     """
     action_lc = action.lower()
+    keys: set[str] = set()
     for policies in (identity_policies, permissions_boundaries, session_policies):
         if not policies:
             continue
         for _, denies, allows in groups_of(policies, action_lc, PolicyKind.IDENTITY):
             for statements in (denies, allows):
                 for cs in statements:
-                    if cs.conditions or cs.r_templates:
-                        return True
-    return False
+                    keys |= cs.reads
+    return frozenset(keys)
+
+
+def reads_context(
+    action: str,
+    identity_policies: Policies = (),
+    permissions_boundaries: Policies = (),
+    session_policies: Policies = (),
+) -> bool:
+    """Whether a decision on ``action`` under these policies can depend on the context at all."""
+    return bool(context_keys(action, identity_policies, permissions_boundaries, session_policies))
 
 
 def resource_policy_verdict(request: Request, resource_policy: PolicyLike, *, has_boundary: bool = False) -> Outcome:

@@ -70,11 +70,13 @@ def policy_size(document: str | Mapping[str, Any]) -> int:
 _CACHE: "OrderedDict[tuple[str, str, bool, bool], Policy]" = OrderedDict()
 _CACHE_MAX = 4096
 _TEXT_CACHE: dict[tuple[str, PolicyKind, bool, bool], Policy] = {}
+_NAMED_CACHE: dict[tuple[tuple[str, str, bool, bool], str], Policy] = {}  # a cached policy under another name
 
 
 def clear_cache() -> None:
     _CACHE.clear()
     _TEXT_CACHE.clear()
+    _NAMED_CACHE.clear()
 
 
 def parse_policy(
@@ -132,7 +134,13 @@ def parse_policy(
             _TEXT_CACHE.clear()
         _TEXT_CACHE[(document, kind, require_current_version, allow_missing_principal)] = policy
     if name is not None and name != policy.name:
-        policy = policy.named(name)
+        named = _NAMED_CACHE.get((cache_key, name))
+        if named is None:
+            named = policy.named(name)  # dataclasses.replace: slow enough to keep the result
+            if len(_NAMED_CACHE) >= _CACHE_MAX:
+                _NAMED_CACHE.clear()
+            _NAMED_CACHE[(cache_key, name)] = named
+        policy = named
     return policy
 
 
