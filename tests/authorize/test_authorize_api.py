@@ -280,6 +280,15 @@ def test_outer_authentication_failures_are_403_json(server: ServerInfo, problem:
                  "action": "ec2:StopInstances"}).encode(), "base64"),
     (json.dumps({"request": {"method": "POST", "path": "/", "headers": {}}, "action": "ec2:StopInstances",
                  "sourceIp": "nope"}).encode(), "sourceIp"),
+    # Values of the wrong JSON type (unhashable ones included) are 400s too, never 500s.
+    (json.dumps({"request": {"method": [], "path": "/", "headers": {}}, "action": "ec2:StopInstances"}).encode(),
+     "request.method"),
+    (json.dumps({"request": {"method": "POST", "path": "/", "headers": []}, "action": "ec2:StopInstances"}).encode(),
+     "request.headers"),
+    (json.dumps({"request": {"method": "POST", "path": "/", "headers": {}}, "action": ["ec2:StopInstances"]}).encode(),
+     "action must look like"),
+    (json.dumps({"request": {"method": "POST", "path": "/", "headers": {}}, "action": "ec2:StopInstances",
+                 "context": {"ec2:Region": {"a": 1}}}).encode(), "values must be strings"),
 ])
 def test_malformed_bodies_are_400_json(server: ServerInfo, raw: bytes, fragment: str) -> None:
     response = call(server, None, raw=raw)

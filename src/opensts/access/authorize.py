@@ -86,22 +86,45 @@ def decision_for(
         policies.keys_read[action] = keys
     memo = policies.decisions
     request: Request | None = None
+    memo_key: tuple[Any, ...] | None
     if keys:
         request = Request(policies.principal, action, resource, resource_account, context())
         ctx = request.ctx
-        memo_key: tuple[Any, ...] = (action, resource, resource_account, *[ctx.get(key) for key in keys])
+        values = [ctx.get(key) for key in keys]
+        memo_key = (action, resource, resource_account, *values) if _small(values) else None
     else:
         memo_key = (action, resource, resource_account)
-    decision = memo.get(memo_key)
-    if decision is not None:
-        return decision, request
+    if memo_key is not None:
+        decision = memo.get(memo_key)
+        if decision is not None:
+            return decision, request
     if request is None:
         request = Request(policies.principal, action, resource, resource_account, context())
     decision = evaluate(request, policies.identity, None, policies.boundaries, policies.session)
-    if len(memo) >= _DECISIONS_MAX:
-        memo.clear()
-    memo[memo_key] = decision
+    if memo_key is not None:
+        if len(memo) >= _DECISIONS_MAX:
+            memo.clear()
+        memo[memo_key] = decision
     return decision, request
+
+
+_MEMO_VALUE_CHARS = 1024
+
+
+def _small(values: list[tuple[str, ...] | None]) -> bool:
+    """Whether context values are small enough to key a remembered decision on.
+
+    Callers may send large multivalued keys (aws:TagKeys, say): such decisions are not kept, so
+    that the memo's size stays bounded by entries, not by what callers send.
+    """
+    total = 0
+    for value in values:
+        if value:
+            for text in value:
+                total += len(text)
+            if total > _MEMO_VALUE_CHARS:
+                return False
+    return True
 
 
 def caller_policies(runtime: "Runtime", caller: Caller) -> CallerPolicies:

@@ -255,7 +255,7 @@ def _inner_request(value: Any) -> HttpRequest:
         raise _bad(f"Unknown field: request.{sorted(set(value) - _KNOWN_REQUEST_FIELDS)[0]}")
     get = value.get
     method = get("method")
-    if method not in _COMMON_METHODS and not (isinstance(method, str) and _METHOD_RE.fullmatch(method)):
+    if type(method) is not str or (method not in _COMMON_METHODS and not _METHOD_RE.fullmatch(method)):
         raise _bad("request.method must be an HTTP method in upper case.")
     target = get("path")
     if type(target) is not str or target[:1] != "/" or len(target) > 65536:

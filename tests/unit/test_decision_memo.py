@@ -1,0 +1,55 @@
+"""decision_for remembers decisions per caller: what it keys them on, and what it refuses to keep.
+
+Remembered decisions are served to later requests of the same caller, so the key must hold every
+context value the policies read; and since callers choose some of those values, the memo must not
+grow with what they send.
+"""
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from opensts.access.authorize import CallerPolicies, decision_for
+from opensts.policy import PolicySet, Principal, PrincipalType, parse_policy
+
+ALICE = Principal("arn:aws:iam::123456789012:user/alice", PrincipalType.USER, "123456789012", "AIDAALICE")
+
+
+def policies(*statements: dict[str, Any]) -> CallerPolicies:
+    document = json.dumps({"Version": "2012-10-17", "Statement": list(statements)})
+    return CallerPolicies(ALICE, PolicySet([parse_policy(document)]), (), ())
+
+
+def decide(caller: CallerPolicies, action: str, context: dict[str, Any]) -> bool:
+    return decision_for(caller, action, "*", None, None, lambda: context)[0].allowed
+
+
+def test_unconditional_decisions_are_kept_without_building_the_context() -> None:
+    caller = policies({"Effect": "Allow", "Action": "ec2:StopInstances", "Resource": "*"})
+
+    def no_context() -> dict[str, Any]:
+        raise AssertionError("the context was built for a remembered decision")
+
+    assert decide(caller, "ec2:StopInstances", {}) is True
+    decision, request = decision_for(caller, "ec2:StopInstances", "*", None, None, no_context)
+    assert decision.allowed and request is None
+
+
+def test_conditional_decisions_are_kept_per_value_of_the_keys_read() -> None:
+    caller = policies({"Effect": "Allow", "Action": "ec2:StopInstances", "Resource": "*",
+                       "Condition": {"IpAddress": {"aws:SourceIp": "10.0.0.0/8"}}})
+    answers = [decide(caller, "ec2:StopInstances", {"aws:SourceIp": ip, "aws:CurrentTime": f"t{n}"})
+               for n, ip in enumerate(["10.1.1.1", "192.0.2.1", "10.1.1.1", "192.0.2.1"])]
+    assert answers == [True, False, True, False]
+    assert len(caller.decisions) == 2  # one per address: aws:CurrentTime is not read, so not in the key
+
+
+def test_large_caller_supplied_values_are_not_kept() -> None:
+    caller = policies({"Effect": "Allow", "Action": "ec2:CreateTags", "Resource": "*",
+                       "Condition": {"ForAllValues:StringLike": {"aws:TagKeys": ["team-*"]}}})
+    big = [f"team-{n}-" + "x" * 100 for n in range(20)]
+    assert decide(caller, "ec2:CreateTags", {"aws:TagKeys": big}) is True
+    assert decide(caller, "ec2:CreateTags", {"aws:TagKeys": big + ["owner"]}) is False
+    assert caller.decisions == {}
+    assert decide(caller, "ec2:CreateTags", {"aws:TagKeys": ["team-a"]}) is True
+    assert len(caller.decisions) == 1
