@@ -275,3 +275,24 @@ def test_context_keys_name_condition_keys_and_variables() -> None:
     }
     assert context_keys("s3:PutObject", [policy]) == {"aws:sourceip"}
     assert context_keys("s3:DeleteObject", [policy]) == frozenset()
+
+
+# context_values reads the memo key's values without building a Request: it must read them as a Request would.
+raw_values = st.one_of(
+    st.none(), st.text(max_size=5), st.booleans(), st.integers(-5, 5), st.floats(allow_nan=False, width=16),
+    st.lists(st.text(max_size=3) | st.integers(0, 3), max_size=3),
+)
+raw_contexts = st.dictionaries(
+    st.sampled_from(["aws:SourceIp", "AWS:SOURCEIP", "aws:username", "aws:PrincipalTag/team", "ec2:Region",
+                     "EC2:region", "aws:userid"]), raw_values, max_size=5)
+read_keys = st.lists(st.sampled_from(["aws:sourceip", "aws:username", "aws:principaltag/team", "ec2:region",
+                                      "aws:userid", "aws:principaltype", "s3:prefix"]), unique=True)
+
+
+@SETTINGS
+@given(principal=principals, context=raw_contexts, keys=read_keys)
+def test_context_values_are_what_the_request_holds(principal: Principal, context: dict[str, Any], keys: list[str]) -> None:
+    from opensts.policy.request import context_values
+
+    request = Request(principal, "s3:GetObject", "*", context=context)
+    assert context_values(principal, context, keys) == [request.ctx.get(key) for key in keys]

@@ -23,6 +23,7 @@ from opensts.policy import (
 )
 from opensts.policy.errors import PolicyValidationError
 from opensts.policy.policyset import PolicySet
+from opensts.policy.request import context_values
 
 if TYPE_CHECKING:
     from opensts.actions import ActionContext
@@ -85,21 +86,19 @@ def decision_for(
             policies.keys_read.clear()
         policies.keys_read[action] = keys
     memo = policies.decisions
-    request: Request | None = None
+    given: Mapping[str, Any] | None = None
     memo_key: tuple[Any, ...] | None
     if keys:
-        request = Request(policies.principal, action, resource, resource_account, context())
-        ctx = request.ctx
-        values = [ctx.get(key) for key in keys]
+        given = context()
+        values = context_values(policies.principal, given, keys)  # as the Request would hold them
         memo_key = (action, resource, resource_account, *values) if _small(values) else None
     else:
         memo_key = (action, resource, resource_account)
     if memo_key is not None:
         decision = memo.get(memo_key)
         if decision is not None:
-            return decision, request
-    if request is None:
-        request = Request(policies.principal, action, resource, resource_account, context())
+            return decision, None
+    request = Request(policies.principal, action, resource, resource_account, context() if given is None else given)
     decision = evaluate(request, policies.identity, None, policies.boundaries, policies.session)
     if memo_key is not None:
         if len(memo) >= _DECISIONS_MAX:

@@ -130,12 +130,31 @@ def normalise_context(context: Mapping[str, ContextValue]) -> dict[str, tuple[st
             out[key.lower()] = ("true" if value else "false",)
         elif kind is int:
             out[key.lower()] = (str(value),)
-        elif isinstance(value, (str, bytes, int, float, bool, datetime)):
-            out[key.lower()] = (_scalar(value),)  # type: ignore[arg-type]
-        elif value is None:
-            continue
-        else:
-            out[key.lower()] = tuple(_scalar(v) for v in value)  # type: ignore[union-attr]
+        elif value is not None:
+            out[key.lower()] = normalise_value(value)  # type: ignore[assignment]
+    return out
+
+
+def normalise_value(value: ContextValue) -> tuple[str, ...] | None:
+    """One context value as the engine holds it (None: the key counts as absent)."""
+    if value is None:
+        return None
+    if isinstance(value, (str, bytes, int, float, bool, datetime)):
+        return (_scalar(value),)  # type: ignore[arg-type]
+    return tuple(_scalar(v) for v in value)  # type: ignore[union-attr]
+
+
+def context_values(
+    principal: Principal, context: Mapping[str, ContextValue], keys: Iterable[str]
+) -> list[tuple[str, ...] | None]:
+    """``[Request(principal, ..., context=context).ctx.get(key) for key in keys]`` without the Request:
+    the given context overrides the keys derived from the principal; ``keys`` are lower-case."""
+    given = {key.lower(): value for key, value in context.items() if value is not None}
+    derived = principal.derived_context
+    out: list[tuple[str, ...] | None] = []
+    for key in keys:
+        value = given.get(key)
+        out.append(derived.get(key) if value is None else normalise_value(value))
     return out
 
 
