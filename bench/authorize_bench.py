@@ -15,8 +15,10 @@ stays valid for the 5-minute clock skew, so wrk does no signing):
   change, keyed by action, resource and the values of the context keys the policies read: here
   the source IP, the same in every call, so both Allow figures are remembered decisions;
 * /v1/authorize, Allow, evaluated: the first Allow with a ``resourcePolicy`` in the body (a Deny of
-  another action): calls that send a resource policy are evaluated every time, so this is the cost
-  of a decision made from scratch (a service whose calls rarely repeat);
+  another action): calls that send a resource policy are evaluated every time, policy included;
+* /v1/authorize, Allow, 2000 res.: 2,000 signed calls about 2,000 instances, sent in turn (wrk's
+  ``request()``): more than a caller's memo keeps, so every decision is made from scratch (a
+  service whose questions rarely repeat);
 * /v1/authorize, Deny: the same, for an action alice may not perform (builds an encoded message);
 * the instance service's DescribeInstances through the middleware, decision cache on (every request
   after the first is a cache hit) and off (every request asks OpenSTS).
@@ -45,7 +47,7 @@ from botocore.credentials import Credentials
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
-from server_bench import free_port, in_turns, show, stop_all, wait_until_up, wrk  # noqa: E402
+from server_bench import free_port, in_turns, show, stop_all, wait_until_up, wrk, wrk_cycle  # noqa: E402
 
 REGION = "us-east-1"
 SERVICE_URL = "http://instances.example.com"
@@ -89,20 +91,31 @@ def setup(url: str, root: tuple[str, str]) -> tuple[tuple[str, str], tuple[str, 
     return keys[0], keys[1]
 
 
+SPREAD = 2000  # instances in the "every decision from scratch" run
 # Sent with a call, a resource policy is evaluated on every call (nothing is remembered for it).
 GUARD_POLICY = {"Version": "2012-10-17", "Statement": [
     {"Effect": "Deny", "Principal": "*", "Action": "ec2:TerminateInstances", "Resource": "*"}]}
 
 
+def measure_cycle(url: str, requests: list[tuple[bytes, dict[str, str]]], args: argparse.Namespace, workdir: Path,
+                  check: str) -> float:
+    for body, headers in requests[:3]:
+        response = httpx.post(url, content=body, headers=headers)
+        if response.status_code != 200 or check not in response.text:
+            raise RuntimeError(f"{url} answered {response.status_code}: {response.text[:300]}")
+    wrk_cycle(url, requests, 2, args.connections, workdir)  # warm-up
+    return wrk_cycle(url, requests, args.duration, args.connections, workdir)
+
+
 def authorize_call(url: str, service: tuple[str, str], alice: tuple[str, str], account: str, action: str,
-                   **extra: object) -> tuple[bytes, dict[str, str]]:
-    inner_body = b"Action=StopInstances&Version=2016-11-15&InstanceId.1=i-0123456789abcdef0"
+                   instance: str = "i-0123456789abcdef0", **extra: object) -> tuple[bytes, dict[str, str]]:
+    inner_body = f"Action={action.partition(':')[2]}&Version=2016-11-15&InstanceId.1={instance}".encode()
     inner_headers = sign(SERVICE_URL + "/", inner_body, alice, "ec2", "application/x-www-form-urlencoded; charset=utf-8")
     inner_headers["Host"] = "instances.example.com"
     payload = {
         "request": {"method": "POST", "path": "/", "headers": inner_headers, "body": base64.b64encode(inner_body).decode()},
         "action": action,
-        "resource": f"arn:aws:ec2:{REGION}:{account}:instance/i-0123456789abcdef0",
+        "resource": f"arn:aws:ec2:{REGION}:{account}:instance/{instance}",
         "context": {"ec2:Region": REGION},
         "sourceIp": "203.0.113.7",
         **extra,
@@ -167,6 +180,10 @@ def main() -> None:
         conditional_body, conditional_headers = authorize_call(url, service, alice, account, "ec2:RebootInstances")
         evaluated_body, evaluated_headers = authorize_call(url, service, alice, account, "ec2:StopInstances",
                                                            resourcePolicy=GUARD_POLICY)
+        # More distinct (caller, action, resource) questions than a caller's memo keeps (1024), asked
+        # in turn: every decision is made from scratch.
+        spread = [authorize_call(url, service, alice, account, "ec2:StopInstances", f"i-{n:017x}")
+                  for n in range(SPREAD)]
         describe = b"Action=DescribeInstances&Version=2016-11-15"
         runs = {
             "GetCallerIdentity": lambda: measure(url + "/", gci, gci_headers, args, workdir),
@@ -175,6 +192,8 @@ def main() -> None:
                 url + "/v1/authorize", conditional_body, conditional_headers, args, workdir, '"Allow"'),
             "/v1/authorize Allow, evaluated": lambda: measure(
                 url + "/v1/authorize", evaluated_body, evaluated_headers, args, workdir, '"Allow"'),
+            f"/v1/authorize Allow, {SPREAD} res.": lambda: measure_cycle(
+                url + "/v1/authorize", spread, args, workdir, '"Allow"'),
             "/v1/authorize Deny": lambda: measure(url + "/v1/authorize", deny_body, deny_headers, args, workdir, "encodedMessage"),
         }
         for name, service_url in services.items():
@@ -187,7 +206,8 @@ def main() -> None:
         print(f"over HTTP, {args.rounds} rounds of {args.duration}s, {args.connections} connections, "
               f"OpenSTS workers={args.workers}, wrk 1 thread, {os.cpu_count()} cores")
         results = {name: show(name, figures) for name, figures in rounds.items()}
-        for name in ("/v1/authorize Allow", "/v1/authorize Allow, condition", "/v1/authorize Allow, evaluated"):
+        for name in ("/v1/authorize Allow", "/v1/authorize Allow, condition", "/v1/authorize Allow, evaluated",
+                     f"/v1/authorize Allow, {SPREAD} res."):
             ratio = results[name] / results["GetCallerIdentity"]
             print(f"  {name + ' / GCI':<36} {ratio:>4.2f}")
     finally:
