@@ -5,8 +5,9 @@
 Cases: ``GetCallerIdentity`` (root), ``GetCallerIdentity-session`` (signed with temporary
 credentials from GetSessionToken: the session token is decoded too), ``AssumeRole`` (a user assumes
 a role), ``authorize`` (``POST /v1/authorize``, Allow, a remembered decision), ``authorize-condition``
-(Allow under an ``aws:SourceIp`` condition, remembered per source IP) and ``authorize-evaluated``
-(the first with a ``resourcePolicy`` in the body: decided from scratch on every call). Each request is signed once with botocore and replayed, like the
+(Allow under an ``aws:SourceIp`` condition, remembered per source IP), ``authorize-2000`` (2,000
+calls about 2,000 instances in turn: every decision made from scratch) and ``authorize-evaluated``
+(the first with a ``resourcePolicy`` in the body: evaluated on every call, policy included). Each request is signed once with botocore and replayed, like the
 HTTP benchmarks do. Prints the best and the median of ``--repeats`` timings, in µs per request.
 What this leaves out (uvicorn, the sockets, the kernel) is what ``server_bench.py`` adds back.
 """
@@ -67,7 +68,20 @@ class Replay:
         return sent[0]["status"], sent[1]["body"]
 
 
-async def setup(app: Any, root: tuple[str, str]) -> dict[str, Replay]:
+class InTurn:
+    """Several replays sent one after the other, round and round."""
+
+    def __init__(self, replays: list[Replay]) -> None:
+        self.replays = replays
+        self.next = 0
+
+    async def __call__(self) -> tuple[int, bytes]:
+        replay = self.replays[self.next]
+        self.next = (self.next + 1) % len(self.replays)
+        return await replay()
+
+
+async def setup(app: Any, root: tuple[str, str]) -> dict[str, Replay | InTurn]:
     async def iam(**params: str) -> bytes:
         body = "&".join(f"{k}={quote(v, safe='')}" for k, v in {"Version": "2010-05-08", **params}.items()).encode()
         status, answer = await Replay(app, "/", sign("/", body, root, "iam"), body)()
@@ -101,13 +115,13 @@ async def setup(app: Any, root: tuple[str, str]) -> dict[str, Replay]:
     assume = (f"Action=AssumeRole&RoleArn={quote(f'arn:aws:iam::{ACCOUNT}:role/deployer', safe='')}"
               "&RoleSessionName=bench&Version=2011-06-15").encode()
 
-    def authorize(action: str, **extra: object) -> Replay:
-        inner_body = f"Action={action.partition(':')[2]}&Version=2016-11-15&InstanceId.1=i-0123456789abcdef0".encode()
+    def authorize(action: str, instance: str = "i-0123456789abcdef0", **extra: object) -> Replay:
+        inner_body = f"Action={action.partition(':')[2]}&Version=2016-11-15&InstanceId.1={instance}".encode()
         inner_headers = sign("/", inner_body, keys["alice"], "ec2", url="http://instances.example.com",
                              host="instances.example.com")
         payload = json.dumps({
             "request": {"method": "POST", "path": "/", "headers": inner_headers, "body": base64.b64encode(inner_body).decode()},
-            "action": action, "resource": f"arn:aws:ec2:us-east-1:{ACCOUNT}:instance/i-0123456789abcdef0",
+            "action": action, "resource": f"arn:aws:ec2:us-east-1:{ACCOUNT}:instance/{instance}",
             "context": {"ec2:Region": "us-east-1"}, "sourceIp": "203.0.113.7", **extra,
         }).encode()
         headers = sign("/v1/authorize", payload, keys["service"], "opensts", "application/json")
@@ -119,6 +133,8 @@ async def setup(app: Any, root: tuple[str, str]) -> dict[str, Replay]:
         "AssumeRole": Replay(app, "/", sign("/", assume, keys["alice"], "sts"), assume),
         "authorize": authorize("ec2:StopInstances"),
         "authorize-condition": authorize("ec2:RebootInstances"),
+        # More (action, resource) questions than a caller's memo keeps (1024), in turn: all from scratch.
+        "authorize-2000": InTurn([authorize("ec2:StopInstances", f"i-{n:017x}") for n in range(2000)]),
         "authorize-evaluated": authorize("ec2:StopInstances", resourcePolicy={"Version": "2012-10-17", "Statement": [
             {"Effect": "Deny", "Principal": "*", "Action": "ec2:TerminateInstances", "Resource": "*"}]}),
     }

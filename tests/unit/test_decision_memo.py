@@ -24,15 +24,17 @@ def decide(caller: CallerPolicies, action: str, context: dict[str, Any]) -> bool
     return decision_for(caller, action, "*", None, None, lambda: context)[0].allowed
 
 
-def test_unconditional_decisions_are_kept_without_building_the_context() -> None:
-    caller = policies({"Effect": "Allow", "Action": "ec2:StopInstances", "Resource": "*"})
+def test_unconditional_decisions_need_no_context() -> None:
+    caller = policies({"Effect": "Allow", "Action": "ec2:StopInstances", "Resource": "arn:aws:ec2:*:*:instance/*"})
 
     def no_context() -> dict[str, Any]:
-        raise AssertionError("the context was built for a remembered decision")
+        raise AssertionError("the context was built for a decision that reads none")
 
-    assert decide(caller, "ec2:StopInstances", {}) is True
-    decision, request = decision_for(caller, "ec2:StopInstances", "*", None, None, no_context)
-    assert decision.allowed and request is None
+    for resource in ("arn:aws:ec2:us-east-1:123456789012:instance/i-1", "arn:aws:ec2:us-east-1:123456789012:volume/v"):
+        for _ in range(2):  # decided, then remembered
+            decision, request = decision_for(caller, "ec2:StopInstances", resource, None, None, no_context)
+            assert decision.allowed is resource.endswith("i-1") and request is None
+    assert len(caller.decisions) == 2
 
 
 def test_conditional_decisions_are_kept_per_value_of_the_keys_read() -> None:

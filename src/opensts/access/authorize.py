@@ -65,7 +65,7 @@ def decision_for(
     resource_policy: "Policy | str | None",
     context: Callable[[], Mapping[str, Any]],
 ) -> tuple[Decision, Request | None]:
-    """The engine's decision, and the Request it was made for (None when none was needed).
+    """The engine's decision, and the Request it was made for (None when the context was not needed).
 
     ``context`` builds the request context. Decisions are remembered per caller, keyed by the
     action, resource, resource account and the values of the context keys that the applying
@@ -98,8 +98,15 @@ def decision_for(
         decision = memo.get(memo_key)
         if decision is not None:
             return decision, None
-    request = Request(policies.principal, action, resource, resource_account, context() if given is None else given)
-    decision = evaluate(request, policies.identity, None, policies.boundaries, policies.session)
+    if given is None:
+        # No applying statement reads the context: decide without building it (a caller that needs
+        # the Request, for a denial's message, builds one with the context).
+        request = None
+        decision = evaluate(Request(policies.principal, action, resource, resource_account), policies.identity,
+                            None, policies.boundaries, policies.session)
+    else:
+        request = Request(policies.principal, action, resource, resource_account, given)
+        decision = evaluate(request, policies.identity, None, policies.boundaries, policies.session)
     if memo_key is not None:
         if len(memo) >= _DECISIONS_MAX:
             memo.clear()
