@@ -5,7 +5,8 @@
 Cases: ``GetCallerIdentity`` (root), ``GetCallerIdentity-session`` (signed with temporary
 credentials from GetSessionToken: the session token is decoded too), ``AssumeRole`` (a user assumes
 a role), ``authorize`` (``POST /v1/authorize``, Allow, a remembered decision), ``authorize-condition``
-(Allow under an ``aws:SourceIp`` condition, remembered per source IP), ``authorize-2000`` (2,000
+(Allow under an ``aws:SourceIp`` condition, remembered per source IP), ``authorize-deny`` (an
+implicit Deny: the answer carries an encoded authorization message), ``authorize-2000`` (2,000
 calls about 2,000 instances in turn: every decision made from scratch) and ``authorize-evaluated``
 (the first with a ``resourcePolicy`` in the body: evaluated on every call, policy included). Each request is signed once with botocore and replayed, like the
 HTTP benchmarks do. Prints the best and the median of ``--repeats`` timings, in µs per request.
@@ -133,6 +134,7 @@ async def setup(app: Any, root: tuple[str, str]) -> dict[str, Replay | InTurn]:
         "AssumeRole": Replay(app, "/", sign("/", assume, keys["alice"], "sts"), assume),
         "authorize": authorize("ec2:StopInstances"),
         "authorize-condition": authorize("ec2:RebootInstances"),
+        "authorize-deny": authorize("ec2:TerminateInstances"),
         # More (action, resource) questions than a caller's memo keeps (1024), in turn: all from scratch.
         "authorize-2000": InTurn([authorize("ec2:StopInstances", f"i-{n:017x}") for n in range(2000)]),
         "authorize-evaluated": authorize("ec2:StopInstances", resourcePolicy={"Version": "2012-10-17", "Statement": [
@@ -164,7 +166,7 @@ async def main(args: argparse.Namespace) -> None:
     for name in args.cases or list(cases):
         replay = cases[name]
         status, answer = await replay()
-        assert status == 200, answer[:300]
+        assert status == 200 and (b"Deny" in answer) == name.endswith("-deny"), answer[:300]
         for _ in range(500):  # warm the caches
             await replay()
         timings = []

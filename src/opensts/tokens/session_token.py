@@ -41,6 +41,7 @@ from dataclasses import dataclass
 from typing import Any, Iterable
 
 from . import hazmat
+from .deflate import stored_block, stored_block_payload
 from .errors import InvalidSessionToken
 from .keyring import KeyRing
 
@@ -252,20 +253,17 @@ _COMPACT_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).enco
 
 
 def _deflate(data: bytes) -> bytes:
-    n = len(data)
-    if n <= STORED_MAX:
-        # RFC 1951 §3.2.4: BFINAL=1, BTYPE=00, then LEN and its one's complement, little-endian.
-        return b"\x01" + n.to_bytes(2, "little") + (n ^ 0xFFFF).to_bytes(2, "little") + data
+    if len(data) <= STORED_MAX:
+        return stored_block(data)
     # memLevel 8: memLevel 9's larger buffers cost ~40 us of allocation per call for nothing here
     co = zlib.compressobj(9, zlib.DEFLATED, -15, 8, zlib.Z_DEFAULT_STRATEGY, ZDICT_V1)
     return co.compress(data) + co.flush()
 
 
 def _inflate(data: bytes) -> bytes:
-    n = len(data) - 5
-    if 0 <= n <= STORED_MAX and data[0] == 1 and data[1:3] == n.to_bytes(2, "little") \
-            and data[3:5] == (n ^ 0xFFFF).to_bytes(2, "little"):
-        return data[5:]  # one final stored block spanning the whole stream: what zlib would inflate
+    stored = stored_block_payload(data, STORED_MAX)
+    if stored is not None:
+        return stored  # one final stored block spanning the whole stream: what zlib would inflate
     d = zlib.decompressobj(-15, ZDICT_V1)
     payload = d.decompress(data, _MAX_PAYLOAD)
     if d.unconsumed_tail or not d.eof or d.unused_data:
