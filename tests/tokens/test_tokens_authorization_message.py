@@ -143,3 +143,31 @@ def test_garbage_rejected(junk, ring):
 def test_non_dict_document_refused(ring):
     with pytest.raises(TypeError):
         encode_authorization_message([1, 2], ring)  # type: ignore[arg-type]
+
+
+# --- the DEFLATE stream: stored block for small documents, compressed above -------------------------
+def _stream(text: str, ring: KeyRing) -> bytes:
+    """The decrypted DEFLATE stream of an encoded message (to see which form the encoder chose)."""
+    from opensts.tokens import hazmat
+    from opensts.tokens.authorization_message import _HEADER_SIZE, _LABEL
+
+    raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    key = ring.get_raw(raw[1:5])
+    return hazmat.open_(key._message_aead, raw[_HEADER_SIZE:], _LABEL + raw[:_HEADER_SIZE])
+
+
+def test_small_documents_go_as_one_stored_block_and_large_ones_compressed(ring):
+    from opensts.tokens.deflate import stored_block_payload
+
+    small, large = document(), document(n_conditions=40, value_len=60)
+    for doc, stored in ((small, True), (large, False)):
+        text = encode_authorization_message(doc, ring)
+        assert decode_authorization_message(text, ring) == doc
+        assert (stored_block_payload(_stream(text, ring), 0xFFFF) is not None) is stored
+
+
+def test_lone_surrogates_still_encode(ring):
+    # pydantic-core refuses lone surrogates; json's surrogatepass keeps them (the decoder reads them back).
+    doc = document()
+    doc["context"]["resource"] = "arn:aws:s3:::b/\udcff"
+    assert decode_authorization_message(encode_authorization_message(doc, ring), ring) == doc
