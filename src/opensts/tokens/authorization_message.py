@@ -40,9 +40,7 @@ import json
 import zlib
 from typing import Any
 
-from pydantic_core import PydanticSerializationError, to_json
-
-from . import hazmat
+from . import compact_json, hazmat
 from .deflate import stored_block
 from .errors import InvalidAuthorizationMessage
 from .keyring import KeyRing
@@ -58,13 +56,6 @@ MAX_ENCODED_CHARS = 10240
 _MAX_PAYLOAD = 4 * 1024 * 1024
 _CUT = 256
 STORED_MAX = 2048  # payloads up to this size are not compressed (~2,800 characters at most)
-
-
-def _dumps(doc: Any) -> bytes:
-    try:
-        return to_json(doc)  # pydantic-core (a dependency already): a quarter of json.dumps's time
-    except PydanticSerializationError:  # lone surrogates, which only json's surrogatepass keeps
-        return json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode("utf-8", "surrogatepass")
 
 
 def _encode_once(payload: bytes, keyring: KeyRing) -> str:
@@ -124,21 +115,21 @@ def encode_authorization_message(document: dict, keyring: KeyRing) -> str:
     """
     if not isinstance(document, dict):
         raise TypeError("document must be a dict")
-    text = _encode_once(_dumps(document), keyring)
+    text = _encode_once(compact_json.dumps(document), keyring)
     if len(text) <= MAX_ENCODED_CHARS:
         return text
     doc = _cut_strings(document)
     doc["truncated"] = True
     while True:
-        text = _encode_once(_dumps(doc), keyring)
+        text = _encode_once(compact_json.dumps(doc), keyring)
         if len(text) <= MAX_ENCODED_CHARS:
             return text
         doc, changed = _halve_items(doc)
         if not changed:
             break
-    text = _encode_once(_dumps(_minimal(doc)), keyring)
+    text = _encode_once(compact_json.dumps(_minimal(doc)), keyring)
     if len(text) > MAX_ENCODED_CHARS:  # only with absurd principal/action/resource shapes
-        text = _encode_once(_dumps({k: v for k, v in _minimal(doc).items() if k != "context"}), keyring)
+        text = _encode_once(compact_json.dumps({k: v for k, v in _minimal(doc).items() if k != "context"}), keyring)
     return text
 
 

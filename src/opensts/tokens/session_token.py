@@ -40,7 +40,7 @@ import zlib
 from dataclasses import dataclass
 from typing import Any, Iterable
 
-from . import hazmat
+from . import compact_json, hazmat
 from .deflate import stored_block, stored_block_payload
 from .errors import InvalidSessionToken
 from .keyring import KeyRing
@@ -248,9 +248,6 @@ def _to_wire(c: SessionClaims) -> dict[str, Any]:
 STORED_MAX = 400
 
 
-# json.dumps builds a new encoder on every call unless all its options are the defaults.
-_COMPACT_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
-
 
 def _deflate(data: bytes) -> bytes:
     if len(data) <= STORED_MAX:
@@ -275,7 +272,7 @@ def encode_session_token(claims: SessionClaims, keyring: KeyRing) -> str:
     """Encrypt ``claims`` under the ring's active key. Returns standard base64 text."""
     if not isinstance(claims, SessionClaims):
         raise TypeError("claims must be SessionClaims")
-    payload = _COMPACT_JSON(_to_wire(claims)).encode("utf-8", "surrogatepass")
+    payload = compact_json.dumps(_to_wire(claims))
     key = keyring.active
     header = _VERSION_BYTE + key.raw_id
     raw = header + hazmat.seal(key._session_aead, _deflate(payload), _LABEL + header)
