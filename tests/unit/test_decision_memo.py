@@ -55,3 +55,21 @@ def test_large_caller_supplied_values_are_not_kept() -> None:
     assert caller.decisions == {}
     assert decide(caller, "ec2:CreateTags", {"aws:TagKeys": ["team-a"]}) is True
     assert len(caller.decisions) == 1
+
+
+def test_trust_decisions_are_kept_per_value_of_the_keys_the_trust_policy_reads() -> None:
+    from opensts.access.authorize import trust_decision_for
+
+    caller = policies({"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": "*"})
+    trust = json.dumps({"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::123456789012:user/alice"}, "Action": "sts:AssumeRole",
+        "Condition": {"StringEquals": {"sts:ExternalId": "right"}}}]})
+    role = "arn:aws:iam::123456789012:role/deployer"
+
+    def assume(external_id: str, extra: tuple[str, ...] = ()) -> bool:
+        context = {"sts:ExternalId": external_id, "aws:CurrentTime": external_id}
+        return trust_decision_for(caller, trust, role, "123456789012", extra, context).allowed
+
+    assert [assume(e) for e in ("right", "wrong", "right", "wrong")] == [True, False, True, False]
+    assert len(caller.decisions) == 2  # one per external id (aws:CurrentTime is not read)
+    assert assume("right", ("sts:TagSession",)) is False  # another question: the trust policy allows no tagging

@@ -19,7 +19,8 @@ from opensts.errors import AccessDenied
 from opensts.identity import arn as arns
 from opensts.identity.principal import Caller, PrincipalKind
 from opensts.policy import (
-    Decision, Outcome, Policy, Principal, PrincipalType, Request, context_keys, evaluate, parse_policy,
+    Decision, Outcome, Policy, Principal, PrincipalType, Request, context_keys, evaluate, evaluate_trust,
+    parse_policy,
 )
 from opensts.policy.errors import PolicyValidationError
 from opensts.policy.policyset import PolicySet
@@ -51,7 +52,7 @@ class CallerPolicies:
     # Decisions remembered by decision_for, and the context keys each action's decisions read.
     # They live as long as this object, which the cache drops at the next IAM change.
     decisions: dict[tuple[Any, ...], Decision] = field(default_factory=dict, compare=False, repr=False)
-    keys_read: dict[str, tuple[str, ...]] = field(default_factory=dict, compare=False, repr=False)
+    keys_read: dict[Any, tuple[str, ...]] = field(default_factory=dict, compare=False, repr=False)
 
 
 _DECISIONS_MAX = 1024
@@ -112,6 +113,46 @@ def decision_for(
             memo.clear()
         memo[memo_key] = decision
     return decision, request
+
+
+def trust_decision_for(
+    policies: CallerPolicies,
+    trust_policy: "Policy | str",
+    role_arn: str,
+    role_account: str,
+    extra_actions: tuple[str, ...],
+    context: Mapping[str, Any],
+) -> Decision:
+    """May this caller assume the role (``sts:AssumeRole`` plus ``extra_actions``)? Remembered as
+    :func:`decision_for` remembers, keyed by role and the values of the keys the trust policy and
+    the caller's policies read. The role's trust policy cannot change without an IAM change, which
+    drops ``policies`` and what it remembers."""
+    shape = ("sts:AssumeRole", role_arn, extra_actions)
+    keys = policies.keys_read.get(shape)
+    if keys is None:
+        trust = parse_policy(trust_policy, "trust") if isinstance(trust_policy, str) else trust_policy
+        found: set[str] = set()
+        for action in ("sts:AssumeRole", *extra_actions):
+            found |= context_keys(action, policies.identity, policies.boundaries, policies.session, trust)
+        keys = tuple(sorted(found))
+        if len(policies.keys_read) >= _DECISIONS_MAX:
+            policies.keys_read.clear()
+        policies.keys_read[shape] = keys
+    values = context_values(policies.principal, context, keys)
+    memo_key = (shape, role_account, *values) if _small(values) else None
+    memo = policies.decisions
+    if memo_key is not None:
+        decision = memo.get(memo_key)
+        if decision is not None:
+            return decision
+    request = Request(policies.principal, "sts:AssumeRole", role_arn, role_account, context, resource_policy_required=True)
+    decision = evaluate_trust(request, trust_policy, policies.identity, policies.boundaries, policies.session,
+                              extra_actions=extra_actions)
+    if memo_key is not None:
+        if len(memo) >= _DECISIONS_MAX:
+            memo.clear()
+        memo[memo_key] = decision
+    return decision
 
 
 _MEMO_VALUE_CHARS = 1024

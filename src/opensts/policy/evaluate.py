@@ -164,21 +164,24 @@ def context_keys(
     identity_policies: Policies = (),
     permissions_boundaries: Policies = (),
     session_policies: Policies = (),
+    resource_policy: PolicyLike | None = None,
 ) -> frozenset[str]:
     """The (lower-case) context keys a decision on ``action`` under these policies can read.
 
     They are the condition keys of the statements whose Action matches, and the policy variables in
     their condition values and Resource/NotResource. :func:`evaluate` gives the same Decision for two
     contexts that agree on these keys (empty: for every context), given the principal, resource and
-    resource account, so a caller may remember it. Only for requests without a resource policy, SCPs,
-    RCPs or endpoint policies.
+    resource account, so a caller may remember it. With ``resource_policy`` (a role's trust policy,
+    say) its statements count too; not for requests with SCPs, RCPs or endpoint policies.
     """
     action_lc = action.lower()
     keys: set[str] = set()
-    for policies in (identity_policies, permissions_boundaries, session_policies):
+    for policies, kind in ((identity_policies, PolicyKind.IDENTITY), (permissions_boundaries, PolicyKind.IDENTITY),
+                           (session_policies, PolicyKind.IDENTITY),
+                           ((resource_policy,) if resource_policy is not None else (), PolicyKind.RESOURCE)):
         if not policies:
             continue
-        for _, denies, allows in groups_of(policies, action_lc, PolicyKind.IDENTITY):
+        for _, denies, allows in groups_of(policies, action_lc, kind):
             for statements in (denies, allows):
                 for cs in statements:
                     keys |= cs.reads

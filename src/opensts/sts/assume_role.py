@@ -10,13 +10,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from opensts.access.authorize import caller_policies, denial_message, request_context
+from opensts.access.authorize import caller_policies, denial_message, request_context, trust_decision_for
 from opensts.access.trust_principals import effective_trust_policy
 from opensts.actions import ActionContext, Params, action
 from opensts.errors import AccessDenied
 from opensts.identity.principal import PrincipalKind
 from opensts.params import ParamReader
-from opensts.policy import Request, evaluate_trust
 from opensts.sts import session_params as sp
 from opensts.sts.credentials import AssumedRoleUser, Credentials
 from opensts.sts.role_sessions import (
@@ -107,13 +106,9 @@ def assume_role(ctx: ActionContext, request: AssumeRoleRequest) -> AssumeRoleRes
     policies = caller_policies(runtime, caller)
     if not policies.exists:
         raise _not_authorized(caller.arn, request.role_arn)
-    decision = evaluate_trust(
-        Request(policies.principal, "sts:AssumeRole", role_arn, role.account_id, context, resource_policy_required=True),
-        effective_trust_policy(ctx.runtime, role),
-        policies.identity,
-        policies.boundaries,
-        policies.session,
-        extra_actions=trust_extra_actions(tags, request.source_identity is not None),
+    decision = trust_decision_for(
+        policies, effective_trust_policy(ctx.runtime, role), role_arn, role.account_id,
+        tuple(trust_extra_actions(tags, request.source_identity is not None)), context,
     )
     if not decision.allowed:
         raise AccessDenied(denial_message(caller.arn, "sts:AssumeRole", role_arn, decision))
