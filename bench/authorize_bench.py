@@ -35,6 +35,7 @@ import base64
 import json
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -174,42 +175,47 @@ def main() -> None:
 
         form = "application/x-www-form-urlencoded; charset=utf-8"
         gci = b"Action=GetCallerIdentity&Version=2011-06-15"
-        gci_headers = sign(url + "/", gci, alice, "sts", form)
-        allow_body, allow_headers = authorize_call(url, service, alice, account, "ec2:StopInstances")
-        deny_body, deny_headers = authorize_call(url, service, alice, account, "ec2:TerminateInstances")
-        conditional_body, conditional_headers = authorize_call(url, service, alice, account, "ec2:RebootInstances")
-        evaluated_body, evaluated_headers = authorize_call(url, service, alice, account, "ec2:StopInstances",
-                                                           resourcePolicy=GUARD_POLICY)
-        # More distinct (caller, action, resource) questions than a caller's memo keeps (1024), asked
-        # in turn: every decision is made from scratch.
-        spread = [authorize_call(url, service, alice, account, "ec2:StopInstances", f"i-{n:017x}")
-                  for n in range(SPREAD)]
         describe = b"Action=DescribeInstances&Version=2016-11-15"
+        endpoint = url + "/v1/authorize"
+
+        # Requests are signed afresh for every measurement: a signature is only good for 5 minutes.
+        def ask(action: str, check: str, **extra: object) -> float:
+            return measure(endpoint, *authorize_call(url, service, alice, account, action, **extra), args, workdir, check)
+
+        def ask_spread() -> float:
+            # More distinct (caller, action, resource) questions than a caller's memo keeps (1024),
+            # asked in turn: every decision is made from scratch.
+            calls = [authorize_call(url, service, alice, account, "ec2:StopInstances", f"i-{n:017x}")
+                     for n in range(SPREAD)]
+            return measure_cycle(endpoint, calls, args, workdir, '"Allow"')
+
         runs = {
-            "GetCallerIdentity": lambda: measure(url + "/", gci, gci_headers, args, workdir),
-            "/v1/authorize Allow": lambda: measure(url + "/v1/authorize", allow_body, allow_headers, args, workdir, '"Allow"'),
-            "/v1/authorize Allow, condition": lambda: measure(
-                url + "/v1/authorize", conditional_body, conditional_headers, args, workdir, '"Allow"'),
-            "/v1/authorize Allow, evaluated": lambda: measure(
-                url + "/v1/authorize", evaluated_body, evaluated_headers, args, workdir, '"Allow"'),
-            f"/v1/authorize Allow, {SPREAD} res.": lambda: measure_cycle(
-                url + "/v1/authorize", spread, args, workdir, '"Allow"'),
-            "/v1/authorize Deny": lambda: measure(url + "/v1/authorize", deny_body, deny_headers, args, workdir, "encodedMessage"),
+            "GetCallerIdentity": lambda: measure(url + "/", gci, sign(url + "/", gci, alice, "sts", form), args, workdir),
+            "/v1/authorize Allow": lambda: ask("ec2:StopInstances", '"Allow"'),
+            "/v1/authorize Allow, condition": lambda: ask("ec2:RebootInstances", '"Allow"'),
+            "/v1/authorize Allow, evaluated": lambda: ask("ec2:StopInstances", '"Allow"', resourcePolicy=GUARD_POLICY),
+            f"/v1/authorize Allow, {SPREAD} res.": ask_spread,
+            "/v1/authorize Deny": lambda: ask("ec2:TerminateInstances", "encodedMessage"),
         }
         for name, service_url in services.items():
-            headers = sign(service_url + "/", describe, alice, "ec2", form)
             runs[f"middleware, cache {'on' if name == 'cached' else 'off'}"] = (
-                lambda service_url=service_url, headers=headers: measure(
-                    service_url + "/", describe, headers, args, workdir, "reservationSet"))
+                lambda service_url=service_url: measure(
+                    service_url + "/", describe, sign(service_url + "/", describe, alice, "ec2", form), args, workdir,
+                    "reservationSet"))
         rounds = in_turns(runs, args.rounds)
 
         print(f"over HTTP, {args.rounds} rounds of {args.duration}s, {args.connections} connections, "
               f"OpenSTS workers={args.workers}, wrk 1 thread, {os.cpu_count()} cores")
         results = {name: show(name, figures) for name, figures in rounds.items()}
+        # Each round measures GetCallerIdentity just before the others, so per-round ratios compare
+        # figures taken a few seconds apart; their median is steadier than the ratio of the medians.
+        print("  ratios to GetCallerIdentity: of the medians; median of the rounds' (each round's)")
         for name in ("/v1/authorize Allow", "/v1/authorize Allow, condition", "/v1/authorize Allow, evaluated",
                      f"/v1/authorize Allow, {SPREAD} res."):
-            ratio = results[name] / results["GetCallerIdentity"]
-            print(f"  {name + ' / GCI':<36} {ratio:>4.2f}")
+            paired = [a / g for a, g in zip(rounds[name], rounds["GetCallerIdentity"])]
+            each = ", ".join(f"{r:.2f}" for r in paired)
+            print(f"  {name + ' / GCI':<36} {results[name] / results['GetCallerIdentity']:>4.2f}; "
+                  f"{statistics.median(paired):.2f} ({each})")
     finally:
         stop_all(processes, workdir)
 
