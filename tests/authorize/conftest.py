@@ -72,3 +72,12 @@ def authorize(server: ServerInfo, creds: Credentials, action: str = "ec2:StopIns
     response = call(server, payload, outer)
     assert response.status_code == 200, response.text
     return response.json()
+
+
+def role_trusting(server: ServerInfo, user_name: str) -> dict[str, Any]:
+    """A new role whose trust policy lets the user ``user_name`` assume it (the IAM CreateRole answer)."""
+    from tests.conftest import random_name
+
+    trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
+             "Principal": {"AWS": f"arn:aws:iam::{server.account_id}:user/{user_name}"}}]}
+    return server.client("iam").create_role(RoleName=random_name("role"), AssumeRolePolicyDocument=json.dumps(trust))["Role"]

@@ -13,7 +13,7 @@ import pyotp
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.authorize.conftest import authorize, call, inner_request, instance_arn
+from tests.authorize.conftest import authorize, call, inner_request, instance_arn, role_trusting
 from tests.conftest import REGION, Credentials, ServerInfo, random_name
 from tests.iam.conftest import allow, make_user
 
@@ -112,9 +112,7 @@ def test_permissions_boundary_is_honoured(server: ServerInfo) -> None:
 def test_session_policies_are_honoured(server: ServerInfo) -> None:
     user_name, user = make_user(server, allow("sts:AssumeRole"))
     iam = server.client("iam")
-    trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
-             "Principal": {"AWS": f"arn:aws:iam::{server.account_id}:user/{user_name}"}}]}
-    role = iam.create_role(RoleName=random_name("role"), AssumeRolePolicyDocument=json.dumps(trust))["Role"]
+    role = role_trusting(server, user_name)
     iam.put_role_policy(RoleName=role["RoleName"], PolicyName="ec2", PolicyDocument=json.dumps(allow("ec2:*")))
     sts = server.client("sts", user)
     full = creds_of(sts.assume_role(RoleArn=role["Arn"], RoleSessionName="full"))

@@ -13,7 +13,7 @@ from typing import Any, Callable
 
 import pytest
 
-from tests.authorize.conftest import authorize, instance_arn
+from tests.authorize.conftest import authorize, instance_arn, role_trusting
 from tests.authorize.test_authorize_api import conditions, creds_of, decode
 from tests.conftest import Credentials, ServerInfo, random_name
 from tests.iam.conftest import allow, make_user
@@ -73,9 +73,7 @@ def test_remembered_allow_of_a_role_session_ends_with_a_new_managed_policy_versi
     """The change is to a managed policy, not to the caller: every caller's memory must go."""
     user_name, user = make_user(server, allow("sts:AssumeRole"))
     iam = server.client("iam")
-    trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
-             "Principal": {"AWS": f"arn:aws:iam::{server.account_id}:user/{user_name}"}}]}
-    role = iam.create_role(RoleName=random_name("role"), AssumeRolePolicyDocument=json.dumps(trust))["Role"]
+    role = role_trusting(server, user_name)
     arn = iam.create_policy(PolicyName=random_name("ec2"), PolicyDocument=json.dumps(allow("ec2:*")))["Policy"]["Arn"]
     iam.attach_role_policy(RoleName=role["RoleName"], PolicyArn=arn)
     session = creds_of(server.client("sts", user).assume_role(RoleArn=role["Arn"], RoleSessionName="worker"))
