@@ -73,3 +73,27 @@ def test_trust_decisions_are_kept_per_value_of_the_keys_the_trust_policy_reads()
     assert [assume(e) for e in ("right", "wrong", "right", "wrong")] == [True, False, True, False]
     assert len(caller.decisions) == 2  # one per external id (aws:CurrentTime is not read)
     assert assume("right", ("sts:TagSession",)) is False  # another question: the trust policy allows no tagging
+
+
+def test_a_new_trust_policy_for_the_same_role_is_decided_afresh() -> None:
+    # The role record (and its trust policy) may be read under a newer IAM version than the caller's
+    # cached policies: a remembered answer must never outlive the trust policy it was made under.
+    from opensts.access.authorize import trust_decision_for
+
+    caller = policies({"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": "*"})
+    role = "arn:aws:iam::123456789012:role/deployer"
+    statement = {"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::123456789012:user/alice"},
+                 "Action": "sts:AssumeRole"}
+    open_trust = json.dumps({"Version": "2012-10-17", "Statement": [statement]})
+    network_trust = json.dumps({"Version": "2012-10-17", "Statement": [
+        {**statement, "Condition": {"IpAddress": {"aws:SourceIp": "10.0.0.0/8"}}}]})
+    context = {"aws:SourceIp": "192.0.2.1"}
+    assert trust_decision_for(caller, open_trust, role, "123456789012", (), context).allowed is True
+    assert trust_decision_for(caller, network_trust, role, "123456789012", (), context).allowed is False
+
+
+def test_one_shot_iterators_are_read_by_the_engine_not_by_the_memo() -> None:
+    caller = policies({"Effect": "Allow", "Action": "ec2:CreateTags", "Resource": "*",
+                       "Condition": {"ForAnyValue:StringEquals": {"aws:TagKeys": ["team"]}}})
+    assert decide(caller, "ec2:CreateTags", {"aws:TagKeys": iter(["owner", "team"])}) is True
+    assert caller.decisions == {}

@@ -92,7 +92,7 @@ def decision_for(
     if keys:
         given = context()
         values = context_values(policies.principal, given, keys)  # as the Request would hold them
-        memo_key = (action, resource, resource_account, *values) if _small(values) else None
+        memo_key = (action, resource, resource_account, *values) if values is not None and _small(values) else None
     else:
         memo_key = (action, resource, resource_account)
     if memo_key is not None:
@@ -117,20 +117,20 @@ def decision_for(
 
 def trust_decision_for(
     policies: CallerPolicies,
-    trust_policy: "Policy | str",
+    trust_policy: str,
     role_arn: str,
     role_account: str,
     extra_actions: tuple[str, ...],
     context: Mapping[str, Any],
 ) -> Decision:
     """May this caller assume the role (``sts:AssumeRole`` plus ``extra_actions``)? Remembered as
-    :func:`decision_for` remembers, keyed by role and the values of the keys the trust policy and
-    the caller's policies read. The role's trust policy cannot change without an IAM change, which
-    drops ``policies`` and what it remembers."""
-    shape = ("sts:AssumeRole", role_arn, extra_actions)
+    :func:`decision_for` remembers, keyed by role, trust policy and the values of the keys the trust
+    policy and the caller's policies read. The trust policy is part of the key: the role record it
+    comes from may have been read under another IAM version than ``policies``."""
+    shape = ("sts:AssumeRole", role_arn, extra_actions, trust_policy)
     keys = policies.keys_read.get(shape)
     if keys is None:
-        trust = parse_policy(trust_policy, "trust") if isinstance(trust_policy, str) else trust_policy
+        trust = parse_policy(trust_policy, "trust")
         found: set[str] = set()
         for action in ("sts:AssumeRole", *extra_actions):
             found |= context_keys(action, policies.identity, policies.boundaries, policies.session, trust)
@@ -139,7 +139,7 @@ def trust_decision_for(
             policies.keys_read.clear()
         policies.keys_read[shape] = keys
     values = context_values(policies.principal, context, keys)
-    memo_key = (shape, role_account, *values) if _small(values) else None
+    memo_key = (shape, role_account, *values) if values is not None and _small(values) else None
     memo = policies.decisions
     if memo_key is not None:
         decision = memo.get(memo_key)

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from enum import Enum
 from functools import lru_cache
-from typing import Any, Iterable, Mapping, Union
+from typing import Any, Iterable, Iterator, Mapping, Union
 
 from .arn import parse_arn, role_arn_from_session
 
@@ -146,15 +146,24 @@ def normalise_value(value: ContextValue) -> tuple[str, ...] | None:
 
 def context_values(
     principal: Principal, context: Mapping[str, ContextValue], keys: Iterable[str]
-) -> list[tuple[str, ...] | None]:
+) -> list[tuple[str, ...] | None] | None:
     """``[Request(principal, ..., context=context).ctx.get(key) for key in keys]`` without the Request:
-    the given context overrides the keys derived from the principal; ``keys`` are lower-case."""
+    the given context overrides the keys derived from the principal; ``keys`` are lower-case.
+
+    None when one of those values is a one-shot iterator: reading it here would leave nothing for
+    the Request built from the same context.
+    """
     given = {key.lower(): value for key, value in context.items() if value is not None}
     derived = principal.derived_context
     out: list[tuple[str, ...] | None] = []
     for key in keys:
         value = given.get(key)
-        out.append(derived.get(key) if value is None else normalise_value(value))
+        if value is None:
+            out.append(derived.get(key))
+        elif isinstance(value, Iterator):
+            return None
+        else:
+            out.append(normalise_value(value))
     return out
 
 
