@@ -610,28 +610,21 @@ def verify_signature(
         raise SignatureDoesNotMatch(SIGNATURE_MISMATCH_MESSAGE) from None
     path = req.path
     uri = "/" if path == "/" else _canonical_uri(path)
-    method = req.method.upper()
-    signed = ";".join(info.signed_headers)
+    start = f"{req.method.upper()}\n{uri}\n".encode()
+    tail = _to_bytes(f"\n{''.join(lines)}\n{';'.join(info.signed_headers)}\n")
     signer = _signer(secret_access_key, info.date, info.region, info.service)
     head = f"{ALGORITHM}\n{info.amz_date}\n{info.date}/{info.region}/{info.service}/{TERMINATOR}\n"
     provided = _to_bytes(info.signature)
-    if not req.query_string and len(candidates) == 1:  # most requests: one canonical form to try
-        canonical = _to_bytes(f"{method}\n{uri}\n\n{''.join(lines)}\n{signed}\n{candidates[0]}")
-        string_to_sign = head + hashlib.sha256(canonical).hexdigest()
-        if hmac.compare_digest(signer.hexdigest(string_to_sign.encode()).encode(), provided):
-            return
-    else:
-        start = f"{method}\n{uri}\n".encode()
-        tail = _to_bytes(f"\n{''.join(lines)}\n{signed}\n")
-        canonical = b""
-        string_to_sign = ""
-        for query in _canonical_queries(req, info.presigned) if req.query_string else (b"",):
-            prefix = start + query + tail
-            for payload_hash in candidates:
-                canonical = prefix + payload_hash.encode()
-                string_to_sign = head + hashlib.sha256(canonical).hexdigest()
-                if hmac.compare_digest(signer.hexdigest(string_to_sign.encode()).encode(), provided):
-                    return
+    canonical = b""
+    string_to_sign = ""
+    queries = _canonical_queries(req, info.presigned) if req.query_string else (b"",)
+    for query in queries:
+        prefix = start + query + tail
+        for payload_hash in candidates:
+            canonical = prefix + payload_hash.encode()
+            string_to_sign = head + hashlib.sha256(canonical).hexdigest()
+            if hmac.compare_digest(signer.hexdigest(string_to_sign.encode()).encode(), provided):
+                return
     error = SignatureDoesNotMatch(SIGNATURE_MISMATCH_MESSAGE)
     error.canonical_request = canonical.decode("utf-8", "replace")  # type: ignore[attr-defined]
     error.string_to_sign = string_to_sign  # type: ignore[attr-defined]
