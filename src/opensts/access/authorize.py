@@ -80,19 +80,14 @@ def decision_for(
     if resource_policy is not None:  # a policy the service sent: nothing to key it on cheaply
         request = Request(policies.principal, action, resource, resource_account, context())
         return evaluate(request, policies.identity, resource_policy, policies.boundaries, policies.session), request
-    keys = policies.keys_read.get(action)
-    if keys is None:
-        keys = tuple(sorted(context_keys(action, policies.identity, policies.boundaries, policies.session)))
-        if len(policies.keys_read) >= _DECISIONS_MAX:
-            policies.keys_read.clear()
-        policies.keys_read[action] = keys
+    keys = _keys_read(policies, action, lambda: context_keys(
+        action, policies.identity, policies.boundaries, policies.session))
     memo = policies.decisions
     given: Mapping[str, Any] | None = None
     memo_key: tuple[Any, ...] | None
     if keys:
         given = context()
-        values = context_values(policies.principal, given, keys)  # as the Request would hold them
-        memo_key = (action, resource, resource_account, *values) if values is not None and _small(values) else None
+        memo_key = _memo_key(policies, (action, resource, resource_account), given, keys)
     else:
         memo_key = (action, resource, resource_account)
     if memo_key is not None:
@@ -109,9 +104,7 @@ def decision_for(
         request = Request(policies.principal, action, resource, resource_account, given)
         decision = evaluate(request, policies.identity, None, policies.boundaries, policies.session)
     if memo_key is not None:
-        if len(memo) >= _DECISIONS_MAX:
-            memo.clear()
-        memo[memo_key] = decision
+        _bounded_put(memo, memo_key, decision)
     return decision, request
 
 
@@ -128,31 +121,48 @@ def trust_decision_for(
     policy and the caller's policies read. The trust policy is part of the key: the role record it
     comes from may have been read under another IAM version than ``policies``."""
     shape = ("sts:AssumeRole", role_arn, extra_actions, trust_policy)
-    keys = policies.keys_read.get(shape)
-    if keys is None:
+
+    def keys_read() -> frozenset[str]:
         trust = parse_policy(trust_policy, "trust")
-        found: set[str] = set()
+        found: frozenset[str] = frozenset()
         for action in ("sts:AssumeRole", *extra_actions):
             found |= context_keys(action, policies.identity, policies.boundaries, policies.session, trust)
-        keys = tuple(sorted(found))
-        if len(policies.keys_read) >= _DECISIONS_MAX:
-            policies.keys_read.clear()
-        policies.keys_read[shape] = keys
-    values = context_values(policies.principal, context, keys)
-    memo_key = (shape, role_account, *values) if values is not None and _small(values) else None
-    memo = policies.decisions
+        return found
+
+    memo_key = _memo_key(policies, (shape, role_account), context, _keys_read(policies, shape, keys_read))
     if memo_key is not None:
-        decision = memo.get(memo_key)
+        decision = policies.decisions.get(memo_key)
         if decision is not None:
             return decision
     request = Request(policies.principal, "sts:AssumeRole", role_arn, role_account, context, resource_policy_required=True)
     decision = evaluate_trust(request, trust_policy, policies.identity, policies.boundaries, policies.session,
                               extra_actions=extra_actions)
     if memo_key is not None:
-        if len(memo) >= _DECISIONS_MAX:
-            memo.clear()
-        memo[memo_key] = decision
+        _bounded_put(policies.decisions, memo_key, decision)
     return decision
+
+
+def _keys_read(policies: CallerPolicies, shape: Any, compute: Callable[[], frozenset[str]]) -> tuple[str, ...]:
+    """The context keys decisions of this shape read (sorted), computed once per ``policies``."""
+    keys = policies.keys_read.get(shape)
+    if keys is None:
+        keys = tuple(sorted(compute()))
+        _bounded_put(policies.keys_read, shape, keys)
+    return keys
+
+
+def _memo_key(
+    policies: CallerPolicies, prefix: tuple[Any, ...], context: Mapping[str, Any], keys: tuple[str, ...]
+) -> tuple[Any, ...] | None:
+    """``prefix`` and the values of ``keys`` in ``context``; None when they should not be a key."""
+    values = context_values(policies.principal, context, keys)
+    return (*prefix, *values) if values is not None and _small(values) else None
+
+
+def _bounded_put(store: dict[Any, Any], key: Any, value: Any) -> None:
+    if len(store) >= _DECISIONS_MAX:
+        store.clear()
+    store[key] = value
 
 
 _MEMO_VALUE_CHARS = 1024
@@ -329,6 +339,7 @@ def authorize(
     caller = ctx.caller
     if caller is None:
         raise AccessDenied(f"Anonymous callers are not authorized to perform: {action}")
+
     def full_context() -> dict[str, Any]:
         return request_context(
             caller, ctx.request_time, source_ip=ctx.source_ip, secure_transport=ctx.secure_transport,
