@@ -70,7 +70,9 @@ def policy_size(document: str | Mapping[str, Any]) -> int:
 _CACHE: "OrderedDict[tuple[str, str, bool, bool], Policy]" = OrderedDict()
 _CACHE_MAX = 4096
 _TEXT_CACHE: dict[tuple[str, PolicyKind, bool, bool], Policy] = {}
-_NAMED_CACHE: dict[tuple[tuple[str, str, bool, bool], str], Policy] = {}  # a cached policy under another name
+# Cached policies under other names, by (id of the cached policy, name); the entry keeps the policy,
+# so its id cannot be reused while the entry lives.
+_NAMED_CACHE: dict[tuple[int, str], tuple[Policy, Policy]] = {}
 
 
 def clear_cache() -> None:
@@ -100,7 +102,7 @@ def parse_policy(
         fast_key = (document, kind, require_current_version, allow_missing_principal)
         cached = _TEXT_CACHE.get(fast_key)
         if cached is not None:
-            return cached if name is None or name == cached.name else cached.named(name)
+            return cached if name is None or name == cached.name else _named(cached, name)
     if isinstance(document, bytes):
         try:
             document = document.decode("utf-8")
@@ -134,14 +136,20 @@ def parse_policy(
             _TEXT_CACHE.clear()
         _TEXT_CACHE[(document, kind, require_current_version, allow_missing_principal)] = policy
     if name is not None and name != policy.name:
-        named = _NAMED_CACHE.get((cache_key, name))
-        if named is None:
-            named = policy.named(name)  # dataclasses.replace: slow enough to keep the result
-            if len(_NAMED_CACHE) >= _CACHE_MAX:
-                _NAMED_CACHE.clear()
-            _NAMED_CACHE[(cache_key, name)] = named
-        policy = named
+        policy = _named(policy, name)
     return policy
+
+
+def _named(policy: Policy, name: str) -> Policy:
+    """``policy.named(name)``, kept: it is a dataclasses.replace, slow enough to do once."""
+    entry = _NAMED_CACHE.get((id(policy), name))
+    if entry is not None and entry[0] is policy:
+        return entry[1]
+    named = policy.named(name)
+    if len(_NAMED_CACHE) >= _CACHE_MAX:
+        _NAMED_CACHE.clear()
+    _NAMED_CACHE[(id(policy), name)] = (policy, named)
+    return named
 
 
 def validate_policy(document: str | bytes | Mapping[str, Any], kind: PolicyKind | str = PolicyKind.IDENTITY, **kw: Any) -> None:
