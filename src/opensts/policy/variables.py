@@ -16,16 +16,35 @@ from typing import Mapping, Union
 from .wildcard import glob_segments, join_segments
 
 
-def _split_default(inner: str) -> Var:
-    r"""``key, 'default'`` -> Var(key, default); anything else is a plain key. String operations,
-    not a regex: a lazy group followed by ``\s*,`` backtracks quadratically on long inputs."""
+def split_default(inner: str) -> tuple[str, str | None]:
+    r"""``key, 'default'`` -> (key, default); anything else is (inner, None). Case is kept.
+
+    String operations, not a regex: a lazy group followed by ``\s*,`` backtracks quadratically
+    on long inputs."""
     comma = inner.find(",")
     if comma > 0:
         key = inner[:comma].strip()
         rest = inner[comma + 1 :].strip()
         if key and len(rest) >= 2 and rest[0] == "'" and rest[-1] == "'" and "'" not in rest[1:-1]:
-            return Var(key.lower(), rest[1:-1])
-    return Var(inner.lower())
+            return key, rest[1:-1]
+    return inner, None
+
+
+def variable_names(text: str) -> list[str]:
+    """The keys of the ``${...}`` variables in ``text`` (case kept, escapes skipped), in order."""
+    out: list[str] = []
+    i = 0
+    while True:
+        start = text.find("${", i)
+        if start < 0:
+            return out
+        end = text.find("}", start + 2)
+        if end < 0:
+            return out
+        inner = text[start + 2 : end].strip()
+        if inner and inner not in ("*", "?", "$"):
+            out.append(split_default(inner)[0])
+        i = end + 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,7 +92,8 @@ def parse_template(text: str) -> Template:
                 buf = []
             parts.append(Literal(inner))
         else:
-            var = _split_default(inner)
+            key, default = split_default(inner)
+            var = Var(key.lower(), default)
             if buf:
                 parts.append("".join(buf))
                 buf = []
