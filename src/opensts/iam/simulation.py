@@ -45,6 +45,7 @@ from opensts.policy import (
 )
 from opensts.policy.request import principal_type_of
 from opensts.policy.values import read_date, read_number
+from opensts.policy.variables import variable_names
 
 CONTEXT_TYPES = (
     "string", "stringList", "numeric", "numericList", "boolean", "booleanList", "ip", "ipList", "binary",
@@ -52,8 +53,6 @@ CONTEXT_TYPES = (
 )
 DECISIONS = {Outcome.ALLOW: "allowed", Outcome.EXPLICIT_DENY: "explicitDeny", Outcome.IMPLICIT_DENY: "implicitDeny"}
 _RESTRICTIVENESS = {"allowed": 0, "implicitDeny": 1, "explicitDeny": 2}
-_VARIABLE_RE = re.compile(r"\$\{([^}]*)\}")
-_DEFAULT_RE = re.compile(r"^\s*([^,]+?)\s*,\s*'[^']*'\s*$")
 MAX_SIMULATION_INPUTS = 1000
 _CALLER_TYPES = (
     PrincipalType.ACCOUNT, PrincipalType.USER, PrincipalType.ROLE, PrincipalType.ASSUMED_ROLE,
@@ -216,12 +215,8 @@ def _position(text: str, offset: int) -> Position:
 
 # --- Context keys -------------------------------------------------------------------------------
 def _variable_keys(text: str) -> Iterable[str]:
-    for match in _VARIABLE_RE.finditer(text):
-        inner = match.group(1).strip()
-        if inner in ("*", "?", "$") or not inner:
-            continue
-        default = _DEFAULT_RE.match(inner)
-        yield default.group(1) if default else inner
+    # A find loop, not a regex: "${key, 'default'}" as a regex backtracks quadratically.
+    return variable_names(text)
 
 
 def statement_keys(policy: Policy, index: int) -> list[str]:

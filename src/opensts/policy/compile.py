@@ -124,7 +124,8 @@ class CompiledStatement:
         if self.principal is not None:
             return self.principal.match(p)
         if self.not_principal is not None:
-            return DIRECT_MATCH if self.not_principal.match(p) == NO_MATCH else NO_MATCH
+            # Only the principals NotPrincipal names are exempt (see principals.py).
+            return NO_MATCH if self.not_principal.names(p) else DIRECT_MATCH
         return NO_MATCH if self.needs_principal else DIRECT_MATCH
 
     def resource_matches(self, resource: str, ctx: Ctx, pattern_mode: bool = False) -> bool:

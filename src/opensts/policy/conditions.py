@@ -6,7 +6,9 @@ a missing key true; ``ForAllValues`` is true on a missing/empty key and needs ev
 to satisfy the operator; ``ForAnyValue`` is false on a missing/empty key and needs one request
 value to; a plain operator on a multivalued key (more than one value) does not match. Request
 values of the wrong type never satisfy a positive or a negated test. A policy value with an
-unresolvable variable is dropped; if none is left the clause does not match.
+unresolvable variable is dropped; if none is left the policy side is null: a positive operator
+does not match and a negated one does (IAM User Guide, "Policy variables": "Inverted condition
+operators like StringNotEquals or StringNotLike do match against a null value").
 """
 from __future__ import annotations
 
@@ -65,7 +67,12 @@ def compile_condition(cond: Condition, variables: bool) -> Predicate:
             return negated
         pvals = resolve(ctx)
         if pvals is None:
-            return False
+            # Every policy value had an unresolvable variable: a null value, which a negated
+            # operator matches (IAM User Guide, reference_policies_variables: "Inverted condition
+            # operators like StringNotEquals or StringNotLike do match against a null value").
+            if set_op is None and len(vals) > 1:
+                return False
+            return negated
         if set_op is None:
             if len(vals) > 1:
                 return False

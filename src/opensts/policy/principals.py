@@ -55,6 +55,22 @@ class PrincipalMatcher:
         self.service = frozenset(s.lower() for s in spec.service)
         self.canonical = frozenset(spec.canonical_user)
 
+    def names(self, p: Principal) -> bool:
+        """Whether the element names ``p`` itself (NotPrincipal: only these are exempt)."""
+        if self.wildcard:
+            return True
+        t = p.type
+        if t in _AWS_TYPES:
+            if p.arn in self.direct or (p.id is not None and p.id in self.direct):
+                return True
+            if t is PrincipalType.ACCOUNT:
+                return p.account in self.accounts
+            if t is PrincipalType.ROLE and self.role_keys:
+                key = _role_key(p.arn)
+                return key is not None and key in self.role_keys
+            return False
+        return self.match(p) == DIRECT_MATCH
+
     def match(self, p: Principal) -> int:
         if self.wildcard:
             return DIRECT_MATCH

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from decimal import Decimal
 from enum import Enum
 from functools import lru_cache
 from typing import Any, Iterable, Iterator, Mapping, Union
@@ -112,7 +113,16 @@ def _scalar(value: ContextScalar) -> str:
         if value.tzinfo is None:
             value = value.replace(tzinfo=timezone.utc)
         return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    if isinstance(value, int):
+        return _int_text(value)
     return value if isinstance(value, str) else str(value)
+
+
+def _int_text(value: int) -> str:
+    try:
+        return str(value)
+    except ValueError:  # beyond CPython's int->str digit limit; Decimal converts without it
+        return str(Decimal(value))
 
 
 def normalise_context(context: Mapping[str, ContextValue]) -> dict[str, tuple[str, ...]]:
@@ -129,7 +139,7 @@ def normalise_context(context: Mapping[str, ContextValue]) -> dict[str, tuple[st
         elif kind is bool:  # before the isinstance chain: request contexts always carry a few
             out[key.lower()] = ("true" if value else "false",)
         elif kind is int:
-            out[key.lower()] = (str(value),)
+            out[key.lower()] = (_int_text(value),)
         elif value is not None:
             out[key.lower()] = normalise_value(value)  # type: ignore[assignment]
     return out

@@ -13,9 +13,38 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Mapping, Union
 
-from .wildcard import glob_to_regex
+from .wildcard import glob_segments, join_segments
 
-_DEFAULT_RE = re.compile(r"^\s*([^,]+?)\s*,\s*'([^']*)'\s*$")
+
+def split_default(inner: str) -> tuple[str, str | None]:
+    r"""``key, 'default'`` -> (key, default); anything else is (inner, None). Case is kept.
+
+    String operations, not a regex: a lazy group followed by ``\s*,`` backtracks quadratically
+    on long inputs."""
+    comma = inner.find(",")
+    if comma > 0:
+        key = inner[:comma].strip()
+        rest = inner[comma + 1 :].strip()
+        if key and len(rest) >= 2 and rest[0] == "'" and rest[-1] == "'" and "'" not in rest[1:-1]:
+            return key, rest[1:-1]
+    return inner, None
+
+
+def variable_names(text: str) -> list[str]:
+    """The keys of the ``${...}`` variables in ``text`` (case kept, escapes skipped), in order."""
+    out: list[str] = []
+    i = 0
+    while True:
+        start = text.find("${", i)
+        if start < 0:
+            return out
+        end = text.find("}", start + 2)
+        if end < 0:
+            return out
+        inner = text[start + 2 : end].strip()
+        if inner and inner not in ("*", "?", "$"):
+            out.append(split_default(inner)[0])
+        i = end + 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,8 +92,8 @@ def parse_template(text: str) -> Template:
                 buf = []
             parts.append(Literal(inner))
         else:
-            m = _DEFAULT_RE.match(inner)
-            var = Var(m.group(1).lower(), m.group(2)) if m else Var(inner.lower())
+            key, default = split_default(inner)
+            var = Var(key.lower(), default)
             if buf:
                 parts.append("".join(buf))
                 buf = []
@@ -101,19 +130,25 @@ def substitute(template: Template, ctx: Context) -> str | None:
 
 
 def substitute_glob(template: Template, ctx: Context, ignore_case: bool = False) -> re.Pattern[str] | None:
-    """A compiled regex for the template read as a glob; substituted values match literally."""
-    out: list[str] = []
+    """A compiled regex for the template read as a glob; substituted values match literally.
+
+    Built from star-separated segments like :func:`~.wildcard.glob_to_regex`, so matching is
+    linear-time whatever the substituted values contain.
+    """
+    segments: list[str] = [""]
     for part in template:
         if isinstance(part, str):
-            out.append(glob_to_regex(part))
+            pieces = glob_segments(part)
+            segments[-1] += pieces[0]
+            segments.extend(pieces[1:])
         elif isinstance(part, Literal):
-            out.append(re.escape(part.text))
+            segments[-1] += re.escape(part.text)
         else:
             value = _value(part, ctx)
             if value is None:
                 return None
-            out.append(re.escape(value))
-    return _compile("".join(out), ignore_case)
+            segments[-1] += re.escape(value)
+    return _compile(join_segments(segments), ignore_case)
 
 
 @lru_cache(maxsize=8192)
