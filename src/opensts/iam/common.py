@@ -13,8 +13,9 @@ An IAM action module looks like this::
         ...
         return GetUserResult(user=...)
 
-Writes call ``ctx.runtime.bump_iam_version()`` after they commit, so cached credentials and
-policies are dropped (here at once, in other processes within a poll interval).
+Every write transaction of an IAM repository bumps the store's IAM change counter as it commits
+(store/meta.py); writes then call ``ctx.runtime.bump_iam_version()``, so this process drops its
+cached credentials and policies at once (other processes do within a poll interval).
 """
 
 from __future__ import annotations
