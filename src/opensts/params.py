@@ -7,10 +7,19 @@ pattern, range and list size. Failures are collected and reported together in AW
     Member must have value greater than or equal to 900; Value ...
 
 Messages name members in lowerCamelCase (``roleSessionName``) as AWS does.
+
+Every string is checked against a character pattern. Actions pass the pattern of the member's shape
+in botocore's model; where the model gives none (ARNs, URLs, client ids, enums, SAML documents...),
+:data:`TEXT_PATTERN` applies: the characters XML 1.0 can carry, which is the pattern STS's model
+gives its ``arnType``. Deviation: AWS documents no pattern for those members; OpenSTS refuses NUL,
+other C0 controls than tab/CR/LF, lone surrogates and U+FFFE/U+FFFF in them anyway, because no
+such value is meaningful and PostgreSQL cannot store NUL. Every pattern here is a character class
+or a sequence of them without nested quantifiers, so matching is linear in the value's length.
 """
 
 from __future__ import annotations
 
+import json
 import re
 import unicodedata
 from functools import lru_cache
@@ -28,6 +37,36 @@ def _compiled(pattern: str) -> re.Pattern[str]:
 TAG_KEY_PATTERN = r"[\p{L}\p{Z}\p{N}_.:/=+\-@]+"
 TAG_VALUE_PATTERN = r"[\p{L}\p{Z}\p{N}_.:/=+\-@]*"
 POLICY_TEXT_PATTERN = r"[\u0009\u000A\u000D\u0020-\u00FF]+"
+# STS's arnType, as AWS prints it (``\u10000`` is Java's way to write U+10000) ...
+TEXT_PATTERN = r"[\u0009\u000A\u000D\u0020-\u007E\u0085\u00A0-\uD7FF\uE000-\uFFFD\u10000-\u10FFFF]+"
+# ... and as Python's re reads it (not ASCII-only: the class names code points above U+007F).
+_TEXT_CHARS = re.compile("[\t\n\r\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]*")
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+
+
+def text_chars_valid(text: str) -> bool:
+    """Whether every character of ``text`` is in :data:`TEXT_PATTERN` (empty text is, here)."""
+    return (text.isascii() and text.isprintable()) or _TEXT_CHARS.fullmatch(text) is not None
+
+
+# MalformedPolicyDocument's message for a policy that escapes a lone surrogate.
+LONE_SURROGATE = "Syntax errors in policy: a \\u escape names an unpaired UTF-16 surrogate."
+
+
+def json_has_lone_surrogate(text: str) -> bool:
+    """Whether JSON ``text`` escapes a UTF-16 surrogate without its pair (``"\\ud800"``): such a
+    string has no UTF-8 form, so it can be neither stored nor answered. Other JSON errors are the
+    parser's to report (False here)."""
+    if _SURROGATE_ESCAPE.search(text) is None:  # the common case: one linear scan, no parse
+        return False
+    try:
+        value = json.loads(text)
+        json.dumps(value, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    except (ValueError, RecursionError):
+        return False
+    return False
 
 
 def tag_text_valid(text: str, *, allow_empty: bool = False) -> bool:
@@ -65,13 +104,19 @@ class ParamReader:
         min_len: int | None = None,
         max_len: int | None = None,
         pattern: str | None = None,
+        text_check: bool = True,
     ) -> None:
+        """Length and pattern checks; without ``pattern``, :data:`TEXT_PATTERN`'s characters unless
+        ``text_check`` is False (the caller checks a stricter pattern itself, e.g. tags)."""
         if min_len is not None and len(value) < min_len:
             self.fail(value, member, f"Member must have length greater than or equal to {min_len}")
         if max_len is not None and len(value) > max_len:
             self.fail(value, member, f"Member must have length less than or equal to {max_len}")
-        if pattern is not None and not _compiled(pattern).fullmatch(value):
-            self.fail(value, member, f"Member must satisfy regular expression pattern: {pattern}")
+        if pattern is not None:
+            if not _compiled(pattern).fullmatch(value):
+                self.fail(value, member, f"Member must satisfy regular expression pattern: {pattern}")
+        elif text_check and not text_chars_valid(value):
+            self.fail(value, member, f"Member must satisfy regular expression pattern: {TEXT_PATTERN}")
 
     def string(
         self,

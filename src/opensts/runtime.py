@@ -75,8 +75,11 @@ class Runtime:
         self.policies = PolicyCache(self)
 
     def bump_iam_version(self) -> None:
-        """Call after every IAM write: drops this process's caches now, other processes' on their next poll."""
-        self.store.meta.bump_version("iam")
+        """Call after every IAM write: drops this process's caches now, other processes' on their next poll.
+
+        The store's counter itself moved in the write's own transaction (store.meta.CountedWrites),
+        so a process that dies before getting here leaves no other node's caches stale.
+        """
         self.refresh_iam_version(force=True)
 
     def refresh_iam_version(self, force: bool = False) -> None:

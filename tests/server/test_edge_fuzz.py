@@ -10,13 +10,23 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from opensts.config import Settings
+from opensts.identity import ids
 from opensts.runtime import open_runtime
 from opensts.server.app import create_app
 
 
+ACCOUNT = "123456789012"
+ROOT_KEY = ids.new_long_term_access_key_id(ACCOUNT)
+ROOT_SECRET = ids.new_secret_access_key()
+
+
 @pytest.fixture(scope="module")
 def app(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
-    runtime = open_runtime(Settings(data_dir=Path(tmp_path_factory.mktemp("fuzz")), account_id="123456789012"))
+    settings = Settings(
+        data_dir=Path(tmp_path_factory.mktemp("fuzz")), account_id=ACCOUNT,
+        root_access_key_id=ROOT_KEY, root_secret_access_key=ROOT_SECRET,
+    )
+    runtime = open_runtime(settings)
     application = create_app(runtime=runtime)
     loop = asyncio.new_event_loop()
     queue_in: asyncio.Queue = asyncio.Queue()
@@ -44,6 +54,10 @@ def app(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-de
 
 
 def call(app_and_loop, method: str, query: bytes, headers: list[tuple[bytes, bytes]], body: bytes) -> int:  # type: ignore[no-untyped-def]
+    return call_full(app_and_loop, method, query, headers, body)[0]
+
+
+def call_full(app_and_loop, method: str, query: bytes, headers: list[tuple[bytes, bytes]], body: bytes) -> tuple[int, bytes]:  # type: ignore[no-untyped-def]
     application, loop = app_and_loop
     sent: list[dict] = []
     messages = [{"type": "http.request", "body": body, "more_body": False}]
@@ -60,7 +74,7 @@ def call(app_and_loop, method: str, query: bytes, headers: list[tuple[bytes, byt
         "client": ("127.0.0.1", 5555), "http_version": "1.1", "root_path": "", "asgi": {"version": "3.0"},
     }
     loop.run_until_complete(application(scope, receive, send))
-    return sent[0]["status"]
+    return sent[0]["status"], b"".join(m.get("body", b"") for m in sent[1:])
 
 
 header_names = st.sampled_from([b"authorization", b"x-amz-date", b"x-amz-security-token", b"content-type", b"x-amz-content-sha256", b"accept", b"content-length"])
@@ -102,3 +116,80 @@ def test_arbitrary_actions_and_parameters_give_aws_errors(app, params: list) -> 
 )
 def test_non_ascii_digits_are_client_errors(app, headers: list, body: bytes) -> None:  # type: ignore[no-untyped-def]
     assert call(app, "POST", b"", headers, body) == 400
+
+
+# --- Hostile text in signed IAM requests (issue 12, items 9-11) -------------------------------
+# NUL, C0 controls, CR, lone surrogates (raw, which is invalid UTF-8 on the wire, and as JSON
+# escapes inside policies), non-characters: refused with AWS errors, never stored, never a 500,
+# and every response is XML that botocore parses.
+HOSTILE = ["\x00", "\x01", "\x1b", "\r", "\t", "\ud800", "\udfff", "\ufffe", "\uffff", "\\ud800", "&", "<", "\u00e9"]
+hostile_text = st.lists(st.one_of(st.sampled_from(HOSTILE), st.characters()), max_size=30).map("".join)
+_FORM = [(b"content-type", b"application/x-www-form-urlencoded")]
+
+
+def _form(pairs: list[tuple[str, str]]) -> bytes:
+    from urllib.parse import quote
+
+    def enc(text: str) -> str:
+        return quote(text.encode("utf-8", "surrogatepass"), safe="")
+
+    return "&".join(f"{enc(k)}={enc(v)}" for k, v in pairs).encode("ascii")
+
+
+def _signed(body: bytes) -> list[tuple[bytes, bytes]]:
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    request = AWSRequest(method="POST", url="http://127.0.0.1:7070/", data=body,
+                         headers={"Content-Type": "application/x-www-form-urlencoded"})
+    SigV4Auth(Credentials(ROOT_KEY, ROOT_SECRET), "iam", "us-east-1").add_auth(request)
+    return [(k.lower().encode(), v.encode() if isinstance(v, str) else v) for k, v in request.headers.items()]
+
+
+def _assert_parseable(operation: str, status: int, body: bytes) -> None:
+    import botocore.session
+    from botocore.parsers import create_parser
+    from xml.etree import ElementTree
+
+    assert status < 500, body
+    ElementTree.fromstring(body)  # well-formed XML 1.0
+    model = botocore.session.get_session().get_service_model("iam").operation_model(operation)
+    parsed = create_parser("query").parse({"body": body, "headers": {}, "status_code": status}, model.output_shape)
+    assert (status >= 400) == ("Error" in parsed and bool(parsed["Error"].get("Code")))
+
+
+def _signed_call(app, operation: str, pairs: list[tuple[str, str]]) -> tuple[int, bytes]:  # type: ignore[no-untyped-def]
+    body = _form([("Action", operation), ("Version", "2010-05-08"), *pairs])
+    status, response = call_full(app, "POST", b"", _signed(body), body)
+    _assert_parseable(operation, status, response)
+    return status, response
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(name=hostile_text, key=hostile_text, value=hostile_text, extra_name=hostile_text)
+def test_hostile_text_in_users_and_tags(app, name: str, key: str, value: str, extra_name: str) -> None:  # type: ignore[no-untyped-def]
+    pairs = [("UserName", name or "u"), ("Tags.member.1.Key", key), ("Tags.member.1.Value", value)]
+    status, _ = _signed_call(app, "CreateUser", [*pairs, (extra_name, "1")] if extra_name else pairs)
+    if status == 200:
+        _signed_call(app, "ListUserTags", [("UserName", name or "u")])
+        _signed_call(app, "DeleteUser", [("UserName", name or "u")])
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(action=hostile_text, description=hostile_text)
+def test_hostile_text_in_policies_and_descriptions(app, action: str, description: str) -> None:  # type: ignore[no-untyped-def]
+    import json
+    import secrets
+
+    document = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:" + action, "Resource": "*"}]})
+    # json.dumps escapes controls and surrogates; also send them raw, as a hand-written policy would.
+    raw = '{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:' + action + '", "Resource": "*"}]}'
+    for text in (document, raw):
+        name = f"p{secrets.token_hex(6)}"
+        status, body = _signed_call(app, "CreatePolicy", [("PolicyName", name), ("PolicyDocument", text), ("Description", description)])
+        if status == 200:
+            arn = f"arn:aws:iam::{ACCOUNT}:policy/{name}"
+            _signed_call(app, "GetPolicy", [("PolicyArn", arn)])
+            _signed_call(app, "GetAccountAuthorizationDetails", [("Filter.member.1", "LocalManagedPolicy")])
+            _signed_call(app, "DeletePolicy", [("PolicyArn", arn)])

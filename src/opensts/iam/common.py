@@ -13,8 +13,9 @@ An IAM action module looks like this::
         ...
         return GetUserResult(user=...)
 
-Writes call ``ctx.runtime.bump_iam_version()`` after they commit, so cached credentials and
-policies are dropped (here at once, in other processes within a poll interval).
+Every write transaction of an IAM repository bumps the store's IAM change counter as it commits
+(store/meta.py); writes then call ``ctx.runtime.bump_iam_version()``, so this process drops its
+cached credentials and policies at once (other processes do within a poll interval).
 """
 
 from __future__ import annotations
@@ -27,7 +28,15 @@ from urllib.parse import quote
 from opensts.access.authorize import authorize, iam_resource_arn
 from opensts.actions import ActionContext
 from opensts.errors import InvalidInput, MalformedPolicyDocument, ValidationError, validation_message
-from opensts.params import POLICY_TEXT_PATTERN, TAG_KEY_PATTERN, ParamReader, tag_text_valid
+from opensts.params import (
+    LONE_SURROGATE,
+    POLICY_TEXT_PATTERN,
+    TAG_KEY_PATTERN,
+    TAG_VALUE_PATTERN,
+    ParamReader,
+    json_has_lone_surrogate,
+    tag_text_valid,
+)
 from opensts.policy import Policy, PolicyValidationError, parse_policy
 
 T = TypeVar("T")
@@ -121,6 +130,8 @@ def validate_policy_document(text: str, kind: str = "identity", *, managed: bool
 
     ``managed``: IAM managed policies must say ``"Version": "2012-10-17"``.
     """
+    if json_has_lone_surrogate(text):
+        raise MalformedPolicyDocument(LONE_SURROGATE)
     try:
         return parse_policy(text, kind, name=name, require_current_version=managed)
     except PolicyValidationError as exc:
@@ -154,10 +165,12 @@ def read_tags(reader: ParamReader, name: str = "Tags", *, max_items: int = 50) -
         if value is None:
             reader.fail(None, f"tags.{i}.member.value", "Member must not be null")
             continue
-        reader.check_string(key, f"tags.{i}.member.key", min_len=1, max_len=128)
+        reader.check_string(key, f"tags.{i}.member.key", min_len=1, max_len=128, text_check=False)
         if not tag_key_valid(key):
             reader.fail(key, f"tags.{i}.member.key", f"Member must satisfy regular expression pattern: {TAG_KEY_PATTERN}")
-        reader.check_string(value, f"tags.{i}.member.value", max_len=256)
+        reader.check_string(value, f"tags.{i}.member.value", max_len=256, text_check=False)
+        if not tag_text_valid(value, allow_empty=True):
+            reader.fail(value, f"tags.{i}.member.value", f"Member must satisfy regular expression pattern: {TAG_VALUE_PATTERN}")
         if key.lower() in seen:
             raise InvalidInput("Duplicate tag keys found. Please note that Tag keys are case insensitive.")
         seen.add(key.lower())
@@ -175,7 +188,7 @@ def read_tag_keys(reader: ParamReader, name: str = "TagKeys", *, max_items: int 
         if not isinstance(key, str):
             reader.fail(None, f"{member}.{i}.member", "Member must be a string")
             continue
-        reader.check_string(key, f"{member}.{i}.member", min_len=1, max_len=128)
+        reader.check_string(key, f"{member}.{i}.member", min_len=1, max_len=128, text_check=False)
         if key and not tag_key_valid(key):
             reader.fail(key, f"{member}.{i}.member", f"Member must satisfy regular expression pattern: {TAG_KEY_PATTERN}")
         out.append(key)

@@ -31,6 +31,7 @@ from opensts.iam.common import (
     read_tags,
     resource_arn,
     validate_policy_document,
+    DESCRIPTION_PATTERN,
     POLICY_NAME_PATTERN,
     PATH_PATTERN,
 )
@@ -208,7 +209,9 @@ def create_policy(ctx: ActionContext, params: Params) -> PolicyResult:
     document = read_policy_document(reader)
     if document is None:
         reader.fail(None, "policyDocument", "Member must not be null")
-    description = reader.string("Description", max_len=1000)
+    # Deviation: botocore's policyDescriptionType has no pattern; AWS's other descriptions (roles)
+    # have this one, and a control character in a description would only break clients.
+    description = reader.string("Description", max_len=1000, pattern=DESCRIPTION_PATTERN)
     tags = read_tags(reader, max_items=MAX_TAGS)
     reader.done()
     assert document is not None

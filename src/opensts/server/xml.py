@@ -4,12 +4,20 @@ Results are dataclasses (or dicts). Field ``access_key_id`` becomes ``<AccessKey
 name its element explicitly with ``field(metadata={"xml": "QRCodePNG"})``. Lists become
 ``<member>`` elements, dicts ``<entry><key/><value/></entry>``, datetimes ISO-8601 UTC, bools
 ``true``/``false``, bytes base64. ``None`` fields are left out.
+
+The encoder cannot emit malformed XML, whatever a string holds: characters XML 1.0 does not allow
+(C0 controls other than tab and newline, lone surrogates, U+FFFE/U+FFFF) are replaced by U+FFFD,
+and ``\r`` is written ``&#13;`` so that it survives a parser's line-end normalisation. Input is
+validated against AWS's character patterns before it is stored (params.py); this is the backstop
+for text that got in another way (an older release, a direct database edit) and for error messages
+that echo what a client sent.
 """
 
 from __future__ import annotations
 
 import base64
 import dataclasses
+import re
 from datetime import datetime, timezone
 from functools import lru_cache
 from typing import Any
@@ -45,9 +53,23 @@ def _fields(cls: type) -> tuple[tuple[str, str, str], ...]:
     return tuple((name, f"<{tag}>", f"</{tag}>") for name, tag in result_fields(cls))
 
 
+# What must be escaped (& < > and \r) or replaced (what XML 1.0 does not allow): one character
+# class, so a search or a substitution is one linear pass.
+_SPECIAL = re.compile("[&<>\r]|[^\t\n\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+_ESCAPES = {"&": "&amp;", "<": "&lt;", ">": "&gt;", "\r": "&#13;"}
+
+
+def _escape_char(match: re.Match[str]) -> str:
+    return _ESCAPES.get(match.group(), "\ufffd")
+
+
 def _text(value: str) -> str:
-    # Most values (ids, ARNs, dates) need no escaping; checking is cheaper than three replaces.
-    return escape(value) if ("&" in value or "<" in value or ">" in value) else value
+    """``value`` as XML character data: escaped, and with what XML cannot carry replaced."""
+    # Most values (ids, ARNs, dates) are printable ASCII: two C-speed checks and three ``in`` tests
+    # are cheaper than a regex search.
+    if value.isascii() and value.isprintable():
+        return escape(value) if ("&" in value or "<" in value or ">" in value) else value
+    return _SPECIAL.sub(_escape_char, value)
 
 
 def _encode_value(value: Any, out: list[str]) -> None:
@@ -75,7 +97,7 @@ def _encode_value(value: Any, out: list[str]) -> None:
     elif isinstance(value, dict) and not _is_struct_dict(value):
         for key, item in value.items():
             out.append("<entry><key>")
-            out.append(escape(str(key)))
+            out.append(_text(str(key)))
             out.append("</key><value>")
             _encode_value(item, out)
             out.append("</value></entry>")
@@ -157,6 +179,6 @@ def success_body(service: str, action: str, result: Any, request_id: str) -> byt
 def error_body(service: str, fault: str, code: str, message: str, request_id: str) -> bytes:
     namespace = NAMESPACES.get(service, NAMESPACES["sts"])
     return (
-        f'<ErrorResponse xmlns="{namespace}"><Error><Type>{fault}</Type><Code>{escape(code)}</Code>'
-        f"<Message>{escape(message)}</Message></Error><RequestId>{request_id}</RequestId></ErrorResponse>"
+        f'<ErrorResponse xmlns="{namespace}"><Error><Type>{fault}</Type><Code>{_text(code)}</Code>'
+        f"<Message>{_text(message)}</Message></Error><RequestId>{request_id}</RequestId></ErrorResponse>"
     ).encode("utf-8")

@@ -14,7 +14,7 @@ from opensts.store.iam_groups import GroupRepository
 from opensts.store.iam_policies import InlinePolicyRepository, ManagedPolicyRepository
 from opensts.store.iam_roles import RoleRepository
 from opensts.store.iam_users import UserRepository
-from opensts.store.meta import MetaRepository
+from opensts.store.meta import CountedWrites, MetaRepository
 from opensts.store.migrate import upgrade_to_head
 from opensts.store.principal_policies import PrincipalPolicyRepository
 from opensts.store.replay import ReplayRepository
@@ -33,22 +33,24 @@ class Store:
             upgrade_to_head(url)
         self.url = url
         self.engine = create_store_engine(url)
+        # IAM repositories write through this: each write transaction bumps the IAM change counter.
+        iam = CountedWrites(self.engine)
         self.accounts = AccountRepository(self.engine)
-        self.access_keys = AccessKeyRepository(self.engine, master_key)
+        self.access_keys = AccessKeyRepository(iam, master_key)
         self.signing_keys = SigningKeyRepository(self.engine)
         self.meta = MetaRepository(self.engine)
         self.principal_policies = PrincipalPolicyRepository(self.engine)
         self.reports = AccountReportRepository(self.engine)
         self.replay = ReplayRepository(self.engine)
-        self.mfa = MfaRepository(self.engine, master_key)
-        self.providers = ProviderRepository(self.engine)
-        self.users = UserRepository(self.engine)
-        self.groups = GroupRepository(self.engine)
+        self.mfa = MfaRepository(iam, master_key)
+        self.providers = ProviderRepository(iam)
+        self.users = UserRepository(iam)
+        self.groups = GroupRepository(iam)
         self.access_key_use = UsageRecorder(self.access_keys.record_last_used, "access-key-last-used")
-        self.roles = RoleRepository(self.engine)
+        self.roles = RoleRepository(iam)
         self.role_use = UsageRecorder(self.roles.record_uses, "role-last-used")
-        self.inline_policies = InlinePolicyRepository(self.engine)
-        self.managed_policies = ManagedPolicyRepository(self.engine)
+        self.inline_policies = InlinePolicyRepository(iam)
+        self.managed_policies = ManagedPolicyRepository(iam)
 
     def ping(self) -> bool:
         try:

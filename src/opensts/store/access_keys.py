@@ -6,9 +6,10 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from sqlalchemy import Engine, delete, func, insert, or_, select, update
+from sqlalchemy import delete, func, insert, or_, select, update
 
 from opensts.store import schema
+from opensts.store.meta import CountedWrites
 from opensts.store.records import Credential
 from opensts.tokens.master_key import MasterKey
 
@@ -36,7 +37,7 @@ class AccessKeyMetadata:
 
 
 class AccessKeyRepository:
-    def __init__(self, engine: Engine, master_key: MasterKey) -> None:
+    def __init__(self, engine: CountedWrites, master_key: MasterKey) -> None:
         self._engine = engine
         self._master_key = master_key
 
@@ -193,7 +194,7 @@ class AccessKeyRepository:
         if not uses:
             return
         keys = schema.access_keys
-        with self._engine.begin() as conn:
+        with self._engine.begin_uncounted() as conn:
             for key_id, when, service, region in uses:
                 service, region = service[:32], region[:32]  # the columns' size; names come from clients
                 conn.execute(

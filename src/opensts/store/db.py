@@ -8,8 +8,10 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import ExceptionContext, make_url
 from sqlalchemy.pool import NullPool
+
+from opensts.errors import InvalidInput
 
 
 class StoreAccessDeferred(BaseException):
@@ -65,7 +67,19 @@ def create_store_engine(url: str) -> Engine:
     else:
         engine = create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
     event.listen(engine, "checkout", _guard_checkout)
+    event.listen(engine, "handle_error", _nul_is_bad_input)
     return engine
+
+
+def _nul_is_bad_input(context: ExceptionContext) -> BaseException | None:
+    """A backstop: PostgreSQL's text type cannot hold NUL, and psycopg refuses such a parameter.
+    Input is validated before it gets here (params.py); should a NUL slip through, the client hears
+    InvalidInput (400), not InternalFailure. Nothing is stored: the statement never ran."""
+    original = context.original_exception
+    if isinstance(original, ValueError) or type(original).__name__ == "DataError":
+        if "NUL" in str(original):
+            return InvalidInput("Text may not contain the NUL character (U+0000).")
+    return None
 
 
 def create_migration_engine(url: str) -> Engine:

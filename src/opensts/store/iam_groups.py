@@ -5,10 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from sqlalchemy import Connection, Engine, delete, func, insert, select
+from sqlalchemy import Connection, delete, func, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from opensts.store import schema
+from opensts.store.meta import CountedWrites
 from opensts.store.iam_users import DeleteBlocked, NameTaken, UserRecord, _record as _user_record, rename
 
 
@@ -26,7 +27,7 @@ def _record(row) -> GroupRecord:  # type: ignore[no-untyped-def]
 
 
 class GroupRepository:
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: CountedWrites) -> None:
         self._engine = engine
 
     # --- reads ---------------------------------------------------------------------------------

@@ -7,10 +7,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Engine, and_, delete, func, insert, or_, select, update
+from sqlalchemy import and_, delete, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from opensts.store import schema
+from opensts.store.meta import CountedWrites
 from opensts.store.iam_providers import drop_tags, entity_tags, merge_tags, remove_tags
 from opensts.tokens.master_key import MasterKey
 
@@ -80,7 +81,7 @@ def _record(row) -> MfaDeviceRecord:  # type: ignore[no-untyped-def]
 
 
 class MfaRepository:
-    def __init__(self, engine: Engine, master_key: MasterKey) -> None:
+    def __init__(self, engine: CountedWrites, master_key: MasterKey) -> None:
         self._engine = engine
         self._master_key = master_key
 
@@ -168,7 +169,7 @@ class MfaRepository:
         """Compare-and-set the newest accepted step: False if ``step`` (or a newer one) was
         already recorded, i.e. the code is a replay."""
         table = schema.mfa_devices
-        with self._engine.begin() as conn:
+        with self._engine.begin_uncounted() as conn:
             result = conn.execute(
                 update(table)
                 .where(

@@ -17,10 +17,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Callable, Sequence
 
-from sqlalchemy import Connection, Engine, and_, delete, func, insert, or_, select, update
+from sqlalchemy import Connection, and_, delete, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from opensts.store import schema
+from opensts.store.meta import CountedWrites
 from opensts.store.iam_roles import EntityExists, drop_tags, merge_tags, read_tags, remove_tags
 
 __all__ = [
@@ -61,7 +62,7 @@ def find_entity(conn: Connection, entity_type: str, account_id: str, name: str, 
 
 # --- inline policies --------------------------------------------------------------------------
 class InlinePolicyRepository:
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: CountedWrites) -> None:
         self._engine = engine
 
     def owner(self, owner_type: str, account_id: str, name: str) -> EntityRef | None:
@@ -227,7 +228,7 @@ def _policy_row(conn: Connection, account_id: str, arn: str, *, lock: bool = Fal
 
 
 class ManagedPolicyRepository:
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: CountedWrites) -> None:
         self._engine = engine
 
     # policies

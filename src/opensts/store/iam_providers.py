@@ -12,10 +12,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Iterable
 
-from sqlalchemy import Connection, Engine, delete, func, insert, select, update
+from sqlalchemy import Connection, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from opensts.store import schema
+from opensts.store.meta import CountedWrites
 
 OIDC_TAG_TYPE = "oidc"
 SAML_TAG_TYPE = "saml"
@@ -126,7 +127,7 @@ def _saml(row) -> SamlProviderRecord:  # type: ignore[no-untyped-def]
 
 
 class ProviderRepository:
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: CountedWrites) -> None:
         self._engine = engine
 
     # --- OIDC ---------------------------------------------------------------------------------

@@ -10,11 +10,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Sequence
 
-from sqlalchemy import or_, Connection, Engine, delete, func, insert, select, update
+from sqlalchemy import or_, Connection, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from opensts.identity import arn as arns
 from opensts.store import schema
+from opensts.store.meta import CountedWrites
 
 MAX_TAGS_PER_ENTITY = 50
 _UNSET: Any = object()
@@ -99,7 +100,7 @@ def drop_tags(conn: Connection, entity_type: str, entity_id: str) -> None:
 
 # --- roles ------------------------------------------------------------------------------------
 class RoleRepository:
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: CountedWrites) -> None:
         self._engine = engine
 
     def create(
@@ -201,7 +202,7 @@ class RoleRepository:
     def record_uses(self, uses: list[tuple[str, datetime, str | None]]) -> None:
         """RoleLastUsed facts (role id, when, region), batched by ``store.role_use``; never moves back."""
         roles = schema.roles
-        with self._engine.begin() as conn:
+        with self._engine.begin_uncounted() as conn:
             for role_id, when, region in uses:
                 region = region[:32] if region else region  # the column's size; regions come from clients
                 conn.execute(

@@ -10,15 +10,16 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Iterable
 
-from sqlalchemy import Connection, Engine, delete, func, insert, select, update
+from sqlalchemy import Connection, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from opensts.store import schema
+from opensts.store.meta import CountedWrites
 
 USER_TAG_TYPE = "user"
 
 
-def rename(engine: Engine, id_column: Any, entity_id: str, new_name: str | None, new_path: str | None) -> None:
+def rename(engine: CountedWrites, id_column: Any, entity_id: str, new_name: str | None, new_path: str | None) -> None:
     """UpdateUser/UpdateGroup: a new name (unique case-insensitively) and/or path; NameTaken on a clash."""
     values: dict[str, str] = {}
     if new_name is not None:
@@ -68,7 +69,7 @@ def _record(row) -> UserRecord:  # type: ignore[no-untyped-def]
 
 
 class UserRepository:
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: CountedWrites) -> None:
         self._engine = engine
 
     # --- reads ---------------------------------------------------------------------------------

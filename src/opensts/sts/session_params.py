@@ -9,7 +9,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from opensts.errors import InvalidParameterValue, MalformedPolicyDocument
-from opensts.params import POLICY_TEXT_PATTERN, TAG_KEY_PATTERN, TAG_VALUE_PATTERN, ParamReader, tag_text_valid
+from opensts.params import (
+    LONE_SURROGATE,
+    POLICY_TEXT_PATTERN,
+    TAG_KEY_PATTERN,
+    TAG_VALUE_PATTERN,
+    ParamReader,
+    json_has_lone_surrogate,
+    tag_text_valid,
+)
 from opensts.policy import PolicyValidationError, parse_policy
 
 ROLE_SESSION_NAME_PATTERN = r"[\w+=,.@-]*"
@@ -69,6 +77,8 @@ def validate_session_policy(policy: str | None) -> None:
     """An inline session policy must be a valid identity policy: MalformedPolicyDocument otherwise."""
     if policy is None:
         return
+    if json_has_lone_surrogate(policy):
+        raise MalformedPolicyDocument(LONE_SURROGATE)
     try:
         parse_policy(policy, "identity", name="session-policy")
     except PolicyValidationError as exc:
@@ -88,10 +98,10 @@ def read_session_tags(reader: ParamReader) -> SessionTags:
         if not isinstance(value, str):
             reader.fail(None, f"tags.{i}.member.value", "Member must not be null")
             continue
-        reader.check_string(key, f"tags.{i}.member.key", min_len=1, max_len=128)
+        reader.check_string(key, f"tags.{i}.member.key", min_len=1, max_len=128, text_check=False)
         if key and not tag_text_valid(key):
             reader.fail(key, f"tags.{i}.member.key", f"Member must satisfy regular expression pattern: {TAG_KEY_PATTERN}")
-        reader.check_string(value, f"tags.{i}.member.value", max_len=256)
+        reader.check_string(value, f"tags.{i}.member.value", max_len=256, text_check=False)
         if not tag_text_valid(value, allow_empty=True):
             reader.fail(value, f"tags.{i}.member.value", f"Member must satisfy regular expression pattern: {TAG_VALUE_PATTERN}")
         tags.append((key, value))
@@ -100,7 +110,9 @@ def read_session_tags(reader: ParamReader) -> SessionTags:
         if not isinstance(key, str):
             reader.fail(None, f"transitiveTagKeys.{i}.member", "Member must not be null")
             continue
-        reader.check_string(key, f"transitiveTagKeys.{i}.member", min_len=1, max_len=128)
+        reader.check_string(key, f"transitiveTagKeys.{i}.member", min_len=1, max_len=128, text_check=False)
+        if key and not tag_text_valid(key):
+            reader.fail(key, f"transitiveTagKeys.{i}.member", f"Member must satisfy regular expression pattern: {TAG_KEY_PATTERN}")
         transitive.append(key)
     return SessionTags(tuple(tags), tuple(transitive))
 
