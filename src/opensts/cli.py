@@ -44,16 +44,28 @@ def fail(message: str) -> None:
     sys.exit(1)
 
 
-def open_runtime_or_fail(settings: Settings):  # type: ignore[no-untyped-def]
+def open_runtime_or_fail(settings: Settings, *, create: bool = True):  # type: ignore[no-untyped-def]
+    """The runtime, or one line on stderr and exit status 1.
+
+    ``create=True`` only for ``serve``: every other command passes ``create=False`` and opens an
+    existing store only (creating no directory, file, database or master key when there is none).
+    """
+    from sqlalchemy.exc import DBAPIError
+
     from opensts.runtime import BootstrapError, open_runtime
     from opensts.tokens.errors import TokenError
 
     try:
-        return open_runtime(settings)
+        return open_runtime(settings, create=create)
     except (BootstrapError, TokenError, ValueError) as exc:
-        fail(str(exc))
+        fail(_one_line(str(exc)))
     except Exception as exc:  # e.g. the database is unreachable
-        fail(f"cannot open the store at {_safe_url(settings.resolved_database_url)}: {type(exc).__name__}: {exc}")
+        detail = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
+        fail(_one_line(f"cannot open the store at {_safe_url(settings.resolved_database_url)}: {type(detail).__name__}: {detail}"))
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
 
 
 def _safe_url(url: str) -> str:
@@ -149,7 +161,7 @@ def account_create(account_id: str | None, name: str | None, data_dir: str | Non
         fail(f"invalid account id {account_id!r}: an account id is exactly 12 digits")
     if name is not None and not (1 <= len(name) <= 64):
         fail("the account name must be 1 to 64 characters")
-    runtime = open_runtime_or_fail(Settings.from_env(data_dir=data_dir, database_url=database_url))
+    runtime = open_runtime_or_fail(Settings.from_env(data_dir=data_dir, database_url=database_url), create=False)
     try:
         new_id = account_id or ids.new_account_id()
         try:
@@ -169,7 +181,7 @@ def account_create(account_id: str | None, name: str | None, data_dir: str | Non
 @store_options
 def account_list(as_json: bool, data_dir: str | None, database_url: str | None) -> None:
     """List accounts (the default account is marked with *)."""
-    runtime = open_runtime_or_fail(Settings.from_env(data_dir=data_dir, database_url=database_url))
+    runtime = open_runtime_or_fail(Settings.from_env(data_dir=data_dir, database_url=database_url), create=False)
     try:
         accounts = runtime.store.accounts.list()
         default = runtime.default_account_id
@@ -193,7 +205,7 @@ def keys_rotate(data_dir: str | None, database_url: str | None) -> None:
     """Make a new signing key active. Old keys keep verifying until the sessions they signed have expired."""
     from opensts.runtime import rotate_keyring
 
-    runtime = open_runtime_or_fail(Settings.from_env(data_dir=data_dir, database_url=database_url))
+    runtime = open_runtime_or_fail(Settings.from_env(data_dir=data_dir, database_url=database_url), create=False)
     try:
         active = rotate_keyring(runtime)
     finally:
@@ -205,7 +217,7 @@ def keys_rotate(data_dir: str | None, database_url: str | None) -> None:
 @store_options
 def keys_list(data_dir: str | None, database_url: str | None) -> None:
     """List signing keys (ids and dates only, never key material)."""
-    runtime = open_runtime_or_fail(Settings.from_env(data_dir=data_dir, database_url=database_url))
+    runtime = open_runtime_or_fail(Settings.from_env(data_dir=data_dir, database_url=database_url), create=False)
     try:
         rows = runtime.store.signing_keys.load()
     finally:
