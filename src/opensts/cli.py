@@ -150,17 +150,23 @@ def account() -> None:
 
 @account.command("create")
 @click.option("--id", "account_id", default=None, help="12-digit account id (default: random).")
-@click.option("--name", default=None, help="A name for the account (default: the id).")
+@click.option("--name", default=None, help="A unique name for the account, 1 to 64 characters (default: the id).")
 @store_options
 def account_create(account_id: str | None, name: str | None, data_dir: str | None, database_url: str | None) -> None:
-    """Create an account; print its root credentials as one JSON object."""
+    """Create an account; print its root credentials as one JSON object.
+
+    Exit status 1, and nothing created, if the id or the name is already in use.
+    """
     from opensts.identity import ids
     from opensts.store import AccountExists
+    from opensts.store.accounts import AccountNameExists
 
     if account_id is not None and not ids.is_account_id(account_id):
         fail(f"invalid account id {account_id!r}: an account id is exactly 12 digits")
     if name is not None and not (1 <= len(name) <= 64):
         fail("the account name must be 1 to 64 characters")
+    if name is not None and not name.isprintable():
+        fail("the account name must not contain control characters")
     runtime = open_runtime_or_fail(Settings.from_env(data_dir=data_dir, database_url=database_url), create=False)
     try:
         new_id = account_id or ids.new_account_id()
@@ -168,6 +174,8 @@ def account_create(account_id: str | None, name: str | None, data_dir: str | Non
             runtime.store.accounts.create(new_id, name or new_id)
         except AccountExists:
             fail(f"account {new_id} already exists")
+        except AccountNameExists:
+            fail(f"an account named {name or new_id!r} already exists (account names are unique)")
         key_id = ids.new_long_term_access_key_id(new_id)
         secret = ids.new_secret_access_key()
         runtime.store.access_keys.create(key_id, secret, new_id)
