@@ -64,6 +64,15 @@ def open_runtime_or_fail(settings: Settings, *, create: bool = True):  # type: i
         fail(_one_line(f"cannot open the store at {_safe_url(settings.resolved_database_url)}: {type(detail).__name__}: {detail}"))
 
 
+def open_existing_store_or_fail(data_dir: str | None, database_url: str | None):  # type: ignore[no-untyped-def]
+    """For every command but ``serve``: the runtime of an existing store, or one line and exit status 1."""
+    try:
+        settings = Settings.from_env(data_dir=data_dir, database_url=database_url)
+    except ValueError as exc:  # an invalid OPENSTS_* variable
+        fail(_one_line(str(exc)))
+    return open_runtime_or_fail(settings, create=False)
+
+
 def _one_line(text: str) -> str:
     return " ".join(text.split())
 
@@ -167,7 +176,7 @@ def account_create(account_id: str | None, name: str | None, data_dir: str | Non
         fail("the account name must be 1 to 64 characters")
     if name is not None and not name.isprintable():
         fail("the account name must not contain control characters")
-    runtime = open_runtime_or_fail(Settings.from_env(data_dir=data_dir, database_url=database_url), create=False)
+    runtime = open_existing_store_or_fail(data_dir, database_url)
     try:
         new_id = account_id or ids.new_account_id()
         try:
@@ -189,7 +198,7 @@ def account_create(account_id: str | None, name: str | None, data_dir: str | Non
 @store_options
 def account_list(as_json: bool, data_dir: str | None, database_url: str | None) -> None:
     """List accounts (the default account is marked with *)."""
-    runtime = open_runtime_or_fail(Settings.from_env(data_dir=data_dir, database_url=database_url), create=False)
+    runtime = open_existing_store_or_fail(data_dir, database_url)
     try:
         accounts = runtime.store.accounts.list()
         default = runtime.default_account_id
@@ -213,7 +222,7 @@ def keys_rotate(data_dir: str | None, database_url: str | None) -> None:
     """Make a new signing key active. Old keys keep verifying until the sessions they signed have expired."""
     from opensts.runtime import rotate_keyring
 
-    runtime = open_runtime_or_fail(Settings.from_env(data_dir=data_dir, database_url=database_url), create=False)
+    runtime = open_existing_store_or_fail(data_dir, database_url)
     try:
         active = rotate_keyring(runtime)
     finally:
@@ -225,7 +234,7 @@ def keys_rotate(data_dir: str | None, database_url: str | None) -> None:
 @store_options
 def keys_list(data_dir: str | None, database_url: str | None) -> None:
     """List signing keys (ids and dates only, never key material)."""
-    runtime = open_runtime_or_fail(Settings.from_env(data_dir=data_dir, database_url=database_url), create=False)
+    runtime = open_existing_store_or_fail(data_dir, database_url)
     try:
         rows = runtime.store.signing_keys.load()
     finally:
