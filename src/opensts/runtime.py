@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import IntegrityError
 
 from opensts.clock import Clock
 from opensts.config import Settings
@@ -220,7 +221,12 @@ def check_bootstrap_settings(settings: Settings) -> None:
 def ensure_default_account(store: Store, settings: Settings) -> str:
     check_bootstrap_settings(settings)
     wanted = settings.account_id
-    account_id = store.meta.set_if_absent("default_account_id", wanted or ids.new_account_id())
+    try:
+        account_id = store.meta.set_if_absent("default_account_id", wanted or ids.new_account_id())
+    except IntegrityError:  # PostgreSQL: a concurrent first start inserted it between our read and write
+        account_id = store.meta.get("default_account_id") or ""
+        if not account_id:
+            raise
     if wanted is not None and wanted != account_id:
         log.warning("OPENSTS_ACCOUNT_ID=%s ignored: this store's default account is %s", wanted, account_id)
     if store.accounts.get(account_id) is None:

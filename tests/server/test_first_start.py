@@ -216,3 +216,38 @@ def test_bad_first_start_settings_create_nothing(tmp_path: Path) -> None:
     done = serve("--data-dir", str(data_dir), env=clean_env(OPENSTS_ACCOUNT_ID="12"))
     assert_refused(done, "OPENSTS_ACCOUNT_ID")
     assert not data_dir.exists()
+
+
+def test_concurrent_first_starts_agree_on_one_root_key(tmp_path: Path, database_url: str) -> None:
+    """Several processes starting a new store at once: one root key, and the file holds it."""
+    import threading
+
+    from opensts.runtime import read_credentials_key_id
+
+    data_dir = tmp_path / "data"
+    settings = Settings(data_dir=data_dir, database_url=database_url)
+    barrier = threading.Barrier(4)
+    errors: list[BaseException] = []
+    accounts: list[str] = []
+
+    def start() -> None:
+        barrier.wait()
+        try:
+            runtime = open_runtime(settings)
+            accounts.append(runtime.default_account_id)
+            runtime.close()
+        except BaseException as exc:  # noqa: BLE001
+            errors.append(exc)
+
+    threads = [threading.Thread(target=start) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert errors == [] and len(set(accounts)) == 1
+    runtime = open_runtime(settings)
+    try:
+        keys = runtime.store.access_keys.root_key_ids(runtime.default_account_id)
+        assert keys == [read_credentials_key_id(data_dir / "root-credentials")]
+    finally:
+        runtime.close()
