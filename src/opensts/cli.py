@@ -44,16 +44,37 @@ def fail(message: str) -> None:
     sys.exit(1)
 
 
-def open_runtime_or_fail(settings: Settings):  # type: ignore[no-untyped-def]
+def open_runtime_or_fail(settings: Settings, *, create: bool = True):  # type: ignore[no-untyped-def]
+    """The runtime, or one line on stderr and exit status 1.
+
+    ``create=True`` only for ``serve``: every other command passes ``create=False`` and opens an
+    existing store only (creating no directory, file, database or master key when there is none).
+    """
+    from sqlalchemy.exc import DBAPIError
+
     from opensts.runtime import BootstrapError, open_runtime
     from opensts.tokens.errors import TokenError
 
     try:
-        return open_runtime(settings)
+        return open_runtime(settings, create=create)
     except (BootstrapError, TokenError, ValueError) as exc:
-        fail(str(exc))
+        fail(_one_line(str(exc)))
     except Exception as exc:  # e.g. the database is unreachable
-        fail(f"cannot open the store at {_safe_url(settings.resolved_database_url)}: {type(exc).__name__}: {exc}")
+        detail = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
+        fail(_one_line(f"cannot open the store at {_safe_url(settings.resolved_database_url)}: {type(detail).__name__}: {detail}"))
+
+
+def open_existing_store_or_fail(data_dir: str | None, database_url: str | None):  # type: ignore[no-untyped-def]
+    """For every command but ``serve``: the runtime of an existing store, or one line and exit status 1."""
+    try:
+        settings = Settings.from_env(data_dir=data_dir, database_url=database_url)
+    except ValueError as exc:  # an invalid OPENSTS_* variable
+        fail(_one_line(str(exc)))
+    return open_runtime_or_fail(settings, create=False)
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
 
 
 def _safe_url(url: str) -> str:
@@ -138,24 +159,32 @@ def account() -> None:
 
 @account.command("create")
 @click.option("--id", "account_id", default=None, help="12-digit account id (default: random).")
-@click.option("--name", default=None, help="A name for the account (default: the id).")
+@click.option("--name", default=None, help="A unique name for the account, 1 to 64 characters (default: the id).")
 @store_options
 def account_create(account_id: str | None, name: str | None, data_dir: str | None, database_url: str | None) -> None:
-    """Create an account; print its root credentials as one JSON object."""
+    """Create an account; print its root credentials as one JSON object.
+
+    Exit status 1, and nothing created, if the id or the name is already in use.
+    """
     from opensts.identity import ids
     from opensts.store import AccountExists
+    from opensts.store.accounts import AccountNameExists
 
     if account_id is not None and not ids.is_account_id(account_id):
         fail(f"invalid account id {account_id!r}: an account id is exactly 12 digits")
     if name is not None and not (1 <= len(name) <= 64):
         fail("the account name must be 1 to 64 characters")
-    runtime = open_runtime_or_fail(Settings.from_env(data_dir=data_dir, database_url=database_url))
+    if name is not None and not name.isprintable():
+        fail("the account name must not contain control characters")
+    runtime = open_existing_store_or_fail(data_dir, database_url)
     try:
         new_id = account_id or ids.new_account_id()
         try:
             runtime.store.accounts.create(new_id, name or new_id)
         except AccountExists:
             fail(f"account {new_id} already exists")
+        except AccountNameExists:
+            fail(f"an account named {name or new_id!r} already exists (account names are unique)")
         key_id = ids.new_long_term_access_key_id(new_id)
         secret = ids.new_secret_access_key()
         runtime.store.access_keys.create(key_id, secret, new_id)
@@ -169,7 +198,7 @@ def account_create(account_id: str | None, name: str | None, data_dir: str | Non
 @store_options
 def account_list(as_json: bool, data_dir: str | None, database_url: str | None) -> None:
     """List accounts (the default account is marked with *)."""
-    runtime = open_runtime_or_fail(Settings.from_env(data_dir=data_dir, database_url=database_url))
+    runtime = open_existing_store_or_fail(data_dir, database_url)
     try:
         accounts = runtime.store.accounts.list()
         default = runtime.default_account_id
@@ -193,7 +222,7 @@ def keys_rotate(data_dir: str | None, database_url: str | None) -> None:
     """Make a new signing key active. Old keys keep verifying until the sessions they signed have expired."""
     from opensts.runtime import rotate_keyring
 
-    runtime = open_runtime_or_fail(Settings.from_env(data_dir=data_dir, database_url=database_url))
+    runtime = open_existing_store_or_fail(data_dir, database_url)
     try:
         active = rotate_keyring(runtime)
     finally:
@@ -205,7 +234,7 @@ def keys_rotate(data_dir: str | None, database_url: str | None) -> None:
 @store_options
 def keys_list(data_dir: str | None, database_url: str | None) -> None:
     """List signing keys (ids and dates only, never key material)."""
-    runtime = open_runtime_or_fail(Settings.from_env(data_dir=data_dir, database_url=database_url))
+    runtime = open_existing_store_or_fail(data_dir, database_url)
     try:
         rows = runtime.store.signing_keys.load()
     finally:

@@ -2,11 +2,15 @@
 
 One :class:`Runtime` per process. :func:`open_runtime` performs the first-start work (master key,
 migrations, key ring, default account, root credentials) and is idempotent, so the server, its
-workers and CLI commands can all call it against the same store.
+workers and CLI commands can all call it against the same store. CLI commands other than
+``serve`` pass ``create=False``: they open an existing store only. Every refusal (no store, lost
+master key, another store's root-credentials file, bad settings) happens before anything is
+created.
 """
 
 from __future__ import annotations
 
+import configparser
 import logging
 import os
 import threading
@@ -15,13 +19,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import IntegrityError
+
 from opensts.clock import Clock
 from opensts.config import Settings
 from opensts.credentials_cache import CredentialCache
 from opensts.identity import ids
 from opensts.store import AccountExists, Store
+from opensts.store.accounts import AccountNameExists
 from opensts.tokens.keyring import KeyRecord, KeyRing, initial_key_records, rotate_key_records, rotation_due
-from opensts.tokens.master_key import MasterKey, load_or_create_master_key
+from opensts.store.probe import StoreState, probe_store
+from opensts.tokens.master_key import MasterKey, load_master_key, load_or_create_master_key
 
 if TYPE_CHECKING:
     from opensts.access.policy_sets import PolicyCache
@@ -34,6 +43,10 @@ KEYRING_REFRESH_SECONDS = 30.0
 
 class BootstrapError(Exception):
     """First-start configuration that cannot be honoured (bad account id, bad root key id...)."""
+
+
+class StoreMissing(BootstrapError):
+    """A command that only opens an existing store found none."""
 
 
 @dataclass
@@ -94,28 +107,71 @@ class Runtime:
         self.store.close()
 
 
-def open_runtime(settings: Settings, *, bootstrap: bool = True) -> Runtime:
-    # The data dir holds the master key and the database: private to the service's user.
-    settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-    master_key = load_or_create_master_key(settings.data_dir, settings.master_key)
-    store = Store(settings.resolved_database_url, master_key)
-    if bootstrap:
-        ensure_keyring(store, master_key)
-    account_id = ensure_default_account(store, settings) if bootstrap else (store.meta.get("default_account_id") or "")
-    if bootstrap:
-        ensure_root_credentials(store, settings, account_id)
-    runtime = Runtime(
-        settings=settings,
-        store=store,
-        master_key=master_key,
-        clock=Clock.from_env(),
-        default_account_id=account_id,
-        credentials=CredentialCache(store),
-        _keyring=keyring_from_store(store, master_key),
-        _keyring_loaded_at=time.monotonic(),
-        iam_version=store.meta.version("iam"),
-    )
-    return runtime
+def open_runtime(settings: Settings, *, bootstrap: bool = True, create: bool = True) -> Runtime:
+    """Open the store of ``settings``; with ``create``, make it on first start (``opensts serve``).
+
+    Every check that can refuse runs before anything is written (no directory, file, database or
+    key is created by a refused start):
+
+    - without ``create`` (every CLI command but ``serve``) there must already be an initialised
+      store: a typo'd ``--data-dir`` must not start a second deployment (:class:`StoreMissing`);
+    - a store that holds sealed data needs its master key: a missing key is reported, never
+      replaced by a new one (``MasterKeyMissing``);
+    - ``DATA_DIR/root-credentials`` is never overwritten: when this store would have to write
+      it and the file already exists, the start is refused (another store's root secret).
+    """
+    url = settings.resolved_database_url
+    if bootstrap and create:
+        check_bootstrap_settings(settings)
+    state = probe_store(url)
+    if not create and not state.initialised:
+        raise StoreMissing(
+            f"no OpenSTS store at {describe_store(settings)} "
+            "(start `opensts serve` first, or pass --data-dir/--database-url)"
+        )
+    if state.holds_sealed_data or not create:
+        master_key = load_master_key(settings.data_dir, settings.master_key)
+    else:
+        master_key = None
+    if bootstrap and create:
+        check_root_credentials_file(settings, state)
+    if create:
+        # The data dir holds the master key and the database: private to the service's user.
+        settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if master_key is None:
+        master_key = load_or_create_master_key(settings.data_dir, settings.master_key)
+    store = Store(url, master_key)
+    try:
+        if bootstrap and create:
+            ensure_keyring(store, master_key)
+            account_id = ensure_default_account(store, settings)
+            ensure_root_credentials(store, settings, account_id)
+        else:
+            account_id = store.meta.get("default_account_id") or ""
+        return Runtime(
+            settings=settings,
+            store=store,
+            master_key=master_key,
+            clock=Clock.from_env(),
+            default_account_id=account_id,
+            credentials=CredentialCache(store),
+            _keyring=keyring_from_store(store, master_key),
+            _keyring_loaded_at=time.monotonic(),
+            iam_version=store.meta.version("iam"),
+        )
+    except BaseException:
+        store.close()
+        raise
+
+
+def describe_store(settings: Settings) -> str:
+    """Where the store is, for messages: the data dir for its default SQLite file, else the URL (no password)."""
+    if not settings.database_url:
+        return str(settings.data_dir)
+    try:
+        return make_url(settings.database_url).render_as_string(hide_password=True)
+    except Exception:  # noqa: BLE001
+        return "(unparseable database URL)"
 
 
 def keyring_from_store(store: Store, master_key: MasterKey) -> KeyRing:
@@ -154,11 +210,26 @@ def rotate_keyring_if_due(runtime: "Runtime") -> str | None:
     return key_id
 
 
+def check_bootstrap_settings(settings: Settings) -> None:
+    """Refuse a first-start configuration that cannot be honoured, before anything is created."""
+    if settings.account_id is not None and not ids.is_account_id(settings.account_id):
+        raise BootstrapError(f"OPENSTS_ACCOUNT_ID must be 12 digits, got {settings.account_id!r}")
+    given_id, given_secret = settings.root_access_key_id, settings.root_secret_access_key
+    if bool(given_id) != bool(given_secret):
+        raise BootstrapError("set both OPENSTS_ROOT_ACCESS_KEY_ID and OPENSTS_ROOT_SECRET_ACCESS_KEY, or neither")
+    if given_id and not valid_root_key_id(given_id):
+        raise BootstrapError(ROOT_KEY_ID_HELP)
+
+
 def ensure_default_account(store: Store, settings: Settings) -> str:
+    check_bootstrap_settings(settings)
     wanted = settings.account_id
-    if wanted is not None and not ids.is_account_id(wanted):
-        raise BootstrapError(f"OPENSTS_ACCOUNT_ID must be 12 digits, got {wanted!r}")
-    account_id = store.meta.set_if_absent("default_account_id", wanted or ids.new_account_id())
+    try:
+        account_id = store.meta.set_if_absent("default_account_id", wanted or ids.new_account_id())
+    except IntegrityError:  # PostgreSQL: a concurrent first start inserted it between our read and write
+        account_id = store.meta.get("default_account_id") or ""
+        if not account_id:
+            raise
     if wanted is not None and wanted != account_id:
         log.warning("OPENSTS_ACCOUNT_ID=%s ignored: this store's default account is %s", wanted, account_id)
     if store.accounts.get(account_id) is None:
@@ -166,6 +237,10 @@ def ensure_default_account(store: Store, settings: Settings) -> str:
             store.accounts.create(account_id, "default")
         except AccountExists:
             pass  # another process created it first
+        except AccountNameExists:
+            raise BootstrapError(
+                f"cannot create the default account {account_id}: another account is already named 'default'"
+            ) from None
     return account_id
 
 
@@ -180,12 +255,9 @@ def valid_root_key_id(key_id: str) -> bool:
 
 
 def ensure_root_credentials(store: Store, settings: Settings, account_id: str) -> None:
+    check_bootstrap_settings(settings)
     given_id, given_secret = settings.root_access_key_id, settings.root_secret_access_key
-    if bool(given_id) != bool(given_secret):
-        raise BootstrapError("set both OPENSTS_ROOT_ACCESS_KEY_ID and OPENSTS_ROOT_SECRET_ACCESS_KEY, or neither")
     if given_id and given_secret:
-        if not valid_root_key_id(given_id):
-            raise BootstrapError(ROOT_KEY_ID_HELP)
         existing = store.access_keys.get(given_id)
         if existing is None:
             store.access_keys.create(given_id, given_secret, account_id)
@@ -199,21 +271,87 @@ def ensure_root_credentials(store: Store, settings: Settings, account_id: str) -
         if path.exists():
             log.debug("Root credentials for account %s are in %s", account_id, path.resolve())
         return
+    # The file first, created exclusively: a secret only in the store would be lost, and an
+    # existing file (another store's root secret) is never replaced.
     key_id = ids.new_long_term_access_key_id(account_id)
     secret = ids.new_secret_access_key()
-    write_credentials_file(path, key_id, secret)
+    if not write_credentials_file(path, key_id, secret):
+        other = read_credentials_key_id(path)
+        if other is not None and ids.account_from_access_key_id(other) == account_id:
+            return  # a concurrent first start of this store wrote it and creates that key
+        raise BootstrapError(root_credentials_conflict(path))
     store.access_keys.create(key_id, secret, account_id)
     log.info("Root credentials for account %s written to %s", account_id, path.resolve())
 
 
-def write_credentials_file(path: Path, access_key_id: str, secret_access_key: str) -> None:
-    """AWS credentials-file format, created with mode 0600 (never readable by others, even briefly)."""
-    content = f"[default]\naws_access_key_id = {access_key_id}\naws_secret_access_key = {secret_access_key}\n"
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+def root_credentials_conflict(path: Path) -> str:
+    return (
+        f"{path} already exists and holds no root key of this store (another deployment's root "
+        "credentials?); refusing to overwrite it: use another --data-dir, or move the file away"
+    )
+
+
+def check_root_credentials_file(settings: Settings, state: StoreState) -> None:
+    """Refuse a start that would have to write DATA_DIR/root-credentials over an existing file.
+
+    The file is written when the default account has no root key yet (a new store, or an
+    interrupted first start) and no root key is configured by environment. Checked before anything
+    is created, from the probe of the store.
+    """
+    if settings.root_access_key_id and settings.root_secret_access_key:
+        return
+    if state.initialised and state.root_key_ids:
+        return  # nothing to write
+    path = settings.data_dir / ROOT_CREDENTIALS_FILE
+    if path.exists() or path.is_symlink():
+        raise BootstrapError(root_credentials_conflict(path))
+
+
+def read_credentials_key_id(path: Path) -> str | None:
+    """The ``aws_access_key_id`` of a credentials file's [default] profile; None if unreadable."""
+    parser = configparser.ConfigParser(interpolation=None)
     try:
-        os.write(fd, content.encode())
-        os.fsync(fd)
+        parser.read_string(path.read_text(encoding="utf-8", errors="replace")[:65536])
+        return parser.get("default", "aws_access_key_id", fallback=None)
+    except (OSError, configparser.Error):
+        return None
+
+
+def write_credentials_file(path: Path, access_key_id: str, secret_access_key: str) -> bool:
+    """Create ``path`` in AWS credentials-file format, mode 0600, iff it does not exist.
+
+    Written to a private temporary file (never readable by others, even briefly), then published
+    with ``link()``, which fails when the file exists: an existing file is never replaced. True if
+    this call created it.
+    """
+    content = f"[default]\naws_access_key_id = {access_key_id}\naws_secret_access_key = {secret_access_key}\n"
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
+    try:
+        try:
+            os.fchmod(fd, 0o600)  # whatever the umask
+            os.write(fd, content.encode())
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            return False
+        except OSError:  # a file system without hard links: create the file itself exclusively
+            try:
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
+            except FileExistsError:
+                return False
+            try:
+                os.fchmod(fd, 0o600)
+                os.write(fd, content.encode())
+                os.fsync(fd)
+            finally:
+                os.close(fd)
     finally:
-        os.close(fd)
-    os.replace(tmp, path)
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+    return True

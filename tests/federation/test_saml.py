@@ -114,6 +114,17 @@ def test_signed_response_gives_role_credentials(server: ServerInfo, provider: Pr
     assert identity["Arn"] == session_arn and identity["Account"] == server.account_id
 
 
+def test_base64_with_line_breaks_and_surrounding_whitespace(server: ServerInfo, provider: Provider) -> None:
+    """As AWS: the assertion is base64, and base64 as `base64`/`openssl` print it (76-column lines, a final
+    newline, CRLF) is the same assertion."""
+    role_arn = make_role(server, provider.arn)
+    for wrap in (lambda lines: "\n".join(lines) + "\n", lambda lines: "\r\n".join(lines) + "\r\n",
+                 lambda lines: " \t" + "".join(lines) + "\n"):
+        compact = IDP.response(roles=[(role_arn, provider.arn)])  # a new one each time: assertions are accepted once
+        response = assume(server, role_arn, provider, wrap([compact[i:i + 76] for i in range(0, len(compact), 76)]))
+        assert response["AssumedRoleUser"]["Arn"].startswith(f"arn:aws:sts::{server.account_id}:assumed-role/")
+
+
 def test_name_qualifier_is_aws_formula(server: ServerInfo, provider: Provider) -> None:
     role_arn = make_role(server, provider.arn)
     response = assume(server, role_arn, provider, IDP.response(roles=[(role_arn, provider.arn)]))

@@ -336,11 +336,48 @@ def test_cache_control_is_honoured_within_bounds(oidc_server: ServerInfo, oidc_i
     assert issuer.jwks_requests == 1
 
 
+# --- whitespace around the token (token files end in a newline) -------------------------------------
+def test_whitespace_around_the_token_is_ignored(oidc_server: ServerInfo, oidc_idp: IssuerServer) -> None:
+    issuer, _, role_arn = setup(oidc_server, oidc_idp)
+    token = issuer.token(sub="alice")
+    for padded in (token + "\n", token + "\r\n", " \t" + token + " \n\n"):
+        response = assume(oidc_server, role_arn, padded, RoleSessionName="padded")
+        assert response["SubjectFromWebIdentityToken"] == "alice"
+    header, payload, signature = token.split(".")
+    for broken in (f"{header}.\n{payload}.{signature}", f"{header}.{payload}.{signature[:10]} {signature[10:]}", " \n\t "):
+        error = error_of(lambda: assume(oidc_server, role_arn, broken))
+        assert (error["Code"], error["Status"]) == ("InvalidIdentityToken", 400), error
+
+
+def test_aws_cli_with_a_token_file_ending_in_a_newline(oidc_server: ServerInfo, oidc_idp: IssuerServer, tmp_path: Path) -> None:
+    """The GitHub Actions recipe of docs/FEDERATION.md: `jq -r .value > file` writes a final newline."""
+    issuer, _, role_arn = setup(oidc_server, oidc_idp)
+    token_file = tmp_path / "oidc-token"
+    token_file.write_text(issuer.token(sub="repo:octo-org/octo-repo:ref:refs/heads/main") + "\n")
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "HOME": str(tmp_path),
+        "AWS_CONFIG_FILE": "/dev/null",
+        "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_EC2_METADATA_DISABLED": "true",
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "awscli", "sts", "assume-role-with-web-identity", "--endpoint-url", oidc_server.url,
+         "--role-arn", role_arn, "--role-session-name", "gha", "--web-identity-token", f"file://{token_file}",
+         "--output", "json"],
+        env=env, capture_output=True, text=True, timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["SubjectFromWebIdentityToken"] == "repo:octo-org/octo-repo:ref:refs/heads/main"
+
+
 # --- boto3's own web-identity credential provider --------------------------------------------------
-def test_boto3_web_identity_provider(oidc_server: ServerInfo, oidc_idp: IssuerServer, tmp_path: Path) -> None:
+@pytest.mark.parametrize("ending", ["", "\n"])
+def test_boto3_web_identity_provider(oidc_server: ServerInfo, oidc_idp: IssuerServer, tmp_path: Path, ending: str) -> None:
     issuer, _, role_arn = setup(oidc_server, oidc_idp)
     token_file = tmp_path / "token"
-    token_file.write_text(issuer.token(sub="system:serviceaccount:default:app"))
+    token_file.write_text(issuer.token(sub="system:serviceaccount:default:app") + ending)
     script = (
         "import boto3, json; "
         "print(json.dumps(boto3.client('sts').get_caller_identity(), default=str))"

@@ -1,18 +1,33 @@
-"""Accounts and their root access keys."""
+"""Accounts and their root access keys.
+
+Account ids and account names are unique. The name is checked and the row inserted in one
+transaction that concurrent creates cannot interleave: SQLite's write transactions are ``BEGIN
+IMMEDIATE`` (one writer at a time), and on PostgreSQL the transaction first takes an advisory
+lock (``pg_advisory_xact_lock``, released at commit or rollback), since READ COMMITTED alone would
+let two transactions both see the name free. No unique index is needed, so stores made before
+names were unique (which may hold duplicates) still migrate.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from sqlalchemy import Engine, insert, select
+from sqlalchemy import Engine, insert, select, text
 from sqlalchemy.exc import IntegrityError
 
 from opensts.store import schema
 from opensts.store.records import Account
 
+# Arbitrary constant, distinct from the migrations' lock (store/migrate.py).
+_CREATE_LOCK_ID = 0x0575_7302
+
 
 class AccountExists(Exception):
-    pass
+    """An account with this id exists."""
+
+
+class AccountNameExists(Exception):
+    """Another account has this name."""
 
 
 class AccountRepository:
@@ -20,11 +35,19 @@ class AccountRepository:
         self._engine = engine
 
     def create(self, account_id: str, name: str) -> Account:
+        """Insert the account; :class:`AccountExists` / :class:`AccountNameExists` and nothing stored otherwise."""
         account = Account(account_id, name, datetime.now(timezone.utc))
+        accounts = schema.accounts
         try:
             with self._engine.begin() as conn:
+                if conn.dialect.name == "postgresql":
+                    conn.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": _CREATE_LOCK_ID})
+                if conn.execute(select(accounts.c.account_id).where(accounts.c.account_id == account_id)).first():
+                    raise AccountExists(account_id)
+                if conn.execute(select(accounts.c.account_id).where(accounts.c.name == name).limit(1)).first():
+                    raise AccountNameExists(name)
                 conn.execute(
-                    insert(schema.accounts).values(
+                    insert(accounts).values(
                         account_id=account.account_id, name=account.name, created_at=account.created_at
                     )
                 )

@@ -7,6 +7,9 @@ condition keys ``PROVIDER:aud`` / ``:sub`` / ``:azp`` / ``:amr`` / ``:oaud`` (``
 provider URL without ``https://``, e.g. ``keycloak.internal:8443/realms/dev``) and
 ``aws:FederatedProvider``.
 
+Whitespace (space, tab, CR, LF) around the token is ignored, as a token file's final newline; a
+JWT cannot contain it, so nothing valid is lost. Whitespace inside the token is still refused.
+
 Order of checks (so that unauthenticated callers learn nothing about roles): parameters → the
 token's shape and issuer → the provider → the signature and claims → the role and its trust policy,
 where a missing role and a refusing policy give the same AccessDenied.
@@ -52,6 +55,7 @@ ACTION = "sts:AssumeRoleWithWebIdentity"
 DENIED_MESSAGE = "Not authorized to perform sts:AssumeRoleWithWebIdentity"
 MAX_ATTRIBUTE_LENGTH = 1024  # claim values longer than this are not carried into the session
 
+_TOKEN_WHITESPACE = " \t\r\n"
 _SOURCE_IDENTITY_RE = re.compile(r"[\w+=,.@-]{2,64}", re.ASCII)
 
 log = logging.getLogger(__name__)
@@ -74,6 +78,10 @@ class AssumeRoleWithWebIdentityRequest:
             "RoleSessionName", required=True, min_len=2, max_len=64, pattern=sp.ROLE_SESSION_NAME_PATTERN
         )
         token = reader.string("WebIdentityToken", required=True, min_len=4, max_len=oidc.MAX_TOKEN_LENGTH)
+        if token is not None:
+            # A JWT holds no whitespace, but token files usually end in a newline (`jq -r ... > file`,
+            # `aws ... --web-identity-token file://...`, AWS_WEB_IDENTITY_TOKEN_FILE): ignore it around the token.
+            token = token.strip(_TOKEN_WHITESPACE)
         # Only for OAuth 2.0 access tokens of www.amazon.com / graph.facebook.com: checked, then ignored.
         provider_id = reader.string("ProviderId", min_len=4, max_len=2048)
         policies = sp.read_session_policies(reader)

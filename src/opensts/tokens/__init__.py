@@ -23,6 +23,8 @@ from .master_key import (
     PURPOSE_SIGNING_KEY,
     PURPOSE_TOTP_SEED,
     MasterKey,
+    MasterKeyMissing,
+    load_master_key,
     load_or_create_master_key,
 )
 from .session_token import (
@@ -36,7 +38,7 @@ from .session_token import (
 
 __all__ = [
     "TokenError", "SealError", "KeyRingError", "InvalidSessionToken", "InvalidAuthorizationMessage",
-    "MasterKey", "load_or_create_master_key",
+    "MasterKey", "MasterKeyMissing", "load_master_key", "load_or_create_master_key",
     "PURPOSE_ACCESS_KEY_SECRET", "PURPOSE_TOTP_SEED", "PURPOSE_SIGNING_KEY",
     "KeyRing", "SigningKey", "KeyRecord", "MAX_SESSION_LIFETIME",
     "initial_key_records", "new_key_record", "rotate_key_records", "prune_key_records", "rotation_due",

@@ -3,7 +3,8 @@
 Long-term secret access keys, TOTP seeds and the session-token signing keys are stored *sealed* under
 the master key (DESIGN.md, "Secrets at rest"). The master key itself comes from ``OPENSTS_MASTER_KEY``
 or from ``DATA_DIR/master-key`` (created with mode 0600 on first start); see
-:func:`load_or_create_master_key`.
+:func:`load_or_create_master_key`. Once a store holds sealed data the key is only ever loaded
+(:func:`load_master_key`): a missing key is an error, never a reason to make a new one.
 
 Sealed format, version 1 (bytes, as stored in the database)::
 
@@ -30,12 +31,14 @@ import time
 from pathlib import Path
 
 from . import hazmat
-from .errors import SealError
+from .errors import SealError, TokenError
 
 __all__ = [
     "MasterKey",
     "SealError",
     "load_or_create_master_key",
+    "load_master_key",
+    "MasterKeyMissing",
     "MASTER_KEY_FILE",
     "PURPOSE_ACCESS_KEY_SECRET",
     "PURPOSE_TOTP_SEED",
@@ -155,6 +158,32 @@ class MasterKey:
 
 
 # -- loading ---------------------------------------------------------------------------------------
+class MasterKeyMissing(TokenError):
+    """Neither ``OPENSTS_MASTER_KEY`` nor ``DATA_DIR/master-key`` is there, but a key is needed."""
+
+
+def load_master_key(data_dir: Path, env_value: str | None) -> MasterKey:
+    """The master key: ``env_value`` (``OPENSTS_MASTER_KEY``) if set, else ``DATA_DIR/master-key``.
+
+    Never creates anything: for a store that already holds sealed data a new key would be useless
+    (nothing would open) and would hide the real problem. Raises :class:`MasterKeyMissing` when
+    there is no key, ``ValueError`` for an invalid one.
+    """
+    if env_value is not None and env_value.strip():
+        try:
+            return MasterKey.from_text(env_value)
+        except ValueError as exc:
+            raise ValueError(f"OPENSTS_MASTER_KEY is invalid: {exc}") from None
+    path = Path(data_dir) / MASTER_KEY_FILE
+    try:
+        return _read_key_file(path)
+    except FileNotFoundError:
+        raise MasterKeyMissing(
+            f"the master key is missing: restore {path} or set OPENSTS_MASTER_KEY "
+            "(the store holds data sealed with it; a new key would not open it)"
+        ) from None
+
+
 def load_or_create_master_key(data_dir: Path, env_value: str | None) -> MasterKey:
     """The master key: ``env_value`` (``OPENSTS_MASTER_KEY``) if set, else ``DATA_DIR/master-key``.
 
@@ -162,19 +191,15 @@ def load_or_create_master_key(data_dir: Path, env_value: str | None) -> MasterKe
     private temporary file (``O_CREAT|O_EXCL``, mode 0600, never readable by others even briefly), then
     published with ``link()``, which fails if the file already exists -- so two processes starting at
     once agree: the loser discards its key and reads the winner's. Readers never see a partial file.
-    A blank ``env_value`` counts as unset. Raises ``ValueError`` for an invalid key.
+    A blank ``env_value`` counts as unset. Raises ``ValueError`` for an invalid key. Only for a store
+    without sealed data (first start); otherwise use :func:`load_master_key`.
     """
-    if env_value is not None and env_value.strip():
-        try:
-            return MasterKey.from_text(env_value)
-        except ValueError as exc:
-            raise ValueError(f"OPENSTS_MASTER_KEY is invalid: {exc}") from None
+    try:
+        return load_master_key(data_dir, env_value)
+    except MasterKeyMissing:
+        pass
     data_dir = Path(data_dir)
     path = data_dir / MASTER_KEY_FILE
-    try:
-        return _read_key_file(path)
-    except FileNotFoundError:
-        pass
     data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     key = MasterKey.generate()
     if _create_key_file(path, (key.to_text() + "\n").encode("ascii")):
