@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 import logging
+import logging.config
 import os
 import sys
-import tempfile
 from datetime import datetime, timezone
 from typing import Any
 
@@ -14,8 +14,22 @@ import click
 
 from opensts import __version__
 from opensts.commands.policy import policy
-from opensts.config import DEFAULT_DATA_DIR, DEFAULT_HOST, DEFAULT_PORT, Settings
-from opensts.server.metrics import METRICS_DIR_ENV
+from opensts.config import (
+    DEFAULT_BODY_TIMEOUT,
+    DEFAULT_DATA_DIR,
+    DEFAULT_HEADER_TIMEOUT,
+    DEFAULT_HOST,
+    DEFAULT_KEEP_ALIVE_TIMEOUT,
+    DEFAULT_MAX_CONNECTIONS,
+    DEFAULT_MAX_HEADER_BYTES,
+    DEFAULT_MAX_HEADERS,
+    DEFAULT_PORT,
+    LOG_LEVELS,
+    MAX_WORKERS,
+    Settings,
+    SettingsError,
+)
+from opensts.server.metrics import METRICS_DIR_ENV, create_shared_dir, remove_shared_dir
 
 _store_options = [
     click.option(
@@ -96,26 +110,70 @@ def cli() -> None:
     """
 
 
+_serve_options = [
+    click.option("--host", default=None, help=f"Address to listen on [env OPENSTS_HOST; default {DEFAULT_HOST}]."),
+    click.option("--port", default=None, metavar="PORT", help=f"Port to listen on, 1-65535 [env OPENSTS_PORT; default {DEFAULT_PORT}]."),
+    click.option("--workers", default=None, metavar="N", help=f"Worker processes, 1-{MAX_WORKERS} [env OPENSTS_WORKERS; default 1]."),
+    click.option("--log-level", default=None, metavar="LEVEL", help=f"{'|'.join(LOG_LEVELS)} [env OPENSTS_LOG_LEVEL; default info]."),
+    click.option(
+        "--trusted-proxies", default=None, metavar="CIDR[,CIDR...]",
+        help="Reverse proxies whose forwarding headers give the client's address and scheme "
+        "[env OPENSTS_TRUSTED_PROXIES; default none: no forwarding header is believed].",
+    ),
+    click.option(
+        "--forwarded-header", default=None, metavar="x-forwarded-for|forwarded",
+        help="The header the trusted proxies write [env OPENSTS_FORWARDED_HEADER; default x-forwarded-for].",
+    ),
+    click.option("--keep-alive-timeout", default=None, metavar="SECONDS", help=f"Idle keep-alive connections are closed after this [env OPENSTS_KEEP_ALIVE_TIMEOUT; default {DEFAULT_KEEP_ALIVE_TIMEOUT:g}]."),
+    click.option("--header-timeout", default=None, metavar="SECONDS", help=f"Time allowed to send a request's headers [env OPENSTS_HEADER_TIMEOUT; default {DEFAULT_HEADER_TIMEOUT:g}]."),
+    click.option("--body-timeout", default=None, metavar="SECONDS", help=f"Time allowed to send a request's body [env OPENSTS_BODY_TIMEOUT; default {DEFAULT_BODY_TIMEOUT:g}]."),
+    click.option("--max-header-bytes", default=None, metavar="BYTES", help=f"Request line and headers, at most [env OPENSTS_MAX_HEADER_BYTES; default {DEFAULT_MAX_HEADER_BYTES}]."),
+    click.option("--max-headers", default=None, metavar="N", help=f"Header fields per request, at most [env OPENSTS_MAX_HEADERS; default {DEFAULT_MAX_HEADERS}]."),
+    click.option("--max-connections", default=None, metavar="N", help=f"Open connections per worker, at most; more are answered 503 [env OPENSTS_MAX_CONNECTIONS; default {DEFAULT_MAX_CONNECTIONS}]."),
+]
+
+
+def serve_options(func: Any) -> Any:
+    for option in reversed(_serve_options):
+        func = option(func)
+    return func
+
+
 @cli.command()
-@click.option("--host", default=None, help=f"Address to listen on [env OPENSTS_HOST; default {DEFAULT_HOST}].")
-@click.option("--port", type=int, default=None, help=f"Port to listen on [env OPENSTS_PORT; default {DEFAULT_PORT}].")
+@serve_options
 @store_options
-@click.option("--workers", type=click.IntRange(1, 64), default=None, help="Worker processes [env OPENSTS_WORKERS; default 1].")
-@click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]), default=None, help="[env OPENSTS_LOG_LEVEL; default info].")
-def serve(host: str | None, port: int | None, data_dir: str | None, database_url: str | None, workers: int | None, log_level: str | None) -> None:
+def serve(data_dir: str | None, database_url: str | None, **flags: str | None) -> None:
     """Start the STS/IAM server (HTTP, AWS Query protocol) on HOST:PORT.
 
     First start creates the store, the signing key ring and a default account whose root
     credentials go to DATA_DIR/root-credentials (mode 0600), unless OPENSTS_ROOT_ACCESS_KEY_ID and
     OPENSTS_ROOT_SECRET_ACCESS_KEY are set.
     """
-    import uvicorn
+    from opensts.server import serving
 
-    settings = Settings.from_env(host=host, port=port, data_dir=data_dir, database_url=database_url, workers=workers, log_level=log_level)
+    try:
+        settings = Settings.from_env(data_dir=data_dir, database_url=database_url, **flags)
+    except SettingsError as exc:
+        fail(str(exc))
     configure_logging(settings.log_level)
     runtime = open_runtime_or_fail(settings)  # first-start work happens once, before any worker
     account = runtime.default_account_id
     runtime.close()
+    try:
+        sock = serving.bind(settings.host, settings.port)
+    except serving.ListenError as exc:
+        fail(str(exc))
+    limits = serving.Limits(
+        header_timeout=settings.header_timeout,
+        body_timeout=settings.body_timeout,
+        max_header_bytes=settings.max_header_bytes,
+        max_headers=settings.max_headers,
+        max_connections=serving.effective_max_connections(settings.max_connections),
+    )
+    if limits.max_connections < settings.max_connections:
+        logging.getLogger("opensts").info(
+            "connection cap lowered to %d per worker to fit the open-file limit", limits.max_connections
+        )
     # Workers rebuild the settings from the environment.
     os.environ.update(
         {
@@ -124,32 +182,33 @@ def serve(host: str | None, port: int | None, data_dir: str | None, database_url
             "OPENSTS_DATA_DIR": str(settings.data_dir.resolve()),
             "OPENSTS_DATABASE_URL": settings.resolved_database_url,
             "OPENSTS_LOG_LEVEL": settings.log_level,
+            "OPENSTS_TRUSTED_PROXIES": ",".join(settings.trusted_proxies),
+            "OPENSTS_FORWARDED_HEADER": settings.forwarded_header,
         }
     )
+    metrics_dir = None
     if settings.workers > 1 and not os.environ.get(METRICS_DIR_ENV):
-        os.environ[METRICS_DIR_ENV] = tempfile.mkdtemp(prefix="opensts-metrics-")
+        metrics_dir = os.environ[METRICS_DIR_ENV] = create_shared_dir()
     logging.getLogger("opensts").info(
         "OpenSTS %s listening on http://%s:%d (account %s, %d worker%s)",
-        __version__, settings.host, settings.port, account, settings.workers, "" if settings.workers == 1 else "s",
+        __version__, settings.host, sock.getsockname()[1], account, settings.workers, "" if settings.workers == 1 else "s",
     )
-    uvicorn.run(
-        "opensts.server.app:app_from_env",
-        factory=True,
-        host=settings.host,
-        port=settings.port,
-        workers=settings.workers,
-        log_level="warning" if settings.log_level == "info" else settings.log_level,
-        access_log=False,  # uvicorn would log query strings, and presigned URLs carry session tokens
-        server_header=False,
-        lifespan="on",
-    )
+    try:
+        serving.run(
+            "opensts.server.app:app_from_env", settings.host, settings.port, settings.workers, settings.log_level,
+            settings.keep_alive_timeout, limits, sock,
+        )
+    finally:
+        sock.close()
+        if metrics_dir is not None:
+            remove_shared_dir(metrics_dir)
 
 
 def configure_logging(level: str) -> None:
-    logging.basicConfig(level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
-    # The per-request access log is only on at debug level.
-    logging.getLogger("alembic").setLevel(logging.WARNING)
-    logging.getLogger("opensts.access").setLevel(logging.DEBUG if level == "debug" else logging.WARNING)
+    """The same configuration uvicorn applies in every worker (server/serving.py)."""
+    from opensts.server.serving import log_config
+
+    logging.config.dictConfig(log_config(level))
 
 
 @cli.group()
@@ -251,7 +310,10 @@ cli.add_command(policy)
 
 
 def main() -> None:
-    cli(prog_name="opensts")
+    try:
+        cli(prog_name="opensts")
+    except SettingsError as exc:  # a bad OPENSTS_* variable, met by any command
+        fail(str(exc))
 
 
 if __name__ == "__main__":

@@ -1,15 +1,38 @@
-"""Settings, from command-line flags and ``OPENSTS_*`` environment variables (flags win)."""
+"""Settings, from command-line flags and ``OPENSTS_*`` environment variables (flags win).
+
+Every value is validated here, flags and environment alike, by the same rules: a bad value raises
+:class:`SettingsError` whose message is one line naming the flag or variable and the value given
+(``OPENSTS_PORT must be a port number 1-65535, got 'abc'``). The CLI prints it and exits non-zero.
+"""
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 7070
 DEFAULT_DATA_DIR = "./opensts-data"
+LOG_LEVELS = ("debug", "info", "warning", "error")
+MAX_WORKERS = 64
+
+# Connection handling (docs/DEPLOYMENT.md). Keep-alive outlasts the SDKs' pooled-connection idle
+# times (botocore and the AWS SDKs reuse connections idle up to ~60 s), as nginx (75 s) and ALBs do.
+DEFAULT_KEEP_ALIVE_TIMEOUT = 75.0
+DEFAULT_HEADER_TIMEOUT = 10.0  # from connection (or a request's first byte) to its complete headers
+DEFAULT_BODY_TIMEOUT = 30.0  # from complete headers to the complete body (bodies are <= 512 KiB)
+# Request line + headers: SigV4 headers and session tokens take a few KB, presigned URLs carry the
+# token in the request line; 64 KiB leaves ample room.
+DEFAULT_MAX_HEADER_BYTES = 64 * 1024
+DEFAULT_MAX_HEADERS = 100
+DEFAULT_MAX_CONNECTIONS = 1000  # per worker; lowered to fit the open-file limit (server/serving.py)
+
+
+class SettingsError(ValueError):
+    """A flag or environment variable has a bad value; the message is one line for the user."""
 
 
 @dataclass(frozen=True)
@@ -28,6 +51,15 @@ class Settings:
     # OpenSTS's own SAML audience/recipient URLs, accepted besides AWS's (comma-separated).
     saml_audiences: tuple[str, ...] = ()
     log_level: str = "info"
+    # Peers (CIDRs, normalised) whose X-Forwarded-For/-Proto and Forwarded headers are believed.
+    trusted_proxies: tuple[str, ...] = ()
+    forwarded_header: str = "x-forwarded-for"  # or "forwarded" (RFC 7239): server/forwarded.py
+    keep_alive_timeout: float = DEFAULT_KEEP_ALIVE_TIMEOUT
+    header_timeout: float = DEFAULT_HEADER_TIMEOUT
+    body_timeout: float = DEFAULT_BODY_TIMEOUT
+    max_header_bytes: int = DEFAULT_MAX_HEADER_BYTES
+    max_headers: int = DEFAULT_MAX_HEADERS
+    max_connections: int = DEFAULT_MAX_CONNECTIONS
 
     @property
     def resolved_database_url(self) -> str:
@@ -37,30 +69,124 @@ class Settings:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> "Settings":
-        """Build settings from the environment, then apply non-None overrides (the CLI flags)."""
+        """Build settings from the environment, then apply non-None overrides (the CLI flags).
+
+        Raises :class:`SettingsError` for any bad value, naming the variable or flag."""
         env = os.environ if env is None else env
+        values: dict[str, Any] = {}
+        for name, parse in _FIELDS.items():
+            raw = env.get(f"OPENSTS_{name.upper()}")
+            if raw not in (None, ""):
+                values[name] = parse(f"OPENSTS_{name.upper()}", raw)
+        # The SAML audience variable is singular (it predates the field's plural name).
+        audiences = env.get("OPENSTS_SAML_AUDIENCE")
+        if audiences:
+            values["saml_audiences"] = _csv("OPENSTS_SAML_AUDIENCE", audiences)
+        for name, value in overrides.items():
+            if value is None:
+                continue
+            if name not in _FIELDS:
+                raise TypeError(f"unknown setting {name}")
+            values[name] = _FIELDS[name](f"--{name.replace('_', '-')}", value)
+        return replace(cls(), **values)
 
-        def get(name: str) -> str | None:
-            value = env.get(f"OPENSTS_{name}")
-            return value if value not in (None, "") else None
 
-        regions = get("ALLOWED_REGIONS")
-        saml_audiences = get("SAML_AUDIENCE")
-        settings = cls(
-            host=get("HOST") or DEFAULT_HOST,
-            port=int(get("PORT") or DEFAULT_PORT),
-            data_dir=Path(get("DATA_DIR") or DEFAULT_DATA_DIR),
-            database_url=get("DATABASE_URL"),
-            workers=int(get("WORKERS") or 1),
-            account_id=get("ACCOUNT_ID"),
-            root_access_key_id=get("ROOT_ACCESS_KEY_ID"),
-            root_secret_access_key=get("ROOT_SECRET_ACCESS_KEY"),
-            master_key=get("MASTER_KEY"),
-            allowed_regions=tuple(r.strip() for r in regions.split(",") if r.strip()) if regions else (),
-            saml_audiences=tuple(a.strip() for a in saml_audiences.split(",") if a.strip()) if saml_audiences else (),
-            log_level=get("LOG_LEVEL") or "info",
-        )
-        given = {k: v for k, v in overrides.items() if v is not None}
-        if "data_dir" in given:
-            given["data_dir"] = Path(given["data_dir"])
-        return replace(settings, **given)
+def _text(label: str, value: Any) -> str:
+    return str(value)
+
+
+def _path(label: str, value: Any) -> Path:
+    return Path(value)
+
+
+def _int_in(low: int, high: int, what: str) -> Callable[[str, Any], int]:
+    def parse(label: str, value: Any) -> int:
+        text = str(value).strip()
+        if not (text.isascii() and text.isdigit() and len(text) <= 12 and low <= int(text) <= high):
+            raise SettingsError(f"{label} must be {what} {low}-{high}, got {str(value)!r}")
+        return int(text)
+
+    return parse
+
+
+def _seconds(low: float, high: float) -> Callable[[str, Any], float]:
+    def parse(label: str, value: Any) -> float:
+        text = str(value).strip()
+        try:
+            seconds = float(text) if len(text) <= 20 else float("nan")
+        except ValueError:
+            seconds = float("nan")
+        if not (low <= seconds <= high):  # NaN fails too
+            raise SettingsError(f"{label} must be a number of seconds {low:g}-{high:g}, got {str(value)!r}")
+        return seconds
+
+    return parse
+
+
+def _csv(label: str, value: Any) -> tuple[str, ...]:
+    return tuple(part.strip() for part in str(value).split(",") if part.strip())
+
+
+def is_region_name(name: str) -> bool:
+    """AWS region syntax: ``us-east-1``, ``us-gov-west-1``, ``ap-southeast-4``, ``us-isob-east-1``."""
+    parts = name.split("-")
+    return (
+        3 <= len(parts) <= 5
+        and len(parts[0]) == 2 and parts[0].isascii() and parts[0].isalpha() and parts[0].islower()
+        and all(p.isascii() and p.isalpha() and p.islower() for p in parts[1:-1])
+        and parts[-1].isascii() and parts[-1].isdigit() and len(parts[-1]) <= 2
+    )
+
+
+def _regions(label: str, value: Any) -> tuple[str, ...]:
+    regions = _csv(label, value)
+    for region in regions:
+        if not is_region_name(region):
+            raise SettingsError(f"{label} must be a comma-separated list of region names like us-east-1, got {region!r}")
+    return regions
+
+
+def _one_of(*choices: str) -> Callable[[str, Any], str]:
+    def parse(label: str, value: Any) -> str:
+        text = str(value).strip().lower()
+        if text not in choices:
+            raise SettingsError(f"{label} must be one of {', '.join(choices)}, got {str(value)!r}")
+        return text
+
+    return parse
+
+
+def _cidrs(label: str, value: Any) -> tuple[str, ...]:
+    networks = []
+    for part in _csv(label, value):
+        try:
+            networks.append(str(ipaddress.ip_network(part, strict=False)))
+        except ValueError:
+            raise SettingsError(
+                f"{label} must be a comma-separated list of addresses or CIDRs like 10.0.0.0/8, got {part!r}"
+            ) from None
+    return tuple(networks)
+
+
+# Field -> parser. Environment variable: OPENSTS_<FIELD>; flag: --<field-with-dashes>.
+_FIELDS: dict[str, Callable[[str, Any], Any]] = {
+    "host": _text,
+    "port": _int_in(1, 65535, "a port number"),
+    "data_dir": _path,
+    "database_url": _text,
+    "workers": _int_in(1, MAX_WORKERS, "a number of worker processes"),
+    "account_id": _text,
+    "root_access_key_id": _text,
+    "root_secret_access_key": _text,
+    "master_key": _text,
+    "allowed_regions": _regions,
+    "log_level": _one_of(*LOG_LEVELS),
+    "trusted_proxies": _cidrs,
+    "forwarded_header": _one_of("x-forwarded-for", "forwarded"),
+    "keep_alive_timeout": _seconds(1, 3600),
+    "header_timeout": _seconds(0.1, 3600),
+    "body_timeout": _seconds(0.1, 3600),
+    "max_header_bytes": _int_in(4096, 1024 * 1024, "a number of bytes"),
+    "max_headers": _int_in(16, 1000, "a number of headers"),
+    "max_connections": _int_in(1, 1_000_000, "a number of connections"),
+}

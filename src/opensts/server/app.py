@@ -44,6 +44,7 @@ from opensts.runtime import KEYRING_REFRESH_SECONDS, Runtime, open_runtime, rota
 from opensts.server import metrics
 from opensts.server.auth import authenticate
 from opensts.server.concurrency import cache_first
+from opensts.server.forwarded import TrustedProxies
 from opensts.server.authorize_endpoint import AuthorizeEndpoint
 from opensts.server.query import decode_params, parse_pairs
 from opensts.server.sigv4 import HttpRequest, SignatureInfo, parse_signature
@@ -256,7 +257,9 @@ async def read_http_request(scope: Scope, receive: Receive) -> HttpRequest:
         while True:
             message = await receive()
             if message["type"] != "http.request":
-                break
+                # The client went away (or the body timeout closed the connection): never act on
+                # a truncated body. Nobody reads the answer.
+                raise ValidationError("The request body is incomplete.")
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > MAX_BODY_BYTES:
@@ -317,10 +320,11 @@ def _query_pairs(http_request: HttpRequest) -> list[tuple[str, str]]:
 def create_app(runtime: Runtime | None = None, settings: Settings | None = None) -> "QueryFirst":
     """The ASGI app. Without a runtime, one is opened from ``settings`` (or the environment) on startup."""
     state: dict[str, Any] = {}
+    effective = runtime.settings if runtime is not None else (settings or Settings.from_env())
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        opened = runtime or await run_in_threadpool(open_runtime, settings or Settings.from_env())
+        opened = runtime or await run_in_threadpool(open_runtime, effective)
         state["runtime"] = opened
         state["query"] = QueryApi(opened)
         background = [asyncio.create_task(_refresh_keyring(opened)), asyncio.create_task(_watch_iam_version(opened))]
@@ -357,7 +361,8 @@ def create_app(runtime: Runtime | None = None, settings: Settings | None = None)
         Route("/metrics", metrics_endpoint, methods=["GET"]),
         Route("/v1/authorize", authorize, methods=["POST"]),
     ]
-    return QueryFirst(Starlette(routes=routes, lifespan=lifespan), state, authorize)
+    proxies = TrustedProxies(effective.trusted_proxies, effective.forwarded_header) if effective.trusted_proxies else None
+    return QueryFirst(Starlette(routes=routes, lifespan=lifespan), state, authorize, proxies)
 
 
 class QueryFirst:
@@ -366,14 +371,23 @@ class QueryFirst:
 
     These paths are the hot ones: skipping the router and Starlette's middleware stack on them saves
     a measurable share of each request.
+
+    With trusted proxies configured, the request's client address and scheme are first taken from
+    their forwarding headers (server/forwarded.py), here, once, for every endpoint alike. Without,
+    no forwarding header is read (uvicorn's own proxy-header handling is off: ``opensts serve``).
     """
 
-    def __init__(self, app: Starlette, state: dict[str, Any], authorize: AuthorizeEndpoint) -> None:
+    def __init__(
+        self, app: Starlette, state: dict[str, Any], authorize: AuthorizeEndpoint, proxies: TrustedProxies | None = None
+    ) -> None:
         self.app = app
         self.state = state
         self.authorize = authorize
+        self.proxies = proxies
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.proxies is not None and scope["type"] == "http":
+            self.proxies.apply(scope)
         if scope["type"] == "http" and "query" in self.state:  # started: the lifespan opened the runtime
             path, method = scope["path"], scope["method"]
             if path == "/" and (method == "POST" or method == "GET"):

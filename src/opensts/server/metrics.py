@@ -6,12 +6,16 @@ locks: only the event loop thread observes). ``/metrics`` renders the Prometheus
 With several worker processes, ``serve`` sets ``OPENSTS_METRICS_DIR``: each worker writes its figures
 there once a second (:func:`publish`, from a background task) and ``/metrics`` adds up every worker's
 file, its own figures taken live. Another worker's figures are therefore at most about a second old.
+A directory ``serve`` created (:func:`create_shared_dir`) is removed when it stops
+(:func:`remove_shared_dir`); one given by the operator is left alone.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
+import tempfile
 from bisect import bisect_left
 from pathlib import Path
 
@@ -24,6 +28,16 @@ _MAX_SERIES = 5000  # outcomes are error codes and actions come from the registr
 # (service, action, outcome) -> [count, sum of seconds, count per bucket..., count above the last bucket]
 Figures = dict[tuple[str, str, str], list[float]]
 _figures: Figures = {}
+
+
+def create_shared_dir() -> str:
+    """A fresh private directory for the workers' files (removed by :func:`remove_shared_dir`)."""
+    return tempfile.mkdtemp(prefix="opensts-metrics-")
+
+
+def remove_shared_dir(directory: str) -> None:
+    """Remove a directory made by :func:`create_shared_dir`, once every worker has stopped."""
+    shutil.rmtree(directory, ignore_errors=True)
 
 
 def observe(service: str, action: str, outcome: str, seconds: float) -> None:
