@@ -73,6 +73,32 @@ def test_a_lone_surrogate_in_a_session_policy_is_malformed(server: ServerInfo, i
     assert error_of(exc)[:2] == ("MalformedPolicyDocument", 400)
 
 
+def test_a_lone_surrogate_in_a_simulated_policy_is_invalid_input(iam) -> None:  # type: ignore[no-untyped-def]
+    for call in (
+        lambda: iam.simulate_custom_policy(PolicyInputList=[LONE_SURROGATE_POLICY], ActionNames=["s3:GetObject"]),
+        lambda: iam.simulate_custom_policy(PolicyInputList=[ALLOW_ALL], ActionNames=["s3:GetObject"],
+                                           ResourceArns=["arn:aws:s3:::b"], ResourcePolicy=LONE_SURROGATE_POLICY),
+        lambda: iam.get_context_keys_for_custom_policy(PolicyInputList=[LONE_SURROGATE_POLICY]),
+    ):
+        with pytest.raises(ClientError) as exc:
+            call()
+        code, status, message = error_of(exc)
+        assert (code, status) == ("InvalidInput", 400) and "surrogate" in message
+
+
+def test_a_lone_surrogate_in_an_authorize_resource_policy_is_malformed(server: ServerInfo) -> None:
+    from tests.authorize.conftest import call, inner_request, instance_arn
+
+    payload = {"request": inner_request(server.root), "action": "ec2:StopInstances",
+               "resource": instance_arn(server.account_id), "resourcePolicy": LONE_SURROGATE_POLICY}
+    response = call(server, payload)
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "MalformedPolicyDocument"
+    # A lone surrogate anywhere in the JSON body itself is a malformed body, not a 500.
+    body = json.dumps({**payload, "resourcePolicy": None, "action": "ec2:@"}).replace("@", "\\ud800")
+    assert call(server, None, raw=body.encode()).status_code == 400
+
+
 def test_a_paired_surrogate_escape_is_fine(iam) -> None:  # type: ignore[no-untyped-def]
     policy = LONE_SURROGATE_POLICY.replace("\\ud800", "\\ud83d\\ude00")
     iam.create_policy(PolicyName=random_name("p"), PolicyDocument=policy)

@@ -30,7 +30,7 @@ from opensts.actions import ActionContext, Params, action
 from opensts.errors import InvalidInput, NoSuchEntity
 from opensts.iam.common import POLICY_DOCUMENT_PATTERN, authorize_iam, caller_account, paginate, read_pagination
 from opensts.identity import arn as arns
-from opensts.params import ParamReader
+from opensts.params import LONE_SURROGATE, ParamReader, json_has_lone_surrogate
 from opensts.policy import (
     Decision,
     Outcome,
@@ -137,6 +137,8 @@ class Sources:
         self.by_key: dict[str, SourcePolicy] = {}
 
     def add(self, text: str, kind: str, source_id: str, source_type: str | None, *, lenient: bool = False) -> Policy | None:
+        if json_has_lone_surrogate(text):  # no UTF-8 form: it could not be echoed in the answer
+            raise InvalidInput(f"Invalid policy document {source_id}: {LONE_SURROGATE}")
         try:
             policy = parse_policy(text, kind)
         except PolicyValidationError as exc:

@@ -47,6 +47,7 @@ from opensts.access.authorize import (
 )
 from opensts.errors import AwsError, MalformedPolicyDocument
 from opensts.identity.principal import Caller
+from opensts.params import LONE_SURROGATE, json_has_lone_surrogate
 from opensts.policy import Decision, Policy, Request, parse_policy
 from opensts.policy.errors import PolicyValidationError
 from opensts.server import metrics
@@ -242,6 +243,8 @@ def _resource_policy(value: Any) -> Policy | None:
         return None
     if not isinstance(value, (dict, str)):
         raise _bad("resourcePolicy must be a policy document (a JSON object or its text).")
+    if isinstance(value, str) and json_has_lone_surrogate(value):
+        raise _bad(LONE_SURROGATE, MalformedPolicyDocument.code)
     try:
         return parse_policy(value, "resource", name="resource-policy")
     except PolicyValidationError as exc:
