@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import configparser
 import logging
-import os
 import threading
 import time
 from dataclasses import dataclass, field
@@ -31,6 +30,7 @@ from opensts.store.accounts import AccountNameExists
 from opensts.tokens.keyring import KeyRecord, KeyRing, initial_key_records, rotate_key_records, rotation_due
 from opensts.store.probe import StoreState, probe_store
 from opensts.tokens.master_key import MasterKey, load_master_key, load_or_create_master_key
+from opensts.tokens.private_file import create_private_file
 
 if TYPE_CHECKING:
     from opensts.access.policy_sets import PolicyCache
@@ -318,40 +318,7 @@ def read_credentials_key_id(path: Path) -> str | None:
 
 
 def write_credentials_file(path: Path, access_key_id: str, secret_access_key: str) -> bool:
-    """Create ``path`` in AWS credentials-file format, mode 0600, iff it does not exist.
-
-    Written to a private temporary file (never readable by others, even briefly), then published
-    with ``link()``, which fails when the file exists: an existing file is never replaced. True if
-    this call created it.
-    """
+    """Create ``path`` in AWS credentials-file format, mode 0600, iff it does not exist (never
+    replaced). True if this call created it."""
     content = f"[default]\naws_access_key_id = {access_key_id}\naws_secret_access_key = {secret_access_key}\n"
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
-    try:
-        try:
-            os.fchmod(fd, 0o600)  # whatever the umask
-            os.write(fd, content.encode())
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        try:
-            os.link(tmp, path)
-        except FileExistsError:
-            return False
-        except OSError:  # a file system without hard links: create the file itself exclusively
-            try:
-                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
-            except FileExistsError:
-                return False
-            try:
-                os.fchmod(fd, 0o600)
-                os.write(fd, content.encode())
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-    finally:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-    return True
+    return create_private_file(path, content.encode())

@@ -32,6 +32,7 @@ from pathlib import Path
 
 from . import hazmat
 from .errors import SealError, TokenError
+from .private_file import create_private_file
 
 __all__ = [
     "MasterKey",
@@ -202,7 +203,7 @@ def load_or_create_master_key(data_dir: Path, env_value: str | None) -> MasterKe
     path = data_dir / MASTER_KEY_FILE
     data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     key = MasterKey.generate()
-    if _create_key_file(path, (key.to_text() + "\n").encode("ascii")):
+    if create_private_file(path, (key.to_text() + "\n").encode("ascii")):
         log.info("created a new master key in %s (mode 0600); back it up: sealed data is lost without it", path)
         return key
     return _read_key_file(path)  # another process won the race
@@ -227,57 +228,3 @@ def _read_key_file(path: Path) -> MasterKey:
         return MasterKey.from_text(text)
     except ValueError as exc:
         raise ValueError(f"master key file {path} is invalid: {exc}") from None
-
-
-def _create_key_file(path: Path, content: bytes) -> bool:
-    """Create ``path`` with ``content`` and mode 0600 iff it does not exist. True if we created it."""
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
-    fd = os.open(tmp, flags, 0o600)
-    try:
-        try:
-            os.fchmod(fd, 0o600)  # whatever the umask
-            os.write(fd, content)
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        try:
-            os.link(tmp, path)
-        except FileExistsError:
-            return False
-        except OSError:  # file system without hard links: create the final file exclusively instead
-            return _create_exclusive(path, content, flags)
-    finally:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-    _fsync_dir(path.parent)
-    return True
-
-
-def _create_exclusive(path: Path, content: bytes, flags: int) -> bool:
-    try:
-        fd = os.open(path, flags, 0o600)
-    except FileExistsError:
-        return False
-    try:
-        os.fchmod(fd, 0o600)
-        os.write(fd, content)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    return True
-
-
-def _fsync_dir(directory: Path) -> None:
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
