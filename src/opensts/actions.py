@@ -1,23 +1,35 @@
-"""The registry of API actions, and what each action is handed.
+"""The registry of API actions: every STS and IAM action is a typed request and a function.
 
-STS and IAM modules register their actions here with :func:`action`; the HTTP edge looks them up
-by (service, Action). An action receives the decoded Query parameters and an
-:class:`ActionContext`, builds its typed request, and returns a typed result (a dataclass encoded
-by the edge) or raises an :class:`~opensts.errors.AwsError`.
+An action module declares its request as a dataclass whose fields say which Query parameter each
+comes from (:mod:`opensts.fields`), and registers a plain function of it::
+
+    @action("iam", "CreateUser", request=CreateUserRequest, writes=True)
+    def create_user(ctx: ActionContext, request: CreateUserRequest) -> CreateUserResult: ...
+
+The edge looks actions up by (service, Action) and calls :attr:`ActionSpec.handler`, which decodes
+and validates the parameters into the request (AWS's validation errors), then calls the function.
+The function returns a typed result (a dataclass the edge encodes) or raises an
+:class:`~opensts.errors.AwsError`; it never sees the wire. ``writes`` says whether the action
+changes IAM data (CloudTrail's ``readOnly``, inverted); caches need no call from the action: every
+IAM write transaction bumps the store's change counter and drops this process's caches as it commits
+(``store/meta.py``).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, TypeVar
+
+from opensts.fields import Params, request_decoder
 
 if TYPE_CHECKING:
     from opensts.identity.principal import Caller
     from opensts.runtime import Runtime
 
-Params = dict[str, Any]
 Handler = Callable[["ActionContext", Params], Any]
+Req = TypeVar("Req")
+Res = TypeVar("Res")
 
 
 @dataclass(slots=True)  # one per request; read-only by convention (frozen costs ~2 us to construct)
@@ -35,7 +47,10 @@ class ActionContext:
 class ActionSpec:
     service: str
     name: str
-    handler: Handler
+    handler: Handler  # decode the request, then call the function: what the edge runs
+    request_type: type
+    function: Callable[["ActionContext", Any], Any]
+    writes: bool  # True: changes IAM data (not readOnly)
     blocking: bool  # True: touches the store, so the edge runs it in a worker thread
     unsigned: bool  # True: may be called without a signature (web identity, SAML)
     # True: try on the event loop first; mostly served from caches, it moves to a worker thread
@@ -49,11 +64,34 @@ API_VERSIONS = {"sts": "2011-06-15", "iam": "2010-05-08"}
 
 
 def action(
-    service: str, name: str, *, blocking: bool = True, unsigned: bool = False, cache_first: bool = False
-) -> Callable[[Handler], Handler]:
-    def register(handler: Handler) -> Handler:
-        REGISTRY[(service, name)] = ActionSpec(service, name, handler, blocking, unsigned, cache_first)
-        return handler
+    service: str,
+    name: str,
+    *,
+    request: type[Req] | None = None,  # TRANSITIONAL: None = legacy handler(ctx, params); removed when all are converted
+    writes: bool = False,
+    blocking: bool = True,
+    unsigned: bool = False,
+    cache_first: bool = False,
+) -> Callable[[Callable[["ActionContext", Req], Res]], Callable[["ActionContext", Req], Res]]:
+    """Register ``function(ctx, request) -> result`` as ``service``'s action ``name``."""
+
+    def register(function: Callable[["ActionContext", Req], Res]) -> Callable[["ActionContext", Req], Res]:
+        if (service, name) in REGISTRY:
+            raise ValueError(f"{service}:{name} is registered twice")
+        if request is None:  # TRANSITIONAL
+            REGISTRY[(service, name)] = ActionSpec(
+                service, name, function, type(None), function, writes, blocking, unsigned, cache_first  # type: ignore[arg-type]
+            )
+            return function
+        decode = request_decoder(request)
+
+        def handler(ctx: ActionContext, params: Params) -> Res:
+            return function(ctx, decode(params))
+
+        REGISTRY[(service, name)] = ActionSpec(
+            service, name, handler, request, function, writes, blocking, unsigned, cache_first
+        )
+        return function
 
     return register
 

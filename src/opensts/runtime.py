@@ -58,7 +58,7 @@ class Runtime:
     default_account_id: str
     credentials: CredentialCache
     _keyring: KeyRing = field(repr=False)
-    # The store's IAM change counter as this process last saw it (see bump_iam_version).
+    # The store's IAM change counter as this process last saw it (see _after_iam_write).
     iam_version: int = 0
     policies: "PolicyCache" = field(init=False, repr=False)
     _keyring_loaded_at: float = 0.0
@@ -86,13 +86,12 @@ class Runtime:
         from opensts.access.policy_sets import PolicyCache
 
         self.policies = PolicyCache(self)
+        self.store.iam_writes.on_commit(self._after_iam_write)
 
-    def bump_iam_version(self) -> None:
-        """Call after every IAM write: drops this process's caches now, other processes' on their next poll.
-
-        The store's counter itself moved in the write's own transaction (store.meta.CountedWrites),
-        so a process that dies before getting here leaves no other node's caches stale.
-        """
+    def _after_iam_write(self) -> None:
+        """Every IAM write drops this process's caches as it commits; other processes' go on their next
+        poll. The store's counter moved in the write's own transaction (store.meta.CountedWrites), so a
+        process that dies before getting here leaves no other node's caches stale."""
         self.refresh_iam_version(force=True)
 
     def refresh_iam_version(self, force: bool = False) -> None:

@@ -111,7 +111,6 @@ def create_access_key(ctx: ActionContext, params: Params) -> CreateAccessKeyResu
         )
     except KeyLimitExceeded:
         raise LimitExceeded(f"Cannot exceed quota for AccessKeysPerUser: {MAX_KEYS_PER_USER}") from None
-    ctx.runtime.bump_iam_version()
     return CreateAccessKeyResult(
         AccessKey(owner.name if owner else None, key_id, "Active", secret, credential.created_at)
     )
@@ -150,7 +149,6 @@ def update_access_key(ctx: ActionContext, params: Params) -> None:
     key = _owned_key(ctx, owner, key_id)
     if key.status != status:
         ctx.runtime.store.access_keys.set_status(key_id, status)
-        ctx.runtime.bump_iam_version()
     return None
 
 
@@ -164,7 +162,6 @@ def delete_access_key(ctx: ActionContext, params: Params) -> None:
     owner = _owner(ctx, "DeleteAccessKey", name)
     _owned_key(ctx, owner, key_id)
     ctx.runtime.store.access_keys.delete(key_id)
-    ctx.runtime.bump_iam_version()
     return None
 
 

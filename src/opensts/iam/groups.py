@@ -103,7 +103,6 @@ def create_group(ctx: ActionContext, params: Params) -> CreateGroupResult:
         group = ctx.runtime.store.groups.create(account, ids.new_group_id(), name, path)
     except NameTaken:
         raise EntityAlreadyExists(f"Group with name {name} already exists.") from None
-    ctx.runtime.bump_iam_version()
     return CreateGroupResult(group_shape(group))
 
 
@@ -150,7 +149,6 @@ def update_group(ctx: ActionContext, params: Params) -> None:
         ctx.runtime.store.groups.update(group.group_id, new_name=new_name, new_path=new_path)
     except NameTaken:
         raise EntityAlreadyExists(f"Group with name {new_name} already exists.") from None
-    ctx.runtime.bump_iam_version()
     return None
 
 
@@ -165,7 +163,6 @@ def delete_group(ctx: ActionContext, params: Params) -> None:
         ctx.runtime.store.groups.delete(group.group_id)
     except DeleteBlocked as blocked:
         raise DeleteConflict(DELETE_CONFLICT_MESSAGES[blocked.reason]) from None
-    ctx.runtime.bump_iam_version()
     return None
 
 
@@ -180,8 +177,7 @@ def add_user_to_group(ctx: ActionContext, params: Params) -> None:
     user = ctx.runtime.store.users.get(group.account_id, user_name)
     if user is None:
         raise NoSuchEntity(f"The user with name {user_name} cannot be found.")
-    if ctx.runtime.store.groups.add_member(group.group_id, user.user_id):
-        ctx.runtime.bump_iam_version()
+    ctx.runtime.store.groups.add_member(group.group_id, user.user_id)
     return None
 
 
@@ -196,7 +192,6 @@ def remove_user_from_group(ctx: ActionContext, params: Params) -> None:
     user = ctx.runtime.store.users.get(group.account_id, user_name)
     if user is None or not ctx.runtime.store.groups.remove_member(group.group_id, user.user_id):
         raise NoSuchEntity(f"The user with name {user_name} cannot be found.")
-    ctx.runtime.bump_iam_version()
     return None
 
 

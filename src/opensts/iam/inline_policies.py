@@ -130,7 +130,6 @@ def _put(ctx: ActionContext, params: Params, kind: OwnerKind) -> None:
         raise LimitExceeded(
             f"Maximum policy size of {kind.max_total} bytes exceeded for {kind.entity_type} {owner.name}"
         )
-    ctx.runtime.bump_iam_version()
     return None
 
 
@@ -172,7 +171,6 @@ def _delete(ctx: ActionContext, params: Params, kind: OwnerKind) -> None:
         raise no_such_owner(kind, name)
     if outcome == "missing":
         raise NoSuchEntity(f"The {kind.entity_type} policy with name {policy_name} cannot be found.")
-    ctx.runtime.bump_iam_version()
     return None
 
 

@@ -229,7 +229,6 @@ def create_policy(ctx: ActionContext, params: Params) -> PolicyResult:
         )
     except EntityExists:
         raise EntityAlreadyExists(f"A policy called {name} already exists. Duplicate names are not allowed.") from None
-    ctx.runtime.bump_iam_version()
     return PolicyResult(policy_shape(record, [(t.key, t.value) for t in tags]))
 
 
@@ -287,7 +286,6 @@ def delete_policy(ctx: ActionContext, params: Params) -> None:
             "This policy has more than one version. Before you delete a policy, you must delete the policy's "
             "versions. The default version is deleted with the policy."
         )
-    ctx.runtime.bump_iam_version()
     return None
 
 
@@ -316,7 +314,6 @@ def create_policy_version(ctx: ActionContext, params: Params) -> PolicyVersionRe
             "existing version."
         )
     assert version is not None
-    ctx.runtime.bump_iam_version()
     return PolicyVersionResult(version_shape(version, with_document=False))
 
 
@@ -366,7 +363,6 @@ def set_default_policy_version(ctx: ActionContext, params: Params) -> None:
         raise policy_not_found(policy_arn)
     if outcome == "missing_version":
         raise version_not_found(policy_arn, version_id)
-    ctx.runtime.bump_iam_version()
     return None
 
 
@@ -384,7 +380,6 @@ def delete_policy_version(ctx: ActionContext, params: Params) -> None:
         raise version_not_found(policy_arn, version_id)
     if outcome == "default":
         raise DeleteConflict("Cannot delete the default version of a policy.")
-    ctx.runtime.bump_iam_version()
     return None
 
 
@@ -405,7 +400,6 @@ def _attach(ctx: ActionContext, params: Params, kind: OwnerKind) -> None:
         raise NoSuchEntity(f"Policy {policy_arn} does not exist or is not attachable.")
     if outcome == "limit":
         raise LimitExceeded(f"Cannot exceed quota for PoliciesPer{kind.label}: {MAX_ATTACHED}")
-    ctx.runtime.bump_iam_version()
     return None
 
 
@@ -421,7 +415,6 @@ def _detach(ctx: ActionContext, params: Params, kind: OwnerKind) -> None:
         raise no_such_owner(kind, name)
     if outcome == "missing":
         raise policy_not_found(policy_arn)
-    ctx.runtime.bump_iam_version()
     return None
 
 
@@ -559,7 +552,6 @@ def tag_policy(ctx: ActionContext, params: Params) -> None:
         ctx.runtime.store.managed_policies.tag(record.policy_id, [(t.key, t.value) for t in tags])
     except TooManyTags:
         raise too_many_tags("Policy") from None
-    ctx.runtime.bump_iam_version()
     return None
 
 
@@ -575,7 +567,6 @@ def untag_policy(ctx: ActionContext, params: Params) -> None:
     if record is None:
         raise policy_not_found(policy_arn)
     ctx.runtime.store.managed_policies.untag(record.policy_id, keys)
-    ctx.runtime.bump_iam_version()
     return None
 
 

@@ -205,7 +205,6 @@ def create_virtual_mfa_device(ctx: ActionContext, params: Params) -> CreateVirtu
         ctx.runtime.store.mfa.create(serial, account, name, path, seed, [(t.key, t.value) for t in tags], ctx.request_time)
     except DeviceExists:
         raise EntityAlreadyExists("MFADevice entity at the same path and name already exists.") from None
-    ctx.runtime.bump_iam_version()
     png = qr_code_png(otpauth_uri(seed, name, account))
     device = VirtualMFADevice(serial, seed.encode("ascii"), png, tags=list(tags) or None)
     return CreateVirtualMFADeviceResult(device)
@@ -239,7 +238,6 @@ def enable_mfa_device(ctx: ActionContext, params: Params) -> None:
         raise LimitExceeded(f"Cannot exceed quota for MFADevicesPerUser: {MAX_DEVICES_PER_USER}") from None
     except CodeReplayed:
         raise InvalidAuthenticationCode() from None
-    ctx.runtime.bump_iam_version()
     return None
 
 
@@ -271,7 +269,6 @@ def deactivate_mfa_device(ctx: ActionContext, params: Params) -> None:
         ctx.runtime.store.mfa.deactivate(serial, user.user_id)
     except NoSuchDevice:
         raise _no_such_device(serial) from None
-    ctx.runtime.bump_iam_version()
     return None
 
 
@@ -289,7 +286,6 @@ def delete_virtual_mfa_device(ctx: ActionContext, params: Params) -> None:
         raise _no_such_device(serial) from None
     except DeviceInUse:
         raise DeleteConflict("MFA device is still in use.") from None
-    ctx.runtime.bump_iam_version()
     return None
 
 
@@ -362,7 +358,6 @@ def tag_mfa_device(ctx: ActionContext, params: Params) -> None:
         raise _no_such_device(serial) from None
     except TooManyTags:
         raise LimitExceeded(f"Cannot exceed quota for TagsPerMFADevice: {MAX_TAGS}") from None
-    ctx.runtime.bump_iam_version()
     return None
 
 
@@ -379,7 +374,6 @@ def untag_mfa_device(ctx: ActionContext, params: Params) -> None:
         ctx.runtime.store.mfa.untag(serial, keys)
     except NoSuchDevice:
         raise _no_such_device(serial) from None
-    ctx.runtime.bump_iam_version()
     return None
 
 

@@ -244,7 +244,6 @@ def create_oidc_provider(ctx: ActionContext, params: Params) -> CreateOpenIDConn
         )
     except ProviderExists:
         raise EntityAlreadyExists(f"Provider with url https://{without_scheme} already exists.") from None
-    ctx.runtime.bump_iam_version()
     return CreateOpenIDConnectProviderResult(arn, list(tags) or None)
 
 
@@ -280,7 +279,6 @@ def delete_oidc_provider(ctx: ActionContext, params: Params) -> None:
         ctx.runtime.store.providers.delete_oidc(arn)
     except NoSuchProvider:
         raise _no_such_oidc(arn) from None
-    ctx.runtime.bump_iam_version()
     return None
 
 
@@ -298,7 +296,6 @@ def add_client_id(ctx: ActionContext, params: Params) -> None:
         raise _no_such_oidc(arn) from None
     except TooManyClientIds:
         _check_client_id_count([""] * (MAX_CLIENT_IDS + 1))
-    ctx.runtime.bump_iam_version()
     return None
 
 
@@ -314,7 +311,6 @@ def remove_client_id(ctx: ActionContext, params: Params) -> None:
         ctx.runtime.store.providers.update_oidc_client_ids(arn, remove=client_id)
     except NoSuchProvider:
         raise _no_such_oidc(arn) from None
-    ctx.runtime.bump_iam_version()
     return None
 
 
@@ -332,7 +328,6 @@ def update_thumbprints(ctx: ActionContext, params: Params) -> None:
         ctx.runtime.store.providers.update_oidc_thumbprints(arn, thumbprints)
     except NoSuchProvider:
         raise _no_such_oidc(arn) from None
-    ctx.runtime.bump_iam_version()
     return None
 
 
@@ -385,7 +380,6 @@ def create_saml_provider(ctx: ActionContext, params: Params) -> CreateSAMLProvid
         )
     except ProviderExists:
         raise EntityAlreadyExists(f"SAMLProvider {name} already exists.") from None
-    ctx.runtime.bump_iam_version()
     return CreateSAMLProviderResult(arn, list(tags) or None)
 
 
@@ -423,7 +417,6 @@ def update_saml_provider(ctx: ActionContext, params: Params) -> UpdateSAMLProvid
         ctx.runtime.store.providers.update_saml(arn, document, metadata.valid_until)
     except NoSuchProvider:
         raise _no_such_saml(arn) from None
-    ctx.runtime.bump_iam_version()
     return UpdateSAMLProviderResult(arn)
 
 
@@ -437,7 +430,6 @@ def delete_saml_provider(ctx: ActionContext, params: Params) -> None:
         ctx.runtime.store.providers.delete_saml(arn)
     except NoSuchProvider:
         raise _no_such_saml(arn) from None
-    ctx.runtime.bump_iam_version()
     return None
 
 
@@ -458,7 +450,6 @@ def _tag(ctx: ActionContext, params: Params, kind: str, action_name: str, arn_pa
     except TooManyTags:
         what = "OpenIdConnectProvider" if kind == OIDC_TAG_TYPE else "SAMLProvider"
         raise LimitExceeded(f"Cannot exceed quota for TagsPer{what}: {MAX_TAGS}") from None
-    ctx.runtime.bump_iam_version()
 
 
 def _untag(ctx: ActionContext, params: Params, kind: str, action_name: str, arn_param: str) -> None:
@@ -472,7 +463,6 @@ def _untag(ctx: ActionContext, params: Params, kind: str, action_name: str, arn_
         ctx.runtime.store.providers.untag(kind, arn, keys)
     except NoSuchProvider:
         raise (_no_such_oidc(arn) if kind == OIDC_TAG_TYPE else _no_such_saml(arn)) from None
-    ctx.runtime.bump_iam_version()
 
 
 def _list_tags(ctx: ActionContext, params: Params, kind: str, action_name: str, arn_param: str) -> ListProviderTagsResult:

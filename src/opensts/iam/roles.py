@@ -221,7 +221,6 @@ def create_role(ctx: ActionContext, params: Params) -> RoleResult:
         )
     except EntityExists:
         raise EntityAlreadyExists(f"Role with name {name} already exists.") from None
-    ctx.runtime.bump_iam_version()
     full = role_shape(role, [(t.key, t.value) for t in tags])
     # CreateRole answers without RoleLastUsed (the role was never used).
     return RoleResult(replace(full, role_last_used=None))
@@ -271,7 +270,6 @@ def update_role(ctx: ActionContext, params: Params) -> UpdateRoleResult:
         changes["max_session_duration"] = max_session
     if changes:
         ctx.runtime.store.roles.update(role.account_id, role.name, **changes)
-        ctx.runtime.bump_iam_version()
     return UpdateRoleResult()
 
 
@@ -285,7 +283,6 @@ def update_role_description(ctx: ActionContext, params: Params) -> RoleResult:
     updated = ctx.runtime.store.roles.update(role.account_id, role.name, description=description)
     if updated is None:
         raise no_such_role(name)
-    ctx.runtime.bump_iam_version()
     return RoleResult(role_shape(updated, ctx.runtime.store.roles.tags(role.role_id)))
 
 
@@ -306,7 +303,6 @@ def update_assume_role_policy(ctx: ActionContext, params: Params) -> None:
     )
     if updated is None:
         raise no_such_role(name)
-    ctx.runtime.bump_iam_version()
     return None
 
 
@@ -323,7 +319,6 @@ def delete_role(ctx: ActionContext, params: Params) -> None:
         raise DeleteConflict("Cannot delete entity, must detach all policies first.")
     if outcome == "inline":
         raise DeleteConflict("Cannot delete entity, must delete policies first.")
-    ctx.runtime.bump_iam_version()
     return None
 
 
@@ -338,7 +333,6 @@ def tag_role(ctx: ActionContext, params: Params) -> None:
         ctx.runtime.store.roles.tag(role.role_id, [(t.key, t.value) for t in tags])
     except TooManyTags:
         raise too_many_tags("Role") from None
-    ctx.runtime.bump_iam_version()
     return None
 
 
@@ -350,7 +344,6 @@ def untag_role(ctx: ActionContext, params: Params) -> None:
     reader.done()
     role = authorized_role(ctx, "UntagRole", name, {"aws:TagKeys": keys} if keys else None)
     ctx.runtime.store.roles.untag(role.role_id, keys)
-    ctx.runtime.bump_iam_version()
     return None
 
 
@@ -376,7 +369,6 @@ def put_role_permissions_boundary(ctx: ActionContext, params: Params) -> None:
     role = authorized_role(ctx, "PutRolePermissionsBoundary", name, {"iam:PermissionsBoundary": boundary})
     check_boundary(ctx, boundary)
     ctx.runtime.store.roles.update(role.account_id, role.name, permissions_boundary_arn=boundary)
-    ctx.runtime.bump_iam_version()
     return None
 
 
@@ -391,6 +383,5 @@ def delete_role_permissions_boundary(ctx: ActionContext, params: Params) -> None
     )
     if role.permissions_boundary_arn:
         ctx.runtime.store.roles.update(role.account_id, role.name, permissions_boundary_arn=None)
-        ctx.runtime.bump_iam_version()
     return None
 

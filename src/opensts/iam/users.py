@@ -198,7 +198,6 @@ def create_user(ctx: ActionContext, params: Params) -> CreateUserResult:
         user = ctx.runtime.store.users.create(account, ids.new_user_id(), name, path, boundary, pairs)
     except NameTaken:
         raise EntityAlreadyExists(f"User with name {name} already exists.") from None
-    ctx.runtime.bump_iam_version()
     return CreateUserResult(user_shape(user, pairs))
 
 
@@ -254,7 +253,6 @@ def update_user(ctx: ActionContext, params: Params) -> None:
         ctx.runtime.store.users.update(user.user_id, new_name=new_name, new_path=new_path)
     except NameTaken:
         raise EntityAlreadyExists(f"User with name {new_name} already exists.") from None
-    ctx.runtime.bump_iam_version()
     return None
 
 
@@ -269,7 +267,6 @@ def delete_user(ctx: ActionContext, params: Params) -> None:
         ctx.runtime.store.users.delete(user.user_id)
     except DeleteBlocked as blocked:
         raise DeleteConflict(DELETE_CONFLICT_MESSAGES[blocked.reason]) from None
-    ctx.runtime.bump_iam_version()
     return None
 
 
@@ -287,7 +284,6 @@ def tag_user(ctx: ActionContext, params: Params) -> None:
         ctx.runtime.store.users.tag(user.user_id, [(t.key, t.value) for t in tags], max_tags=MAX_TAGS)
     except TooManyTags:
         raise LimitExceeded(f"Cannot exceed quota for TagsPerUser: {MAX_TAGS}") from None
-    ctx.runtime.bump_iam_version()
     return None
 
 
@@ -300,7 +296,6 @@ def untag_user(ctx: ActionContext, params: Params) -> None:
     assert name is not None
     user = authorized_user(ctx, "UntagUser", name, {"aws:TagKeys": keys} if keys else None)
     ctx.runtime.store.users.untag(user.user_id, keys)
-    ctx.runtime.bump_iam_version()
     return None
 
 
@@ -327,7 +322,6 @@ def put_user_permissions_boundary(ctx: ActionContext, params: Params) -> None:
     user = authorized_user(ctx, "PutUserPermissionsBoundary", name, boundary_context(boundary))
     check_boundary_policy(ctx, boundary)
     ctx.runtime.store.users.set_permissions_boundary(user.user_id, boundary)
-    ctx.runtime.bump_iam_version()
     return None
 
 
@@ -340,5 +334,4 @@ def delete_user_permissions_boundary(ctx: ActionContext, params: Params) -> None
     user = authorized_user(ctx, "DeleteUserPermissionsBoundary", name, with_boundary=True)
     if user.permissions_boundary_arn is not None:
         ctx.runtime.store.users.set_permissions_boundary(user.user_id, None)
-        ctx.runtime.bump_iam_version()
     return None

@@ -34,7 +34,7 @@ class Store:
         self.url = url
         self.engine = create_store_engine(url)
         # IAM repositories write through this: each write transaction bumps the IAM change counter.
-        iam = CountedWrites(self.engine)
+        iam = self.iam_writes = CountedWrites(self.engine)
         self.accounts = AccountRepository(self.engine)
         self.access_keys = AccessKeyRepository(iam, master_key)
         self.signing_keys = SigningKeyRepository(self.engine)

@@ -11,7 +11,7 @@ so concurrent first writes on a store that somehow lost it cannot collide on the
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from sqlalchemy import Connection, Engine, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -47,6 +47,11 @@ class CountedWrites:
     def __init__(self, engine: Engine, counter: str = IAM_COUNTER) -> None:
         self.engine = engine
         self._counter = counter
+        self._listeners: list[Callable[[], None]] = []
+
+    def on_commit(self, listener: Callable[[], None]) -> None:
+        """Call ``listener()`` after every counted write commits (the runtime drops its caches then)."""
+        self._listeners.append(listener)
 
     def connect(self) -> Connection:
         return self.engine.connect()
@@ -56,6 +61,8 @@ class CountedWrites:
         with self.engine.begin() as conn:
             yield conn
             bump_counter(conn, self._counter)
+        for listener in self._listeners:
+            listener()
 
     def begin_uncounted(self) -> contextlib.AbstractContextManager[Connection]:
         return self.engine.begin()

@@ -1,0 +1,256 @@
+"""Typed requests: Query parameters declared on request dataclasses, and secrets marked on any dataclass.
+
+Every action takes one request dataclass. Each of its fields says which Query parameter it comes
+from and how AWS validates it (the member's shape in botocore's model)::
+
+    @dataclass(frozen=True, slots=True, kw_only=True)
+    class GetUserRequest:
+        user_name: str | None = text("UserName", min_len=1, max_len=128, pattern=USER_NAME_PATTERN)
+
+:func:`request_decoder` turns a request type into a function from decoded Query parameters to an
+instance: it reads the fields in declaration order (which is therefore the order of AWS's
+"N validation errors detected" messages), collects every failure, and raises one
+:class:`~opensts.errors.ValidationError` before anything else happens. A required field is never
+``None`` in a decoded request. Structures that span several parameters, or need checks beyond length
+and pattern, are read by a function given to :func:`custom`.
+
+:func:`secret` marks a field that carries a secret (a password, a TOTP code, a SAML assertion, a web
+identity token, a secret access key, a session token). :func:`redacted` renders any request or
+result for logs and the audit trail with those fields replaced, so the list of what is secret lives
+on the types themselves.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from enum import Enum
+from typing import Any, TypeVar
+
+from opensts.params import ParamReader
+
+PARAM = "opensts.param"  # field metadata: how the field is read from the Query parameters
+SECRET = "opensts.secret"  # field metadata: True when the field carries a secret
+REDACTED = "HIDDEN_DUE_TO_SECURITY_REASONS"  # what CloudTrail prints in place of a secret
+
+R = TypeVar("R")
+Params = dict[str, Any]
+
+
+# --- How one field is read -------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class Text:
+    name: str
+    required: bool = False
+    min_len: int | None = None
+    max_len: int | None = None
+    pattern: str | None = None
+    default: str | None = None
+
+    def read(self, reader: ParamReader) -> str | None:
+        value = reader.string(
+            self.name, required=self.required, min_len=self.min_len, max_len=self.max_len, pattern=self.pattern
+        )
+        return self.default if value is None else value
+
+
+@dataclass(frozen=True, slots=True)
+class Integer:
+    name: str
+    required: bool = False
+    min_value: int | None = None
+    max_value: int | None = None
+    default: int | None = None
+
+    def read(self, reader: ParamReader) -> int | None:
+        value = reader.integer(self.name, required=self.required, min_value=self.min_value, max_value=self.max_value)
+        return self.default if value is None else value
+
+
+@dataclass(frozen=True, slots=True)
+class Boolean:
+    name: str
+    default: bool | None = None
+
+    def read(self, reader: ParamReader) -> bool | None:
+        value = reader.boolean(self.name)
+        return self.default if value is None else value
+
+
+@dataclass(frozen=True, slots=True)
+class TextList:
+    """A ``Name.member.N`` list of strings, each checked like :class:`Text`."""
+
+    name: str
+    required: bool = False
+    max_items: int | None = None
+    min_len: int | None = None
+    max_len: int | None = None
+    pattern: str | None = None
+
+    def read(self, reader: ParamReader) -> list[str]:
+        member = self.name[:1].lower() + self.name[1:]
+        if self.required and self.name not in reader.params:
+            reader.fail(None, member, "Member must not be null")
+        out: list[str] = []
+        for i, item in enumerate(reader.list(self.name, max_items=self.max_items), start=1):
+            if not isinstance(item, str):
+                reader.fail(None, f"{member}.{i}.member", "Member must be a string")
+                continue
+            reader.check_string(
+                item, f"{member}.{i}.member", min_len=self.min_len, max_len=self.max_len, pattern=self.pattern
+            )
+            out.append(item)
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class Custom:
+    """Read by a function of the whole request's reader (structures, several parameters)."""
+
+    read: Callable[[ParamReader], Any]
+
+
+# --- Declaring fields --------------------------------------------------------------------------------
+def _field(spec: Any, *, required: bool, default: Any, secret_: bool) -> Any:
+    metadata = {PARAM: spec, SECRET: secret_}
+    if required:
+        return dataclasses.field(metadata=metadata)
+    return dataclasses.field(default=default, metadata=metadata)
+
+
+def text(
+    name: str,
+    *,
+    required: bool = False,
+    min_len: int | None = None,
+    max_len: int | None = None,
+    pattern: str | None = None,
+    default: str | None = None,
+    secret: bool = False,
+) -> Any:
+    """A string parameter; without ``pattern``, the characters of ``params.TEXT_PATTERN``."""
+    spec = Text(name, required, min_len, max_len, pattern, default)
+    return _field(spec, required=required, default=default, secret_=secret)
+
+
+def integer(
+    name: str,
+    *,
+    required: bool = False,
+    min_value: int | None = None,
+    max_value: int | None = None,
+    default: int | None = None,
+) -> Any:
+    return _field(Integer(name, required, min_value, max_value, default), required=required, default=default, secret_=False)
+
+
+def boolean(name: str, *, default: bool | None = None) -> Any:
+    return _field(Boolean(name, default), required=False, default=default, secret_=False)
+
+
+def text_list(
+    name: str,
+    *,
+    required: bool = False,
+    max_items: int | None = None,
+    min_len: int | None = None,
+    max_len: int | None = None,
+    pattern: str | None = None,
+) -> Any:
+    spec = TextList(name, required, max_items, min_len, max_len, pattern)
+    return dataclasses.field(default_factory=list, metadata={PARAM: spec, SECRET: False})
+
+
+def custom(read: Callable[[ParamReader], Any], *, default: Any = dataclasses.MISSING, secret: bool = False) -> Any:
+    """A field read by ``read(reader)``; it reports failures with ``reader.fail`` or raises an AwsError."""
+    metadata = {PARAM: Custom(read), SECRET: secret}
+    if default is dataclasses.MISSING:
+        return dataclasses.field(metadata=metadata)
+    if isinstance(default, (list, dict)):
+        factory = type(default)
+        return dataclasses.field(default_factory=factory, metadata=metadata)
+    return dataclasses.field(default=default, metadata=metadata)
+
+
+def secret(*, default: Any = dataclasses.MISSING) -> Any:
+    """A plain dataclass field (a result's or a nested structure's) that carries a secret."""
+    if default is dataclasses.MISSING:
+        return dataclasses.field(metadata={SECRET: True})
+    return dataclasses.field(default=default, metadata={SECRET: True})
+
+
+# --- Decoding -------------------------------------------------------------------------------------------
+def request_decoder(request_type: type[R]) -> Callable[[Params], R]:
+    """The function that reads and validates ``request_type`` from decoded Query parameters.
+
+    Raises TypeError at registration if a field says nothing of where it comes from.
+    """
+    specs: list[tuple[str, Any]] = []
+    for f in dataclasses.fields(request_type):  # type: ignore[arg-type]
+        spec = f.metadata.get(PARAM)
+        if spec is None:
+            raise TypeError(f"{request_type.__name__}.{f.name} does not say which parameter it is read from")
+        specs.append((f.name, spec.read))
+    if not specs:
+        empty = request_type()
+        return lambda params: empty
+
+    def decode(params: Params) -> R:
+        reader = ParamReader(params)
+        values = {name: read(reader) for name, read in specs}
+        reader.done()
+        return request_type(**values)
+
+    return decode
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NoParameters:
+    """The request of actions that take no parameters of their own (GetCallerIdentity, ...)."""
+
+
+# --- Redaction ----------------------------------------------------------------------------------------
+def secret_fields(cls: type) -> frozenset[str]:
+    """The names of ``cls``'s fields marked secret."""
+    return frozenset(f.name for f in dataclasses.fields(cls) if f.metadata.get(SECRET))  # type: ignore[arg-type]
+
+
+def fingerprint(value: str) -> str:
+    """A stable, one-way name for a secret (e.g. a session token), so that it can be traced."""
+    return "sha256:" + hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def redacted(value: Any, *, depth: int = 0) -> Any:
+    """``value`` as JSON-ready data (dataclasses → dicts of lowerCamel keys as in CloudTrail), with
+    every field marked secret replaced by :data:`REDACTED`. Bounded in depth."""
+    if depth > 16:
+        return "..."
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, Enum):
+        return value.value
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        out: dict[str, Any] = {}
+        for f in dataclasses.fields(value):
+            item = getattr(value, f.name)
+            if item is None:
+                continue
+            key = _camel(f.name)
+            out[key] = REDACTED if f.metadata.get(SECRET) else redacted(item, depth=depth + 1)
+        return out
+    if isinstance(value, Mapping):
+        return {str(k): redacted(v, depth=depth + 1) for k, v in value.items()}
+    if isinstance(value, (list, tuple, frozenset, set)):
+        return [redacted(v, depth=depth + 1) for v in value]
+    return str(value)
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part[:1].upper() + part[1:] for part in rest)
