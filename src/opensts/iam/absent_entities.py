@@ -16,7 +16,8 @@ from opensts.actions import ActionContext, Params, action
 from opensts.errors import NoSuchEntity
 from opensts.iam.common import authorize_iam, caller_account, read_pagination, read_path_prefix, resource_arn
 from opensts.iam.roles import authorized_role, read_role_name
-from opensts.iam.users import authorized_user, read_user_name
+from opensts.iam.common import read_user_name
+from opensts.iam.entities import authorized_user
 from opensts.params import ParamReader
 
 

@@ -15,7 +15,8 @@ from datetime import datetime
 from opensts.actions import ActionContext, Params, action
 from opensts.errors import InvalidInput, LimitExceeded, NoSuchEntity
 from opensts.iam.common import authorize_iam, caller_account, paginate, read_pagination, resource_arn
-from opensts.iam.users import authorized_user, calling_user, read_user_name, user_arn
+from opensts.iam.common import read_user_name
+from opensts.iam.entities import authorized_user, calling_user, user_arn
 from opensts.identity import arn as arns
 from opensts.identity import ids
 from opensts.params import ParamReader

@@ -24,7 +24,9 @@ from opensts.iam.common import (
     read_path_prefix,
     resource_arn,
 )
-from opensts.iam.users import DELETE_CONFLICT_MESSAGES, User, authorized_user, read_user_name, user_shape
+from opensts.iam.common import read_user_name
+from opensts.iam.entities import DELETE_CONFLICT_MESSAGES, authorized_user
+from opensts.iam.shapes import User, user_shape
 from opensts.identity import arn as arns
 from opensts.identity import ids
 from opensts.params import ParamReader

@@ -23,7 +23,8 @@ from opensts.errors import (
     ValidationError,
 )
 from opensts.federation.totp import new_seed, otpauth_uri, qr_code_png, verify_consecutive_codes
-from opensts.iam.users import authorized_user, no_such_user, read_user_name
+from opensts.iam.common import read_user_name
+from opensts.iam.entities import authorized_user, no_such_user
 from opensts.store.iam_users import UserRecord
 from opensts.iam.common import (
     read_tag_keys,

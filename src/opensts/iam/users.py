@@ -2,71 +2,99 @@
 
 Names are unique per account case-insensitively and keep the case they were given. Every action
 authorizes ``iam:ACTION`` on the user's ARN (with its real path when the user exists) before it
-says whether the user exists, so a caller without permission learns nothing.
+says whether the user exists, so a caller without permission learns nothing
+(https://docs.aws.amazon.com/IAM/latest/APIReference/API_CreateUser.html and the pages beside it).
 """
 
 from __future__ import annotations
 
-from typing import Any
 from dataclasses import dataclass
-from datetime import datetime
 
-from opensts.actions import ActionContext, Params, action
-from opensts.errors import (
-    DeleteConflict,
-    EntityAlreadyExists,
-    InvalidInput,
-    LimitExceeded,
-    NoSuchEntity,
-    ValidationError,
+from opensts.actions import ActionContext, action
+from opensts.errors import DeleteConflict, EntityAlreadyExists
+from opensts.iam import fields
+from opensts.iam.common import authorize_iam, boundary_context, caller_account, resource_arn
+from opensts.iam.entities import (
+    DELETE_CONFLICT_MESSAGES,
+    authorized_user,
+    calling_user,
+    check_boundary,
+    user_arn,
 )
-from opensts.iam.shapes import PermissionsBoundary, boundary_shape
-from opensts.iam.common import (
-    boundary_context,
-    tag_context,
-    read_tag_keys,
-    Tag,
-    authorize_iam,
-    caller_account,
-    paginate,
-    read_pagination,
-    read_path,
-    read_path_prefix,
-    read_tags,
-    resource_arn,
-    USER_NAME_PATTERN,
-)
+from opensts.iam.pagination import paginate
+from opensts.iam.shapes import User, user_shape
+from opensts.iam import tagging
+from opensts.iam.tagging import ListTagsResult, Tag, add_tags, pairs, tag_context, tags_page, untag_context
 from opensts.identity import arn as arns
 from opensts.identity import ids
-from opensts.identity.principal import PrincipalKind
-from opensts.params import ParamReader
-from opensts.store.iam_users import DeleteBlocked, NameTaken, TooManyTags, UserRecord
+from opensts.store.iam_users import DeleteBlocked, NameTaken
 
-MAX_TAGS = 50
-NON_USER_CREDENTIALS = "Must specify userName when calling with non-User credentials"
-
-DELETE_CONFLICT_MESSAGES = {
-    "access_keys": "Cannot delete entity, must delete access keys first.",
-    "policies": "Cannot delete entity, must delete policies first.",
-    "attached_policies": "Cannot delete entity, must detach all policies first.",
-    "mfa_devices": "Cannot delete entity, must delete MFA device first.",
-    "groups": "Cannot delete entity, must remove users from group first.",
-}
+TAG_QUOTA = "TagsPerUser"
 
 
-# --- Result shapes (botocore: User, AttachedPermissionsBoundary, Tag) --------------------------
+# --- Requests (botocore: CreateUserRequest, ...) and results ---------------------------------------
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CreateUserRequest:
+    user_name: str = fields.user_name(max_len=64)
+    path: str = fields.path()
+    permissions_boundary: str | None = fields.permissions_boundary()
+    tags: list[Tag] = tagging.tags()
 
 
-@dataclass(frozen=True, slots=True)
-class User:
-    path: str | None
-    user_name: str | None
-    user_id: str
-    arn: str
-    create_date: datetime
-    password_last_used: datetime | None = None
-    permissions_boundary: PermissionsBoundary | None = None
-    tags: list[Tag] | None = None
+@dataclass(frozen=True, slots=True, kw_only=True)
+class GetUserRequest:
+    user_name: str | None = fields.user_name(required=False)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ListUsersRequest:
+    path_prefix: str = fields.path_prefix()
+    marker: str | None = fields.marker()
+    max_items: int = fields.max_items()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UpdateUserRequest:
+    user_name: str = fields.user_name()
+    new_path: str | None = fields.new_path()
+    new_user_name: str | None = fields.user_name("NewUserName", required=False, max_len=64)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UserNameRequest:
+    """DeleteUser."""
+
+    user_name: str = fields.user_name()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TagUserRequest:
+    user_name: str = fields.user_name()
+    tags: list[Tag] = tagging.tags(required=True)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UntagUserRequest:
+    user_name: str = fields.user_name()
+    tag_keys: list[str] = tagging.tag_keys()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ListUserTagsRequest:
+    user_name: str = fields.user_name()
+    marker: str | None = fields.marker()
+    max_items: int = fields.max_items()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PutUserPermissionsBoundaryRequest:
+    user_name: str = fields.user_name(max_len=64)
+    permissions_boundary: str = fields.permissions_boundary(required=True)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DeleteUserPermissionsBoundaryRequest:
+    user_name: str = fields.user_name(max_len=64)
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,129 +114,28 @@ class ListUsersResult:
     marker: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class ListUserTagsResult:
-    tags: list[Tag]
-    is_truncated: bool
-    marker: str | None = None
-
-
-# --- Helpers shared with access_keys.py and groups.py ------------------------------------------
-def user_arn(user: UserRecord) -> str:
-    return arns.user_arn(user.account_id, user.name, user.path)
-
-
-def user_shape(user: UserRecord, tags: list[tuple[str, str]] | None = None, *, full: bool = True) -> User:
-    """The botocore ``User`` structure. ``full=False`` as in list calls: no boundary, no tags."""
-    boundary = boundary_shape(user.permissions_boundary_arn) if full else None
-    return User(
-        path=user.path,
-        user_name=user.name,
-        user_id=user.user_id,
-        arn=user_arn(user),
-        create_date=user.created_at,
-        permissions_boundary=boundary,
-        tags=[Tag(k, v) for k, v in tags] if full and tags else None,
-    )
-
-
-def read_user_name(reader: ParamReader, name: str = "UserName", *, required: bool = True, max_len: int = 128) -> str | None:
-    """``existingUserNameType`` (1..128) by default; ``userNameType`` (1..64) with max_len=64."""
-    return reader.string(name, required=required, min_len=1, max_len=max_len, pattern=USER_NAME_PATTERN)
-
-
-def no_such_user(name: str) -> NoSuchEntity:
-    return NoSuchEntity(f"The user with name {name} cannot be found.")
-
-
-def authorized_user(
-    ctx: ActionContext, action_name: str, name: str, context: dict[str, Any] | None = None, *, with_boundary: bool = False
-) -> UserRecord:
-    """Look the user up, authorize ``iam:ACTION`` on its ARN, then NoSuchEntity if it is missing.
-
-    ``with_boundary``: the user's current boundary is the action's ``iam:PermissionsBoundary``.
-    """
-    account = caller_account(ctx)
-    user = ctx.runtime.store.users.get(account, name)
-    resource = user_arn(user) if user else resource_arn(account, "user", name)
-    if with_boundary and user is not None:
-        context = {**boundary_context(user.permissions_boundary_arn), **(context or {})}
-    authorize_iam(ctx, action_name, resource, context)
-    if user is None:
-        raise no_such_user(name)
-    return user
-
-
-def calling_user(ctx: ActionContext) -> UserRecord | None:
-    """The IAM user behind the caller's credentials; None for the account root.
-
-    Raises ValidationError for roles and federated users, as AWS does when they leave out UserName.
-    """
-    caller = ctx.caller
-    assert caller is not None
-    if caller.kind is PrincipalKind.ROOT:
-        return None
-    if caller.kind is PrincipalKind.USER and caller.entity_id:
-        user = ctx.runtime.store.users.get_by_id(caller.entity_id)
-        if user is not None:
-            return user
-        raise no_such_user(caller.user_name or caller.entity_id)
-    raise ValidationError(NON_USER_CREDENTIALS)
-
-
-def check_boundary_policy(ctx: ActionContext, policy_arn: str) -> None:
-    """A permissions boundary must be a managed policy that exists in the caller's account."""
-    account = caller_account(ctx)
-    try:
-        parsed = arns.Arn.parse(policy_arn)
-    except ValueError:
-        raise InvalidInput(f"ARN {policy_arn} is not valid.") from None
-    if parsed.service != "iam" or parsed.resource_type != "policy":
-        raise InvalidInput(f"ARN {policy_arn} is not valid.")
-    if not ctx.runtime.store.users.managed_policy_exists(account, policy_arn):
-        raise NoSuchEntity(f"Scope ARN: {policy_arn} does not exist or is not attachable.")
-
-
-def read_boundary_arn(reader: ParamReader, *, required: bool = False) -> str | None:
-    return reader.string("PermissionsBoundary", required=required, min_len=20, max_len=2048)
-
-
-def _tags_param(reader: ParamReader) -> list[Tag]:
-    return read_tags(reader, max_items=MAX_TAGS)
-
-
 # --- Actions ------------------------------------------------------------------------------------
-@action("iam", "CreateUser")
-def create_user(ctx: ActionContext, params: Params) -> CreateUserResult:
-    reader = ParamReader(params)
-    name = read_user_name(reader, max_len=64)
-    path = read_path(reader)
-    boundary = read_boundary_arn(reader)
-    tags = _tags_param(reader)
-    reader.done()
-    assert name is not None
+@action("iam", "CreateUser", request=CreateUserRequest, writes=True)
+def create_user(ctx: ActionContext, request: CreateUserRequest) -> CreateUserResult:
+    name, path, boundary, tags = request.user_name, request.path, request.permissions_boundary, request.tags
     account = caller_account(ctx)
     authorize_iam(
         ctx, "CreateUser", resource_arn(account, "user", name, path), {**tag_context(tags), **boundary_context(boundary)}
     )
     if boundary:
-        check_boundary_policy(ctx, boundary)
-    pairs = [(t.key, t.value) for t in tags]
+        check_boundary(ctx, boundary)
     try:
-        user = ctx.runtime.store.users.create(account, ids.new_user_id(), name, path, boundary, pairs)
+        user = ctx.runtime.store.users.create(account, ids.new_user_id(), name, path, boundary, pairs(tags))
     except NameTaken:
         raise EntityAlreadyExists(f"User with name {name} already exists.") from None
-    return CreateUserResult(user_shape(user, pairs))
+    return CreateUserResult(user_shape(user, pairs(tags)))
 
 
-@action("iam", "GetUser")
-def get_user(ctx: ActionContext, params: Params) -> GetUserResult:
-    reader = ParamReader(params)
-    name = read_user_name(reader, required=False)
-    reader.done()
+@action("iam", "GetUser", request=GetUserRequest)
+def get_user(ctx: ActionContext, request: GetUserRequest) -> GetUserResult:
     account = caller_account(ctx)
     store = ctx.runtime.store
-    if name is None:
+    if request.user_name is None:
         user = calling_user(ctx)
         if user is None:  # the account root: AWS answers with the root "user", no name or path
             root = arns.root_arn(account)
@@ -218,32 +145,23 @@ def get_user(ctx: ActionContext, params: Params) -> GetUserResult:
             return GetUserResult(User(None, None, account, root, record.created_at))
         authorize_iam(ctx, "GetUser", user_arn(user))
     else:
-        user = authorized_user(ctx, "GetUser", name)
+        user = authorized_user(ctx, "GetUser", request.user_name)
     return GetUserResult(user_shape(user, store.users.tags(user.user_id)))
 
 
-@action("iam", "ListUsers")
-def list_users(ctx: ActionContext, params: Params) -> ListUsersResult:
-    reader = ParamReader(params)
-    prefix = read_path_prefix(reader)
-    marker, max_items = read_pagination(reader)
-    reader.done()
+@action("iam", "ListUsers", request=ListUsersRequest)
+def list_users(ctx: ActionContext, request: ListUsersRequest) -> ListUsersResult:
     account = caller_account(ctx)
-    authorize_iam(ctx, "ListUsers", resource_arn(account, "user", "", prefix))
-    users = ctx.runtime.store.users.list(account, prefix)
-    page = paginate(users, marker, max_items, key=lambda u: u.name.lower())
+    authorize_iam(ctx, "ListUsers", resource_arn(account, "user", "", request.path_prefix))
+    users = ctx.runtime.store.users.list(account, request.path_prefix)
+    page = paginate(users, request.marker, request.max_items, key=lambda u: u.name.lower())
     return ListUsersResult([user_shape(u, full=False) for u in page.items], page.is_truncated, page.marker)
 
 
-@action("iam", "UpdateUser")
-def update_user(ctx: ActionContext, params: Params) -> None:
-    reader = ParamReader(params)
-    name = read_user_name(reader)
-    new_path = reader.string("NewPath", min_len=1, max_len=512, pattern=r"(\u002F)|(\u002F[\u0021-\u007E]+\u002F)")
-    new_name = read_user_name(reader, "NewUserName", required=False, max_len=64)
-    reader.done()
-    assert name is not None
-    user = authorized_user(ctx, "UpdateUser", name)
+@action("iam", "UpdateUser", request=UpdateUserRequest, writes=True)
+def update_user(ctx: ActionContext, request: UpdateUserRequest) -> None:
+    new_name, new_path = request.new_user_name, request.new_path
+    user = authorized_user(ctx, "UpdateUser", request.user_name)
     if new_name is not None or new_path is not None:
         # Renaming or moving also needs permission on the user's new ARN, as AWS checks.
         target = resource_arn(user.account_id, "user", new_name or user.name, new_path or user.path)
@@ -253,85 +171,45 @@ def update_user(ctx: ActionContext, params: Params) -> None:
         ctx.runtime.store.users.update(user.user_id, new_name=new_name, new_path=new_path)
     except NameTaken:
         raise EntityAlreadyExists(f"User with name {new_name} already exists.") from None
-    return None
 
 
-@action("iam", "DeleteUser")
-def delete_user(ctx: ActionContext, params: Params) -> None:
-    reader = ParamReader(params)
-    name = read_user_name(reader)
-    reader.done()
-    assert name is not None
-    user = authorized_user(ctx, "DeleteUser", name)
+@action("iam", "DeleteUser", request=UserNameRequest, writes=True)
+def delete_user(ctx: ActionContext, request: UserNameRequest) -> None:
+    user = authorized_user(ctx, "DeleteUser", request.user_name)
     try:
         ctx.runtime.store.users.delete(user.user_id)
     except DeleteBlocked as blocked:
         raise DeleteConflict(DELETE_CONFLICT_MESSAGES[blocked.reason]) from None
-    return None
 
 
-@action("iam", "TagUser")
-def tag_user(ctx: ActionContext, params: Params) -> None:
-    reader = ParamReader(params)
-    name = read_user_name(reader)
-    if "Tags" not in params:
-        reader.fail(None, "tags", "Member must not be null")
-    tags = _tags_param(reader)
-    reader.done()
-    assert name is not None
-    user = authorized_user(ctx, "TagUser", name, tag_context(tags))
-    try:
-        ctx.runtime.store.users.tag(user.user_id, [(t.key, t.value) for t in tags], max_tags=MAX_TAGS)
-    except TooManyTags:
-        raise LimitExceeded(f"Cannot exceed quota for TagsPerUser: {MAX_TAGS}") from None
-    return None
+@action("iam", "TagUser", request=TagUserRequest, writes=True)
+def tag_user(ctx: ActionContext, request: TagUserRequest) -> None:
+    user = authorized_user(ctx, "TagUser", request.user_name, tag_context(request.tags))
+    add_tags(lambda new: ctx.runtime.store.users.tag(user.user_id, new, max_tags=tagging.MAX_TAGS), request.tags, TAG_QUOTA)
 
 
-@action("iam", "UntagUser")
-def untag_user(ctx: ActionContext, params: Params) -> None:
-    reader = ParamReader(params)
-    name = read_user_name(reader)
-    keys = read_tag_keys(reader)
-    reader.done()
-    assert name is not None
-    user = authorized_user(ctx, "UntagUser", name, {"aws:TagKeys": keys} if keys else None)
-    ctx.runtime.store.users.untag(user.user_id, keys)
-    return None
+@action("iam", "UntagUser", request=UntagUserRequest, writes=True)
+def untag_user(ctx: ActionContext, request: UntagUserRequest) -> None:
+    user = authorized_user(ctx, "UntagUser", request.user_name, untag_context(request.tag_keys))
+    ctx.runtime.store.users.untag(user.user_id, request.tag_keys)
 
 
-@action("iam", "ListUserTags")
-def list_user_tags(ctx: ActionContext, params: Params) -> ListUserTagsResult:
-    reader = ParamReader(params)
-    name = read_user_name(reader)
-    marker, max_items = read_pagination(reader)
-    reader.done()
-    assert name is not None
-    user = authorized_user(ctx, "ListUserTags", name)
-    tags = ctx.runtime.store.users.tags(user.user_id)
-    page = paginate(tags, marker, max_items, key=lambda t: t[0].lower())
-    return ListUserTagsResult([Tag(k, v) for k, v in page.items], page.is_truncated, page.marker)
+@action("iam", "ListUserTags", request=ListUserTagsRequest)
+def list_user_tags(ctx: ActionContext, request: ListUserTagsRequest) -> ListTagsResult:
+    user = authorized_user(ctx, "ListUserTags", request.user_name)
+    return tags_page(ctx.runtime.store.users.tags(user.user_id), request.marker, request.max_items)
 
 
-@action("iam", "PutUserPermissionsBoundary")
-def put_user_permissions_boundary(ctx: ActionContext, params: Params) -> None:
-    reader = ParamReader(params)
-    name = read_user_name(reader, max_len=64)
-    boundary = read_boundary_arn(reader, required=True)
-    reader.done()
-    assert name is not None and boundary is not None
-    user = authorized_user(ctx, "PutUserPermissionsBoundary", name, boundary_context(boundary))
-    check_boundary_policy(ctx, boundary)
+@action("iam", "PutUserPermissionsBoundary", request=PutUserPermissionsBoundaryRequest, writes=True)
+def put_user_permissions_boundary(ctx: ActionContext, request: PutUserPermissionsBoundaryRequest) -> None:
+    boundary = request.permissions_boundary
+    user = authorized_user(ctx, "PutUserPermissionsBoundary", request.user_name, boundary_context(boundary))
+    check_boundary(ctx, boundary)
     ctx.runtime.store.users.set_permissions_boundary(user.user_id, boundary)
-    return None
 
 
-@action("iam", "DeleteUserPermissionsBoundary")
-def delete_user_permissions_boundary(ctx: ActionContext, params: Params) -> None:
-    reader = ParamReader(params)
-    name = read_user_name(reader, max_len=64)
-    reader.done()
-    assert name is not None
-    user = authorized_user(ctx, "DeleteUserPermissionsBoundary", name, with_boundary=True)
+@action("iam", "DeleteUserPermissionsBoundary", request=DeleteUserPermissionsBoundaryRequest, writes=True)
+def delete_user_permissions_boundary(ctx: ActionContext, request: DeleteUserPermissionsBoundaryRequest) -> None:
+    user = authorized_user(ctx, "DeleteUserPermissionsBoundary", request.user_name, with_boundary=True)
     if user.permissions_boundary_arn is not None:
         ctx.runtime.store.users.set_permissions_boundary(user.user_id, None)
-    return None
