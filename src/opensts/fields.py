@@ -118,8 +118,8 @@ class Custom:
 def _field(spec: Any, *, required: bool, default: Any, secret_: bool) -> Any:
     metadata = {PARAM: spec, SECRET: secret_}
     if required:
-        return dataclasses.field(metadata=metadata)
-    return dataclasses.field(default=default, metadata=metadata)
+        return dataclasses.field(metadata=metadata, repr=not secret_)
+    return dataclasses.field(default=default, metadata=metadata, repr=not secret_)
 
 
 def text(
@@ -169,18 +169,23 @@ def custom(read: Callable[[ParamReader], Any], *, default: Any = dataclasses.MIS
     """A field read by ``read(reader)``; it reports failures with ``reader.fail`` or raises an AwsError."""
     metadata = {PARAM: Custom(read), SECRET: secret}
     if default is dataclasses.MISSING:
-        return dataclasses.field(metadata=metadata)
+        return dataclasses.field(metadata=metadata, repr=not secret)
     if isinstance(default, (list, dict)):
         factory = type(default)
-        return dataclasses.field(default_factory=factory, metadata=metadata)
-    return dataclasses.field(default=default, metadata=metadata)
+        return dataclasses.field(default_factory=factory, metadata=metadata, repr=not secret)
+    return dataclasses.field(default=default, metadata=metadata, repr=not secret)
 
 
-def secret(*, default: Any = dataclasses.MISSING) -> Any:
-    """A plain dataclass field (a result's or a nested structure's) that carries a secret."""
+def secret(*, default: Any = dataclasses.MISSING, xml: str | None = None) -> Any:
+    """A plain dataclass field (a result's or a nested structure's) that carries a secret: hidden by
+    :func:`redacted` and left out of ``repr()`` (tracebacks, debug logs). ``xml``: the element name
+    when it is not the field's name in CamelCase (see ``server/xml.py``)."""
+    metadata: dict[str, Any] = {SECRET: True}
+    if xml is not None:
+        metadata["xml"] = xml
     if default is dataclasses.MISSING:
-        return dataclasses.field(metadata={SECRET: True})
-    return dataclasses.field(default=default, metadata={SECRET: True})
+        return dataclasses.field(metadata=metadata, repr=False)
+    return dataclasses.field(default=default, metadata=metadata, repr=False)
 
 
 # --- Decoding -------------------------------------------------------------------------------------------
@@ -226,7 +231,11 @@ def fingerprint(value: str) -> str:
 
 def redacted(value: Any, *, depth: int = 0) -> Any:
     """``value`` as JSON-ready data (dataclasses → dicts of lowerCamel keys as in CloudTrail), with
-    every field marked secret replaced by :data:`REDACTED`. Bounded in depth."""
+    every field marked secret replaced by :data:`REDACTED`. Bounded in depth.
+
+    Deviation from nothing, but note: validation messages quote the value that failed (as AWS's do),
+    so an error answering a malformed secret parameter carries it; the audit trail must not record
+    such messages verbatim."""
     if depth > 16:
         return "..."
     if value is None or isinstance(value, (bool, int, float, str)):
