@@ -233,9 +233,8 @@ def redacted(value: Any, *, depth: int = 0) -> Any:
     """``value`` as JSON-ready data (dataclasses → dicts of lowerCamel keys as in CloudTrail), with
     every field marked secret replaced by :data:`REDACTED`. Bounded in depth.
 
-    Deviation from nothing, but note: validation messages quote the value that failed (as AWS's do),
-    so an error answering a malformed secret parameter carries it; the audit trail must not record
-    such messages verbatim."""
+    Validation messages quote the value that failed (as AWS's do), so the error answering a malformed
+    secret parameter carries it: the audit trail must not record such messages verbatim."""
     if depth > 16:
         return "..."
     if value is None or isinstance(value, (bool, int, float, str)):
