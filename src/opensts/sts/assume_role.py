@@ -1,8 +1,13 @@
 """AssumeRole: temporary credentials for a role, granted by the role's trust policy.
 
+https://docs.aws.amazon.com/STS/latest/APIReference/API_AssumeRole.html
+
 Same account: a trust policy naming the caller suffices; one naming the account delegates to the
 caller's identity policies. Cross account: both must allow. A missing role and a refusing trust
-policy give the same AccessDenied, so callers cannot probe for role names.
+policy give the same AccessDenied, so callers cannot probe for role names. Role chaining (a role
+session assuming a role) carries the session's transitive tags and source identity, which cannot be
+changed once set (AccessDenied), and is limited to one hour:
+https://docs.aws.amazon.com/IAM/latest/UserGuide/id_roles_terms-and-concepts.html#iam-term-role-chaining
 """
 
 from __future__ import annotations
@@ -12,10 +17,10 @@ from typing import Any
 
 from opensts.access.authorize import caller_policies, denial_message, request_context, trust_decision_for
 from opensts.access.trust_principals import effective_trust_policy
-from opensts.actions import ActionContext, Params, action
+from opensts.actions import ActionContext, action
 from opensts.errors import AccessDenied
+from opensts.fields import custom, integer, text
 from opensts.identity.principal import PrincipalKind
-from opensts.params import ParamReader
 from opensts.sts import session_params as sp
 from opensts.sts.credentials import AssumedRoleUser, Credentials
 from opensts.sts.role_sessions import (
@@ -34,31 +39,18 @@ def _not_authorized(caller_arn: str, role_arn: str) -> AccessDenied:
     return AccessDenied(f"User: {caller_arn} is not authorized to perform: sts:AssumeRole on resource: {role_arn}")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class AssumeRoleRequest:
-    role_arn: str
-    role_session_name: str
-    duration_seconds: int | None
-    external_id: str | None
-    policies: sp.SessionPolicies
-    tags: sp.SessionTags
-    mfa: sp.MfaInput | None
-    source_identity: str | None
-
-    @classmethod
-    def from_params(cls, params: Params) -> "AssumeRoleRequest":
-        reader = ParamReader(params)
-        role_arn = reader.string("RoleArn", required=True, min_len=20, max_len=2048)
-        session_name = reader.string("RoleSessionName", required=True, min_len=2, max_len=64, pattern=sp.ROLE_SESSION_NAME_PATTERN)
-        duration = reader.integer("DurationSeconds", min_value=900, max_value=43200)
-        external_id = reader.string("ExternalId", min_len=2, max_len=1224, pattern=sp.EXTERNAL_ID_PATTERN)
-        policies = sp.read_session_policies(reader)
-        tags = sp.read_session_tags(reader)
-        mfa = sp.read_mfa(reader)
-        source_identity = sp.read_source_identity(reader)
-        reader.done()
-        assert role_arn is not None and session_name is not None
-        return cls(role_arn, session_name, duration, external_id, policies, tags, mfa, source_identity)
+    role_arn: str = text("RoleArn", required=True, min_len=20, max_len=2048)
+    role_session_name: str = text(
+        "RoleSessionName", required=True, min_len=2, max_len=64, pattern=sp.ROLE_SESSION_NAME_PATTERN
+    )
+    duration_seconds: int | None = integer("DurationSeconds", min_value=900, max_value=43200)
+    external_id: str | None = text("ExternalId", min_len=2, max_len=1224, pattern=sp.EXTERNAL_ID_PATTERN)
+    policies: sp.SessionPolicies = custom(sp.read_session_policies, default=sp.NO_SESSION_POLICIES)
+    tags: sp.SessionTags = custom(sp.read_session_tags, default=sp.NO_SESSION_TAGS)
+    mfa: sp.MfaInput | None = custom(sp.read_mfa, default=None)  # its token code is marked secret
+    source_identity: str | None = custom(sp.read_source_identity, default=None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +61,7 @@ class AssumeRoleResult:
     source_identity: str | None = None
 
 
+@action("sts", "AssumeRole", request=AssumeRoleRequest, cache_first=True)
 def assume_role(ctx: ActionContext, request: AssumeRoleRequest) -> AssumeRoleResult:
     caller = ctx.caller
     assert caller is not None
@@ -118,8 +111,3 @@ def assume_role(ctx: ActionContext, request: AssumeRoleRequest) -> AssumeRoleRes
         chained=chained, region=ctx.region,
     )
     return AssumeRoleResult(credentials, assumed_role_user, packed, source_identity)
-
-
-@action("sts", "AssumeRole", cache_first=True)
-def handle(ctx: ActionContext, params: Params) -> AssumeRoleResult:
-    return assume_role(ctx, AssumeRoleRequest.from_params(params))

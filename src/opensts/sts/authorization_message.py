@@ -1,8 +1,10 @@
-"""DecodeAuthorizationMessage: read the encoded message of a denial (reference §11).
+"""DecodeAuthorizationMessage: read the encoded message of a denial.
+
+https://docs.aws.amazon.com/STS/latest/APIReference/API_DecodeAuthorizationMessage.html
 
 The caller needs ``sts:DecodeAuthorizationMessage``. Messages are sealed by OpenSTS's key ring
 (``opensts.tokens.authorization_message``); a tampered, truncated or foreign one is
-``InvalidAuthorizationMessageException``. **Ours**: a message may be decoded only by principals of
+``InvalidAuthorizationMessageException``. Deviation: a message may be decoded only by principals of
 the account of the principal it is about (a multi-account deployment does not show one account's
 principals, policies and request details to another).
 """
@@ -14,13 +16,18 @@ from dataclasses import dataclass
 from typing import Any
 
 from opensts.access.authorize import authorize
-from opensts.actions import ActionContext, Params, action
+from opensts.actions import ActionContext, action
 from opensts.errors import InvalidAuthorizationMessage
-from opensts.params import ParamReader
-from opensts.tokens.authorization_message import MAX_ENCODED_CHARS, decode_authorization_message
+from opensts.fields import text
+from opensts.tokens import authorization_message as codec
 from opensts.tokens.errors import InvalidAuthorizationMessage as InvalidMessageToken
 
 INVALID_MESSAGE = "The encoded authorization message is invalid."
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DecodeAuthorizationMessageRequest:
+    encoded_message: str = text("EncodedMessage", required=True, min_len=1, max_len=codec.MAX_ENCODED_CHARS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,12 +48,12 @@ def _message_account(doc: dict[str, Any]) -> str | None:
 def decode(ctx: ActionContext, encoded: str) -> dict[str, Any]:
     runtime = ctx.runtime
     try:
-        doc = decode_authorization_message(encoded, runtime.keyring)
+        doc = codec.decode_authorization_message(encoded, runtime.keyring)
     except InvalidMessageToken as exc:
         if exc.reason != InvalidMessageToken.UNKNOWN_KEY:
             raise InvalidAuthorizationMessage(INVALID_MESSAGE) from None
         try:  # another node may have rotated keys since we last looked
-            doc = decode_authorization_message(encoded, runtime.reload_keyring_if_stale())
+            doc = codec.decode_authorization_message(encoded, runtime.reload_keyring_if_stale())
         except InvalidMessageToken:
             raise InvalidAuthorizationMessage(INVALID_MESSAGE) from None
     assert ctx.caller is not None
@@ -55,12 +62,10 @@ def decode(ctx: ActionContext, encoded: str) -> dict[str, Any]:
     return doc
 
 
-@action("sts", "DecodeAuthorizationMessage", cache_first=True)
-def handle(ctx: ActionContext, params: Params) -> DecodeAuthorizationMessageResult:
-    reader = ParamReader(params)
-    encoded = reader.string("EncodedMessage", required=True, min_len=1, max_len=MAX_ENCODED_CHARS)
-    reader.done()
+@action("sts", "DecodeAuthorizationMessage", request=DecodeAuthorizationMessageRequest, cache_first=True)
+def decode_authorization_message(
+    ctx: ActionContext, request: DecodeAuthorizationMessageRequest
+) -> DecodeAuthorizationMessageResult:
     authorize(ctx, "sts:DecodeAuthorizationMessage", "*")
-    assert encoded is not None
-    doc = decode(ctx, encoded)
+    doc = decode(ctx, request.encoded_message)
     return DecodeAuthorizationMessageResult(json.dumps(doc, ensure_ascii=False, separators=(",", ":")))

@@ -1,11 +1,14 @@
-"""GetCallerIdentity: who signed this request. Needs no permission; works even under an explicit Deny."""
+"""GetCallerIdentity: who signed this request. Needs no permission; works even under an explicit Deny.
+
+https://docs.aws.amazon.com/STS/latest/APIReference/API_GetCallerIdentity.html
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from opensts.actions import ActionContext, Params, action
-from opensts.identity.principal import Caller
+from opensts.actions import ActionContext, action
+from opensts.fields import NoParameters
 
 
 @dataclass(frozen=True, slots=True)
@@ -15,11 +18,8 @@ class GetCallerIdentityResult:
     arn: str
 
 
-def get_caller_identity(caller: Caller) -> GetCallerIdentityResult:
+@action("sts", "GetCallerIdentity", request=NoParameters, blocking=False)
+def get_caller_identity(ctx: ActionContext, request: NoParameters) -> GetCallerIdentityResult:
+    caller = ctx.caller
+    assert caller is not None  # the action is not unsigned: the edge authenticated the caller
     return GetCallerIdentityResult(user_id=caller.user_id, account=caller.account_id, arn=caller.arn)
-
-
-@action("sts", "GetCallerIdentity", blocking=False)
-def handle(ctx: ActionContext, params: Params) -> GetCallerIdentityResult:
-    assert ctx.caller is not None
-    return get_caller_identity(ctx.caller)

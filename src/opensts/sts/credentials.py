@@ -12,6 +12,7 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
 from opensts.errors import PackedPolicyTooLarge
+from opensts.fields import SECRET
 from opensts.identity import ids
 from opensts.tokens.session_token import SessionClaims, encode_session_token, packed_policy_size_percent
 
@@ -21,9 +22,13 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True, slots=True)
 class Credentials:
+    """The ``Credentials`` of every issuing action's result:
+    https://docs.aws.amazon.com/STS/latest/APIReference/API_Credentials.html"""
+
     access_key_id: str
-    secret_access_key: str = field(repr=False)
-    session_token: str = field(repr=False)
+    # Marked secret (fields.redacted hides them) and kept out of repr() (tracebacks, debug logs).
+    secret_access_key: str = field(repr=False, metadata={SECRET: True})
+    session_token: str = field(repr=False, metadata={SECRET: True})
     expiration: datetime
 
 

@@ -1,5 +1,7 @@
 """GetFederationToken: temporary credentials for a federated user, on behalf of an IAM user (or root).
 
+https://docs.aws.amazon.com/STS/latest/APIReference/API_GetFederationToken.html
+
 The caller needs ``sts:GetFederationToken`` on ``arn:aws:sts::ACCT:federated-user/NAME``. The
 federated user's permissions are the intersection of the caller's identity policies and the
 session policies passed here; without a session policy the federated user has no permissions.
@@ -10,11 +12,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from opensts.access.authorize import authorize
-from opensts.actions import ActionContext, Params, action
+from opensts.actions import ActionContext, action
 from opensts.errors import AccessDenied
+from opensts.fields import custom, integer, text
 from opensts.identity import arn as arns
 from opensts.identity.principal import PrincipalKind
-from opensts.params import ParamReader
 from opensts.sts import session_params as sp
 from opensts.sts.credentials import Credentials, FederatedUser, issue, packed_size
 
@@ -24,23 +26,12 @@ ROOT_MAX_DURATION = 3600
 SESSION_CREDENTIALS_MESSAGE = "Cannot call GetFederationToken with session credentials"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class GetFederationTokenRequest:
-    name: str
-    duration_seconds: int | None
-    policies: sp.SessionPolicies
-    tags: sp.SessionTags
-
-    @classmethod
-    def from_params(cls, params: Params) -> "GetFederationTokenRequest":
-        reader = ParamReader(params)
-        name = reader.string("Name", required=True, min_len=2, max_len=32, pattern=NAME_PATTERN)
-        duration = reader.integer("DurationSeconds", min_value=900, max_value=129600)
-        policies = sp.read_session_policies(reader)
-        tags = sp.read_session_tags(reader)
-        reader.done()
-        assert name is not None
-        return cls(name, duration, policies, tags)
+    name: str = text("Name", required=True, min_len=2, max_len=32, pattern=NAME_PATTERN)
+    duration_seconds: int | None = integer("DurationSeconds", min_value=900, max_value=129600)
+    policies: sp.SessionPolicies = custom(sp.read_session_policies, default=sp.NO_SESSION_POLICIES)
+    tags: sp.SessionTags = custom(sp.read_session_tags, default=sp.NO_SESSION_TAGS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +41,7 @@ class GetFederationTokenResult:
     packed_policy_size: int | None = None
 
 
+@action("sts", "GetFederationToken", request=GetFederationTokenRequest, cache_first=True)
 def get_federation_token(ctx: ActionContext, request: GetFederationTokenRequest) -> GetFederationTokenResult:
     caller = ctx.caller
     assert caller is not None
@@ -93,8 +85,3 @@ def _tag_context(tags: sp.SessionTags) -> dict[str, object]:
     for key, value in tags.tags:
         context[f"aws:RequestTag/{key}"] = value
     return context
-
-
-@action("sts", "GetFederationToken", cache_first=True)
-def handle(ctx: ActionContext, params: Params) -> GetFederationTokenResult:
-    return get_federation_token(ctx, GetFederationTokenRequest.from_params(params))

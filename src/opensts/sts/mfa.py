@@ -1,7 +1,8 @@
 """Checking an MFA code passed to an STS action (SerialNumber + TokenCode).
 
 The device must be an enabled MFA device of the calling IAM user; each code is accepted once,
-across every process and node (the accepted TOTP step is recorded in the store).
+across every process and node (the accepted TOTP step is recorded in the store). See
+https://docs.aws.amazon.com/IAM/latest/UserGuide/id_credentials_mfa_configure-api-require.html
 """
 
 from __future__ import annotations

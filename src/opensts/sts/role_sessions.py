@@ -2,7 +2,9 @@
 keys, and issuing the role session.
 
 ``assume_role.py`` (IAM callers), ``web_identity.py`` (OIDC) and ``saml.py`` build on these, each
-adding only how its caller is identified.
+adding only how its caller is identified. Durations: one hour by default, at most the role's
+MaxSessionDuration, at most one hour when chaining roles:
+https://docs.aws.amazon.com/IAM/latest/UserGuide/id_roles_use.html#id_roles_use_view-role-max-session
 """
 
 from __future__ import annotations

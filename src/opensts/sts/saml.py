@@ -1,6 +1,10 @@
 """AssumeRoleWithSAML: role credentials for a user an identity provider vouches for in a signed
 SAML 2.0 Response.
 
+https://docs.aws.amazon.com/STS/latest/APIReference/API_AssumeRoleWithSAML.html
+(assertion attributes:
+https://docs.aws.amazon.com/IAM/latest/UserGuide/id_roles_providers_create_saml_assertions.html)
+
 Unsigned call. ``PrincipalArn`` names a SAML provider (CreateSAMLProvider) whose metadata gives the
 trusted signing certificates and entity id; ``federation/saml.py`` verifies the Response and reads
 the assertion from signed content only. Then, here:
@@ -34,7 +38,7 @@ from typing import TYPE_CHECKING, Any
 
 from opensts.access.authorize import request_context
 from opensts.access.trust_principals import effective_trust_policy
-from opensts.actions import ActionContext, Params, action
+from opensts.actions import ActionContext, action
 from opensts.errors import (
     AccessDenied,
     AwsError,
@@ -44,6 +48,7 @@ from opensts.errors import (
 )
 from opensts.federation.saml import SamlAssertion, SamlEndpoints, verify_saml_response
 from opensts.federation.saml_metadata import IdpMetadata, MetadataError, parse_idp_metadata
+from opensts.fields import Params, custom, integer, text
 from opensts.identity import arn as arns
 from opensts.params import ParamReader
 from opensts.policy import Principal, PrincipalType, Request, evaluate_trust
@@ -76,25 +81,13 @@ PRUNE_INTERVAL = 300.0  # seconds between deletions of expired replay records, p
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class AssumeRoleWithSAMLRequest:
-    role_arn: str
-    principal_arn: str
-    saml_assertion: str
-    duration_seconds: int | None
-    policies: sp.SessionPolicies
-
-    @classmethod
-    def from_params(cls, params: Params) -> "AssumeRoleWithSAMLRequest":
-        reader = ParamReader(params)
-        role_arn = reader.string("RoleArn", required=True, min_len=20, max_len=2048)
-        principal_arn = reader.string("PrincipalArn", required=True, min_len=20, max_len=2048)
-        assertion = reader.string("SAMLAssertion", required=True, min_len=4, max_len=100_000)
-        duration = reader.integer("DurationSeconds", min_value=900, max_value=43200)
-        policies = sp.read_session_policies(reader)
-        reader.done()
-        assert role_arn is not None and principal_arn is not None and assertion is not None
-        return cls(role_arn, principal_arn, assertion, duration, policies)
+    role_arn: str = text("RoleArn", required=True, min_len=20, max_len=2048)
+    principal_arn: str = text("PrincipalArn", required=True, min_len=20, max_len=2048)
+    saml_assertion: str = text("SAMLAssertion", required=True, min_len=4, max_len=100_000, secret=True)
+    duration_seconds: int | None = integer("DurationSeconds", min_value=900, max_value=43200)
+    policies: sp.SessionPolicies = custom(sp.read_session_policies, default=sp.NO_SESSION_POLICIES)
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,7 +189,7 @@ def _single(attributes: dict[str, list[str]], name: str) -> str | None:
     return values[0]
 
 
-def _from_params(read: Any, params: Params, what: str) -> Any:
+def _attribute_checked(read: Any, params: Params, what: str) -> Any:
     """Validate assertion attributes with the AssumeRole parameter rules; their errors become
     InvalidIdentityToken (the caller did not send them as parameters, the IdP did)."""
     reader = ParamReader(params)
@@ -235,14 +228,14 @@ def session_attributes(attributes: dict[str, list[str]]) -> SessionAttributes:
     session_name = _single(attributes, SESSION_NAME_ATTRIBUTE)
     if session_name is None:
         raise InvalidIdentityToken("RoleSessionName is required in AuthnResponse")
-    _from_params(
+    _attribute_checked(
         lambda r: r.string("RoleSessionName", min_len=2, max_len=64, pattern=sp.ROLE_SESSION_NAME_PATTERN),
         {"RoleSessionName": session_name}, "RoleSessionName",
     )
     duration_text = _single(attributes, SESSION_DURATION_ATTRIBUTE)
     duration = None
     if duration_text is not None:
-        duration = _from_params(
+        duration = _attribute_checked(
             lambda r: r.integer("SessionDuration", min_value=900, max_value=43200),
             {"SessionDuration": duration_text.strip()}, "SessionDuration",
         )
@@ -253,7 +246,7 @@ def session_attributes(attributes: dict[str, list[str]]) -> SessionAttributes:
                 raise InvalidIdentityToken(f"The SAML attribute {name} must have exactly one value.")
             tag_params.append({"Key": name[len(TAG_ATTRIBUTE_PREFIX):], "Value": values[0]})
     transitive = attributes.get(TRANSITIVE_TAGS_ATTRIBUTE, [])
-    tags = _from_params(
+    tags = _attribute_checked(
         sp.read_session_tags, {"Tags": tag_params, "TransitiveTagKeys": list(transitive)}, "session tags"
     )
     try:
@@ -262,7 +255,7 @@ def session_attributes(attributes: dict[str, list[str]]) -> SessionAttributes:
         raise InvalidIdentityToken(f"Invalid session tags in the SAML assertion: {exc.message}") from None
     source_identity = _single(attributes, SOURCE_IDENTITY_ATTRIBUTE)
     if source_identity is not None:
-        _from_params(sp.read_source_identity, {"SourceIdentity": source_identity}, "SourceIdentity")
+        _attribute_checked(sp.read_source_identity, {"SourceIdentity": source_identity}, "SourceIdentity")
     return SessionAttributes(session_name, duration, tags, source_identity)
 
 
@@ -273,6 +266,7 @@ def name_qualifier(issuer: str, account_id: str, provider_name: str) -> str:
 
 
 # --- the action -----------------------------------------------------------------------------------
+@action("sts", "AssumeRoleWithSAML", request=AssumeRoleWithSAMLRequest, unsigned=True)
 def assume_role_with_saml(ctx: ActionContext, request: AssumeRoleWithSAMLRequest) -> AssumeRoleWithSAMLResult:
     runtime = ctx.runtime
     now = ctx.request_time
@@ -353,8 +347,3 @@ def assume_role_with_saml(ctx: ActionContext, request: AssumeRoleWithSAMLRequest
         name_qualifier=qualifier,
         source_identity=session.source_identity,
     )
-
-
-@action("sts", "AssumeRoleWithSAML", unsigned=True)
-def handle(ctx: ActionContext, params: Params) -> AssumeRoleWithSAMLResult:
-    return assume_role_with_saml(ctx, AssumeRoleWithSAMLRequest.from_params(params))

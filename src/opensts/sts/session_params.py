@@ -1,7 +1,18 @@
-"""Parameters shared by the credential-issuing STS actions, with the limits of reference §4.
+"""Parameters shared by the credential-issuing STS actions, read as ``custom(...)`` request fields.
 
 Session policies (``Policy``, ``PolicyArns``), session tags (``Tags``, ``TransitiveTagKeys``),
-``SourceIdentity``, MFA (``SerialNumber``, ``TokenCode``) and ``DurationSeconds``.
+``SourceIdentity`` and MFA (``SerialNumber`` with ``TokenCode``), with the lengths, patterns and list
+sizes of AWS's API reference:
+https://docs.aws.amazon.com/STS/latest/APIReference/API_AssumeRole.html (the other issuing actions
+give the same members the same limits). Session tag rules:
+https://docs.aws.amazon.com/IAM/latest/UserGuide/id_session-tags.html
+
+Each ``read_*`` function reads its parameters from the request's reader and reports failures with
+AWS's validation messages; the action then checks what needs more than the parameters themselves
+(:func:`validate_session_policy`, :func:`check_session_tags`). ``SerialNumber`` and ``TokenCode`` are
+one field (:class:`MfaInput`, whose code is marked secret): sending one without the other is a
+validation error. A ``SourceIdentity`` starting with ``aws:`` (a prefix AWS reserves) is refused
+while reading.
 """
 
 from __future__ import annotations
@@ -9,6 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from opensts.errors import InvalidParameterValue, MalformedPolicyDocument
+from opensts.fields import secret
 from opensts.params import (
     LONE_SURROGATE,
     POLICY_TEXT_PATTERN,
@@ -55,10 +67,11 @@ NO_SESSION_TAGS = SessionTags((), ())
 @dataclass(frozen=True, slots=True)
 class MfaInput:
     serial_number: str
-    token_code: str
+    token_code: str = secret()
 
 
 def read_session_policies(reader: ParamReader) -> SessionPolicies:
+    """``Policy`` and ``PolicyArns.member.N.arn``; :data:`NO_SESSION_POLICIES` when neither is sent."""
     if "Policy" not in reader.params and "PolicyArns" not in reader.params:
         return NO_SESSION_POLICIES
     policy = reader.string("Policy", min_len=1, max_len=2048, pattern=POLICY_TEXT_PATTERN)
@@ -86,6 +99,8 @@ def validate_session_policy(policy: str | None) -> None:
 
 
 def read_session_tags(reader: ParamReader) -> SessionTags:
+    """``Tags.member.N.Key/Value`` and ``TransitiveTagKeys.member.N``; :data:`NO_SESSION_TAGS` when
+    neither is sent. Duplicates and transitive keys are :func:`check_session_tags`'s to judge."""
     if "Tags" not in reader.params and "TransitiveTagKeys" not in reader.params:
         return NO_SESSION_TAGS
     tags: list[tuple[str, str]] = []
@@ -150,6 +165,7 @@ def _unique_lower(keys: tuple[str, ...]) -> tuple[str, ...]:
 
 
 def read_mfa(reader: ParamReader) -> MfaInput | None:
+    """``SerialNumber`` and ``TokenCode``, read together: None when neither is sent."""
     serial = reader.string("SerialNumber", min_len=9, max_len=256, pattern=SERIAL_NUMBER_PATTERN)
     code = reader.string("TokenCode", min_len=6, max_len=6, pattern=TOKEN_CODE_PATTERN)
     if serial is None and code is None:
@@ -161,6 +177,7 @@ def read_mfa(reader: ParamReader) -> MfaInput | None:
 
 
 def read_source_identity(reader: ParamReader) -> str | None:
+    """``SourceIdentity``; the ``aws:`` prefix is reserved."""
     value = reader.string("SourceIdentity", min_len=2, max_len=64, pattern=SOURCE_IDENTITY_PATTERN)
     if value is not None and value.lower().startswith("aws:"):
         reader.fail(value, "sourceIdentity", "Member must not start with the reserved prefix aws:")

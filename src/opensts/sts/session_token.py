@@ -1,5 +1,7 @@
 """GetSessionToken: temporary credentials for an IAM user (or the root), optionally with MFA.
 
+https://docs.aws.amazon.com/STS/latest/APIReference/API_GetSessionToken.html
+
 Needs no permission. MFA sessions carry ``aws:MultiFactorAuthPresent=true`` and
 ``aws:MultiFactorAuthAge``; sessions without MFA carry ``false``. Root sessions are capped at
 one hour, silently, as AWS does.
@@ -9,11 +11,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from opensts.actions import ActionContext, Params, action
+from opensts.actions import ActionContext, action
 from opensts.errors import AccessDenied
+from opensts.fields import custom, integer
 from opensts.identity import arn as arns
 from opensts.identity.principal import PrincipalKind
-from opensts.params import ParamReader
 from opensts.sts import session_params as sp
 from opensts.sts.credentials import Credentials, issue
 from opensts.sts.mfa import verify_mfa
@@ -23,18 +25,10 @@ ROOT_MAX_DURATION = 3600
 SESSION_CREDENTIALS_MESSAGE = "Cannot call GetSessionToken with session credentials"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class GetSessionTokenRequest:
-    duration_seconds: int | None
-    mfa: sp.MfaInput | None
-
-    @classmethod
-    def from_params(cls, params: Params) -> "GetSessionTokenRequest":
-        reader = ParamReader(params)
-        duration = reader.integer("DurationSeconds", min_value=900, max_value=129600)
-        mfa = sp.read_mfa(reader)
-        reader.done()
-        return cls(duration, mfa)
+    duration_seconds: int | None = integer("DurationSeconds", min_value=900, max_value=129600)
+    mfa: sp.MfaInput | None = custom(sp.read_mfa, default=None)  # its token code is marked secret
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +36,7 @@ class GetSessionTokenResult:
     credentials: Credentials
 
 
+@action("sts", "GetSessionToken", request=GetSessionTokenRequest, cache_first=True)
 def get_session_token(ctx: ActionContext, request: GetSessionTokenRequest) -> GetSessionTokenResult:
     caller = ctx.caller
     assert caller is not None
@@ -68,8 +63,3 @@ def get_session_token(ctx: ActionContext, request: GetSessionTokenRequest) -> Ge
         mfa_authenticated_at=mfa_at,
     )
     return GetSessionTokenResult(credentials)
-
-
-@action("sts", "GetSessionToken", cache_first=True)
-def handle(ctx: ActionContext, params: Params) -> GetSessionTokenResult:
-    return get_session_token(ctx, GetSessionTokenRequest.from_params(params))

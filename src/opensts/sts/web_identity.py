@@ -1,5 +1,7 @@
 """AssumeRoleWithWebIdentity: role credentials for the holder of an OpenID Connect ID token.
 
+https://docs.aws.amazon.com/STS/latest/APIReference/API_AssumeRoleWithWebIdentity.html
+
 Unsigned. The token's ``iss`` selects the OIDC provider (CreateOpenIDConnectProvider) in the role's
 account; ``federation/oidc.py`` checks the token against the provider's keys and ClientIDList; the
 role's trust policy then decides, with the principal ``{"Federated": PROVIDER_ARN}`` and the
@@ -7,8 +9,10 @@ condition keys ``PROVIDER:aud`` / ``:sub`` / ``:azp`` / ``:amr`` / ``:oaud`` (``
 provider URL without ``https://``, e.g. ``keycloak.internal:8443/realms/dev``) and
 ``aws:FederatedProvider``.
 
-Whitespace (space, tab, CR, LF) around the token is ignored, as a token file's final newline; a
-JWT cannot contain it, so nothing valid is lost. Whitespace inside the token is still refused.
+Deviation: whitespace (space, tab, CR, LF) around the token is ignored, as a token file's final
+newline; a JWT cannot contain it, so nothing valid is lost. Whitespace inside the token is still
+refused. ``ProviderId`` (for OAuth 2.0 access tokens of www.amazon.com and graph.facebook.com, which
+OpenSTS does not accept) is checked, then ignored.
 
 Order of checks (so that unauthenticated callers learn nothing about roles): parameters → the
 token's shape and issuer → the provider → the signature and claims → the role and its trust policy,
@@ -26,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 from opensts.access.authorize import request_context
 from opensts.access.trust_principals import effective_trust_policy
-from opensts.actions import ActionContext, Params, action
+from opensts.actions import ActionContext, action
 from opensts.errors import (
     AccessDenied,
     IDPRejectedClaim,
@@ -34,6 +38,7 @@ from opensts.errors import (
     InvalidParameterValue,
 )
 from opensts.federation import oidc
+from opensts.fields import custom, integer, text
 from opensts.identity import arn as arns
 from opensts.params import ParamReader, tag_text_valid
 from opensts.policy import Principal, PrincipalType, Request, evaluate_trust
@@ -61,34 +66,24 @@ _SOURCE_IDENTITY_RE = re.compile(r"[\w+=,.@-]{2,64}", re.ASCII)
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True, slots=True)
-class AssumeRoleWithWebIdentityRequest:
-    role_arn: str
-    role_session_name: str
-    web_identity_token: str
-    provider_id: str | None
-    policies: sp.SessionPolicies
-    duration_seconds: int | None
+def read_web_identity_token(reader: ParamReader) -> str | None:
+    """``WebIdentityToken``, checked as sent, then without the whitespace around it."""
+    token = reader.string("WebIdentityToken", required=True, min_len=4, max_len=oidc.MAX_TOKEN_LENGTH)
+    # A JWT holds no whitespace, but token files usually end in a newline (`jq -r ... > file`,
+    # `aws ... --web-identity-token file://...`, AWS_WEB_IDENTITY_TOKEN_FILE): ignore it around the token.
+    return None if token is None else token.strip(_TOKEN_WHITESPACE)
 
-    @classmethod
-    def from_params(cls, params: Params) -> AssumeRoleWithWebIdentityRequest:
-        reader = ParamReader(params)
-        role_arn = reader.string("RoleArn", required=True, min_len=20, max_len=2048)
-        session_name = reader.string(
-            "RoleSessionName", required=True, min_len=2, max_len=64, pattern=sp.ROLE_SESSION_NAME_PATTERN
-        )
-        token = reader.string("WebIdentityToken", required=True, min_len=4, max_len=oidc.MAX_TOKEN_LENGTH)
-        if token is not None:
-            # A JWT holds no whitespace, but token files usually end in a newline (`jq -r ... > file`,
-            # `aws ... --web-identity-token file://...`, AWS_WEB_IDENTITY_TOKEN_FILE): ignore it around the token.
-            token = token.strip(_TOKEN_WHITESPACE)
-        # Only for OAuth 2.0 access tokens of www.amazon.com / graph.facebook.com: checked, then ignored.
-        provider_id = reader.string("ProviderId", min_len=4, max_len=2048)
-        policies = sp.read_session_policies(reader)
-        duration = reader.integer("DurationSeconds", min_value=900, max_value=43200)
-        reader.done()
-        assert role_arn is not None and session_name is not None and token is not None
-        return cls(role_arn, session_name, token, provider_id, policies, duration)
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AssumeRoleWithWebIdentityRequest:
+    role_arn: str = text("RoleArn", required=True, min_len=20, max_len=2048)
+    role_session_name: str = text(
+        "RoleSessionName", required=True, min_len=2, max_len=64, pattern=sp.ROLE_SESSION_NAME_PATTERN
+    )
+    web_identity_token: str = custom(read_web_identity_token, secret=True)
+    provider_id: str | None = text("ProviderId", min_len=4, max_len=2048)
+    policies: sp.SessionPolicies = custom(sp.read_session_policies, default=sp.NO_SESSION_POLICIES)
+    duration_seconds: int | None = integer("DurationSeconds", min_value=900, max_value=43200)
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,6 +203,7 @@ def _tag_problems(tags: Sequence[tuple[str, str]], transitive: Sequence[str]) ->
 
 
 # --- The action ---------------------------------------------------------------------------------
+@action("sts", "AssumeRoleWithWebIdentity", request=AssumeRoleWithWebIdentityRequest, unsigned=True)
 def assume_role_with_web_identity(
     ctx: ActionContext, request: AssumeRoleWithWebIdentityRequest, keys: oidc.JwksCache | None = None
 ) -> AssumeRoleWithWebIdentityResult:
@@ -279,8 +275,3 @@ def assume_role_with_web_identity(
         token.audience,
         source_identity,
     )
-
-
-@action("sts", "AssumeRoleWithWebIdentity", unsigned=True)
-def handle(ctx: ActionContext, params: Params) -> AssumeRoleWithWebIdentityResult:
-    return assume_role_with_web_identity(ctx, AssumeRoleWithWebIdentityRequest.from_params(params))
