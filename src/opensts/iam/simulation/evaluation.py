@@ -11,8 +11,8 @@ only if it covers all of them.
 
 A resource of another account than the caller's (ResourceOwner) needs both sides' permission:
 EvalDecisionDetails then gives the identity side's decision ("IAM Policy") and the resource
-policy's own ("Resource Policy"). For a single resource other than ``*`` in the caller's account,
-EvalDecisionDetails is empty. A permissions boundary's own decision on the action is
+policy's own ("Resource Policy"). For a resource other than ``*`` in the caller's account,
+EvalDecisionDetails is present and empty. A permissions boundary's own decision on the action is
 PermissionsBoundaryDecisionDetail. MissingContextValues lists the keys, absent from the context,
 that the applying statements read (``keys.missing_keys``).
 

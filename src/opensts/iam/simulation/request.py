@@ -1,7 +1,8 @@
 """The simulation actions' requests: their parameters, read and validated as AWS does.
 
-Parameters are read in the order of the operation's members in AWS's model, which is the order of
-the messages of a "N validation errors detected" answer. Lists of policies are ``PolicyInputList``,
+Each request's fields are read in declaration order, which is the order of the messages of a
+"N validation errors detected" answer; it is the order OpenSTS has always answered with, so it is
+kept (ResourceHandlingOption before ContextEntries, Marker before MaxItems). Lists of policies are ``PolicyInputList``,
 ``PermissionsBoundaryPolicyInputList`` (``Name.member.N`` strings of policy text, 1 to 131072
 characters each); ``ContextEntries`` are structures
 (https://docs.aws.amazon.com/IAM/latest/APIReference/API_ContextEntry.html).

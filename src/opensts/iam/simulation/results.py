@@ -7,8 +7,8 @@
 
 Decisions are ``allowed``, ``explicitDeny`` or ``implicitDeny``. ``SourcePolicyType`` is ``user``,
 ``group``, ``role``, ``aws-managed``, ``user-managed``, ``resource`` or ``none`` (a policy given in
-the request). Positions are 1-based line and column of a statement's first and last character in
-the policy text.
+the request). Positions are 1-based lines and columns in the policy text: StartPosition is the
+statement's first character (its ``{``), EndPosition the character just after its last.
 """
 
 from __future__ import annotations
