@@ -8,6 +8,9 @@ import json
 import pytest
 from botocore.exceptions import ClientError
 
+from opensts.errors import ValidationError
+from opensts.fields import request_decoder
+from opensts.iam.simulation.request import SimulatePrincipalPolicyRequest
 from tests.conftest import random_name
 from tests.iam.conftest import allow, make_user
 
@@ -237,6 +240,18 @@ def test_invalid_inputs(iam) -> None:  # type: ignore[no-untyped-def]
     assert error_code(exc) == "InvalidInput"
 
 
+def test_validation_errors_follow_the_members_order() -> None:
+    """In-process: the typed request reports AWS's messages in the order of the model's members."""
+    with pytest.raises(ValidationError) as exc:
+        request_decoder(SimulatePrincipalPolicyRequest)({"ActionNames": ["s3"], "MaxItems": "0"})
+    assert exc.value.message == (
+        "3 validation errors detected: "
+        "Value null at 'policySourceArn' failed to satisfy constraint: Member must not be null; "
+        "Value 's3' at 'actionNames.1.member' failed to satisfy constraint: Member must have length greater than or equal to 3; "
+        "Value '0' at 'maxItems' failed to satisfy constraint: Member must have value greater than or equal to 1"
+    )
+
+
 def test_get_context_keys_for_custom_policy(iam) -> None:  # type: ignore[no-untyped-def]
     policy = doc(
         {"Effect": "Allow", "Action": "s3:*", "Resource": "arn:aws:s3:::b/${aws:username}/*",
@@ -246,6 +261,34 @@ def test_get_context_keys_for_custom_policy(iam) -> None:  # type: ignore[no-unt
     keys = iam.get_context_keys_for_custom_policy(PolicyInputList=[policy, doc(S3_READ)])["ContextKeyNames"]
     assert {k.lower() for k in keys} == {"aws:principaltag/team", "s3:prefix", "aws:username", "aws:userid", "aws:securetransport"}
     assert len(keys) == 5
+    # As written, in document order: a statement's condition keys, then its variables.
+    assert keys == ["aws:PrincipalTag/team", "s3:prefix", "aws:username", "aws:userid", "AWS:SecureTransport"]
+
+
+def test_context_keys_keep_their_first_spelling(iam) -> None:  # type: ignore[no-untyped-def]
+    policy = doc(
+        {"Effect": "Allow", "Action": "s3:*", "Resource": "arn:aws:s3:::b/${AWS:UserName}/*",
+         "Condition": {"StringEquals": {"aws:username": "x", "S3:Prefix": "${aws:userid}"}}},
+        {"Effect": "Deny", "Action": "*", "Resource": "*",
+         "Condition": {"Bool": {"aws:securetransport": "false"}, "StringEquals": {"s3:prefix": "y"}}},
+    )
+    keys = iam.get_context_keys_for_custom_policy(PolicyInputList=[policy])["ContextKeyNames"]
+    assert keys == ["aws:username", "S3:Prefix", "aws:userid", "aws:securetransport"]
+    (result,) = simulate(iam, [policy], ["s3:GetObject"], ResourceArns=["arn:aws:s3:::b/alice/k"])
+    assert result["MissingContextValues"] == ["aws:securetransport", "aws:userid", "aws:username", "S3:Prefix"]
+
+
+def test_a_2008_policy_has_no_variables(iam) -> None:  # type: ignore[no-untyped-def]
+    """Under Version 2008-10-17 "${aws:username}" is literal text: the statement reads no variable,
+    and applies only to the resource spelled so."""
+    policy = json.dumps({"Version": "2008-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::home/${aws:username}/*",
+         "Condition": {"Bool": {"aws:SecureTransport": "true"}}}]})
+    assert iam.get_context_keys_for_custom_policy(PolicyInputList=[policy])["ContextKeyNames"] == ["aws:SecureTransport"]
+    (other,) = simulate(iam, [policy], ["s3:GetObject"], ResourceArns=["arn:aws:s3:::home/alice/x"])
+    assert other["EvalDecision"] == "implicitDeny" and other["MissingContextValues"] == []
+    (literal,) = simulate(iam, [policy], ["s3:GetObject"], ResourceArns=["arn:aws:s3:::home/${aws:username}/x"])
+    assert literal["MissingContextValues"] == ["aws:SecureTransport"]
 
 
 def test_authorization(server) -> None:  # type: ignore[no-untyped-def]

@@ -12,7 +12,7 @@ from .conditions import Ctx, compile_condition
 from .model import Effect, Policy, PolicyKind, Statement
 from .principals import DIRECT_MATCH, NO_MATCH, PrincipalMatcher
 from .request import Principal
-from .variables import TemplateGlob, Var, has_variables, parse_template, substitute
+from .variables import TemplateGlob, has_variables, parse_template, substitute, variable_names
 from .wildcard import PatternSet, glob_covers, glob_intersects
 
 _MEMO_MAX = 2048
@@ -64,7 +64,7 @@ class CompiledStatement:
     __slots__ = (
         "statement", "allow", "actions", "not_action", "resources", "not_resource", "principal",
         "not_principal", "needs_principal", "conditions", "services", "r_all", "r_exact", "r_prefixes",
-        "r_regex", "r_templates", "check", "reads",
+        "r_regex", "r_templates", "check", "keys", "reads",
     )
 
     def __init__(self, stmt: Statement, policy: Policy) -> None:
@@ -106,14 +106,11 @@ class CompiledStatement:
             compile_condition(c, variables) for c in stmt.conditions
         )
         self.check = _make_check(self)
-        # Every (lower-case) context key this statement's checks can read: condition keys, and the
-        # variables of condition values and resource patterns. Nothing else in it reads the context.
-        reads = {c.key.lower() for c in stmt.conditions}
-        if variables:
-            templates = [parse_template(v) for c in stmt.conditions for v in c.values if has_variables(v)]
-            templates += [t.template for t in self.r_templates]
-            reads.update(part.key for template in templates for part in template if type(part) is Var)
-        self.reads: frozenset[str] = frozenset(reads)
+        # Every context key this statement's checks can read, as written in the policy (IAM's
+        # simulator reports them so), and the same keys lower-cased as the request context holds
+        # them. Nothing else in the statement reads the context.
+        self.keys: tuple[str, ...] = statement_keys(stmt, variables)
+        self.reads: frozenset[str] = frozenset(key.lower() for key in self.keys)
 
     def action_matches(self, action_lc: str) -> bool:
         return self.actions.matches(action_lc) != self.not_action
@@ -145,6 +142,27 @@ class CompiledStatement:
             if not cond(ctx):
                 return False
         return True
+
+
+def statement_keys(stmt: Statement, variables: bool) -> tuple[str, ...]:
+    """The context keys a statement's checks can read, as written, each once (case-insensitively,
+    first spelling kept): its condition keys, then, when the policy substitutes variables
+    (``variables``: Version 2012-10-17), the keys of the variables in its Resource or NotResource
+    and in its condition values. Linear in the statement's text."""
+    keys = [c.key for c in stmt.conditions]
+    if variables:
+        texts = (*(stmt.resource or ()), *(stmt.not_resource or ()), *(v for c in stmt.conditions for v in c.values))
+        for text in texts:
+            if has_variables(text):
+                keys.extend(variable_names(text))
+    seen: set[str] = set()
+    unique: list[str] = []
+    for key in keys:
+        low = key.lower()
+        if low not in seen:
+            seen.add(low)
+            unique.append(key)
+    return tuple(unique)
 
 
 def _always(resource: str, ctx: Ctx) -> bool:
