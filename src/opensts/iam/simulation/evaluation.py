@@ -25,11 +25,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from opensts.iam.common import paginate
+from opensts.iam.pagination import paginate
 from opensts.policy import Outcome, Policy, Principal, PrincipalType, Request, evaluate, resource_policy_verdict
 
 from .keys import missing_keys, unique_keys
-from .request import Context, Pagination
+from .request import Context
 from .results import (
     DECISIONS, RESTRICTIVENESS, EvaluationResult, PermissionsBoundaryDecisionDetail, ResourceSpecificResult,
     SimulatePolicyResult, StatementRef,
@@ -120,9 +120,8 @@ class Simulation:
             resource_specific_results=per_resource if resources_given else None,
         )
 
-    def run(self, actions: list[str], resources: list[str], pagination: Pagination) -> SimulatePolicyResult:
+    def run(self, actions: list[str], resources: list[str], marker: str | None, max_items: int) -> SimulatePolicyResult:
         """One page of results, one per action in the order given (Marker: the last index returned)."""
-        marker, max_items = pagination
         indices = [f"{i:06d}" for i in range(len(actions))]
         page = paginate(indices, marker, max_items)
         results = [self.result(actions[int(i)], resources or ["*"], bool(resources)) for i in page.items]

@@ -25,7 +25,8 @@ from typing import Any
 
 from opensts.errors import InvalidInput
 from opensts.fields import custom, text, text_list
-from opensts.iam.common import POLICY_DOCUMENT_PATTERN, read_pagination
+from opensts.iam import fields
+from opensts.iam.fields import POLICY_DOCUMENT_PATTERN
 from opensts.params import ParamReader
 from opensts.policy.values import read_date, read_number
 
@@ -36,7 +37,6 @@ CONTEXT_TYPES = (
 MAX_SIMULATION_INPUTS = 1000
 
 Context = dict[str, tuple[str, ...]]  # lower-case condition key -> values, as the engine reads them
-Pagination = tuple[str | None, int]  # (Marker, MaxItems)
 
 
 # --- Readers ------------------------------------------------------------------------------------
@@ -131,7 +131,8 @@ class SimulateCustomPolicyRequest:
     caller_arn: str | None = text("CallerArn", min_len=1, max_len=2048)
     resource_handling_option: str | None = text("ResourceHandlingOption", min_len=1, max_len=64)  # validated, unused
     context_entries: Context = custom(read_context_entries, default={})
-    pagination: Pagination = custom(read_pagination)
+    marker: str | None = fields.marker()
+    max_items: int = fields.max_items()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -148,7 +149,8 @@ class SimulatePrincipalPolicyRequest:
     caller_arn: str | None = text("CallerArn", min_len=1, max_len=2048)
     resource_handling_option: str | None = text("ResourceHandlingOption", min_len=1, max_len=64)  # validated, unused
     context_entries: Context = custom(read_context_entries, default={})
-    pagination: Pagination = custom(read_pagination)
+    marker: str | None = fields.marker()
+    max_items: int = fields.max_items()
 
 
 SimulationRequest = SimulateCustomPolicyRequest | SimulatePrincipalPolicyRequest

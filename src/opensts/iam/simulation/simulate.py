@@ -44,7 +44,7 @@ def simulate_custom_policy(ctx: ActionContext, request: SimulateCustomPolicyRequ
         principal, identity, boundaries, resource_policy, owner_account(request.resource_owner), request.context_entries,
         sources,
     )
-    return sim.run(request.action_names, request.resource_arns, request.pagination)
+    return sim.run(request.action_names, request.resource_arns, request.marker, request.max_items)
 
 
 @action("iam", "SimulatePrincipalPolicy", request=SimulatePrincipalPolicyRequest)
@@ -69,7 +69,7 @@ def simulate_principal_policy(ctx: ActionContext, request: SimulatePrincipalPoli
         principal, identity, boundaries, resource_policy, owner_account(request.resource_owner), request.context_entries,
         sources,
     )
-    return sim.run(request.action_names, request.resource_arns, request.pagination)
+    return sim.run(request.action_names, request.resource_arns, request.marker, request.max_items)
 
 
 def _request_policies(sources: Sources, request: SimulationRequest) -> tuple[list[Policy], list[Policy], Policy | None]:
