@@ -4,7 +4,10 @@ SSH keys, service-specific credentials, account aliases, password policies.
 Tools that manage users and roles (Terraform's AWS provider among them) read or clean these up
 before deleting a user or role; an InvalidAction there would fail the whole operation. So the
 reads answer truthfully — an empty list, or NoSuchEntity for a single item — after the usual
-authorization, and nothing can be created.
+authorization, and nothing can be created. The parameters are validated as AWS does, except
+ListServiceSpecificCredentials' ``AllUsers`` (a boolean in AWS's model), which is only checked as
+text of at most 1,024 characters, since nothing is listed whatever it says
+(https://docs.aws.amazon.com/IAM/latest/APIReference/API_ListServiceSpecificCredentials.html).
 """
 
 from __future__ import annotations
@@ -12,13 +15,60 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from opensts.actions import ActionContext, Params, action
+from opensts.actions import ActionContext, action
 from opensts.errors import NoSuchEntity
-from opensts.iam.common import authorize_iam, caller_account, read_pagination, read_path_prefix, resource_arn
-from opensts.iam.roles import authorized_role, read_role_name
-from opensts.iam.common import read_user_name
-from opensts.iam.entities import authorized_user
-from opensts.params import ParamReader
+from opensts.fields import NoParameters, text
+from opensts.iam import fields
+from opensts.iam.common import authorize_iam, caller_account, resource_arn
+from opensts.iam.entities import authorized_role, authorized_user
+
+
+# --- Requests (botocore: ListInstanceProfilesForRoleRequest, ...) and results ------------------------
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ListInstanceProfilesForRoleRequest:
+    role_name: str = fields.role_name()
+    marker: str | None = fields.marker()
+    max_items: int = fields.max_items()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ListInstanceProfilesRequest:
+    path_prefix: str = fields.path_prefix()
+    marker: str | None = fields.marker()
+    max_items: int = fields.max_items()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LoginProfileRequest:
+    """GetLoginProfile, DeleteLoginProfile."""
+
+    user_name: str = fields.user_name()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UserCredentialsListRequest:
+    """ListSigningCertificates, ListSSHPublicKeys: UserName optional (the calling user's)."""
+
+    user_name: str | None = fields.user_name(required=False)
+    marker: str | None = fields.marker()
+    max_items: int = fields.max_items()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ListServiceSpecificCredentialsRequest:
+    user_name: str | None = fields.user_name(required=False)
+    marker: str | None = fields.marker()
+    max_items: int = fields.max_items()
+    # Read only to be validated (nothing is listed whatever they say); AllUsers is a boolean in
+    # AWS's model, checked here as text of at most 1024 characters.
+    service_name: str | None = text("ServiceName", max_len=1024)
+    all_users: str | None = text("AllUsers", max_len=1024)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ListAccountAliasesRequest:
+    marker: str | None = fields.marker()
+    max_items: int = fields.max_items()
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,14 +101,9 @@ class ListAccountAliasesResult:
     is_truncated: bool = False
 
 
-def _user_scope(ctx: ActionContext, params: Params, action_name: str, *, extra: tuple[str, ...] = ()) -> None:
-    """Validate and authorize a per-user listing (UserName optional: the calling user)."""
-    reader = ParamReader(params)
-    name = read_user_name(reader, required=False)
-    read_pagination(reader)
-    for optional in extra:
-        reader.string(optional, max_len=1024)
-    reader.done()
+# --- Actions ------------------------------------------------------------------------------------
+def _authorize_user_scope(ctx: ActionContext, action_name: str, name: str | None) -> None:
+    """Authorize a per-user listing: the user named (who must exist), else the calling user."""
     if name is not None:
         authorized_user(ctx, action_name, name)
     elif ctx.caller is not None and ctx.caller.user_name:
@@ -67,74 +112,64 @@ def _user_scope(ctx: ActionContext, params: Params, action_name: str, *, extra: 
         authorize_iam(ctx, action_name, resource_arn(caller_account(ctx), "user", ""))
 
 
-@action("iam", "ListInstanceProfilesForRole")
-def list_instance_profiles_for_role(ctx: ActionContext, params: Params) -> ListInstanceProfilesResult:
-    reader = ParamReader(params)
-    name = read_role_name(reader)
-    read_pagination(reader)
-    reader.done()
-    authorized_role(ctx, "ListInstanceProfilesForRole", name)
+@action("iam", "ListInstanceProfilesForRole", request=ListInstanceProfilesForRoleRequest)
+def list_instance_profiles_for_role(
+    ctx: ActionContext, request: ListInstanceProfilesForRoleRequest
+) -> ListInstanceProfilesResult:
+    authorized_role(ctx, "ListInstanceProfilesForRole", request.role_name)
     return ListInstanceProfilesResult()
 
 
-@action("iam", "ListInstanceProfiles")
-def list_instance_profiles(ctx: ActionContext, params: Params) -> ListInstanceProfilesResult:
-    reader = ParamReader(params)
-    prefix = read_path_prefix(reader)
-    read_pagination(reader)
-    reader.done()
-    authorize_iam(ctx, "ListInstanceProfiles", resource_arn(caller_account(ctx), "instance-profile", "", prefix))
+@action("iam", "ListInstanceProfiles", request=ListInstanceProfilesRequest)
+def list_instance_profiles(ctx: ActionContext, request: ListInstanceProfilesRequest) -> ListInstanceProfilesResult:
+    resource = resource_arn(caller_account(ctx), "instance-profile", "", request.path_prefix)
+    authorize_iam(ctx, "ListInstanceProfiles", resource)
     return ListInstanceProfilesResult()
 
 
-def _no_login_profile(ctx: ActionContext, params: Params, action_name: str) -> None:
-    reader = ParamReader(params)
-    name = read_user_name(reader)
-    reader.done()
-    assert name is not None
+def _no_login_profile(ctx: ActionContext, action_name: str, name: str) -> None:
     user = authorized_user(ctx, action_name, name)
     raise NoSuchEntity(f"Login Profile for User {user.name} cannot be found.")
 
 
-@action("iam", "GetLoginProfile")
-def get_login_profile(ctx: ActionContext, params: Params) -> None:
-    _no_login_profile(ctx, params, "GetLoginProfile")
+@action("iam", "GetLoginProfile", request=LoginProfileRequest)
+def get_login_profile(ctx: ActionContext, request: LoginProfileRequest) -> None:
+    _no_login_profile(ctx, "GetLoginProfile", request.user_name)
 
 
-@action("iam", "DeleteLoginProfile")
-def delete_login_profile(ctx: ActionContext, params: Params) -> None:
-    _no_login_profile(ctx, params, "DeleteLoginProfile")
+# A write in AWS's sense (CloudTrail's readOnly is false), though here it never finds anything.
+@action("iam", "DeleteLoginProfile", request=LoginProfileRequest, writes=True)
+def delete_login_profile(ctx: ActionContext, request: LoginProfileRequest) -> None:
+    _no_login_profile(ctx, "DeleteLoginProfile", request.user_name)
 
 
-@action("iam", "ListSigningCertificates")
-def list_signing_certificates(ctx: ActionContext, params: Params) -> ListSigningCertificatesResult:
-    _user_scope(ctx, params, "ListSigningCertificates")
+@action("iam", "ListSigningCertificates", request=UserCredentialsListRequest)
+def list_signing_certificates(ctx: ActionContext, request: UserCredentialsListRequest) -> ListSigningCertificatesResult:
+    _authorize_user_scope(ctx, "ListSigningCertificates", request.user_name)
     return ListSigningCertificatesResult()
 
 
-@action("iam", "ListSSHPublicKeys")
-def list_ssh_public_keys(ctx: ActionContext, params: Params) -> ListSSHPublicKeysResult:
-    _user_scope(ctx, params, "ListSSHPublicKeys")
+@action("iam", "ListSSHPublicKeys", request=UserCredentialsListRequest)
+def list_ssh_public_keys(ctx: ActionContext, request: UserCredentialsListRequest) -> ListSSHPublicKeysResult:
+    _authorize_user_scope(ctx, "ListSSHPublicKeys", request.user_name)
     return ListSSHPublicKeysResult()
 
 
-@action("iam", "ListServiceSpecificCredentials")
-def list_service_specific_credentials(ctx: ActionContext, params: Params) -> ListServiceSpecificCredentialsResult:
-    _user_scope(ctx, params, "ListServiceSpecificCredentials", extra=("ServiceName", "AllUsers"))
+@action("iam", "ListServiceSpecificCredentials", request=ListServiceSpecificCredentialsRequest)
+def list_service_specific_credentials(
+    ctx: ActionContext, request: ListServiceSpecificCredentialsRequest
+) -> ListServiceSpecificCredentialsResult:
+    _authorize_user_scope(ctx, "ListServiceSpecificCredentials", request.user_name)
     return ListServiceSpecificCredentialsResult()
 
 
-@action("iam", "ListAccountAliases")
-def list_account_aliases(ctx: ActionContext, params: Params) -> ListAccountAliasesResult:
-    reader = ParamReader(params)
-    read_pagination(reader)
-    reader.done()
+@action("iam", "ListAccountAliases", request=ListAccountAliasesRequest)
+def list_account_aliases(ctx: ActionContext, request: ListAccountAliasesRequest) -> ListAccountAliasesResult:
     authorize_iam(ctx, "ListAccountAliases", "*")
     return ListAccountAliasesResult()
 
 
-@action("iam", "GetAccountPasswordPolicy")
-def get_account_password_policy(ctx: ActionContext, params: Params) -> None:
-    ParamReader(params).done()
+@action("iam", "GetAccountPasswordPolicy", request=NoParameters)
+def get_account_password_policy(ctx: ActionContext, request: NoParameters) -> None:
     authorize_iam(ctx, "GetAccountPasswordPolicy", "*")
     raise NoSuchEntity(f"The Password Policy with domain name {caller_account(ctx)} cannot be found.")

@@ -3,20 +3,25 @@ GetAccessKeyLastUsed.
 
 Without ``UserName`` an action works on the caller's own keys: an IAM user's, or the account
 root's when the root calls (AWS allows root keys too, though it advises against them). A key
-that is deleted or made inactive stops working at once: every write bumps the IAM change
-counter, which drops cached credentials.
+that is deleted or made inactive stops working at once: each of these writes drops cached
+credentials as it commits (https://docs.aws.amazon.com/IAM/latest/APIReference/API_CreateAccessKey.html
+and the pages beside it). The secret access key is answered once, by CreateAccessKey, and is marked
+secret on its result so that logs and the audit trail never show it.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from opensts.actions import ActionContext, Params, action
+from opensts.actions import ActionContext, action
 from opensts.errors import InvalidInput, LimitExceeded, NoSuchEntity
-from opensts.iam.common import authorize_iam, caller_account, paginate, read_pagination, resource_arn
-from opensts.iam.common import read_user_name
+from opensts.fields import custom, secret, text
+from opensts.iam import fields
+from opensts.iam.common import authorize_iam, caller_account, resource_arn
 from opensts.iam.entities import authorized_user, calling_user, user_arn
+from opensts.iam.pagination import paginate
 from opensts.identity import arn as arns
 from opensts.identity import ids
 from opensts.params import ParamReader
@@ -28,12 +33,56 @@ ACCESS_KEY_ID_PATTERN = r"[\w]+"
 STATUS_VALUES = ("Active", "Inactive", "Expired")
 
 
+# --- Requests (botocore: CreateAccessKeyRequest, ...) and results ----------------------------------
+def access_key_id() -> Any:
+    """``accessKeyIdType``: 16-128 word characters."""
+    return text("AccessKeyId", required=True, min_len=16, max_len=128, pattern=ACCESS_KEY_ID_PATTERN)
+
+
+def read_status(reader: ParamReader) -> str:
+    """``statusType``, an enum: Active, Inactive or Expired (Expired is refused by the action)."""
+    status = reader.string("Status", required=True)
+    if status is not None and status not in STATUS_VALUES:
+        reader.fail(status, "status", f"Member must satisfy enum value set: [{', '.join(STATUS_VALUES)}]")
+    return status or ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CreateAccessKeyRequest:
+    user_name: str | None = fields.user_name(required=False)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ListAccessKeysRequest:
+    user_name: str | None = fields.user_name(required=False)
+    marker: str | None = fields.marker()
+    max_items: int = fields.max_items()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UpdateAccessKeyRequest:
+    user_name: str | None = fields.user_name(required=False)
+    access_key_id: str = access_key_id()
+    status: str = custom(read_status)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DeleteAccessKeyRequest:
+    user_name: str | None = fields.user_name(required=False)
+    access_key_id: str = access_key_id()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class GetAccessKeyLastUsedRequest:
+    access_key_id: str = access_key_id()
+
+
 @dataclass(frozen=True, slots=True)
 class AccessKey:
     user_name: str | None
     access_key_id: str
     status: str
-    secret_access_key: str
+    secret_access_key: str = secret()
     create_date: datetime
 
 
@@ -70,6 +119,7 @@ class GetAccessKeyLastUsedResult:
     user_name: str | None = None
 
 
+# --- Actions ------------------------------------------------------------------------------------
 def _owner(ctx: ActionContext, action_name: str, name: str | None) -> UserRecord | None:
     """The user named (authorized, must exist), or the caller's own user; None: the account root."""
     if name is not None:
@@ -78,10 +128,6 @@ def _owner(ctx: ActionContext, action_name: str, name: str | None) -> UserRecord
     account = caller_account(ctx)
     authorize_iam(ctx, action_name, user_arn(user) if user else arns.root_arn(account))
     return user
-
-
-def _read_key_id(reader: ParamReader) -> str | None:
-    return reader.string("AccessKeyId", required=True, min_len=16, max_len=128, pattern=ACCESS_KEY_ID_PATTERN)
 
 
 def no_such_key(key_id: str) -> NoSuchEntity:
@@ -97,36 +143,29 @@ def _owned_key(ctx: ActionContext, owner: UserRecord | None, key_id: str) -> Acc
     return key
 
 
-@action("iam", "CreateAccessKey")
-def create_access_key(ctx: ActionContext, params: Params) -> CreateAccessKeyResult:
-    reader = ParamReader(params)
-    name = read_user_name(reader, required=False)
-    reader.done()
-    owner = _owner(ctx, "CreateAccessKey", name)
+@action("iam", "CreateAccessKey", request=CreateAccessKeyRequest, writes=True)
+def create_access_key(ctx: ActionContext, request: CreateAccessKeyRequest) -> CreateAccessKeyResult:
+    owner = _owner(ctx, "CreateAccessKey", request.user_name)
     account = caller_account(ctx)
     key_id = ids.new_long_term_access_key_id(account)
-    secret = ids.new_secret_access_key()
+    secret_key = ids.new_secret_access_key()
     try:
         credential = ctx.runtime.store.access_keys.create_limited(
-            key_id, secret, account, owner.user_id if owner else None, MAX_KEYS_PER_USER
+            key_id, secret_key, account, owner.user_id if owner else None, MAX_KEYS_PER_USER
         )
     except KeyLimitExceeded:
         raise LimitExceeded(f"Cannot exceed quota for AccessKeysPerUser: {MAX_KEYS_PER_USER}") from None
     return CreateAccessKeyResult(
-        AccessKey(owner.name if owner else None, key_id, "Active", secret, credential.created_at)
+        AccessKey(owner.name if owner else None, key_id, "Active", secret_key, credential.created_at)
     )
 
 
-@action("iam", "ListAccessKeys")
-def list_access_keys(ctx: ActionContext, params: Params) -> ListAccessKeysResult:
-    reader = ParamReader(params)
-    name = read_user_name(reader, required=False)
-    marker, max_items = read_pagination(reader)
-    reader.done()
-    owner = _owner(ctx, "ListAccessKeys", name)
+@action("iam", "ListAccessKeys", request=ListAccessKeysRequest)
+def list_access_keys(ctx: ActionContext, request: ListAccessKeysRequest) -> ListAccessKeysResult:
+    owner = _owner(ctx, "ListAccessKeys", request.user_name)
     keys = ctx.runtime.store.access_keys.list_for_owner(caller_account(ctx), owner.user_id if owner else None)
     keys.sort(key=lambda k: k.access_key_id)
-    page = paginate(keys, marker, max_items, key=lambda k: k.access_key_id)
+    page = paginate(keys, request.marker, request.max_items, key=lambda k: k.access_key_id)
     shapes = [
         AccessKeyMetadataShape(owner.name if owner else None, k.access_key_id, k.status, k.created_at)
         for k in page.items
@@ -134,44 +173,27 @@ def list_access_keys(ctx: ActionContext, params: Params) -> ListAccessKeysResult
     return ListAccessKeysResult(shapes, page.is_truncated, page.marker)
 
 
-@action("iam", "UpdateAccessKey")
-def update_access_key(ctx: ActionContext, params: Params) -> None:
-    reader = ParamReader(params)
-    name = read_user_name(reader, required=False)
-    key_id = _read_key_id(reader)
-    status = reader.string("Status", required=True)
-    if status is not None and status not in STATUS_VALUES:
-        reader.fail(status, "status", f"Member must satisfy enum value set: [{', '.join(STATUS_VALUES)}]")
-    reader.done()
-    assert key_id is not None and status is not None
-    if status == "Expired":
+@action("iam", "UpdateAccessKey", request=UpdateAccessKeyRequest, writes=True)
+def update_access_key(ctx: ActionContext, request: UpdateAccessKeyRequest) -> None:
+    key_id, status = request.access_key_id, request.status
+    if status == "Expired":  # in the enum, but not a status a caller may set
         raise InvalidInput("Status must be Active or Inactive.")
-    owner = _owner(ctx, "UpdateAccessKey", name)
+    owner = _owner(ctx, "UpdateAccessKey", request.user_name)
     key = _owned_key(ctx, owner, key_id)
     if key.status != status:
         ctx.runtime.store.access_keys.set_status(key_id, status)
-    return None
 
 
-@action("iam", "DeleteAccessKey")
-def delete_access_key(ctx: ActionContext, params: Params) -> None:
-    reader = ParamReader(params)
-    name = read_user_name(reader, required=False)
-    key_id = _read_key_id(reader)
-    reader.done()
-    assert key_id is not None
-    owner = _owner(ctx, "DeleteAccessKey", name)
-    _owned_key(ctx, owner, key_id)
-    ctx.runtime.store.access_keys.delete(key_id)
-    return None
+@action("iam", "DeleteAccessKey", request=DeleteAccessKeyRequest, writes=True)
+def delete_access_key(ctx: ActionContext, request: DeleteAccessKeyRequest) -> None:
+    owner = _owner(ctx, "DeleteAccessKey", request.user_name)
+    _owned_key(ctx, owner, request.access_key_id)
+    ctx.runtime.store.access_keys.delete(request.access_key_id)
 
 
-@action("iam", "GetAccessKeyLastUsed")
-def get_access_key_last_used(ctx: ActionContext, params: Params) -> GetAccessKeyLastUsedResult:
-    reader = ParamReader(params)
-    key_id = _read_key_id(reader)
-    reader.done()
-    assert key_id is not None
+@action("iam", "GetAccessKeyLastUsed", request=GetAccessKeyLastUsedRequest)
+def get_access_key_last_used(ctx: ActionContext, request: GetAccessKeyLastUsedRequest) -> GetAccessKeyLastUsedResult:
+    key_id = request.access_key_id
     account = caller_account(ctx)
     store = ctx.runtime.store
     key = store.access_keys.metadata(key_id)
