@@ -221,6 +221,7 @@ def test_tags(iam) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(ClientError) as exc:
         iam.tag_mfa_device(SerialNumber=serial, Tags=[{"Key": f"k{i}", "Value": "v"} for i in range(50)])
     assert error_code(exc) == "LimitExceeded"
+    assert exc.value.response["Error"]["Message"] == "Cannot exceed quota for TagsPerMFADevice: 50"
     with pytest.raises(ClientError) as exc:
         iam.list_mfa_device_tags(SerialNumber=serial + "-missing")
     assert error_code(exc) == "NoSuchEntity"

@@ -128,6 +128,28 @@ def test_oidc_limits_and_validation(iam) -> None:  # type: ignore[no-untyped-def
     assert error_code(exc) == "LimitExceeded"
 
 
+def test_provider_tag_quotas_and_pages(iam) -> None:  # type: ignore[no-untyped-def]
+    oidc = iam.create_open_id_connect_provider(Url=oidc_url(), Tags=[{"Key": "first", "Value": "1"}])
+    saml = iam.create_saml_provider(Name=random_name("q"), SAMLMetadataDocument=metadata_xml())
+    fifty = [{"Key": f"k{i:02}", "Value": "v"} for i in range(50)]
+    cases = [
+        (oidc["OpenIDConnectProviderArn"], "OpenIdConnectProvider", iam.tag_open_id_connect_provider,
+         iam.list_open_id_connect_provider_tags, "OpenIDConnectProviderArn"),
+        (saml["SAMLProviderArn"], "SAMLProvider", iam.tag_saml_provider, iam.list_saml_provider_tags, "SAMLProviderArn"),
+    ]
+    for arn, quota, tag, list_tags, param in cases:
+        tag(**{param: arn}, Tags=[{"Key": "first", "Value": "1"}])
+        with pytest.raises(ClientError) as exc:
+            tag(**{param: arn}, Tags=fifty)
+        assert error_code(exc) == "LimitExceeded"
+        assert exc.value.response["Error"]["Message"] == f"Cannot exceed quota for TagsPer{quota}: 50"
+        tag(**{param: arn}, Tags=fifty[:49])
+        page = list_tags(**{param: arn}, MaxItems=30)
+        assert page["IsTruncated"] and len(page["Tags"]) == 30
+        rest = list_tags(**{param: arn}, Marker=page["Marker"])
+        assert not rest["IsTruncated"] and len(page["Tags"]) + len(rest["Tags"]) == 50
+
+
 def test_oidc_bad_arns(server, iam) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(ClientError) as exc:
         iam.get_open_id_connect_provider(OpenIDConnectProviderArn="not-an-arn-at-all-xxxxx")

@@ -1,45 +1,43 @@
-"""Virtual MFA devices: CreateVirtualMFADevice, EnableMFADevice, ListMFADevices,
-ListVirtualMFADevices, DeactivateMFADevice, ResyncMFADevice, DeleteVirtualMFADevice, GetMFADevice,
-and MFA device tags.
+"""Virtual MFA devices: CreateVirtualMFADevice, EnableMFADevice, ResyncMFADevice, DeactivateMFADevice,
+DeleteVirtualMFADevice, ListMFADevices, ListVirtualMFADevices, GetMFADevice, and their tags
+(https://docs.aws.amazon.com/IAM/latest/APIReference/API_CreateVirtualMFADevice.html and the pages
+beside it).
 
-Seeds are random 40-byte secrets (64 base32 characters), sealed under the master key
-(``totp-seed``) and shown once, in CreateVirtualMFADevice's Base32StringSeed and QRCodePNG.
-Enabling (and resyncing) takes two codes of consecutive 30-second steps; the second step is
-recorded, so neither code, nor any older one, is accepted again (see ``federation/totp.py``).
+A device's serial number is its ARN, ``arn:aws:iam::ACCT:mfa/PATH/NAME``. Its seed is a random
+40-byte secret (64 base32 characters), sealed under the master key (``totp-seed``) and shown once, in
+CreateVirtualMFADevice's ``Base32StringSeed`` and ``QRCodePNG``. Enabling and resyncing take two
+codes of consecutive 30-second steps; the second step is recorded, so neither code, nor any older
+one, is accepted again (``federation/totp.py``). A user holds at most eight devices
+(``MFADevicesPerUser``).
+
+Authorization: Enable/Resync authorize ``iam:ACTION`` on the named user; Deactivate, ListMFADevices
+and GetMFADevice on the named user, or on the caller (its user ARN, or the account root's ARN) when
+no user is named; Create on the new device's ARN; ListVirtualMFADevices on ``*``; Delete and the tag
+actions on the serial number when it is an IAM ``mfa`` ARN (else on ``mfa/SERIAL`` in the caller's
+account).
+
+Deviations from AWS:
+- Only virtual (TOTP) devices: no hardware tokens, FIDO keys or SMS.
+- TagMFADevice and UntagMFADevice are authorized without ``aws:RequestTag/KEY`` and
+  ``aws:TagKeys``, so policies conditioned on them do not match these calls.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
-from opensts.actions import ActionContext, Params, action
-from opensts.errors import (
-    DeleteConflict,
-    EntityAlreadyExists,
-    InvalidAuthenticationCode,
-    LimitExceeded,
-    NoSuchEntity,
-    ValidationError,
-)
+from opensts.actions import ActionContext, action
+from opensts.errors import DeleteConflict, EntityAlreadyExists, InvalidAuthenticationCode, LimitExceeded, NoSuchEntity
 from opensts.federation.totp import new_seed, otpauth_uri, qr_code_png, verify_consecutive_codes
-from opensts.iam.common import read_user_name
-from opensts.iam.entities import authorized_user, no_such_user
-from opensts.store.iam_users import UserRecord
-from opensts.iam.common import (
-    read_tag_keys,
-    USER_NAME_PATTERN,
-    Tag,
-    authorize_iam,
-    caller_account,
-    paginate,
-    read_pagination,
-    read_path,
-    read_tags,
-    resource_arn,
-)
+from opensts.fields import SECRET, custom, secret, text
+from opensts.iam import fields, tagging
+from opensts.iam.common import authorize_iam, caller_account, resource_arn
+from opensts.iam.entities import authorized_user, calling_user, user_arn
+from opensts.iam.pagination import paginate
+from opensts.iam.tagging import ListTagsResult, Tag, add_tags, pairs, tags_page
 from opensts.identity import arn as arns
-from opensts.identity.principal import PrincipalKind
 from opensts.params import ParamReader
 from opensts.store.iam_mfa import (
     MAX_DEVICES_PER_USER,
@@ -49,16 +47,109 @@ from opensts.store.iam_mfa import (
     MfaDeviceRecord,
     NoSuchDevice,
     TooManyDevices,
+    UserRef,
 )
-from opensts.store.iam_providers import MAX_TAGS, TooManyTags
+from opensts.store.iam_users import UserRecord
 
-SERIAL_PATTERN = r"[\w+=/:,.@-]+"
-DEVICE_NAME_PATTERN = r"[\w+=,.@-]+"
-CODE_PATTERN = r"[\d]+"
-NON_USER_CREDENTIALS = "Must specify userName when calling with non-User credentials"
+TAG_QUOTA = "TagsPerMFADevice"
+SERIAL_PATTERN = r"[\w+=/:,.@-]+"  # serialNumberType
+DEVICE_NAME_PATTERN = r"[\w+=,.@-]+"  # virtualMFADeviceName
+CODE_PATTERN = r"[\d]+"  # authenticationCodeType
+ASSIGNMENT_STATUSES = ("Assigned", "Unassigned", "Any")
 
 
-# --- Result shapes ----------------------------------------------------------------------------
+# --- Request fields -----------------------------------------------------------------------------
+def _serial_number() -> Any:
+    return text("SerialNumber", required=True, min_len=9, max_len=256, pattern=SERIAL_PATTERN)
+
+
+def _code(name: str) -> Any:
+    return text(name, required=True, min_len=6, max_len=6, pattern=CODE_PATTERN, secret=True)
+
+
+def _read_assignment_status(reader: ParamReader) -> str:
+    """``AssignmentStatus``: one of Assigned, Unassigned, Any; Any when absent."""
+    status = reader.string("AssignmentStatus")
+    if status is None:
+        return "Any"
+    if status not in ASSIGNMENT_STATUSES:
+        reader.fail(status, "assignmentStatus", f"Member must satisfy enum value set: [{', '.join(ASSIGNMENT_STATUSES)}]")
+    return status
+
+
+# --- Requests (botocore: CreateVirtualMFADeviceRequest, ...) ----------------------------------------
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CreateVirtualMFADeviceRequest:
+    path: str = fields.path()
+    virtual_mfa_device_name: str = text(
+        "VirtualMFADeviceName", required=True, min_len=1, max_len=226, pattern=DEVICE_NAME_PATTERN
+    )
+    tags: list[Tag] = tagging.tags()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DeviceCodesRequest:
+    """EnableMFADevice and ResyncMFADevice."""
+
+    user_name: str = fields.user_name()
+    serial_number: str = _serial_number()
+    authentication_code1: str = _code("AuthenticationCode1")
+    authentication_code2: str = _code("AuthenticationCode2")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DeactivateMFADeviceRequest:
+    user_name: str | None = fields.user_name(required=False)
+    serial_number: str = _serial_number()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SerialNumberRequest:
+    """DeleteVirtualMFADevice."""
+
+    serial_number: str = _serial_number()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ListMFADevicesRequest:
+    user_name: str | None = fields.user_name(required=False)
+    marker: str | None = fields.marker()
+    max_items: int = fields.max_items()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ListVirtualMFADevicesRequest:
+    assignment_status: str = custom(_read_assignment_status, default="Any")
+    marker: str | None = fields.marker()
+    max_items: int = fields.max_items()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class GetMFADeviceRequest:
+    serial_number: str = _serial_number()
+    user_name: str | None = fields.user_name(required=False, max_len=64)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TagMFADeviceRequest:
+    serial_number: str = _serial_number()
+    tags: list[Tag] = tagging.tags(required=True)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UntagMFADeviceRequest:
+    serial_number: str = _serial_number()
+    tag_keys: list[str] = tagging.tag_keys()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ListMFADeviceTagsRequest:
+    serial_number: str = _serial_number()
+    marker: str | None = fields.marker()
+    max_items: int = fields.max_items()
+
+
+# --- Results ------------------------------------------------------------------------------------
 @dataclass(frozen=True, slots=True)
 class MfaUser:
     path: str
@@ -71,8 +162,8 @@ class MfaUser:
 @dataclass(frozen=True, slots=True)
 class VirtualMFADevice:
     serial_number: str
-    base32_string_seed: bytes | None = None
-    qr_code_png: bytes | None = field(default=None, metadata={"xml": "QRCodePNG"})
+    base32_string_seed: bytes | None = secret(default=None)
+    qr_code_png: bytes | None = field(default=None, metadata={"xml": "QRCodePNG", SECRET: True})
     user: MfaUser | None = None
     enable_date: datetime | None = None
     tags: list[Tag] | None = None
@@ -111,39 +202,25 @@ class GetMFADeviceResult:
     enable_date: datetime | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class ListMFADeviceTagsResult:
-    tags: list[Tag]
-    is_truncated: bool = False
-    marker: str | None = None
-
-
 # --- Helpers ----------------------------------------------------------------------------------
-def _user_arn(account: str, user: UserRecord) -> str:
-    return arns.user_arn(account, user.name, user.path)
-
-
 def _no_such_device(serial: str) -> NoSuchEntity:
     return NoSuchEntity(f"MFA device with serial number {serial} cannot be found.")
 
 
 def _target_user(ctx: ActionContext, action_name: str, name: str | None) -> UserRecord | None:
-    """The named user, or the calling user when no name is given (None for the account root)."""
+    """The named user, or the calling user when no name is given (None for the account root),
+    once ``iam:ACTION`` on it is allowed."""
     if name is not None:
         return authorized_user(ctx, action_name, name)
     caller = ctx.caller
     assert caller is not None
-    if caller.kind is PrincipalKind.ROOT:
+    try:
+        user = calling_user(ctx)
+    except NoSuchEntity:  # the caller's user is gone: authorized on the caller's ARN first
         authorize_iam(ctx, action_name, caller.arn)
-        return None
-    if caller.kind is PrincipalKind.USER and caller.entity_id:
-        user = ctx.runtime.store.users.get_by_id(caller.entity_id)
-        account = caller_account(ctx)
-        authorize_iam(ctx, action_name, _user_arn(account, user) if user else caller.arn)
-        if user is None:
-            raise no_such_user(caller.user_name or caller.entity_id)
-        return user
-    raise ValidationError(NON_USER_CREDENTIALS)
+        raise
+    authorize_iam(ctx, action_name, user_arn(user) if user is not None else caller.arn)
+    return user
 
 
 def _serial_resource(account: str, serial: str) -> str:
@@ -164,71 +241,58 @@ def _device_of_account(ctx: ActionContext, account: str, serial: str) -> MfaDevi
     return device
 
 
-def _read_serial(reader: ParamReader) -> str:
-    serial = reader.string("SerialNumber", required=True, min_len=9, max_len=256, pattern=SERIAL_PATTERN)
-    return serial or ""
+def _authorized_device(ctx: ActionContext, action_name: str, serial: str) -> MfaDeviceRecord:
+    """The device ``serial`` of the caller's account, once ``iam:ACTION`` on it is allowed."""
+    account = caller_account(ctx)
+    authorize_iam(ctx, action_name, _serial_resource(account, serial))
+    return _device_of_account(ctx, account, serial)
 
 
-def _read_codes(reader: ParamReader) -> tuple[str, str]:
-    code1 = reader.string("AuthenticationCode1", required=True, min_len=6, max_len=6, pattern=CODE_PATTERN)
-    code2 = reader.string("AuthenticationCode2", required=True, min_len=6, max_len=6, pattern=CODE_PATTERN)
-    return code1 or "", code2 or ""
+def _user_and_device(ctx: ActionContext, action_name: str, request: DeviceCodesRequest) -> tuple[UserRecord, MfaDeviceRecord]:
+    """Enable/Resync: the named user (authorized) and the device of this account."""
+    user = authorized_user(ctx, action_name, request.user_name)
+    return user, _device_of_account(ctx, caller_account(ctx), request.serial_number)
 
 
-def _mfa_user(account: str, user: UserRecord | None) -> MfaUser | None:
+def _mfa_user(account: str, user: UserRef | None) -> MfaUser | None:
     if user is None:
         return None
-    return MfaUser(user.path, user.name, user.user_id, _user_arn(account, user), user.created_at)
+    return MfaUser(user.path, user.name, user.user_id, arns.user_arn(account, user.name, user.path), user.created_at)
 
 
-def _check_codes(ctx: ActionContext, device: MfaDeviceRecord, code1: str, code2: str) -> int:
+def _check_codes(ctx: ActionContext, device: MfaDeviceRecord, request: DeviceCodesRequest) -> int:
+    """The step of the second code, if the two codes are consecutive steps newer than the last used."""
     seed = ctx.runtime.store.mfa.seed(device.serial_number)
-    step = verify_consecutive_codes(seed or "", code1, code2, ctx.request_time, device.last_used_step) if seed else None
+    code1, code2 = request.authentication_code1, request.authentication_code2
+    step = verify_consecutive_codes(seed, code1, code2, ctx.request_time, device.last_used_step) if seed else None
     if step is None:
         raise InvalidAuthenticationCode()
     return step
 
 
 # --- Actions ------------------------------------------------------------------------------------
-@action("iam", "CreateVirtualMFADevice")
-def create_virtual_mfa_device(ctx: ActionContext, params: Params) -> CreateVirtualMFADeviceResult:
-    reader = ParamReader(params)
-    path = read_path(reader)
-    name = reader.string("VirtualMFADeviceName", required=True, min_len=1, max_len=226, pattern=DEVICE_NAME_PATTERN)
-    tags = read_tags(reader, max_items=MAX_TAGS)
-    reader.done()
-    assert name is not None
+@action("iam", "CreateVirtualMFADevice", request=CreateVirtualMFADeviceRequest, writes=True)
+def create_virtual_mfa_device(ctx: ActionContext, request: CreateVirtualMFADeviceRequest) -> CreateVirtualMFADeviceResult:
+    name, path, tags = request.virtual_mfa_device_name, request.path, request.tags
     account = caller_account(ctx)
     serial = arns.mfa_arn(account, name, path)
     authorize_iam(ctx, "CreateVirtualMFADevice", serial)
     seed = new_seed()
     try:
-        ctx.runtime.store.mfa.create(serial, account, name, path, seed, [(t.key, t.value) for t in tags], ctx.request_time)
+        ctx.runtime.store.mfa.create(serial, account, name, path, seed, pairs(tags), ctx.request_time)
     except DeviceExists:
         raise EntityAlreadyExists("MFADevice entity at the same path and name already exists.") from None
     png = qr_code_png(otpauth_uri(seed, name, account))
-    device = VirtualMFADevice(serial, seed.encode("ascii"), png, tags=list(tags) or None)
-    return CreateVirtualMFADeviceResult(device)
+    return CreateVirtualMFADeviceResult(VirtualMFADevice(serial, seed.encode("ascii"), png, tags=list(tags) or None))
 
 
-def _device_and_codes(ctx: ActionContext, params: Params, action_name: str) -> tuple[UserRecord, MfaDeviceRecord, str, str, str]:
-    """Enable/Resync: the named user (authorized), the device of this account, and the two codes."""
-    reader = ParamReader(params)
-    name = read_user_name(reader)
-    serial = _read_serial(reader)
-    code1, code2 = _read_codes(reader)
-    reader.done()
-    assert name is not None
-    user = authorized_user(ctx, action_name, name)
-    return user, _device_of_account(ctx, caller_account(ctx), serial), serial, code1, code2
-
-
-@action("iam", "EnableMFADevice")
-def enable_mfa_device(ctx: ActionContext, params: Params) -> None:
-    user, device, serial, code1, code2 = _device_and_codes(ctx, params, "EnableMFADevice")
+@action("iam", "EnableMFADevice", request=DeviceCodesRequest, writes=True)
+def enable_mfa_device(ctx: ActionContext, request: DeviceCodesRequest) -> None:
+    user, device = _user_and_device(ctx, "EnableMFADevice", request)
+    serial = request.serial_number
     if device.user_id is not None:
         raise EntityAlreadyExists("MFA Device is already in use.")
-    step = _check_codes(ctx, device, code1, code2)
+    step = _check_codes(ctx, device, request)
     try:
         ctx.runtime.store.mfa.enable(serial, user.user_id, step - 1, step, ctx.request_time)
     except NoSuchDevice:
@@ -239,30 +303,25 @@ def enable_mfa_device(ctx: ActionContext, params: Params) -> None:
         raise LimitExceeded(f"Cannot exceed quota for MFADevicesPerUser: {MAX_DEVICES_PER_USER}") from None
     except CodeReplayed:
         raise InvalidAuthenticationCode() from None
-    return None
 
 
-@action("iam", "ResyncMFADevice")
-def resync_mfa_device(ctx: ActionContext, params: Params) -> None:
-    user, device, serial, code1, code2 = _device_and_codes(ctx, params, "ResyncMFADevice")
+@action("iam", "ResyncMFADevice", request=DeviceCodesRequest, writes=True)
+def resync_mfa_device(ctx: ActionContext, request: DeviceCodesRequest) -> None:
+    user, device = _user_and_device(ctx, "ResyncMFADevice", request)
     if device.user_id != user.user_id:
-        raise _no_such_device(serial)
-    step = _check_codes(ctx, device, code1, code2)
+        raise _no_such_device(request.serial_number)
+    step = _check_codes(ctx, device, request)
     try:
-        ctx.runtime.store.mfa.resync(serial, user.user_id, step - 1, step)
+        ctx.runtime.store.mfa.resync(request.serial_number, user.user_id, step - 1, step)
     except CodeReplayed:
         raise InvalidAuthenticationCode() from None
-    return None
 
 
-@action("iam", "DeactivateMFADevice")
-def deactivate_mfa_device(ctx: ActionContext, params: Params) -> None:
-    reader = ParamReader(params)
-    name = read_user_name(reader, required=False)
-    serial = _read_serial(reader)
-    reader.done()
+@action("iam", "DeactivateMFADevice", request=DeactivateMFADeviceRequest, writes=True)
+def deactivate_mfa_device(ctx: ActionContext, request: DeactivateMFADeviceRequest) -> None:
+    serial = request.serial_number
     account = caller_account(ctx)
-    user = _target_user(ctx, "DeactivateMFADevice", name)
+    user = _target_user(ctx, "DeactivateMFADevice", request.user_name)
     device = ctx.runtime.store.mfa.get(serial)
     if user is None or device is None or device.account_id != account or device.user_id != user.user_id:
         raise _no_such_device(serial)
@@ -270,51 +329,37 @@ def deactivate_mfa_device(ctx: ActionContext, params: Params) -> None:
         ctx.runtime.store.mfa.deactivate(serial, user.user_id)
     except NoSuchDevice:
         raise _no_such_device(serial) from None
-    return None
 
 
-@action("iam", "DeleteVirtualMFADevice")
-def delete_virtual_mfa_device(ctx: ActionContext, params: Params) -> None:
-    reader = ParamReader(params)
-    serial = _read_serial(reader)
-    reader.done()
-    account = caller_account(ctx)
-    authorize_iam(ctx, "DeleteVirtualMFADevice", _serial_resource(account, serial))
-    _device_of_account(ctx, account, serial)
+@action("iam", "DeleteVirtualMFADevice", request=SerialNumberRequest, writes=True)
+def delete_virtual_mfa_device(ctx: ActionContext, request: SerialNumberRequest) -> None:
+    serial = request.serial_number
+    _authorized_device(ctx, "DeleteVirtualMFADevice", serial)
     try:
         ctx.runtime.store.mfa.delete(serial)
     except NoSuchDevice:
         raise _no_such_device(serial) from None
     except DeviceInUse:
         raise DeleteConflict("MFA device is still in use.") from None
-    return None
 
 
-@action("iam", "ListMFADevices")
-def list_mfa_devices(ctx: ActionContext, params: Params) -> ListMFADevicesResult:
-    reader = ParamReader(params)
-    name = read_user_name(reader, required=False)
-    marker, max_items = read_pagination(reader)
-    reader.done()
-    user = _target_user(ctx, "ListMFADevices", name)
-    devices = ctx.runtime.store.mfa.for_user(user.user_id) if user is not None else []
-    page = paginate(devices, marker, max_items, key=lambda d: d.serial_number)
-    items = [MFADevice(user.name, d.serial_number, d.enabled_at) for d in page.items if user and d.enabled_at]
+@action("iam", "ListMFADevices", request=ListMFADevicesRequest)
+def list_mfa_devices(ctx: ActionContext, request: ListMFADevicesRequest) -> ListMFADevicesResult:
+    user = _target_user(ctx, "ListMFADevices", request.user_name)
+    if user is None:  # the account root holds no virtual devices here
+        return ListMFADevicesResult([], False, None)
+    devices = ctx.runtime.store.mfa.for_user(user.user_id)
+    page = paginate(devices, request.marker, request.max_items, key=lambda d: d.serial_number)
+    items = [MFADevice(user.name, d.serial_number, d.enabled_at) for d in page.items if d.enabled_at]
     return ListMFADevicesResult(items, page.is_truncated, page.marker)
 
 
-@action("iam", "ListVirtualMFADevices")
-def list_virtual_mfa_devices(ctx: ActionContext, params: Params) -> ListVirtualMFADevicesResult:
-    reader = ParamReader(params)
-    status = reader.string("AssignmentStatus")
-    if status is not None and status not in ("Assigned", "Unassigned", "Any"):
-        reader.fail(status, "assignmentStatus", "Member must satisfy enum value set: [Assigned, Unassigned, Any]")
-    marker, max_items = read_pagination(reader)
-    reader.done()
+@action("iam", "ListVirtualMFADevices", request=ListVirtualMFADevicesRequest)
+def list_virtual_mfa_devices(ctx: ActionContext, request: ListVirtualMFADevicesRequest) -> ListVirtualMFADevicesResult:
     account = caller_account(ctx)
     authorize_iam(ctx, "ListVirtualMFADevices", "*")
-    devices = ctx.runtime.store.mfa.list_virtual(account, status or "Any")
-    page = paginate(devices, marker, max_items, key=lambda d: d.serial_number)
+    devices = ctx.runtime.store.mfa.list_virtual(account, request.assignment_status)
+    page = paginate(devices, request.marker, request.max_items, key=lambda d: d.serial_number)
     tags = ctx.runtime.store.mfa.tags_for([d.serial_number for d in page.items])
     items = [
         VirtualMFADevice(
@@ -328,65 +373,39 @@ def list_virtual_mfa_devices(ctx: ActionContext, params: Params) -> ListVirtualM
     return ListVirtualMFADevicesResult(items, page.is_truncated, page.marker)
 
 
-@action("iam", "GetMFADevice")
-def get_mfa_device(ctx: ActionContext, params: Params) -> GetMFADeviceResult:
-    reader = ParamReader(params)
-    serial = _read_serial(reader)
-    name = reader.string("UserName", min_len=1, max_len=64, pattern=USER_NAME_PATTERN)
-    reader.done()
+@action("iam", "GetMFADevice", request=GetMFADeviceRequest)
+def get_mfa_device(ctx: ActionContext, request: GetMFADeviceRequest) -> GetMFADeviceResult:
+    serial = request.serial_number
     account = caller_account(ctx)
-    user = _target_user(ctx, "GetMFADevice", name)
+    user = _target_user(ctx, "GetMFADevice", request.user_name)
     device = ctx.runtime.store.mfa.get(serial)
     if user is None or device is None or device.account_id != account or device.user_id != user.user_id:
         raise _no_such_device(serial)
     return GetMFADeviceResult(serial, user.name, device.enabled_at)
 
 
-@action("iam", "TagMFADevice")
-def tag_mfa_device(ctx: ActionContext, params: Params) -> None:
-    reader = ParamReader(params)
-    serial = _read_serial(reader)
-    if "Tags" not in params:
-        reader.fail(None, "tags", "Member must not be null")
-    tags = read_tags(reader, max_items=MAX_TAGS)
-    reader.done()
-    account = caller_account(ctx)
-    authorize_iam(ctx, "TagMFADevice", _serial_resource(account, serial))
-    _device_of_account(ctx, account, serial)
+@action("iam", "TagMFADevice", request=TagMFADeviceRequest, writes=True)
+def tag_mfa_device(ctx: ActionContext, request: TagMFADeviceRequest) -> None:
+    serial = request.serial_number
+    _authorized_device(ctx, "TagMFADevice", serial)
     try:
-        ctx.runtime.store.mfa.tag(serial, [(t.key, t.value) for t in tags])
+        add_tags(lambda new: ctx.runtime.store.mfa.tag(serial, new), request.tags, TAG_QUOTA)
     except NoSuchDevice:
         raise _no_such_device(serial) from None
-    except TooManyTags:
-        raise LimitExceeded(f"Cannot exceed quota for TagsPerMFADevice: {MAX_TAGS}") from None
-    return None
 
 
-@action("iam", "UntagMFADevice")
-def untag_mfa_device(ctx: ActionContext, params: Params) -> None:
-    reader = ParamReader(params)
-    serial = _read_serial(reader)
-    keys = read_tag_keys(reader)
-    reader.done()
-    account = caller_account(ctx)
-    authorize_iam(ctx, "UntagMFADevice", _serial_resource(account, serial))
-    _device_of_account(ctx, account, serial)
+@action("iam", "UntagMFADevice", request=UntagMFADeviceRequest, writes=True)
+def untag_mfa_device(ctx: ActionContext, request: UntagMFADeviceRequest) -> None:
+    serial = request.serial_number
+    _authorized_device(ctx, "UntagMFADevice", serial)
     try:
-        ctx.runtime.store.mfa.untag(serial, keys)
+        ctx.runtime.store.mfa.untag(serial, request.tag_keys)
     except NoSuchDevice:
         raise _no_such_device(serial) from None
-    return None
 
 
-@action("iam", "ListMFADeviceTags")
-def list_mfa_device_tags(ctx: ActionContext, params: Params) -> ListMFADeviceTagsResult:
-    reader = ParamReader(params)
-    serial = _read_serial(reader)
-    marker, max_items = read_pagination(reader)
-    reader.done()
-    account = caller_account(ctx)
-    authorize_iam(ctx, "ListMFADeviceTags", _serial_resource(account, serial))
-    _device_of_account(ctx, account, serial)
-    tags = ctx.runtime.store.mfa.tags(serial)
-    page = paginate(tags, marker, max_items, key=lambda t: t[0].lower())
-    return ListMFADeviceTagsResult([Tag(k, v) for k, v in page.items], page.is_truncated, page.marker)
+@action("iam", "ListMFADeviceTags", request=ListMFADeviceTagsRequest)
+def list_mfa_device_tags(ctx: ActionContext, request: ListMFADeviceTagsRequest) -> ListTagsResult:
+    serial = request.serial_number
+    _authorized_device(ctx, "ListMFADeviceTags", serial)
+    return tags_page(ctx.runtime.store.mfa.tags(serial), request.marker, request.max_items)
