@@ -5,10 +5,10 @@ pages beside it).
 
 Quotas as in AWS (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_iam-quotas.html): a
 document of at most 6,144 characters (whitespace not counted) that says ``"Version": "2012-10-17"``,
-at most 5 versions, at most 10 managed policies attached per user, role or group. Every action
-checks that the ARN is a policy ARN, then authorizes ``iam:ACTION`` on it, then looks the policy up
-in the caller's account; attachments are authorized on the user, role or group with the policy as
-``iam:PolicyARN``.
+at most 5 versions, at most 10 managed policies attached per user, role or group. An action on a
+policy checks that the ARN is a policy ARN (InvalidInput), then authorizes ``iam:ACTION`` on it,
+then looks the policy up in the caller's account; attachments are authorized on the user, role or
+group (with its real path when it exists) with the policy as ``iam:PolicyARN``.
 
 Deviations from AWS: OpenSTS holds no AWS managed policies (``arn:aws:iam::aws:policy/...``):
 ListPolicies with Scope=AWS is empty, and such ARNs are "not attachable". A policy's Description
