@@ -8,6 +8,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from tests.conftest import ServerInfo, random_name
+from tests.iam.conftest import make_user
 from tests.iam.test_inline_policies import doc, make_owner
 from tests.iam.test_roles import error
 
@@ -244,7 +245,66 @@ def test_policy_tags(iam) -> None:  # type: ignore[no-untyped-def]
     assert iam.get_policy(PolicyArn=arn)["Policy"]["Tags"] == [{"Key": "A", "Value": "3"}]
     with pytest.raises(ClientError) as exc:
         iam.tag_policy(PolicyArn=arn, Tags=[{"Key": f"k{i}", "Value": "v"} for i in range(50)])
-    assert error(exc)[:2] == ("LimitExceeded", 409)
+    assert error(exc) == ("LimitExceeded", 409, "Cannot exceed quota for TagsPerPolicy: 50")
     with pytest.raises(ClientError) as exc:
         iam.list_policy_tags(PolicyArn=arn.replace("policy/", "policy/missing-"))
     assert error(exc)[0] == "NoSuchEntity"
+
+
+def test_list_validation_errors_in_aws_order(server: ServerInfo) -> None:
+    raw = server.client("iam", parameter_validation=False)
+    with pytest.raises(ClientError) as exc:
+        raw.list_policies(Scope="Mine", PathPrefix="no-slash", PolicyUsageFilter="Both")
+    code, status, message = error(exc)
+    assert (code, status) == ("ValidationError", 400)
+    assert message.startswith("3 validation errors detected: Value 'Mine' at 'scope' failed to satisfy constraint: "
+                              "Member must satisfy enum value set: [All, AWS, Local]; Value 'no-slash' at 'pathPrefix'")
+    assert message.endswith("Value 'Both' at 'policyUsageFilter' failed to satisfy constraint: "
+                            "Member must satisfy enum value set: [PermissionsPolicy, PermissionsBoundary]")
+    with pytest.raises(ClientError) as exc:
+        raw.list_entities_for_policy(PolicyArn="short", EntityFilter="Users")
+    assert error(exc)[2] == (
+        "2 validation errors detected: Value 'short' at 'policyArn' failed to satisfy constraint: "
+        "Member must have length greater than or equal to 20; Value 'Users' at 'entityFilter' failed to satisfy "
+        "constraint: Member must satisfy enum value set: [User, Role, Group, LocalManagedPolicy, AWSManagedPolicy]"
+    )
+
+
+def test_condition_keys_of_attachments_and_tags(iam, server: ServerInfo) -> None:  # type: ignore[no-untyped-def]
+    """iam:PolicyARN on Attach/Detach (also when the role does not exist), aws:RequestTag and
+    aws:TagKeys on TagPolicy/UntagPolicy."""
+    allowed, other = create(iam)["Arn"], create(iam)["Arn"]
+    role = make_owner(iam, server, "role")
+    policy = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Action": ["iam:AttachRolePolicy", "iam:DetachRolePolicy"], "Resource": "*",
+             "Condition": {"ArnEquals": {"iam:PolicyARN": allowed}}},
+            {"Effect": "Allow", "Action": "iam:TagPolicy", "Resource": "*",
+             "Condition": {"StringEquals": {"aws:RequestTag/team": "blue"}}},
+            {"Effect": "Allow", "Action": "iam:UntagPolicy", "Resource": "*",
+             "Condition": {"ForAllValues:StringEquals": {"aws:TagKeys": ["team"]}}},
+        ],
+    }
+    _, creds = make_user(server, policy)
+    client = server.client("iam", creds)
+
+    def denied(call) -> str:  # type: ignore[no-untyped-def]
+        with pytest.raises(ClientError) as exc:
+            call()
+        assert error(exc)[:2] == ("AccessDenied", 403)
+        return error(exc)[2]
+
+    client.attach_role_policy(RoleName=role, PolicyArn=allowed)
+    denied(lambda: client.attach_role_policy(RoleName=role, PolicyArn=other))
+    client.detach_role_policy(RoleName=role, PolicyArn=allowed)
+    with pytest.raises(ClientError) as exc:
+        client.attach_role_policy(RoleName="nobody-role", PolicyArn=allowed)
+    assert error(exc) == ("NoSuchEntity", 404, "The role with name nobody-role cannot be found.")
+    denied(lambda: client.attach_role_policy(RoleName="nobody-role", PolicyArn=other))
+
+    client.tag_policy(PolicyArn=allowed, Tags=[{"Key": "team", "Value": "blue"}])
+    denied(lambda: client.tag_policy(PolicyArn=allowed, Tags=[{"Key": "team", "Value": "red"}]))
+    denied(lambda: client.untag_policy(PolicyArn=allowed, TagKeys=["team", "cost"]))
+    client.untag_policy(PolicyArn=allowed, TagKeys=["team"])
+    assert iam.list_policy_tags(PolicyArn=allowed)["Tags"] == []

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from botocore.exceptions import ClientError
 
 from tests.conftest import ServerInfo, random_name
+from tests.iam.conftest import make_user
 
 
 def trust(account: str, principal: str | None = None) -> str:
@@ -228,7 +230,7 @@ def test_role_tags(iam, server: ServerInfo) -> None:  # type: ignore[no-untyped-
     iam.tag_role(RoleName=name, Tags=[{"Key": f"k{i}", "Value": "v"} for i in range(49)])
     with pytest.raises(ClientError) as exc:
         iam.tag_role(RoleName=name, Tags=[{"Key": "one-more", "Value": "v"}])
-    assert error(exc)[:2] == ("LimitExceeded", 409)
+    assert error(exc) == ("LimitExceeded", 409, "Cannot exceed quota for TagsPerRole: 50")
     with pytest.raises(ClientError) as exc:
         iam.tag_role(RoleName=name, Tags=[{"Key": "bad key!", "Value": "v"}])
     assert error(exc)[0] == "ValidationError"
@@ -256,3 +258,54 @@ def test_role_permissions_boundary(iam, server: ServerInfo) -> None:  # type: ig
     with pytest.raises(ClientError) as exc:
         iam.delete_policy(PolicyArn=boundary)
     assert error(exc)[:2] == ("DeleteConflict", 409)
+
+
+def test_create_role_validation_errors_in_aws_order(server: ServerInfo) -> None:
+    raw = server.client("iam", parameter_validation=False)
+    with pytest.raises(ClientError) as exc:
+        raw.create_role(RoleName="bad name", Path="nopath", MaxSessionDuration=100)
+    code, status, message = error(exc)
+    assert (code, status) == ("ValidationError", 400)
+    assert message.startswith("4 validation errors detected: ")
+    members = re.findall(r" at '([^']+)' failed to satisfy constraint", message)
+    assert members == ["roleName", "path", "assumeRolePolicyDocument", "maxSessionDuration"]
+
+
+def test_role_condition_keys(iam, server: ServerInfo) -> None:  # type: ignore[no-untyped-def]
+    """aws:TagKeys on UntagRole; iam:PermissionsBoundary on Put/DeleteRolePermissionsBoundary (the
+    boundary being set, and the role's current one)."""
+    boundary = iam.create_policy(PolicyName=random_name("boundary"), PolicyDocument=identity("s3:*"))["Policy"]["Arn"]
+    other = iam.create_policy(PolicyName=random_name("other"), PolicyDocument=identity("s3:*"))["Policy"]["Arn"]
+    name = random_name("role")
+    iam.create_role(RoleName=name, AssumeRolePolicyDocument=trust(server.account_id),
+                    Tags=[{"Key": "team", "Value": "a"}, {"Key": "cost", "Value": "1"}])
+    policy = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Action": ["iam:UntagRole", "iam:PutRolePermissionsBoundary",
+                                          "iam:DeleteRolePermissionsBoundary"], "Resource": "*"},
+            {"Effect": "Deny", "Action": "iam:UntagRole", "Resource": "*",
+             "Condition": {"ForAnyValue:StringEquals": {"aws:TagKeys": ["team"]}}},
+            {"Effect": "Deny", "Action": "iam:PutRolePermissionsBoundary", "Resource": "*",
+             "Condition": {"StringNotEquals": {"iam:PermissionsBoundary": boundary}}},
+            {"Effect": "Deny", "Action": "iam:DeleteRolePermissionsBoundary", "Resource": "*",
+             "Condition": {"StringEquals": {"iam:PermissionsBoundary": boundary}}},
+        ],
+    }
+    _, creds = make_user(server, policy)
+    client = server.client("iam", creds)
+
+    def denied(call) -> None:  # type: ignore[no-untyped-def]
+        with pytest.raises(ClientError) as exc:
+            call()
+        assert error(exc)[:2] == ("AccessDenied", 403)
+
+    denied(lambda: client.untag_role(RoleName=name, TagKeys=["cost", "team"]))
+    client.untag_role(RoleName=name, TagKeys=["cost"])
+    assert iam.list_role_tags(RoleName=name)["Tags"] == [{"Key": "team", "Value": "a"}]
+    denied(lambda: client.put_role_permissions_boundary(RoleName=name, PermissionsBoundary=other))
+    client.put_role_permissions_boundary(RoleName=name, PermissionsBoundary=boundary)
+    denied(lambda: client.delete_role_permissions_boundary(RoleName=name))
+    iam.put_role_permissions_boundary(RoleName=name, PermissionsBoundary=other)
+    client.delete_role_permissions_boundary(RoleName=name)
+    assert "PermissionsBoundary" not in iam.get_role(RoleName=name)["Role"]

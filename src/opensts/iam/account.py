@@ -1,6 +1,14 @@
 """Account-level reads: GetAccountSummary (entity counts and quotas) and
 GetAccountAuthorizationDetails (every user, group, role and managed policy with its policies, for
-audits and backups). Both are authorized on ``*``: AWS defines no resource for them.
+audits and backups), as in
+https://docs.aws.amazon.com/IAM/latest/APIReference/API_GetAccountSummary.html and
+https://docs.aws.amazon.com/IAM/latest/APIReference/API_GetAccountAuthorizationDetails.html.
+Both are authorized on ``*``: AWS defines no resource for them.
+
+Deviations from AWS, because OpenSTS has no such things: the summary counts no instance profiles,
+server certificates, signing certificates or root password/MFA; the details list no instance
+profiles and no AWS managed policies (``AWSManagedPolicy`` is accepted as a filter and selects
+nothing).
 """
 
 from __future__ import annotations
@@ -9,17 +17,20 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-
-from opensts.actions import ActionContext, Params, action
+from opensts.actions import ActionContext, action
+from opensts.fields import NoParameters, custom
+from opensts.iam import fields
+from opensts.iam.common import authorize_iam, caller_account, encode_policy_document
+from opensts.iam.pagination import paginate
 from opensts.iam.shapes import AttachedPolicy, PermissionsBoundary, PolicyVersion, RoleLastUsed, boundary_shape
-from opensts.iam.common import Tag, authorize_iam, caller_account, encode_policy_document, paginate, read_pagination
+from opensts.iam.tagging import Tag
 from opensts.identity import arn as arns
 from opensts.params import ParamReader
 from opensts.store.iam_reports import EntityReport, PolicyReport
 
 ENTITY_FILTERS = ("User", "Role", "Group", "LocalManagedPolicy", "AWSManagedPolicy")
 
-# AWS's default quotas (IAM and STS quotas, IAM User Guide).
+# AWS's default quotas (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_iam-quotas.html).
 QUOTAS = {
     "UsersQuota": 5000,
     "GroupsQuota": 300,
@@ -43,7 +54,23 @@ QUOTAS = {
 }
 
 
-# --- Result shapes ----------------------------------------------------------------------------
+def read_filters(reader: ParamReader) -> list[str]:
+    """``Filter.member.N``: each one of :data:`ENTITY_FILTERS` (``EntityType`` in botocore's model)."""
+    filters = reader.list("Filter")
+    for i, item in enumerate(filters, start=1):
+        if item not in ENTITY_FILTERS:
+            reader.fail(item, f"filter.{i}.member", f"Member must satisfy enum value set: [{', '.join(ENTITY_FILTERS)}]")
+    return filters
+
+
+# --- Requests and results -----------------------------------------------------------------------
+@dataclass(frozen=True, slots=True, kw_only=True)
+class GetAccountAuthorizationDetailsRequest:
+    filter: list[str] = custom(read_filters, default=[])  # empty: every kind
+    marker: str | None = fields.marker()
+    max_items: int = fields.max_items()
+
+
 @dataclass(frozen=True, slots=True)
 class GetAccountSummaryResult:
     summary_map: dict[str, int]
@@ -53,10 +80,6 @@ class GetAccountSummaryResult:
 class PolicyDetail:
     policy_name: str
     policy_document: str
-
-
-
-
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,8 +107,6 @@ class GroupDetail:
     attached_managed_policies: list[AttachedPolicy]
 
 
-
-
 @dataclass(frozen=True, slots=True)
 class RoleDetail:
     path: str
@@ -100,8 +121,6 @@ class RoleDetail:
     permissions_boundary: PermissionsBoundary | None
     tags: list[Tag]
     role_last_used: RoleLastUsed
-
-
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,9 +172,8 @@ def account_summary(ctx: ActionContext, account: str) -> dict[str, int]:
     }
 
 
-@action("iam", "GetAccountSummary")
-def get_account_summary(ctx: ActionContext, params: Params) -> GetAccountSummaryResult:
-    ParamReader(params).done()
+@action("iam", "GetAccountSummary", request=NoParameters)
+def get_account_summary(ctx: ActionContext, request: NoParameters) -> GetAccountSummaryResult:
     account = caller_account(ctx)
     authorize_iam(ctx, "GetAccountSummary", "*")
     return GetAccountSummaryResult(account_summary(ctx, account))
@@ -209,20 +227,15 @@ def _policy_detail(report: PolicyReport) -> ManagedPolicyDetail:
     )
 
 
-@action("iam", "GetAccountAuthorizationDetails")
-def get_account_authorization_details(ctx: ActionContext, params: Params) -> GetAccountAuthorizationDetailsResult:
-    reader = ParamReader(params)
-    filters = reader.list("Filter")
-    for i, item in enumerate(filters, start=1):
-        if item not in ENTITY_FILTERS:
-            reader.fail(item, f"filter.{i}.member", f"Member must satisfy enum value set: [{', '.join(ENTITY_FILTERS)}]")
-    marker, max_items = read_pagination(reader)
-    reader.done()
+@action("iam", "GetAccountAuthorizationDetails", request=GetAccountAuthorizationDetailsRequest)
+def get_account_authorization_details(
+    ctx: ActionContext, request: GetAccountAuthorizationDetailsRequest
+) -> GetAccountAuthorizationDetailsResult:
     account = caller_account(ctx)
     authorize_iam(ctx, "GetAccountAuthorizationDetails", "*")
-    kinds = set(filters) if filters else set(ENTITY_FILTERS)
+    kinds = set(request.filter) if request.filter else set(ENTITY_FILTERS)
     reports = ctx.runtime.store.reports
-    page = paginate(reports.page_keys(account, kinds), marker, max_items, key=lambda e: e[0])
+    page = paginate(reports.page_keys(account, kinds), request.marker, request.max_items, key=lambda e: e[0])
     by_kind: dict[str, list[str]] = {"1": [], "2": [], "3": [], "4": []}
     for sort_key, entity_id in page.items:
         by_kind[sort_key[0]].append(entity_id)

@@ -2,49 +2,123 @@
 UpdateAssumeRolePolicy, DeleteRole, TagRole/UntagRole/ListRoleTags,
 PutRolePermissionsBoundary/DeleteRolePermissionsBoundary.
 
-Shapes follow botocore's IAM model (``Role``); trust policies are validated with the policy
-engine's trust grammar and counted against AWS's 2,048-character quota (whitespace not counted).
+Shapes follow botocore's IAM model (``Role``). A trust policy is validated with the policy engine's
+trust grammar and counted against AWS's quota of 2,048 characters, whitespace not counted
+(https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_iam-quotas.html); its principals are
+bound to their unique ids, so a principal deleted and recreated with the same name is not trusted
+(https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_principal.html).
+Names are unique per account case-insensitively. Every action authorizes ``iam:ACTION`` on the
+role's ARN before it says whether the role exists
+(https://docs.aws.amazon.com/IAM/latest/APIReference/API_CreateRole.html and the pages beside it).
+
+AssumeRole does not read roles through this module: ``access/`` and ``sts/`` do.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any, Callable
+from typing import Any
 
-from opensts.access.authorize import authorize
 from opensts.access.trust_principals import bind_trust_principals, effective_trust_policy
-from opensts.actions import ActionContext, Params, action
-from opensts.errors import DeleteConflict, EntityAlreadyExists, LimitExceeded, NoSuchEntity
-from opensts.iam.shapes import PermissionsBoundary, RoleLastUsed, boundary_shape
+from opensts.actions import ActionContext, action
+from opensts.errors import DeleteConflict, EntityAlreadyExists, LimitExceeded
+from opensts.fields import integer
+from opensts.iam import fields, tagging
 from opensts.iam.common import (
-    tag_context,
-    read_tag_keys,
-    DESCRIPTION_PATTERN,
-    ROLE_NAME_PATTERN,
-    Tag,
+    authorize_iam,
+    boundary_context,
     caller_account,
     encode_policy_document,
-    paginate,
-    read_pagination,
-    read_path,
-    read_path_prefix,
-    read_policy_document,
-    read_tags,
     resource_arn,
     validate_policy_document,
 )
+from opensts.iam.entities import authorized_role, check_boundary, no_such_role
+from opensts.iam.pagination import paginate
+from opensts.iam.shapes import PermissionsBoundary, RoleLastUsed, boundary_shape
+from opensts.iam.tagging import ListTagsResult, Tag, add_tags, pairs, tag_context, tags_page, untag_context
+from opensts.identity import ids
 from opensts.params import ParamReader
 from opensts.policy import TRUST_POLICY_MAX_SIZE, Policy, policy_size
-from opensts.store.iam_roles import EntityExists, RoleRecord, TooManyTags
+from opensts.store.iam_roles import EntityExists, RoleRecord
 
 DEFAULT_MAX_SESSION_DURATION = 3600
-MAX_TAGS = 50
+TAG_QUOTA = "TagsPerRole"
 
 
-# --- Shapes -----------------------------------------------------------------------------------
+def max_session_field(*, default: int | None = None) -> Any:
+    """``roleMaxSessionDurationType``: 3,600 to 43,200 seconds."""
+    return integer("MaxSessionDuration", min_value=3600, max_value=43200, default=default)
 
 
+# --- Requests (botocore: CreateRoleRequest, ...) and results ---------------------------------------
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CreateRoleRequest:
+    role_name: str = fields.role_name()
+    path: str = fields.path()
+    assume_role_policy_document: str = fields.policy_document("AssumeRolePolicyDocument")
+    description: str | None = fields.description()
+    max_session_duration: int = max_session_field(default=DEFAULT_MAX_SESSION_DURATION)
+    permissions_boundary: str | None = fields.permissions_boundary()
+    tags: list[Tag] = tagging.tags()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RoleNameRequest:
+    """GetRole, DeleteRole, DeleteRolePermissionsBoundary."""
+
+    role_name: str = fields.role_name()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ListRolesRequest:
+    path_prefix: str = fields.path_prefix()
+    marker: str | None = fields.marker()
+    max_items: int = fields.max_items()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UpdateRoleRequest:
+    role_name: str = fields.role_name()
+    description: str | None = fields.description()
+    max_session_duration: int | None = max_session_field()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UpdateRoleDescriptionRequest:
+    role_name: str = fields.role_name()
+    description: str = fields.description(required=True)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UpdateAssumeRolePolicyRequest:
+    role_name: str = fields.role_name()
+    policy_document: str = fields.policy_document()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TagRoleRequest:
+    role_name: str = fields.role_name()
+    tags: list[Tag] = tagging.tags(required=True)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UntagRoleRequest:
+    role_name: str = fields.role_name()
+    tag_keys: list[str] = tagging.tag_keys()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ListRoleTagsRequest:
+    role_name: str = fields.role_name()
+    marker: str | None = fields.marker()
+    max_items: int = fields.max_items()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PutRolePermissionsBoundaryRequest:
+    role_name: str = fields.role_name()
+    permissions_boundary: str = fields.permissions_boundary(required=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,21 +153,12 @@ class ListRolesResult:
     marker: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class ListTagsResult:
-    tags: list[Tag]
-    is_truncated: bool
-    marker: str | None = None
-
-
-
-
 def role_shape(
     role: RoleRecord,
     tags: list[tuple[str, str]] | None = None,
     *,
     full: bool = True,
-    pending_use: tuple | None = None,
+    pending_use: tuple[datetime, str | None] | None = None,
     trust_policy: str | None = None,
 ) -> Role:
     """``full``: GetRole/CreateRole; ListRoles leaves out boundary, tags and last use, as AWS does.
@@ -117,61 +182,7 @@ def role_shape(
     )
 
 
-# --- Helpers shared with the policy modules ---------------------------------------------------
-def read_role_name(reader: ParamReader, name: str = "RoleName") -> str:
-    value = reader.string(name, required=True, min_len=1, max_len=64, pattern=ROLE_NAME_PATTERN)
-    return value or ""
-
-
-def no_such_role(name: str) -> NoSuchEntity:
-    return NoSuchEntity(f"The role with name {name} cannot be found.")
-
-
-def authorized_role(
-    ctx: ActionContext,
-    action_name: str,
-    name: str,
-    context: dict[str, Any] | None = None,
-    context_of: Callable[[RoleRecord], dict[str, Any]] | None = None,
-) -> RoleRecord:
-    """Look the role up, authorize ``iam:ACTION`` on its ARN, then report it missing (never before
-    authorization, so that callers without permission learn nothing about which roles exist).
-    ``context_of``: extra condition keys that depend on the role (e.g. its boundary)."""
-    account = caller_account(ctx)
-    role = ctx.runtime.store.roles.get(account, name)
-    resource = role.arn if role else resource_arn(account, "role", name)
-    if role is not None and context_of is not None:
-        context = {**(context or {}), **context_of(role)}
-    authorize(ctx, f"iam:{action_name}", resource, context=context)
-    if role is None:
-        raise no_such_role(name)
-    return role
-
-
-def read_required_tags(reader: ParamReader) -> list[Tag]:
-    if "Tags" not in reader.params:
-        reader.fail(None, "tags", "Member must not be null")
-    return read_tags(reader, max_items=MAX_TAGS)
-
-
-def too_many_tags(kind: str) -> LimitExceeded:
-    return LimitExceeded(f"Cannot exceed quota for TagsPer{kind}: {MAX_TAGS}")
-
-
-def read_boundary(reader: ParamReader, *, required: bool = False) -> str | None:
-    return reader.string("PermissionsBoundary", required=required, min_len=20, max_len=2048)
-
-
-def check_boundary(ctx: ActionContext, policy_arn: str) -> None:
-    """A permissions boundary must be a managed policy of the caller's account."""
-    from opensts.iam.managed_policies import check_policy_arn
-
-    check_policy_arn(policy_arn)
-    if ctx.runtime.store.managed_policies.get(caller_account(ctx), policy_arn) is None:
-        raise NoSuchEntity(f"Scope ARN: {policy_arn} does not exist or is not attachable.")
-
-
-def validate_trust_policy(ctx: ActionContext, text: str) -> Policy:
+def validate_trust_policy(text: str) -> Policy:
     """Trust grammar and the 2,048-character quota (principals are checked by bind_trust_principals)."""
     policy = validate_policy_document(text, "trust")
     if policy_size(text) > TRUST_POLICY_MAX_SIZE:
@@ -179,59 +190,44 @@ def validate_trust_policy(ctx: ActionContext, text: str) -> Policy:
     return policy
 
 
-# --- Actions ----------------------------------------------------------------------------------
-@action("iam", "CreateRole")
-def create_role(ctx: ActionContext, params: Params) -> RoleResult:
-    reader = ParamReader(params)
-    name = read_role_name(reader)
-    path = read_path(reader)
-    document = read_policy_document(reader, "AssumeRolePolicyDocument")
-    if document is None:
-        reader.fail(None, "assumeRolePolicyDocument", "Member must not be null")
-    description = reader.string("Description", max_len=1000, pattern=DESCRIPTION_PATTERN)
-    max_session = reader.integer("MaxSessionDuration", min_value=3600, max_value=43200)
-    boundary = read_boundary(reader)
-    tags = read_tags(reader, max_items=MAX_TAGS)
-    reader.done()
-    assert document is not None
+# --- Actions ------------------------------------------------------------------------------------
+@action("iam", "CreateRole", request=CreateRoleRequest, writes=True)
+def create_role(ctx: ActionContext, request: CreateRoleRequest) -> RoleResult:
+    name, path, document, boundary = (
+        request.role_name, request.path, request.assume_role_policy_document, request.permissions_boundary,
+    )
     account = caller_account(ctx)
-    context = tag_context(tags)
-    if boundary:
-        context["iam:PermissionsBoundary"] = boundary
-    authorize(ctx, "iam:CreateRole", resource_arn(account, "role", name, path), context=context)
-    validate_trust_policy(ctx, document)
+    authorize_iam(
+        ctx, "CreateRole", resource_arn(account, "role", name, path),
+        {**tag_context(request.tags), **boundary_context(boundary)},
+    )
+    validate_trust_policy(document)
     principal_ids = bind_trust_principals(ctx.runtime, document)
     if boundary:
         check_boundary(ctx, boundary)
-    from opensts.identity.ids import new_role_id
-
     try:
         role = ctx.runtime.store.roles.create(
-            role_id=new_role_id(),
+            role_id=ids.new_role_id(),
             account_id=account,
             name=name,
             path=path,
             assume_role_policy=document,
-            description=description,
-            max_session_duration=max_session or DEFAULT_MAX_SESSION_DURATION,
+            description=request.description,
+            max_session_duration=request.max_session_duration,
             permissions_boundary_arn=boundary,
             created_at=ctx.request_time,
-            tags=[(t.key, t.value) for t in tags],
+            tags=pairs(request.tags),
             trust_principal_ids=principal_ids,
         )
     except EntityExists:
         raise EntityAlreadyExists(f"Role with name {name} already exists.") from None
-    full = role_shape(role, [(t.key, t.value) for t in tags])
     # CreateRole answers without RoleLastUsed (the role was never used).
-    return RoleResult(replace(full, role_last_used=None))
+    return RoleResult(replace(role_shape(role, pairs(request.tags)), role_last_used=None))
 
 
-@action("iam", "GetRole")
-def get_role(ctx: ActionContext, params: Params) -> RoleResult:
-    reader = ParamReader(params)
-    name = read_role_name(reader)
-    reader.done()
-    role = authorized_role(ctx, "GetRole", name)
+@action("iam", "GetRole", request=RoleNameRequest)
+def get_role(ctx: ActionContext, request: RoleNameRequest) -> RoleResult:
+    role = authorized_role(ctx, "GetRole", request.role_name)
     store = ctx.runtime.store
     return RoleResult(
         role_shape(
@@ -241,147 +237,104 @@ def get_role(ctx: ActionContext, params: Params) -> RoleResult:
     )
 
 
-@action("iam", "ListRoles")
-def list_roles(ctx: ActionContext, params: Params) -> ListRolesResult:
-    reader = ParamReader(params)
-    prefix = read_path_prefix(reader)
-    marker, max_items = read_pagination(reader)
-    reader.done()
+@action("iam", "ListRoles", request=ListRolesRequest)
+def list_roles(ctx: ActionContext, request: ListRolesRequest) -> ListRolesResult:
     account = caller_account(ctx)
-    authorize(ctx, "iam:ListRoles", resource_arn(account, "role", "", prefix))
-    roles = ctx.runtime.store.roles.list(account, prefix)
-    page = paginate(roles, marker, max_items, key=lambda r: r.name.lower())
+    authorize_iam(ctx, "ListRoles", resource_arn(account, "role", "", request.path_prefix))
+    roles = ctx.runtime.store.roles.list(account, request.path_prefix)
+    page = paginate(roles, request.marker, request.max_items, key=lambda r: r.name.lower())
     shapes = [role_shape(r, full=False, trust_policy=effective_trust_policy(ctx.runtime, r)) for r in page.items]
     return ListRolesResult(shapes, page.is_truncated, page.marker)
 
 
-@action("iam", "UpdateRole")
-def update_role(ctx: ActionContext, params: Params) -> UpdateRoleResult:
-    reader = ParamReader(params)
-    name = read_role_name(reader)
-    description = reader.string("Description", max_len=1000, pattern=DESCRIPTION_PATTERN)
-    max_session = reader.integer("MaxSessionDuration", min_value=3600, max_value=43200)
-    reader.done()
-    role = authorized_role(ctx, "UpdateRole", name)
+@action("iam", "UpdateRole", request=UpdateRoleRequest, writes=True)
+def update_role(ctx: ActionContext, request: UpdateRoleRequest) -> UpdateRoleResult:
+    role = authorized_role(ctx, "UpdateRole", request.role_name)
     changes: dict[str, Any] = {}
-    if description is not None:
-        changes["description"] = description
-    if max_session is not None:
-        changes["max_session_duration"] = max_session
+    if request.description is not None:
+        changes["description"] = request.description
+    if request.max_session_duration is not None:
+        changes["max_session_duration"] = request.max_session_duration
     if changes:
         ctx.runtime.store.roles.update(role.account_id, role.name, **changes)
     return UpdateRoleResult()
 
 
-@action("iam", "UpdateRoleDescription")
-def update_role_description(ctx: ActionContext, params: Params) -> RoleResult:
-    reader = ParamReader(params)
-    name = read_role_name(reader)
-    description = reader.string("Description", required=True, max_len=1000, pattern=DESCRIPTION_PATTERN)
-    reader.done()
-    role = authorized_role(ctx, "UpdateRoleDescription", name)
-    updated = ctx.runtime.store.roles.update(role.account_id, role.name, description=description)
-    if updated is None:
-        raise no_such_role(name)
+@action("iam", "UpdateRoleDescription", request=UpdateRoleDescriptionRequest, writes=True)
+def update_role_description(ctx: ActionContext, request: UpdateRoleDescriptionRequest) -> RoleResult:
+    role = authorized_role(ctx, "UpdateRoleDescription", request.role_name)
+    updated = ctx.runtime.store.roles.update(role.account_id, role.name, description=request.description)
+    if updated is None:  # deleted since the lookup
+        raise no_such_role(request.role_name)
     return RoleResult(role_shape(updated, ctx.runtime.store.roles.tags(role.role_id)))
 
 
-@action("iam", "UpdateAssumeRolePolicy")
-def update_assume_role_policy(ctx: ActionContext, params: Params) -> None:
-    reader = ParamReader(params)
-    name = read_role_name(reader)
-    document = read_policy_document(reader)
-    if document is None:
-        reader.fail(None, "policyDocument", "Member must not be null")
-    reader.done()
-    assert document is not None
-    role = authorized_role(ctx, "UpdateAssumeRolePolicy", name)
-    validate_trust_policy(ctx, document)
+@action("iam", "UpdateAssumeRolePolicy", request=UpdateAssumeRolePolicyRequest, writes=True)
+def update_assume_role_policy(ctx: ActionContext, request: UpdateAssumeRolePolicyRequest) -> None:
+    document = request.policy_document
+    role = authorized_role(ctx, "UpdateAssumeRolePolicy", request.role_name)
+    validate_trust_policy(document)
     principal_ids = bind_trust_principals(ctx.runtime, document)
     updated = ctx.runtime.store.roles.update(
         role.account_id, role.name, assume_role_policy=document, trust_principal_ids=principal_ids
     )
-    if updated is None:
-        raise no_such_role(name)
-    return None
+    if updated is None:  # deleted since the lookup
+        raise no_such_role(request.role_name)
 
 
-@action("iam", "DeleteRole")
-def delete_role(ctx: ActionContext, params: Params) -> None:
-    reader = ParamReader(params)
-    name = read_role_name(reader)
-    reader.done()
-    role = authorized_role(ctx, "DeleteRole", name)
+@action("iam", "DeleteRole", request=RoleNameRequest, writes=True)
+def delete_role(ctx: ActionContext, request: RoleNameRequest) -> None:
+    role = authorized_role(ctx, "DeleteRole", request.role_name)
     outcome = ctx.runtime.store.roles.delete(role.account_id, role.name)
     if outcome == "missing":
-        raise no_such_role(name)
+        raise no_such_role(request.role_name)
     if outcome == "attached":
         raise DeleteConflict("Cannot delete entity, must detach all policies first.")
     if outcome == "inline":
         raise DeleteConflict("Cannot delete entity, must delete policies first.")
-    return None
 
 
-@action("iam", "TagRole")
-def tag_role(ctx: ActionContext, params: Params) -> None:
-    reader = ParamReader(params)
-    name = read_role_name(reader)
-    tags = read_required_tags(reader)
-    reader.done()
-    role = authorized_role(ctx, "TagRole", name, tag_context(tags))
-    try:
-        ctx.runtime.store.roles.tag(role.role_id, [(t.key, t.value) for t in tags])
-    except TooManyTags:
-        raise too_many_tags("Role") from None
-    return None
+@action("iam", "TagRole", request=TagRoleRequest, writes=True)
+def tag_role(ctx: ActionContext, request: TagRoleRequest) -> None:
+    role = authorized_role(ctx, "TagRole", request.role_name, tag_context(request.tags))
+    add_tags(lambda new: ctx.runtime.store.roles.tag(role.role_id, new), request.tags, TAG_QUOTA)
 
 
-@action("iam", "UntagRole")
-def untag_role(ctx: ActionContext, params: Params) -> None:
-    reader = ParamReader(params)
-    name = read_role_name(reader)
-    keys = read_tag_keys(reader)
-    reader.done()
-    role = authorized_role(ctx, "UntagRole", name, {"aws:TagKeys": keys} if keys else None)
-    ctx.runtime.store.roles.untag(role.role_id, keys)
-    return None
+@action("iam", "UntagRole", request=UntagRoleRequest, writes=True)
+def untag_role(ctx: ActionContext, request: UntagRoleRequest) -> None:
+    role = authorized_role(ctx, "UntagRole", request.role_name, untag_context(request.tag_keys))
+    ctx.runtime.store.roles.untag(role.role_id, request.tag_keys)
 
 
-@action("iam", "ListRoleTags")
-def list_role_tags(ctx: ActionContext, params: Params) -> ListTagsResult:
-    reader = ParamReader(params)
-    name = read_role_name(reader)
-    marker, max_items = read_pagination(reader)
-    reader.done()
-    role = authorized_role(ctx, "ListRoleTags", name)
-    tags = ctx.runtime.store.roles.tags(role.role_id)
-    page = paginate(tags, marker, max_items, key=lambda t: t[0].lower())
-    return ListTagsResult([Tag(k, v) for k, v in page.items], page.is_truncated, page.marker)
+@action("iam", "ListRoleTags", request=ListRoleTagsRequest)
+def list_role_tags(ctx: ActionContext, request: ListRoleTagsRequest) -> ListTagsResult:
+    role = authorized_role(ctx, "ListRoleTags", request.role_name)
+    return tags_page(ctx.runtime.store.roles.tags(role.role_id), request.marker, request.max_items)
 
 
-@action("iam", "PutRolePermissionsBoundary")
-def put_role_permissions_boundary(ctx: ActionContext, params: Params) -> None:
-    reader = ParamReader(params)
-    name = read_role_name(reader)
-    boundary = read_boundary(reader, required=True)
-    reader.done()
-    assert boundary is not None
-    role = authorized_role(ctx, "PutRolePermissionsBoundary", name, {"iam:PermissionsBoundary": boundary})
+@action("iam", "PutRolePermissionsBoundary", request=PutRolePermissionsBoundaryRequest, writes=True)
+def put_role_permissions_boundary(ctx: ActionContext, request: PutRolePermissionsBoundaryRequest) -> None:
+    boundary = request.permissions_boundary
+    role = authorized_role(ctx, "PutRolePermissionsBoundary", request.role_name, boundary_context(boundary))
     check_boundary(ctx, boundary)
     ctx.runtime.store.roles.update(role.account_id, role.name, permissions_boundary_arn=boundary)
-    return None
 
 
-@action("iam", "DeleteRolePermissionsBoundary")
-def delete_role_permissions_boundary(ctx: ActionContext, params: Params) -> None:
-    reader = ParamReader(params)
-    name = read_role_name(reader)
-    reader.done()
+@action("iam", "DeleteRolePermissionsBoundary", request=RoleNameRequest, writes=True)
+def delete_role_permissions_boundary(ctx: ActionContext, request: RoleNameRequest) -> None:
+    # The role's current boundary is the action's iam:PermissionsBoundary.
     role = authorized_role(
-        ctx, "DeleteRolePermissionsBoundary", name,
-        context_of=lambda r: {"iam:PermissionsBoundary": r.permissions_boundary_arn} if r.permissions_boundary_arn else {},
+        ctx, "DeleteRolePermissionsBoundary", request.role_name,
+        context_of=lambda r: boundary_context(r.permissions_boundary_arn),
     )
     if role.permissions_boundary_arn:
         ctx.runtime.store.roles.update(role.account_id, role.name, permissions_boundary_arn=None)
-    return None
+
+
+# --- TRANSITIONAL -------------------------------------------------------------------------------
+# absent_entities.py (another helper's) still imports `authorized_role` (now from iam/entities.py,
+# re-exported by the import above) and `read_role_name` from here; delete this once it uses
+# `iam.fields.role_name()` and `iam.entities.authorized_role`.
+def read_role_name(reader: ParamReader, name: str = "RoleName") -> str:
+    return reader.string(name, required=True, min_len=1, max_len=64, pattern=fields.ROLE_NAME_PATTERN) or ""
 
