@@ -67,7 +67,7 @@ def action(
     service: str,
     name: str,
     *,
-    request: type[Req] | None = None,  # TRANSITIONAL: None = legacy handler(ctx, params); removed when all are converted
+    request: type[Req],
     writes: bool = False,
     blocking: bool = True,
     unsigned: bool = False,
@@ -78,11 +78,6 @@ def action(
     def register(function: Callable[["ActionContext", Req], Res]) -> Callable[["ActionContext", Req], Res]:
         if (service, name) in REGISTRY:
             raise ValueError(f"{service}:{name} is registered twice")
-        if request is None:  # TRANSITIONAL
-            REGISTRY[(service, name)] = ActionSpec(
-                service, name, function, type(None), function, writes, blocking, unsigned, cache_first  # type: ignore[arg-type]
-            )
-            return function
         decode = request_decoder(request)
 
         def handler(ctx: ActionContext, params: Params) -> Res:

@@ -81,6 +81,25 @@ class Boolean:
 
 
 @dataclass(frozen=True, slots=True)
+class OneOf:
+    """A string that must be one of ``values`` (an enum shape in botocore's model)."""
+
+    name: str
+    values: tuple[str, ...]
+    required: bool = False
+    default: str | None = None
+
+    def read(self, reader: ParamReader) -> str | None:
+        value = reader.string(self.name, required=self.required)
+        if value is None:
+            return self.default
+        if value not in self.values:
+            member = self.name[:1].lower() + self.name[1:]
+            reader.fail(value, member, f"Member must satisfy enum value set: [{', '.join(self.values)}]")
+        return value
+
+
+@dataclass(frozen=True, slots=True)
 class TextList:
     """A ``Name.member.N`` list of strings, each checked like :class:`Text`."""
 
@@ -146,6 +165,11 @@ def integer(
     default: int | None = None,
 ) -> Any:
     return _field(Integer(name, required, min_value, max_value, default), required=required, default=default, secret_=False)
+
+
+def one_of(name: str, values: tuple[str, ...], *, required: bool = False, default: str | None = None) -> Any:
+    """An enum parameter: AWS's "Member must satisfy enum value set: [A, B]" for anything else."""
+    return _field(OneOf(name, values, required, default), required=required, default=default, secret_=False)
 
 
 def boolean(name: str, *, default: bool | None = None) -> Any:

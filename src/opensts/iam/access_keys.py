@@ -17,14 +17,13 @@ from typing import Any
 
 from opensts.actions import ActionContext, action
 from opensts.errors import InvalidInput, LimitExceeded, NoSuchEntity
-from opensts.fields import custom, secret, text
+from opensts.fields import one_of, secret, text
 from opensts.iam import fields
 from opensts.iam.common import authorize_iam, caller_account, resource_arn
 from opensts.iam.entities import authorized_user, calling_user, user_arn
 from opensts.iam.pagination import paginate
 from opensts.identity import arn as arns
 from opensts.identity import ids
-from opensts.params import ParamReader
 from opensts.store.access_keys import AccessKeyMetadata, KeyLimitExceeded
 from opensts.store.iam_users import UserRecord
 
@@ -37,14 +36,6 @@ STATUS_VALUES = ("Active", "Inactive", "Expired")
 def access_key_id() -> Any:
     """``accessKeyIdType``: 16-128 word characters."""
     return text("AccessKeyId", required=True, min_len=16, max_len=128, pattern=ACCESS_KEY_ID_PATTERN)
-
-
-def read_status(reader: ParamReader) -> str:
-    """``statusType``, an enum: Active, Inactive or Expired (Expired is refused by the action)."""
-    status = reader.string("Status", required=True)
-    if status is not None and status not in STATUS_VALUES:
-        reader.fail(status, "status", f"Member must satisfy enum value set: [{', '.join(STATUS_VALUES)}]")
-    return status or ""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -63,7 +54,7 @@ class ListAccessKeysRequest:
 class UpdateAccessKeyRequest:
     user_name: str | None = fields.user_name(required=False)
     access_key_id: str = access_key_id()
-    status: str = custom(read_status)
+    status: str = one_of("Status", STATUS_VALUES, required=True)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -13,24 +13,8 @@ from urllib.parse import quote
 from opensts.access.authorize import authorize, iam_resource_arn
 from opensts.actions import ActionContext
 from opensts.errors import MalformedPolicyDocument
-from opensts.params import LONE_SURROGATE, ParamReader, json_has_lone_surrogate
+from opensts.params import LONE_SURROGATE, json_has_lone_surrogate
 from opensts.policy import Policy, PolicyValidationError, parse_policy
-
-# TRANSITIONAL re-exports: modules not yet converted still import these from here.
-from opensts.iam.fields import (  # noqa: E402
-    DEFAULT_MAX_ITEMS,
-    DESCRIPTION_PATTERN,
-    GROUP_NAME_PATTERN,
-    MAX_ITEMS_LIMIT,
-    PATH_PATTERN,
-    PATH_PREFIX_PATTERN,
-    POLICY_DOCUMENT_PATTERN,
-    POLICY_NAME_PATTERN,
-    ROLE_NAME_PATTERN,
-    USER_NAME_PATTERN,
-)
-from opensts.iam.pagination import Page, paginate  # noqa: E402
-from opensts.iam.tagging import Tag, read_tag_keys, read_tags, tag_context  # noqa: E402
 
 
 def caller_account(ctx: ActionContext) -> str:
@@ -57,30 +41,7 @@ def resource_arn(account: str, resource_type: str, name: str = "", path: str = "
     return iam_resource_arn(account, f"{resource_type}{path}{name}")
 
 
-def read_user_name(reader: ParamReader, name: str = "UserName", *, required: bool = True, max_len: int = 128) -> str | None:
-    """TRANSITIONAL (use ``iam.fields.user_name()``)."""
-    return reader.string(name, required=required, min_len=1, max_len=max_len, pattern=USER_NAME_PATTERN)
-
-
-def read_path(reader: ParamReader, name: str = "Path") -> str:
-    return reader.string(name, min_len=1, max_len=512, pattern=PATH_PATTERN) or "/"
-
-
-def read_path_prefix(reader: ParamReader) -> str:
-    return reader.string("PathPrefix", min_len=1, max_len=512, pattern=PATH_PREFIX_PATTERN) or "/"
-
-
-def read_pagination(reader: ParamReader) -> tuple[str | None, int]:
-    marker = reader.string("Marker", min_len=1, max_len=320, pattern=r"[\u0020-\u00FF]+")
-    max_items = reader.integer("MaxItems", min_value=1, max_value=MAX_ITEMS_LIMIT) or DEFAULT_MAX_ITEMS
-    return marker, max_items
-
-
 # --- Policy documents -------------------------------------------------------------------------
-def read_policy_document(reader: ParamReader, name: str = "PolicyDocument", *, max_len: int = 131072) -> str | None:
-    return reader.string(name, min_len=1, max_len=max_len, pattern=POLICY_DOCUMENT_PATTERN)
-
-
 def validate_policy_document(text: str, kind: str = "identity", *, managed: bool = False, name: str | None = None) -> Policy:
     """Parse and validate, or raise MalformedPolicyDocument with the engine's precise message.
 

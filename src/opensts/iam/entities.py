@@ -152,16 +152,18 @@ def no_such_owner(kind: OwnerKind, name: str) -> NoSuchEntity:
     return NoSuchEntity(f"The {kind.entity_type} with name {name} cannot be found.")
 
 
-def authorized_owner(ctx: ActionContext, kind: OwnerKind, action_name: str, name: str) -> EntityRef:
-    """The user, role or group ``name``, once ``iam:ACTION`` on its ARN is allowed (with its current
-    boundary as ``iam:PermissionsBoundary``); NoSuchEntity if it is missing."""
+def authorized_owner(
+    ctx: ActionContext, kind: OwnerKind, action_name: str, name: str, context: dict[str, Any] | None = None
+) -> EntityRef:
+    """The user, role or group ``name``, once ``iam:ACTION`` on its ARN is allowed (with ``context``
+    and its current boundary as ``iam:PermissionsBoundary``); NoSuchEntity if it is missing."""
     account = caller_account(ctx)
     owner = ctx.runtime.store.inline_policies.owner(kind.entity_type, account, name)
     if owner is None:
-        authorize_iam(ctx, action_name, resource_arn(account, kind.entity_type, name))
+        authorize_iam(ctx, action_name, resource_arn(account, kind.entity_type, name), context)
         raise no_such_owner(kind, name)
     resource = resource_arn(account, kind.entity_type, owner.name, owner.path)
-    authorize_iam(ctx, action_name, resource, boundary_context(owner.permissions_boundary_arn))
+    authorize_iam(ctx, action_name, resource, {**(context or {}), **boundary_context(owner.permissions_boundary_arn)})
     return owner
 
 

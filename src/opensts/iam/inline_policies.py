@@ -23,7 +23,6 @@ from opensts.iam import fields
 from opensts.iam.common import caller_account, encode_policy_document, validate_policy_document
 from opensts.iam.entities import GROUP, ROLE, USER, OwnerKind, authorized_owner, no_such_owner
 from opensts.iam.pagination import paginate
-from opensts.params import ParamReader
 from opensts.policy import policy_size
 
 
@@ -247,15 +246,3 @@ def list_group_policies(ctx: ActionContext, request: ListGroupPoliciesRequest) -
 @action("iam", "DeleteGroupPolicy", request=DeleteGroupPolicyRequest, writes=True)
 def delete_group_policy(ctx: ActionContext, request: DeleteGroupPolicyRequest) -> None:
     _delete(ctx, GROUP, request.group_name, request.policy_name)
-
-
-# --- TRANSITIONAL ---------------------------------------------------------------------------------
-# managed_policies.py (not yet converted) imports OwnerKind, USER, ROLE, GROUP, authorized_owner and
-# no_such_owner from here (they come from iam/entities.py now) and read_owner_name below. Delete
-# read_owner_name once it is converted and takes the others from iam/entities.py.
-
-
-def read_owner_name(reader: ParamReader, kind: OwnerKind) -> str:
-    """TRANSITIONAL (use ``iam.fields.user_name()``/``role_name()``/``group_name()``)."""
-    value = reader.string(kind.param, required=True, min_len=1, max_len=kind.name_max, pattern=kind.name_pattern)
-    return value or ""

@@ -23,11 +23,10 @@ from typing import Any
 
 from opensts.actions import ActionContext, action
 from opensts.errors import DeleteConflict, EntityAlreadyExists, LimitExceeded, NoSuchEntity
-from opensts.fields import boolean, custom, text
+from opensts.fields import boolean, one_of, text
 from opensts.iam import fields, tagging
 from opensts.iam.common import (
     authorize_iam,
-    boundary_context,
     caller_account,
     encode_policy_document,
     resource_arn,
@@ -47,9 +46,8 @@ from opensts.iam.shapes import AttachedPolicy, PolicyVersion
 from opensts.iam.tagging import ListTagsResult, Tag, add_tags, pairs, tag_context, tags_page, untag_context
 from opensts.identity import arn as arns
 from opensts.identity import ids
-from opensts.params import ParamReader, member_name
 from opensts.policy import MANAGED_POLICY_MAX_SIZE, policy_size
-from opensts.store.iam_policies import EntityRef, PolicyRecord, PolicyVersionRecord
+from opensts.store.iam_policies import PolicyRecord, PolicyVersionRecord
 from opensts.store.iam_roles import EntityExists
 
 POLICY_PATH_PATTERN = r"((/[A-Za-z0-9\.,\+@=_-]+)*)/"  # policyPathType
@@ -63,19 +61,6 @@ TAG_QUOTA = "TagsPerPolicy"
 
 
 # --- Fields --------------------------------------------------------------------------------------
-def enum_field(name: str, values: tuple[str, ...]) -> Any:  # SHARED? (other areas read enums too)
-    """An optional string member that must be one of ``values``; None when absent."""
-    member = member_name(name)
-
-    def read(reader: ParamReader) -> str | None:
-        value = reader.string(name)
-        if value is not None and value not in values:
-            reader.fail(value, member, f"Member must satisfy enum value set: [{', '.join(values)}]")
-        return value
-
-    return custom(read, default=None)
-
-
 def policy_arn() -> Any:
     return fields.arn("PolicyArn")
 
@@ -110,10 +95,10 @@ class PolicyArnRequest:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ListPoliciesRequest:
-    scope: str | None = enum_field("Scope", SCOPES)
+    scope: str | None = one_of("Scope", SCOPES)
     only_attached: bool = boolean("OnlyAttached", default=False)
     path_prefix: str = policy_path_prefix()
-    policy_usage_filter: str | None = enum_field("PolicyUsageFilter", USAGE_FILTERS)
+    policy_usage_filter: str | None = one_of("PolicyUsageFilter", USAGE_FILTERS)
     marker: str | None = fields.marker()
     max_items: int = fields.max_items()
 
@@ -195,9 +180,9 @@ class ListAttachedGroupPoliciesRequest:
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ListEntitiesForPolicyRequest:
     policy_arn: str = policy_arn()
-    entity_filter: str | None = enum_field("EntityFilter", ENTITY_FILTERS)
+    entity_filter: str | None = one_of("EntityFilter", ENTITY_FILTERS)
     path_prefix: str = fields.path("PathPrefix")  # pathType here, as botocore's model says
-    policy_usage_filter: str | None = enum_field("PolicyUsageFilter", USAGE_FILTERS)
+    policy_usage_filter: str | None = one_of("PolicyUsageFilter", USAGE_FILTERS)
     marker: str | None = fields.marker()
     max_items: int = fields.max_items()
 
@@ -472,26 +457,9 @@ def delete_policy_version(ctx: ActionContext, request: PolicyVersionRequest) -> 
 
 
 # --- Attachments --------------------------------------------------------------------------------
-def _authorized_owner_for(ctx: ActionContext, kind: OwnerKind, action_name: str, name: str, policy_arn: str) -> EntityRef:
-    # SHARED? entities.authorized_owner with an extra `context` (here iam:PolicyARN, given even when
-    # the owner does not exist); kept here until the lead adds it there.
-    account = caller_account(ctx)
-    owner = ctx.runtime.store.inline_policies.owner(kind.entity_type, account, name)
-    resource = (
-        resource_arn(account, kind.entity_type, owner.name, owner.path)
-        if owner
-        else resource_arn(account, kind.entity_type, name)
-    )
-    context = {"iam:PolicyARN": policy_arn, **(boundary_context(owner.permissions_boundary_arn) if owner else {})}
-    authorize_iam(ctx, action_name, resource, context)
-    if owner is None:
-        raise no_such_owner(kind, name)
-    return owner
-
-
 def _attach(ctx: ActionContext, kind: OwnerKind, name: str, policy_arn: str) -> None:
     check_policy_arn(policy_arn)
-    owner = _authorized_owner_for(ctx, kind, f"Attach{kind.label}Policy", name, policy_arn)
+    owner = authorized_owner(ctx, kind, f"Attach{kind.label}Policy", name, {"iam:PolicyARN": policy_arn})
     outcome = ctx.runtime.store.managed_policies.attach(
         kind.entity_type, caller_account(ctx), owner.name, policy_arn, max_attached=MAX_ATTACHED
     )
@@ -505,7 +473,7 @@ def _attach(ctx: ActionContext, kind: OwnerKind, name: str, policy_arn: str) -> 
 
 def _detach(ctx: ActionContext, kind: OwnerKind, name: str, policy_arn: str) -> None:
     check_policy_arn(policy_arn)
-    owner = _authorized_owner_for(ctx, kind, f"Detach{kind.label}Policy", name, policy_arn)
+    owner = authorized_owner(ctx, kind, f"Detach{kind.label}Policy", name, {"iam:PolicyARN": policy_arn})
     outcome = ctx.runtime.store.managed_policies.detach(kind.entity_type, caller_account(ctx), owner.name, policy_arn)
     if outcome == "missing_entity":
         raise no_such_owner(kind, name)

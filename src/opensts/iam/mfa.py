@@ -31,14 +31,13 @@ from typing import Any
 from opensts.actions import ActionContext, action
 from opensts.errors import DeleteConflict, EntityAlreadyExists, InvalidAuthenticationCode, LimitExceeded, NoSuchEntity
 from opensts.federation.totp import new_seed, otpauth_uri, qr_code_png, verify_consecutive_codes
-from opensts.fields import SECRET, custom, secret, text
+from opensts.fields import SECRET, one_of, secret, text
 from opensts.iam import fields, tagging
 from opensts.iam.common import authorize_iam, caller_account, resource_arn
 from opensts.iam.entities import authorized_user, calling_user, user_arn
 from opensts.iam.pagination import paginate
 from opensts.iam.tagging import ListTagsResult, Tag, add_tags, pairs, tags_page
 from opensts.identity import arn as arns
-from opensts.params import ParamReader
 from opensts.store.iam_mfa import (
     MAX_DEVICES_PER_USER,
     CodeReplayed,
@@ -65,16 +64,6 @@ def _serial_number() -> Any:
 
 def _code(name: str) -> Any:
     return text(name, required=True, min_len=6, max_len=6, pattern=CODE_PATTERN, secret=True)
-
-
-def _read_assignment_status(reader: ParamReader) -> str:
-    """``AssignmentStatus``: one of Assigned, Unassigned, Any; Any when absent."""
-    status = reader.string("AssignmentStatus")
-    if status is None:
-        return "Any"
-    if status not in ASSIGNMENT_STATUSES:
-        reader.fail(status, "assignmentStatus", f"Member must satisfy enum value set: [{', '.join(ASSIGNMENT_STATUSES)}]")
-    return status
 
 
 # --- Requests (botocore: CreateVirtualMFADeviceRequest, ...) ----------------------------------------
@@ -119,7 +108,7 @@ class ListMFADevicesRequest:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ListVirtualMFADevicesRequest:
-    assignment_status: str = custom(_read_assignment_status, default="Any")
+    assignment_status: str = one_of("AssignmentStatus", ASSIGNMENT_STATUSES, default="Any")
     marker: str | None = fields.marker()
     max_items: int = fields.max_items()
 

@@ -36,7 +36,7 @@ from urllib.parse import urlsplit
 from opensts.actions import ActionContext, action
 from opensts.errors import EntityAlreadyExists, InvalidInput, LimitExceeded, NoSuchEntity
 from opensts.federation.saml_metadata import IdpMetadata, MetadataError, parse_idp_metadata
-from opensts.fields import NoParameters, custom, text
+from opensts.fields import NoParameters, custom, one_of, text
 from opensts.iam import fields, tagging
 from opensts.iam.common import authorize_iam, caller_account
 from opensts.iam.tagging import ListTagsResult, Tag, add_tags, pairs, tags_page
@@ -102,13 +102,6 @@ def _read_required_thumbprints(reader: ParamReader) -> list[str]:
     return _read_thumbprints(reader)
 
 
-def _read_encryption_mode(reader: ParamReader) -> str | None:
-    mode = reader.string("AssertionEncryptionMode")
-    if mode is not None and mode not in ENCRYPTION_MODES:
-        reader.fail(mode, "assertionEncryptionMode", f"Member must satisfy enum value set: [{', '.join(ENCRYPTION_MODES)}]")
-    return mode
-
-
 def _oidc_arn() -> Any:
     return fields.arn("OpenIDConnectProviderArn")
 
@@ -126,7 +119,7 @@ def _saml_metadata_document(*, required: bool) -> Any:
 
 
 def _encryption_mode() -> Any:
-    return custom(_read_encryption_mode, default=None)
+    return one_of("AssertionEncryptionMode", ENCRYPTION_MODES)
 
 
 def _add_private_key() -> Any:

@@ -38,7 +38,6 @@ from opensts.iam.pagination import paginate
 from opensts.iam.shapes import PermissionsBoundary, RoleLastUsed, boundary_shape
 from opensts.iam.tagging import ListTagsResult, Tag, add_tags, pairs, tag_context, tags_page, untag_context
 from opensts.identity import ids
-from opensts.params import ParamReader
 from opensts.policy import TRUST_POLICY_MAX_SIZE, Policy, policy_size
 from opensts.store.iam_roles import EntityExists, RoleRecord
 
@@ -329,12 +328,3 @@ def delete_role_permissions_boundary(ctx: ActionContext, request: RoleNameReques
     )
     if role.permissions_boundary_arn:
         ctx.runtime.store.roles.update(role.account_id, role.name, permissions_boundary_arn=None)
-
-
-# --- TRANSITIONAL -------------------------------------------------------------------------------
-# absent_entities.py (another helper's) still imports `authorized_role` (now from iam/entities.py,
-# re-exported by the import above) and `read_role_name` from here; delete this once it uses
-# `iam.fields.role_name()` and `iam.entities.authorized_role`.
-def read_role_name(reader: ParamReader, name: str = "RoleName") -> str:
-    return reader.string(name, required=True, min_len=1, max_len=64, pattern=fields.ROLE_NAME_PATTERN) or ""
-

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from opensts.errors import InvalidInput, LimitExceeded
-from opensts.fields import custom, text_list
+from opensts.fields import custom
 from opensts.params import TAG_KEY_PATTERN, TAG_VALUE_PATTERN, ParamReader, tag_text_valid
 from opensts.iam.pagination import paginate
 from opensts.store import iam_providers, iam_roles, iam_users
