@@ -6,7 +6,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from sqlalchemy import Connection, delete, func, insert, or_, select, update
+from sqlalchemy import ColumnElement, Connection, delete, func, insert, or_, select, update
 
 from opensts.store import schema
 from opensts.store.errors import KeyLimitExceeded
@@ -106,6 +106,7 @@ class AccessKeyRepository:
         keys = schema.access_keys
         now = datetime.now(timezone.utc).replace(microsecond=0)
         sealed = self._master_key.seal(secret_access_key.encode(), SECRET_PURPOSE)
+        owner: ColumnElement[bool]
         with self._engine.begin() as conn:
             if user_id is None:
                 lock_row(conn, schema.accounts.c.account_id, account_id)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
@@ -50,7 +51,7 @@ class GroupRepository:
             rows = conn.execute(query.order_by(groups.c.name_key)).all()
         return [_record(r) for r in rows]
 
-    def members(self, group_id: str) -> list[UserRecord]:
+    def members(self, group_id: str) -> builtins.list[UserRecord]:
         users, members = schema.users, schema.group_members
         query = (
             select(users)
@@ -61,7 +62,7 @@ class GroupRepository:
         with self._engine.connect() as conn:
             return [_user_record(r) for r in conn.execute(query).all()]
 
-    def groups_for_user(self, user_id: str) -> list[GroupRecord]:
+    def groups_for_user(self, user_id: str) -> builtins.list[GroupRecord]:
         groups, members = schema.groups, schema.group_members
         query = (
             select(groups)

@@ -13,11 +13,12 @@ Layout shared with :mod:`opensts.store.principal_policies` (the read side for au
 
 from __future__ import annotations
 
+import builtins
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Callable, Sequence
 
-from sqlalchemy import Connection, and_, delete, func, insert, or_, select, update
+from sqlalchemy import ColumnElement, Connection, and_, delete, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from opensts.store import schema, tags as entity_tags
@@ -348,7 +349,7 @@ class ManagedPolicyRepository:
             conn.execute(update(mp).where(mp.c.policy_id == row.policy_id).values(**changes))
         return "ok", PolicyVersionRecord(version_id, document, set_default, now)
 
-    def versions(self, account_id: str, arn: str) -> list[PolicyVersionRecord] | None:
+    def versions(self, account_id: str, arn: str) -> builtins.list[PolicyVersionRecord] | None:
         """Newest first, as AWS lists them; None if there is no such policy."""
         pv = schema.policy_versions
         with self._engine.connect() as conn:
@@ -448,7 +449,9 @@ class ManagedPolicyRepository:
             ).rowcount
         return "ok" if deleted else "missing"
 
-    def attached(self, entity_type: str, account_id: str, entity_name: str) -> list[AttachedPolicyRecord] | None:
+    def attached(
+        self, entity_type: str, account_id: str, entity_name: str
+    ) -> builtins.list[AttachedPolicyRecord] | None:
         att, mp = schema.policy_attachments, schema.managed_policies
         with self._engine.connect() as conn:
             entity = find_entity(conn, entity_type, account_id, entity_name)
@@ -462,7 +465,9 @@ class ManagedPolicyRepository:
             ).all()
         return [AttachedPolicyRecord(r.name, r.arn, r.path) for r in rows]
 
-    def entities(self, account_id: str, arn: str, *, attachments: bool, boundaries: bool) -> list[EntityRef] | None:
+    def entities(
+        self, account_id: str, arn: str, *, attachments: bool, boundaries: bool
+    ) -> builtins.list[EntityRef] | None:
         """Users, groups and roles using the policy (attached and/or as permissions boundary)."""
         att = schema.policy_attachments
         with self._engine.connect() as conn:
@@ -471,7 +476,7 @@ class ManagedPolicyRepository:
                 return None
             found: dict[tuple[str, str], EntityRef] = {}
             for entity_type, (table, id_column) in _OWNER.items():
-                conditions = []
+                conditions: builtins.list[ColumnElement[bool]] = []
                 if attachments:
                     ids = select(att.c.entity_id).where(att.c.policy_id == row.policy_id, att.c.entity_type == entity_type)
                     conditions.append(table.c[id_column].in_(ids))

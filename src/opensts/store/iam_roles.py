@@ -3,6 +3,7 @@ makes in one transaction."""
 
 from __future__ import annotations
 
+import builtins
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Sequence
@@ -148,7 +149,7 @@ class RoleRepository:
             row = conn.execute(select(roles).where(*where)).first()
         return _role(row) if row else None
 
-    def record_uses(self, uses: list[tuple[str, datetime, str | None]]) -> None:
+    def record_uses(self, uses: builtins.list[tuple[str, datetime, str | None]]) -> None:
         """RoleLastUsed facts (role id, when, region), batched by ``store.role_use``; never moves back."""
         roles = schema.roles
         with self._engine.begin_uncounted() as conn:
