@@ -6,19 +6,17 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from sqlalchemy import delete, func, insert, or_, select, update
+from sqlalchemy import ColumnElement, Connection, delete, func, insert, or_, select, update
 
 from opensts.store import schema
+from opensts.store.errors import KeyLimitExceeded
 from opensts.store.meta import CountedWrites
+from opensts.store.queries import lock_row
 from opensts.store.records import Credential
 from opensts.tokens.master_key import MasterKey
 
 SECRET_PURPOSE = "access-key-secret"
 log = logging.getLogger("opensts.store")
-
-
-class KeyLimitExceeded(Exception):
-    """The owner already has as many access keys as allowed."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,16 +45,7 @@ class AccessKeyRepository:
         now = datetime.now(timezone.utc)
         sealed = self._master_key.seal(secret_access_key.encode(), SECRET_PURPOSE)
         with self._engine.begin() as conn:
-            conn.execute(
-                insert(schema.access_keys).values(
-                    access_key_id=access_key_id,
-                    account_id=account_id,
-                    user_id=user_id,
-                    secret_sealed=sealed,
-                    status="Active",
-                    created_at=now,
-                )
-            )
+            _insert(conn, access_key_id, sealed, account_id, user_id, now)
         return Credential(access_key_id, secret_access_key, "Active", account_id, now, user_id)
 
     def replace_secret(self, access_key_id: str, secret_access_key: str) -> None:
@@ -117,27 +106,18 @@ class AccessKeyRepository:
         keys = schema.access_keys
         now = datetime.now(timezone.utc).replace(microsecond=0)
         sealed = self._master_key.seal(secret_access_key.encode(), SECRET_PURPOSE)
+        owner: ColumnElement[bool]
         with self._engine.begin() as conn:
             if user_id is None:
-                lock = select(schema.accounts.c.account_id).where(schema.accounts.c.account_id == account_id)
+                lock_row(conn, schema.accounts.c.account_id, account_id)
                 owner = (keys.c.account_id == account_id) & keys.c.user_id.is_(None)
             else:
-                lock = select(schema.users.c.user_id).where(schema.users.c.user_id == user_id)
+                lock_row(conn, schema.users.c.user_id, user_id)
                 owner = keys.c.user_id == user_id
-            conn.execute(lock.with_for_update())
             count = conn.execute(select(func.count()).select_from(keys).where(owner)).scalar_one()
             if count >= limit:
                 raise KeyLimitExceeded(limit)
-            conn.execute(
-                insert(keys).values(
-                    access_key_id=access_key_id,
-                    account_id=account_id,
-                    user_id=user_id,
-                    secret_sealed=sealed,
-                    status="Active",
-                    created_at=now,
-                )
-            )
+            _insert(conn, access_key_id, sealed, account_id, user_id, now)
         return Credential(access_key_id, secret_access_key, "Active", account_id, now, user_id)
 
     def metadata(self, access_key_id: str) -> AccessKeyMetadata | None:
@@ -205,3 +185,19 @@ class AccessKeyRepository:
                     )
                     .values(last_used_at=when, last_used_service=service, last_used_region=region)
                 )
+
+
+def _insert(
+    conn: Connection, access_key_id: str, secret_sealed: bytes, account_id: str, user_id: str | None, now: datetime
+) -> None:
+    """Store a new active key (its secret already sealed: sealing stays out of the transaction)."""
+    conn.execute(
+        insert(schema.access_keys).values(
+            access_key_id=access_key_id,
+            account_id=account_id,
+            user_id=user_id,
+            secret_sealed=secret_sealed,
+            status="Active",
+            created_at=now,
+        )
+    )

@@ -16,18 +16,11 @@ from sqlalchemy import Engine, insert, select, text
 from sqlalchemy.exc import IntegrityError
 
 from opensts.store import schema
+from opensts.store.errors import AccountExists, AccountNameExists
 from opensts.store.records import Account
 
 # Arbitrary constant, distinct from the migrations' lock (store/migrate.py).
 _CREATE_LOCK_ID = 0x0575_7302
-
-
-class AccountExists(Exception):
-    """An account with this id exists."""
-
-
-class AccountNameExists(Exception):
-    """Another account has this name."""
 
 
 class AccountRepository:

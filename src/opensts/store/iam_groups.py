@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import builtins
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from sqlalchemy import Connection, delete, func, insert, select
+from sqlalchemy import Connection, delete, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from opensts.store import schema
 from opensts.store.meta import CountedWrites
-from opensts.store.iam_users import DeleteBlocked, NameTaken, UserRecord, _record as _user_record, rename
+from opensts.store.errors import DeleteBlocked, NameTaken
+from opensts.store.iam_users import UserRecord, _record as _user_record, rename
+from opensts.store.queries import first_blocker, lock_row, policy_blockers, under_path
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,12 +46,12 @@ class GroupRepository:
         groups = schema.groups
         query = select(groups).where(groups.c.account_id == account_id)
         if path_prefix != "/":
-            query = query.where(func.substr(groups.c.path, 1, len(path_prefix)) == path_prefix)
+            query = query.where(under_path(groups.c.path, path_prefix))
         with self._engine.connect() as conn:
             rows = conn.execute(query.order_by(groups.c.name_key)).all()
         return [_record(r) for r in rows]
 
-    def members(self, group_id: str) -> list[UserRecord]:
+    def members(self, group_id: str) -> builtins.list[UserRecord]:
         users, members = schema.users, schema.group_members
         query = (
             select(users)
@@ -59,7 +62,7 @@ class GroupRepository:
         with self._engine.connect() as conn:
             return [_user_record(r) for r in conn.execute(query).all()]
 
-    def groups_for_user(self, user_id: str) -> list[GroupRecord]:
+    def groups_for_user(self, user_id: str) -> builtins.list[GroupRecord]:
         groups, members = schema.groups, schema.group_members
         query = (
             select(groups)
@@ -90,32 +93,20 @@ class GroupRepository:
 
     def delete(self, group_id: str) -> None:
         """DeleteBlocked (``groups`` = has members, ``policies``, ``attached_policies``) unless empty."""
-        s = schema
+        members = schema.group_members
         try:
             with self._engine.begin() as conn:
-                conn.execute(
-                    select(s.groups.c.group_id).where(s.groups.c.group_id == group_id).with_for_update()
-                )
-                checks = (
-                    ("groups", select(s.group_members.c.user_id).where(s.group_members.c.group_id == group_id)),
+                lock_row(conn, schema.groups.c.group_id, group_id)
+                reason = first_blocker(
+                    conn,
                     (
-                        "policies",
-                        select(s.inline_policies.c.name).where(
-                            s.inline_policies.c.owner_type == "group", s.inline_policies.c.owner_id == group_id
-                        ),
-                    ),
-                    (
-                        "attached_policies",
-                        select(s.policy_attachments.c.policy_id).where(
-                            s.policy_attachments.c.entity_type == "group",
-                            s.policy_attachments.c.entity_id == group_id,
-                        ),
+                        ("groups", select(members.c.user_id).where(members.c.group_id == group_id)),
+                        *policy_blockers("group", group_id),
                     ),
                 )
-                for reason, query in checks:
-                    if conn.execute(query.limit(1)).first() is not None:
-                        raise DeleteBlocked(reason)
-                conn.execute(delete(s.groups).where(s.groups.c.group_id == group_id))
+                if reason:
+                    raise DeleteBlocked(reason)
+                conn.execute(delete(schema.groups).where(schema.groups.c.group_id == group_id))
         except IntegrityError as exc:
             raise DeleteBlocked("groups") from exc
 

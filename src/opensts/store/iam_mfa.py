@@ -7,37 +7,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import and_, delete, func, insert, or_, select, update
+from sqlalchemy import Connection, delete, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
-from opensts.store import schema
+from opensts.store import schema, tags as entity_tags
+from opensts.store.errors import CodeReplayed, DeviceExists, DeviceInUse, NoSuchDevice, TooManyDevices
 from opensts.store.meta import CountedWrites
-from opensts.store.iam_providers import drop_tags, entity_tags, merge_tags, remove_tags
 from opensts.tokens.master_key import MasterKey
 
 SEED_PURPOSE = "totp-seed"
-MFA_TAG_TYPE = "mfa"
+MFA_TAG_TYPE = entity_tags.MFA
 MAX_DEVICES_PER_USER = 8  # AWS allows up to eight MFA devices per user
-
-
-class DeviceExists(Exception):
-    pass
-
-
-class NoSuchDevice(Exception):
-    pass
-
-
-class DeviceInUse(Exception):
-    """The device is assigned to a user (enable: to someone already; delete: still enabled)."""
-
-
-class TooManyDevices(Exception):
-    pass
-
-
-class CodeReplayed(Exception):
-    """The TOTP step was already used (another request recorded it first)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,8 +94,7 @@ class MfaRepository:
                         seed_sealed=sealed, created_at=now,
                     )
                 )
-                drop_tags(conn, MFA_TAG_TYPE, serial_number)
-                merge_tags(conn, MFA_TAG_TYPE, serial_number, tags)
+                entity_tags.tag_new_entity(conn, MFA_TAG_TYPE, serial_number, tags)
         except IntegrityError:
             raise DeviceExists(serial_number) from None
         return MfaDeviceRecord(serial_number, account_id, name, path, None, None, now, None)
@@ -127,11 +106,7 @@ class MfaRepository:
         """
         table = schema.mfa_devices
         with self._engine.begin() as conn:
-            row = conn.execute(select(table.c.user_id).where(table.c.serial_number == serial_number)).first()
-            if row is None:
-                raise NoSuchDevice(serial_number)
-            if row.user_id is not None:
-                raise DeviceInUse(serial_number)
+            _check_unassigned(conn, serial_number)
             count = conn.execute(
                 select(func.count()).select_from(table).where(table.c.user_id == user_id)
             ).scalar_one()
@@ -194,27 +169,20 @@ class MfaRepository:
     def delete(self, serial_number: str) -> None:
         table = schema.mfa_devices
         with self._engine.begin() as conn:
-            row = conn.execute(select(table.c.user_id).where(table.c.serial_number == serial_number)).first()
-            if row is None:
-                raise NoSuchDevice(serial_number)
-            if row.user_id is not None:
-                raise DeviceInUse(serial_number)
+            _check_unassigned(conn, serial_number)
             conn.execute(delete(table).where(table.c.serial_number == serial_number, table.c.user_id.is_(None)))
-            drop_tags(conn, MFA_TAG_TYPE, serial_number)
+            entity_tags.drop_tags(conn, MFA_TAG_TYPE, serial_number)
 
     def tag(self, serial_number: str, tags: list[tuple[str, str]]) -> None:
-        table = schema.mfa_devices
+        """Add or overwrite the device's tags; NoSuchDevice, TooManyTags."""
         with self._engine.begin() as conn:
-            if conn.execute(select(table.c.serial_number).where(table.c.serial_number == serial_number)).first() is None:
+            if not entity_tags.tag_entity(conn, MFA_TAG_TYPE, serial_number, tags):
                 raise NoSuchDevice(serial_number)
-            merge_tags(conn, MFA_TAG_TYPE, serial_number, tags)
 
     def untag(self, serial_number: str, keys: list[str]) -> None:
-        table = schema.mfa_devices
         with self._engine.begin() as conn:
-            if conn.execute(select(table.c.serial_number).where(table.c.serial_number == serial_number)).first() is None:
+            if not entity_tags.untag_entity(conn, MFA_TAG_TYPE, serial_number, keys):
                 raise NoSuchDevice(serial_number)
-            remove_tags(conn, MFA_TAG_TYPE, serial_number, keys)
 
     # --- reads ---------------------------------------------------------------------------------
     def get(self, serial_number: str) -> MfaDeviceRecord | None:
@@ -250,22 +218,13 @@ class MfaRepository:
 
     def tags(self, serial_number: str) -> list[tuple[str, str]]:
         with self._engine.connect() as conn:
-            return entity_tags(conn, MFA_TAG_TYPE, serial_number)
+            return entity_tags.read_tags(conn, MFA_TAG_TYPE, serial_number)
 
     def tags_for(self, serial_numbers: list[str]) -> dict[str, list[tuple[str, str]]]:
-        table = schema.tags
-        out: dict[str, list[tuple[str, str]]] = {s: [] for s in serial_numbers}
         if not serial_numbers:
-            return out
+            return {}
         with self._engine.connect() as conn:
-            rows = conn.execute(
-                select(table.c.entity_id, table.c.key, table.c.value)
-                .where(and_(table.c.entity_type == MFA_TAG_TYPE, table.c.entity_id.in_(serial_numbers)))
-                .order_by(table.c.entity_id, table.c.key_lower)
-            ).all()
-        for r in rows:
-            out[r.entity_id].append((r.key, r.value))
-        return out
+            return entity_tags.read_tags_of(conn, MFA_TAG_TYPE, serial_numbers)
 
     def counts(self, account_id: str) -> tuple[int, int]:
         """(devices, devices in use) of the account."""
@@ -278,3 +237,13 @@ class MfaRepository:
                 select(func.count()).select_from(table).where(table.c.account_id == account_id, table.c.user_id.is_not(None))
             ).scalar_one()
         return total, in_use
+
+
+def _check_unassigned(conn: Connection, serial_number: str) -> None:
+    """NoSuchDevice if there is no such device, DeviceInUse if it is assigned to a user."""
+    table = schema.mfa_devices
+    row = conn.execute(select(table.c.user_id).where(table.c.serial_number == serial_number)).first()
+    if row is None:
+        raise NoSuchDevice(serial_number)
+    if row.user_id is not None:
+        raise DeviceInUse(serial_number)

@@ -13,16 +13,20 @@ Layout shared with :mod:`opensts.store.principal_policies` (the read side for au
 
 from __future__ import annotations
 
+import builtins
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Callable, Sequence
 
-from sqlalchemy import Connection, and_, delete, func, insert, or_, select, update
+from sqlalchemy import ColumnElement, Connection, and_, delete, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
-from opensts.store import schema
+from opensts.store import schema, tags as entity_tags
+from opensts.store.errors import EntityExists
 from opensts.store.meta import CountedWrites
-from opensts.store.iam_roles import EntityExists, drop_tags, merge_tags, read_tags, remove_tags
+from opensts.store.queries import under_path
+
+POLICY_TAG_TYPE = entity_tags.POLICY
 
 __all__ = [
     "AttachedPolicyRecord", "EntityRef", "InlinePolicyRepository", "ManagedPolicyRepository", "PolicyRecord",
@@ -182,7 +186,8 @@ class AttachedPolicyRecord:
     path: str
 
 
-def _attachment_counts(conn: Connection, policy_ids: Sequence[str]) -> dict[str, int]:
+def attachment_counts(conn: Connection, policy_ids: Sequence[str]) -> dict[str, int]:
+    """How many users, groups and roles each policy is attached to (policies attached nowhere: absent)."""
     att = schema.policy_attachments
     if not policy_ids:
         return {}
@@ -192,7 +197,8 @@ def _attachment_counts(conn: Connection, policy_ids: Sequence[str]) -> dict[str,
     return {r[0]: r[1] for r in rows}
 
 
-def _boundary_counts(conn: Connection, arns: Sequence[str]) -> dict[str, int]:
+def boundary_counts(conn: Connection, arns: Sequence[str]) -> dict[str, int]:
+    """How many users and roles use each policy as permissions boundary (unused ones: absent)."""
     counts: dict[str, int] = {}
     if not arns:
         return counts
@@ -208,8 +214,8 @@ def _boundary_counts(conn: Connection, arns: Sequence[str]) -> dict[str, int]:
 
 
 def _records(conn: Connection, rows: Sequence[Any]) -> list[PolicyRecord]:
-    attachments = _attachment_counts(conn, [r.policy_id for r in rows])
-    boundaries = _boundary_counts(conn, [r.arn for r in rows])
+    attachments = attachment_counts(conn, [r.policy_id for r in rows])
+    boundaries = boundary_counts(conn, [r.arn for r in rows])
     return [
         PolicyRecord(
             r.policy_id, r.account_id, r.arn, r.name, r.path, r.description, r.default_version_id, r.created_at,
@@ -225,6 +231,20 @@ def _policy_row(conn: Connection, account_id: str, arn: str, *, lock: bool = Fal
     if lock:
         query = query.with_for_update()
     return conn.execute(query).first()
+
+
+def _attachment_ends(
+    conn: Connection, entity_type: str, account_id: str, entity_name: str, arn: str
+) -> tuple[EntityRef, Any] | str:
+    """The entity (locked, as attachment quotas are per entity) and the policy row an attach or
+    detach joins; "missing_entity" or "missing" if either is not there."""
+    entity = find_entity(conn, entity_type, account_id, entity_name, lock=True)
+    if entity is None:
+        return "missing_entity"
+    row = _policy_row(conn, account_id, arn)
+    if row is None:
+        return "missing"
+    return entity, row
 
 
 class ManagedPolicyRepository:
@@ -265,7 +285,7 @@ class ManagedPolicyRepository:
                         policy_id=policy_id, version_id="v1", document=document, created_at=created_at
                     )
                 )
-                merge_tags(conn, "policy", policy_id, tags)
+                entity_tags.tag_new_entity(conn, POLICY_TAG_TYPE, policy_id, tags)
         except IntegrityError as exc:
             raise EntityExists(name) from exc
         return PolicyRecord(policy_id, account_id, arn, name, path, description, "v1", created_at, created_at, 0, 0)
@@ -279,7 +299,7 @@ class ManagedPolicyRepository:
         mp = schema.managed_policies
         query = select(mp).where(mp.c.account_id == account_id)
         if path_prefix != "/":
-            query = query.where(mp.c.path.startswith(path_prefix, autoescape=True))
+            query = query.where(under_path(mp.c.path, path_prefix))
         with self._engine.connect() as conn:
             rows = conn.execute(query.order_by(mp.c.name_key)).all()
             return _records(conn, rows)
@@ -291,7 +311,7 @@ class ManagedPolicyRepository:
             row = _policy_row(conn, account_id, arn, lock=True)
             if row is None:
                 return "missing"
-            if _attachment_counts(conn, [row.policy_id]) or _boundary_counts(conn, [arn]):
+            if attachment_counts(conn, [row.policy_id]) or boundary_counts(conn, [arn]):
                 return "attached"
             versions = conn.execute(
                 select(func.count()).select_from(pv).where(pv.c.policy_id == row.policy_id)
@@ -300,7 +320,7 @@ class ManagedPolicyRepository:
                 return "versions"
             conn.execute(delete(att).where(att.c.policy_id == row.policy_id))
             conn.execute(delete(pv).where(pv.c.policy_id == row.policy_id))
-            drop_tags(conn, "policy", row.policy_id)
+            entity_tags.drop_tags(conn, POLICY_TAG_TYPE, row.policy_id)
             conn.execute(delete(mp).where(mp.c.policy_id == row.policy_id))
         return "deleted"
 
@@ -329,7 +349,7 @@ class ManagedPolicyRepository:
             conn.execute(update(mp).where(mp.c.policy_id == row.policy_id).values(**changes))
         return "ok", PolicyVersionRecord(version_id, document, set_default, now)
 
-    def versions(self, account_id: str, arn: str) -> list[PolicyVersionRecord] | None:
+    def versions(self, account_id: str, arn: str) -> builtins.list[PolicyVersionRecord] | None:
         """Newest first, as AWS lists them; None if there is no such policy."""
         pv = schema.policy_versions
         with self._engine.connect() as conn:
@@ -397,12 +417,10 @@ class ManagedPolicyRepository:
         """"missing_entity" | "missing" | "limit" | "ok" (attaching twice is a no-op, as in AWS)."""
         att = schema.policy_attachments
         with self._engine.begin() as conn:
-            entity = find_entity(conn, entity_type, account_id, entity_name, lock=True)
-            if entity is None:
-                return "missing_entity"
-            row = _policy_row(conn, account_id, arn)
-            if row is None:
-                return "missing"
+            ends = _attachment_ends(conn, entity_type, account_id, entity_name, arn)
+            if isinstance(ends, str):
+                return ends
+            entity, row = ends
             attached = set(
                 conn.execute(
                     select(att.c.policy_id).where(att.c.entity_type == entity_type, att.c.entity_id == entity.entity_id)
@@ -419,12 +437,10 @@ class ManagedPolicyRepository:
         """"missing_entity" | "missing" (no such policy or not attached) | "ok"."""
         att = schema.policy_attachments
         with self._engine.begin() as conn:
-            entity = find_entity(conn, entity_type, account_id, entity_name, lock=True)
-            if entity is None:
-                return "missing_entity"
-            row = _policy_row(conn, account_id, arn)
-            if row is None:
-                return "missing"
+            ends = _attachment_ends(conn, entity_type, account_id, entity_name, arn)
+            if isinstance(ends, str):
+                return ends
+            entity, row = ends
             deleted = conn.execute(
                 delete(att).where(
                     att.c.policy_id == row.policy_id, att.c.entity_type == entity_type,
@@ -433,7 +449,9 @@ class ManagedPolicyRepository:
             ).rowcount
         return "ok" if deleted else "missing"
 
-    def attached(self, entity_type: str, account_id: str, entity_name: str) -> list[AttachedPolicyRecord] | None:
+    def attached(
+        self, entity_type: str, account_id: str, entity_name: str
+    ) -> builtins.list[AttachedPolicyRecord] | None:
         att, mp = schema.policy_attachments, schema.managed_policies
         with self._engine.connect() as conn:
             entity = find_entity(conn, entity_type, account_id, entity_name)
@@ -447,7 +465,9 @@ class ManagedPolicyRepository:
             ).all()
         return [AttachedPolicyRecord(r.name, r.arn, r.path) for r in rows]
 
-    def entities(self, account_id: str, arn: str, *, attachments: bool, boundaries: bool) -> list[EntityRef] | None:
+    def entities(
+        self, account_id: str, arn: str, *, attachments: bool, boundaries: bool
+    ) -> builtins.list[EntityRef] | None:
         """Users, groups and roles using the policy (attached and/or as permissions boundary)."""
         att = schema.policy_attachments
         with self._engine.connect() as conn:
@@ -456,7 +476,7 @@ class ManagedPolicyRepository:
                 return None
             found: dict[tuple[str, str], EntityRef] = {}
             for entity_type, (table, id_column) in _OWNER.items():
-                conditions = []
+                conditions: builtins.list[ColumnElement[bool]] = []
                 if attachments:
                     ids = select(att.c.entity_id).where(att.c.policy_id == row.policy_id, att.c.entity_type == entity_type)
                     conditions.append(table.c[id_column].in_(ids))
@@ -474,16 +494,15 @@ class ManagedPolicyRepository:
         return sorted(found.values(), key=lambda e: (e.entity_type, e.name.lower()))
 
     # tags
-    def tags(self, policy_id: str) -> list[tuple[str, str]]:
+    def tags(self, policy_id: str) -> entity_tags.Tags:
         with self._engine.connect() as conn:
-            return read_tags(conn, "policy", policy_id)
+            return entity_tags.read_tags(conn, POLICY_TAG_TYPE, policy_id)
 
     def tag(self, policy_id: str, tags: Sequence[tuple[str, str]]) -> None:
-        mp = schema.managed_policies
+        """Add or overwrite tags (keys case-insensitive); TooManyTags past the per-entity limit."""
         with self._engine.begin() as conn:
-            conn.execute(select(mp.c.policy_id).where(mp.c.policy_id == policy_id).with_for_update()).first()
-            merge_tags(conn, "policy", policy_id, tags)
+            entity_tags.tag_entity(conn, POLICY_TAG_TYPE, policy_id, tags)
 
     def untag(self, policy_id: str, keys: Sequence[str]) -> None:
         with self._engine.begin() as conn:
-            remove_tags(conn, "policy", policy_id, keys)
+            entity_tags.untag_entity(conn, POLICY_TAG_TYPE, policy_id, keys)

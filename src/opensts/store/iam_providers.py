@@ -1,5 +1,4 @@
-"""OIDC and SAML identity providers of an account, and the tag helpers shared by the entity
-repositories that keep tags in the ``tags`` table under their ARN or serial number.
+"""OIDC and SAML identity providers of an account, and their tags (kept under their ARN).
 
 Every write is one transaction with its checks inside it, so concurrent callers cannot slip
 between a check and the write.
@@ -10,88 +9,16 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Iterable
 
-from sqlalchemy import Connection, delete, func, insert, select, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from opensts.store import schema
+from opensts.store import schema, tags as entity_tags
+from opensts.store.errors import NoSuchProvider, ProviderExists, TooManyClientIds, TooManyTags
 from opensts.store.meta import CountedWrites
+from opensts.store.tags import MAX_TAGS_PER_ENTITY as MAX_TAGS, OIDC as OIDC_TAG_TYPE, SAML as SAML_TAG_TYPE
 
-OIDC_TAG_TYPE = "oidc"
-SAML_TAG_TYPE = "saml"
-MAX_TAGS = 50
-
-
-class ProviderExists(Exception):
-    """A provider with this URL (OIDC) or name (SAML) already exists in the account."""
-
-
-class NoSuchProvider(Exception):
-    pass
-
-
-class TooManyTags(Exception):
-    """The entity would have more than MAX_TAGS tags."""
-
-
-class TooManyClientIds(Exception):
-    pass
-
-
-# --- tags (shared with iam_mfa) ---------------------------------------------------------------
-def entity_tags(conn: Connection, entity_type: str, entity_id: str) -> list[tuple[str, str]]:
-    table = schema.tags
-    rows = conn.execute(
-        select(table.c.key, table.c.value)
-        .where(table.c.entity_type == entity_type, table.c.entity_id == entity_id)
-        .order_by(table.c.key_lower)
-    ).all()
-    return [(r.key, r.value) for r in rows]
-
-
-def merge_tags(
-    conn: Connection, entity_type: str, entity_id: str, tags: Iterable[tuple[str, str]], limit: int = MAX_TAGS
-) -> None:
-    """Add or overwrite tags (keys compare case-insensitively; the new spelling wins)."""
-    table = schema.tags
-    tags = list(tags)
-    if not tags:
-        return
-    keys = [k.lower() for k, _ in tags]
-    conn.execute(
-        delete(table).where(
-            table.c.entity_type == entity_type, table.c.entity_id == entity_id, table.c.key_lower.in_(keys)
-        )
-    )
-    conn.execute(
-        insert(table),
-        [
-            {"entity_type": entity_type, "entity_id": entity_id, "key_lower": k.lower(), "key": k, "value": v}
-            for k, v in tags
-        ],
-    )
-    count = conn.execute(
-        select(func.count()).select_from(table).where(table.c.entity_type == entity_type, table.c.entity_id == entity_id)
-    ).scalar_one()
-    if count > limit:
-        raise TooManyTags(count)
-
-
-def remove_tags(conn: Connection, entity_type: str, entity_id: str, keys: Iterable[str]) -> None:
-    table = schema.tags
-    lowered = [k.lower() for k in keys]
-    if lowered:
-        conn.execute(
-            delete(table).where(
-                table.c.entity_type == entity_type, table.c.entity_id == entity_id, table.c.key_lower.in_(lowered)
-            )
-        )
-
-
-def drop_tags(conn: Connection, entity_type: str, entity_id: str) -> None:
-    table = schema.tags
-    conn.execute(delete(table).where(table.c.entity_type == entity_type, table.c.entity_id == entity_id))
+# The IAM actions import MAX_TAGS, OIDC_TAG_TYPE, SAML_TAG_TYPE and TooManyTags from here.
 
 
 # --- records ----------------------------------------------------------------------------------
@@ -153,8 +80,7 @@ class ProviderRepository:
                         thumbprints=json.dumps(thumbprints), created_at=now,
                     )
                 )
-                drop_tags(conn, OIDC_TAG_TYPE, arn)
-                merge_tags(conn, OIDC_TAG_TYPE, arn, tags)
+                entity_tags.tag_new_entity(conn, OIDC_TAG_TYPE, arn, tags)
         except IntegrityError:
             raise ProviderExists(arn) from None
         return OidcProviderRecord(arn, account_id, url, tuple(client_ids), tuple(thumbprints), now)
@@ -176,7 +102,7 @@ class ProviderRepository:
         with self._engine.begin() as conn:
             if conn.execute(delete(table).where(table.c.arn == arn)).rowcount == 0:
                 raise NoSuchProvider(arn)
-            drop_tags(conn, OIDC_TAG_TYPE, arn)
+            entity_tags.drop_tags(conn, OIDC_TAG_TYPE, arn)
 
     def update_oidc_client_ids(self, arn: str, add: str | None = None, remove: str | None = None, limit: int = 100) -> None:
         table = schema.oidc_providers
@@ -225,8 +151,7 @@ class ProviderRepository:
                         valid_until=valid_until, created_at=now,
                     )
                 )
-                drop_tags(conn, SAML_TAG_TYPE, arn)
-                merge_tags(conn, SAML_TAG_TYPE, arn, tags)
+                entity_tags.tag_new_entity(conn, SAML_TAG_TYPE, arn, tags)
         except IntegrityError:
             raise ProviderExists(name) from None
         return SamlProviderRecord(arn, account_id, name, metadata_document, valid_until, now)
@@ -257,26 +182,23 @@ class ProviderRepository:
         with self._engine.begin() as conn:
             if conn.execute(delete(table).where(table.c.arn == arn)).rowcount == 0:
                 raise NoSuchProvider(arn)
-            drop_tags(conn, SAML_TAG_TYPE, arn)
+            entity_tags.drop_tags(conn, SAML_TAG_TYPE, arn)
 
     # --- tags of either kind --------------------------------------------------------------------
     def tags(self, entity_type: str, arn: str) -> list[tuple[str, str]]:
         with self._engine.connect() as conn:
-            return entity_tags(conn, entity_type, arn)
+            return entity_tags.read_tags(conn, entity_type, arn)
 
     def tag(self, entity_type: str, arn: str, tags: list[tuple[str, str]]) -> None:
-        table = schema.oidc_providers if entity_type == OIDC_TAG_TYPE else schema.saml_providers
+        """Add or overwrite tags of an OIDC or SAML provider; NoSuchProvider, TooManyTags."""
         with self._engine.begin() as conn:
-            if conn.execute(select(table.c.arn).where(table.c.arn == arn)).first() is None:
+            if not entity_tags.tag_entity(conn, entity_type, arn, tags):
                 raise NoSuchProvider(arn)
-            merge_tags(conn, entity_type, arn, tags)
 
     def untag(self, entity_type: str, arn: str, keys: list[str]) -> None:
-        table = schema.oidc_providers if entity_type == OIDC_TAG_TYPE else schema.saml_providers
         with self._engine.begin() as conn:
-            if conn.execute(select(table.c.arn).where(table.c.arn == arn)).first() is None:
+            if not entity_tags.untag_entity(conn, entity_type, arn, keys):
                 raise NoSuchProvider(arn)
-            remove_tags(conn, entity_type, arn, keys)
 
     def count(self, account_id: str) -> int:
         with self._engine.connect() as conn:

@@ -13,6 +13,8 @@ from typing import Any
 from sqlalchemy import Connection, Engine, func, select
 
 from opensts.store import schema
+from opensts.store.iam_policies import attachment_counts, boundary_counts
+from opensts.store.tags import ROLE, USER, read_tags_of
 
 Pairs = list[tuple[str, str]]
 
@@ -132,7 +134,8 @@ class AccountReportRepository:
                 .order_by(groups.c.name_key)
             ).all():
                 memberships[r.user_id].append(r.name)
-            inline, attached, tags = _inline(conn, "user", ids), _attached(conn, "user", ids), _tags(conn, "user", ids)
+            inline, attached = _inline(conn, "user", ids), _attached(conn, "user", ids)
+            tags = read_tags_of(conn, USER, ids)
         return [
             EntityReport(r, inline[r.user_id], attached[r.user_id], tags[r.user_id], memberships[r.user_id]) for r in rows
         ]
@@ -152,31 +155,21 @@ class AccountReportRepository:
         roles = schema.roles
         with self._engine.connect() as conn:
             rows = conn.execute(select(roles).where(roles.c.role_id.in_(ids)).order_by(roles.c.name_key)).all()
-            inline, attached, tags = _inline(conn, "role", ids), _attached(conn, "role", ids), _tags(conn, "role", ids)
+            inline, attached = _inline(conn, "role", ids), _attached(conn, "role", ids)
+            tags = read_tags_of(conn, ROLE, ids)
         return [EntityReport(r, inline[r.role_id], attached[r.role_id], tags[r.role_id]) for r in rows]
 
     def policies(self, ids: list[str]) -> list[PolicyReport]:
         if not ids:
             return []
-        mp, pv, att = schema.managed_policies, schema.policy_versions, schema.policy_attachments
+        mp, pv = schema.managed_policies, schema.policy_versions
         with self._engine.connect() as conn:
             rows = conn.execute(select(mp).where(mp.c.policy_id.in_(ids)).order_by(mp.c.name_key)).all()
             versions: dict[str, list[Any]] = {i: [] for i in ids}
             for v in conn.execute(select(pv).where(pv.c.policy_id.in_(ids))).all():
                 versions[v.policy_id].append(v)
-            counts = dict(
-                conn.execute(
-                    select(att.c.policy_id, func.count()).where(att.c.policy_id.in_(ids)).group_by(att.c.policy_id)
-                ).all()
-            )
-            boundary_use: dict[str, int] = {}
-            for table in (schema.users, schema.roles):
-                for arn, n in conn.execute(
-                    select(table.c.permissions_boundary_arn, func.count())
-                    .where(table.c.permissions_boundary_arn.in_([r.arn for r in rows]))
-                    .group_by(table.c.permissions_boundary_arn)
-                ).all():
-                    boundary_use[arn] = boundary_use.get(arn, 0) + int(n)
+            counts = attachment_counts(conn, ids)
+            boundary_use = boundary_counts(conn, [r.arn for r in rows])
         return [
             PolicyReport(
                 r,
@@ -205,15 +198,5 @@ def _attached(conn: Connection, entity_type: str, ids: list[str]) -> dict[str, P
         .select_from(att.join(mp, att.c.policy_id == mp.c.policy_id))
         .where(att.c.entity_type == entity_type, att.c.entity_id.in_(ids))
         .order_by(att.c.entity_id, mp.c.name_key)
-    )
-    return _by_owner(conn, query, ids)
-
-
-def _tags(conn: Connection, entity_type: str, ids: list[str]) -> dict[str, Pairs]:
-    t = schema.tags
-    query = (
-        select(t.c.entity_id, t.c.key, t.c.value)
-        .where(t.c.entity_type == entity_type, t.c.entity_id.in_(ids))
-        .order_by(t.c.entity_id, t.c.key_lower)
     )
     return _by_owner(conn, query, ids)

@@ -1,32 +1,24 @@
-"""IAM roles: the role rows, their tags, and the checks DeleteRole makes in one transaction.
-
-Also the small tag helpers shared by role and managed-policy tags (table ``tags``; keys unique per
-entity case-insensitively, case preserved; a TagX with an existing key replaces its value).
-"""
+"""IAM roles: the role rows, their tags (:mod:`opensts.store.tags`), and the checks DeleteRole
+makes in one transaction."""
 
 from __future__ import annotations
 
+import builtins
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Sequence
 
-from sqlalchemy import or_, Connection, delete, func, insert, select, update
+from sqlalchemy import or_, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from opensts.identity import arn as arns
-from opensts.store import schema
+from opensts.store import schema, tags as entity_tags
+from opensts.store.errors import EntityExists, TooManyTags  # TooManyTags: imported from here
 from opensts.store.meta import CountedWrites
+from opensts.store.queries import under_path
 
-MAX_TAGS_PER_ENTITY = 50
+ROLE_TAG_TYPE = entity_tags.ROLE
 _UNSET: Any = object()
-
-
-class EntityExists(Exception):
-    """A role (or policy) of that name already exists in the account."""
-
-
-class TooManyTags(Exception):
-    """The entity would have more than 50 tags."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,48 +49,6 @@ def _role(row: Any) -> RoleRecord:
     )
 
 
-# --- tags (shared with managed policies) ----------------------------------------------------
-def read_tags(conn: Connection, entity_type: str, entity_id: str) -> list[tuple[str, str]]:
-    t = schema.tags
-    rows = conn.execute(
-        select(t.c.key, t.c.value)
-        .where(t.c.entity_type == entity_type, t.c.entity_id == entity_id)
-        .order_by(t.c.key_lower)
-    ).all()
-    return [(r.key, r.value) for r in rows]
-
-
-def merge_tags(conn: Connection, entity_type: str, entity_id: str, tags: Sequence[tuple[str, str]]) -> None:
-    """Add or replace tags (by case-insensitive key); TooManyTags if the entity would exceed 50."""
-    t = schema.tags
-    existing = {k.lower() for k, _ in read_tags(conn, entity_type, entity_id)}
-    new_keys = {k.lower() for k, _ in tags} - existing
-    if len(existing) + len(new_keys) > MAX_TAGS_PER_ENTITY:
-        raise TooManyTags()
-    for key, value in tags:
-        conn.execute(
-            delete(t).where(t.c.entity_type == entity_type, t.c.entity_id == entity_id, t.c.key_lower == key.lower())
-        )
-        conn.execute(
-            insert(t).values(entity_type=entity_type, entity_id=entity_id, key_lower=key.lower(), key=key, value=value)
-        )
-
-
-def remove_tags(conn: Connection, entity_type: str, entity_id: str, keys: Sequence[str]) -> None:
-    t = schema.tags
-    lowered = [k.lower() for k in keys]
-    if lowered:
-        conn.execute(
-            delete(t).where(t.c.entity_type == entity_type, t.c.entity_id == entity_id, t.c.key_lower.in_(lowered))
-        )
-
-
-def drop_tags(conn: Connection, entity_type: str, entity_id: str) -> None:
-    t = schema.tags
-    conn.execute(delete(t).where(t.c.entity_type == entity_type, t.c.entity_id == entity_id))
-
-
-# --- roles ------------------------------------------------------------------------------------
 class RoleRepository:
     def __init__(self, engine: CountedWrites) -> None:
         self._engine = engine
@@ -133,7 +83,7 @@ class RoleRepository:
                 if clash is not None:
                     raise EntityExists(name)
                 conn.execute(insert(roles).values(**values))
-                merge_tags(conn, "role", role_id, tags)
+                entity_tags.tag_new_entity(conn, ROLE_TAG_TYPE, role_id, tags)
         except IntegrityError as exc:  # a concurrent CreateRole of the same name
             raise EntityExists(name) from exc
         return RoleRecord(
@@ -159,14 +109,14 @@ class RoleRepository:
         roles = schema.roles
         query = select(roles).where(roles.c.account_id == account_id)
         if path_prefix != "/":
-            query = query.where(roles.c.path.startswith(path_prefix, autoescape=True))
+            query = query.where(under_path(roles.c.path, path_prefix))
         with self._engine.connect() as conn:
             rows = conn.execute(query.order_by(roles.c.name_key)).all()
         return [_role(r) for r in rows]
 
-    def tags(self, role_id: str) -> list[tuple[str, str]]:
+    def tags(self, role_id: str) -> entity_tags.Tags:
         with self._engine.connect() as conn:
-            return read_tags(conn, "role", role_id)
+            return entity_tags.read_tags(conn, ROLE_TAG_TYPE, role_id)
 
     def update(
         self,
@@ -199,7 +149,7 @@ class RoleRepository:
             row = conn.execute(select(roles).where(*where)).first()
         return _role(row) if row else None
 
-    def record_uses(self, uses: list[tuple[str, datetime, str | None]]) -> None:
+    def record_uses(self, uses: builtins.list[tuple[str, datetime, str | None]]) -> None:
         """RoleLastUsed facts (role id, when, region), batched by ``store.role_use``; never moves back."""
         roles = schema.roles
         with self._engine.begin_uncounted() as conn:
@@ -212,13 +162,13 @@ class RoleRepository:
                 )
 
     def tag(self, role_id: str, tags: Sequence[tuple[str, str]]) -> None:
+        """Add or overwrite tags (keys case-insensitive); TooManyTags past the per-entity limit."""
         with self._engine.begin() as conn:
-            _lock_role(conn, role_id)
-            merge_tags(conn, "role", role_id, tags)
+            entity_tags.tag_entity(conn, ROLE_TAG_TYPE, role_id, tags)
 
     def untag(self, role_id: str, keys: Sequence[str]) -> None:
         with self._engine.begin() as conn:
-            remove_tags(conn, "role", role_id, keys)
+            entity_tags.untag_entity(conn, ROLE_TAG_TYPE, role_id, keys)
 
     def delete(self, account_id: str, name: str) -> str:
         """Delete the role: "deleted", "missing", "attached" (managed policies) or "inline"."""
@@ -243,11 +193,7 @@ class RoleRepository:
             ).scalar_one()
             if inline:
                 return "inline"
-            drop_tags(conn, "role", role_id)
+            entity_tags.drop_tags(conn, ROLE_TAG_TYPE, role_id)
             conn.execute(delete(roles).where(roles.c.role_id == role_id))
         return "deleted"
 
-
-def _lock_role(conn: Connection, role_id: str) -> None:
-    roles = schema.roles
-    conn.execute(select(roles.c.role_id).where(roles.c.role_id == role_id).with_for_update()).first()

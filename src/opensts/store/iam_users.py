@@ -10,13 +10,15 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Iterable
 
-from sqlalchemy import Connection, delete, func, insert, select, update
+from sqlalchemy import Connection, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from opensts.store import schema
+from opensts.store import schema, tags as entity_tags
+from opensts.store.errors import DeleteBlocked, NameTaken, TooManyTags  # TooManyTags: imported from here
 from opensts.store.meta import CountedWrites
+from opensts.store.queries import first_blocker, lock_row, policy_blockers, under_path
 
-USER_TAG_TYPE = "user"
+USER_TAG_TYPE = entity_tags.USER
 
 
 def rename(engine: CountedWrites, id_column: Any, entity_id: str, new_name: str | None, new_path: str | None) -> None:
@@ -33,23 +35,6 @@ def rename(engine: CountedWrites, id_column: Any, entity_id: str, new_name: str 
             conn.execute(update(id_column.table).where(id_column == entity_id).values(**values))
     except IntegrityError as exc:
         raise NameTaken(new_name) from exc
-
-
-class NameTaken(Exception):
-    """Another entity of the account already has this name (compared case-insensitively)."""
-
-
-class DeleteBlocked(Exception):
-    """The entity still owns something that must be removed first; ``args[0]`` says what:
-    ``access_keys``, ``policies`` (inline), ``attached_policies``, ``mfa_devices`` or ``groups``."""
-
-    @property
-    def reason(self) -> str:
-        return str(self.args[0])
-
-
-class TooManyTags(Exception):
-    """The entity would have more tags than allowed."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,7 +77,7 @@ class UserRepository:
         users = schema.users
         query = select(users).where(users.c.account_id == account_id)
         if path_prefix != "/":
-            query = query.where(func.substr(users.c.path, 1, len(path_prefix)) == path_prefix)
+            query = query.where(under_path(users.c.path, path_prefix))
         with self._engine.connect() as conn:
             rows = conn.execute(query.order_by(users.c.name_key)).all()
         return [_record(r) for r in rows]
@@ -106,9 +91,9 @@ class UserRepository:
             ).first()
         return row is not None
 
-    def tags(self, user_id: str) -> list[tuple[str, str]]:
+    def tags(self, user_id: str) -> entity_tags.Tags:
         with self._engine.connect() as conn:
-            return entity_tags(conn, USER_TAG_TYPE, user_id)
+            return entity_tags.read_tags(conn, USER_TAG_TYPE, user_id)
 
     # --- writes --------------------------------------------------------------------------------
     def create(
@@ -135,7 +120,7 @@ class UserRepository:
                         created_at=now,
                     )
                 )
-                add_tags(conn, USER_TAG_TYPE, user_id, tags)
+                entity_tags.tag_new_entity(conn, USER_TAG_TYPE, user_id, tags)
         except IntegrityError as exc:
             raise NameTaken(name) from exc
         return record
@@ -158,115 +143,34 @@ class UserRepository:
                 reason = _user_delete_blocker(conn, user_id)
                 if reason:
                     raise DeleteBlocked(reason)
-                delete_tags(conn, USER_TAG_TYPE, user_id)
+                entity_tags.drop_tags(conn, USER_TAG_TYPE, user_id)
                 conn.execute(delete(schema.users).where(schema.users.c.user_id == user_id))
         except IntegrityError as exc:
             # Something was attached concurrently, between our checks and the delete.
             raise DeleteBlocked("access_keys") from exc
 
-    def tag(self, user_id: str, tags: Iterable[tuple[str, str]], max_tags: int = 50) -> None:
-        """Add or overwrite tags (keys case-insensitive); TooManyTags if the total would pass max_tags."""
+    def tag(
+        self, user_id: str, tags: Iterable[tuple[str, str]], max_tags: int = entity_tags.MAX_TAGS_PER_ENTITY
+    ) -> None:
+        """Add or overwrite tags (keys case-insensitive); TooManyTags if the user would have more
+        than ``max_tags`` distinct keys."""
         with self._engine.begin() as conn:
-            _lock_user(conn, user_id)
-            add_tags(conn, USER_TAG_TYPE, user_id, tags, max_tags=max_tags)
+            entity_tags.tag_entity(conn, USER_TAG_TYPE, user_id, tags, limit=max_tags)
 
     def untag(self, user_id: str, keys: Iterable[str]) -> None:
-        table = schema.tags
-        lowered = [k.lower() for k in keys]
-        if not lowered:
-            return
         with self._engine.begin() as conn:
-            conn.execute(
-                delete(table).where(
-                    table.c.entity_type == USER_TAG_TYPE,
-                    table.c.entity_id == user_id,
-                    table.c.key_lower.in_(lowered),
-                )
-            )
-
-
-def _lock_user(conn: Connection, user_id: str) -> None:
-    """Serialise writers of one user (PostgreSQL row lock; SQLite transactions are serial already)."""
-    conn.execute(select(schema.users.c.user_id).where(schema.users.c.user_id == user_id).with_for_update())
-
-
-def _exists(conn: Connection, query) -> bool:  # type: ignore[no-untyped-def]
-    return conn.execute(query.limit(1)).first() is not None
+            entity_tags.untag_entity(conn, USER_TAG_TYPE, user_id, keys)
 
 
 def _user_delete_blocker(conn: Connection, user_id: str) -> str | None:
-    _lock_user(conn, user_id)
+    lock_row(conn, schema.users.c.user_id, user_id)
     s = schema
-    checks = (
-        ("access_keys", select(s.access_keys.c.access_key_id).where(s.access_keys.c.user_id == user_id)),
+    return first_blocker(
+        conn,
         (
-            "policies",
-            select(s.inline_policies.c.name).where(
-                s.inline_policies.c.owner_type == "user", s.inline_policies.c.owner_id == user_id
-            ),
+            ("access_keys", select(s.access_keys.c.access_key_id).where(s.access_keys.c.user_id == user_id)),
+            *policy_blockers("user", user_id),
+            ("mfa_devices", select(s.mfa_devices.c.serial_number).where(s.mfa_devices.c.user_id == user_id)),
+            ("groups", select(s.group_members.c.group_id).where(s.group_members.c.user_id == user_id)),
         ),
-        (
-            "attached_policies",
-            select(s.policy_attachments.c.policy_id).where(
-                s.policy_attachments.c.entity_type == "user", s.policy_attachments.c.entity_id == user_id
-            ),
-        ),
-        ("mfa_devices", select(s.mfa_devices.c.serial_number).where(s.mfa_devices.c.user_id == user_id)),
-        ("groups", select(s.group_members.c.group_id).where(s.group_members.c.user_id == user_id)),
     )
-    for reason, query in checks:
-        if _exists(conn, query):
-            return reason
-    return None
-
-
-# --- Tags (any entity type) ---------------------------------------------------------------------
-def entity_tags(conn: Connection, entity_type: str, entity_id: str) -> list[tuple[str, str]]:
-    table = schema.tags
-    rows = conn.execute(
-        select(table.c.key, table.c.value)
-        .where(table.c.entity_type == entity_type, table.c.entity_id == entity_id)
-        .order_by(table.c.key_lower)
-    ).all()
-    return [(r.key, r.value) for r in rows]
-
-
-def add_tags(
-    conn: Connection,
-    entity_type: str,
-    entity_id: str,
-    tags: Iterable[tuple[str, str]],
-    *,
-    max_tags: int | None = None,
-) -> None:
-    """Insert or overwrite tags by case-insensitive key (the key's new spelling wins)."""
-    table = schema.tags
-    tags = list(tags)
-    if not tags:
-        return
-    lowered = [k.lower() for k, _ in tags]
-    conn.execute(
-        delete(table).where(
-            table.c.entity_type == entity_type, table.c.entity_id == entity_id, table.c.key_lower.in_(lowered)
-        )
-    )
-    if max_tags is not None:
-        existing = conn.execute(
-            select(func.count())
-            .select_from(table)
-            .where(table.c.entity_type == entity_type, table.c.entity_id == entity_id)
-        ).scalar_one()
-        if existing + len(tags) > max_tags:
-            raise TooManyTags(max_tags)
-    conn.execute(
-        insert(table),
-        [
-            {"entity_type": entity_type, "entity_id": entity_id, "key_lower": k.lower(), "key": k, "value": v}
-            for k, v in tags
-        ],
-    )
-
-
-def delete_tags(conn: Connection, entity_type: str, entity_id: str) -> None:
-    table = schema.tags
-    conn.execute(delete(table).where(table.c.entity_type == entity_type, table.c.entity_id == entity_id))

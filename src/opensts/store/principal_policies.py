@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from sqlalchemy import Connection, Engine, and_, select
 
 from opensts.store import schema
-from opensts.store.iam_roles import read_tags
+from opensts.store.tags import read_tags
 
 
 @dataclass(frozen=True, slots=True)

@@ -77,8 +77,8 @@ class UsageRecorder:
             if not batch:
                 return 0
             self._write(batch)  # type: ignore[arg-type]
-            for key, *facts in batch:
-                if self._pending.get(key) == tuple(facts):
+            for key, *written in batch:
+                if self._pending.get(key) == tuple(written):
                     del self._pending[key]
                 self._written[key] = now
             if len(self._written) > 100_000:
