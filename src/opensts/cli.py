@@ -227,7 +227,7 @@ def account_create(account_id: str | None, name: str | None, data_dir: str | Non
     """
     from opensts.identity import ids
     from opensts.store import AccountExists
-    from opensts.store.accounts import AccountNameExists
+    from opensts.store.errors import AccountNameExists
 
     if account_id is not None and not ids.is_account_id(account_id):
         fail(f"invalid account id {account_id!r}: an account id is exactly 12 digits")

@@ -26,7 +26,7 @@ from opensts.config import Settings
 from opensts.credentials_cache import CredentialCache
 from opensts.identity import ids
 from opensts.store import AccountExists, Store
-from opensts.store.accounts import AccountNameExists
+from opensts.store.errors import AccountNameExists
 from opensts.tokens.keyring import KeyRecord, KeyRing, initial_key_records, rotate_key_records, rotation_due
 from opensts.store.probe import StoreState, probe_store
 from opensts.tokens.master_key import MasterKey, load_master_key, load_or_create_master_key

@@ -85,7 +85,7 @@ def test_layers_import_only_downwards(graph: grimp.ImportGraph) -> None:
     )
     illegal = graph.find_illegal_dependencies_for_layers(layers=layers)
     assert not illegal, [
-        (d.importer, d.imported, [r.chain for r in d.routes]) for d in sorted(illegal, key=lambda d: (d.importer, d.imported))
+        (d.importer, d.imported, [(sorted(r.heads), r.middle, sorted(r.tails)) for r in d.routes]) for d in sorted(illegal, key=lambda d: (d.importer, d.imported))
     ]
 
 

@@ -165,10 +165,3 @@ def test_tagging_a_missing_provider_or_device_is_refused(store: Store) -> None:
     with store.engine.connect() as conn:
         assert conn.execute(schema.tags.select()).all() == []
 
-
-def test_old_import_paths_still_name_the_one_exception() -> None:
-    from opensts.store import iam_mfa, iam_providers, iam_roles, iam_users
-
-    assert iam_users.TooManyTags is iam_roles.TooManyTags is iam_providers.TooManyTags is TooManyTags
-    assert iam_mfa.NoSuchDevice is NoSuchDevice
-    assert iam_providers.MAX_TAGS == tags.MAX_TAGS_PER_ENTITY

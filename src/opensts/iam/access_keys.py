@@ -24,7 +24,8 @@ from opensts.iam.entities import authorized_user, calling_user, user_arn
 from opensts.iam.pagination import paginate
 from opensts.identity import arn as arns
 from opensts.identity import ids
-from opensts.store.access_keys import AccessKeyMetadata, KeyLimitExceeded
+from opensts.store.access_keys import AccessKeyMetadata
+from opensts.store.errors import KeyLimitExceeded
 from opensts.store.iam_users import UserRecord
 
 MAX_KEYS_PER_USER = 2

@@ -27,7 +27,7 @@ from opensts.iam.entities import (
 from opensts.iam.pagination import paginate
 from opensts.iam.shapes import Group, User, group_shape, user_shape
 from opensts.identity import ids
-from opensts.store.iam_users import DeleteBlocked, NameTaken
+from opensts.store.errors import DeleteBlocked, NameTaken
 
 
 # --- Requests (botocore: CreateGroupRequest, ...) and results --------------------------------------

@@ -48,7 +48,7 @@ from opensts.identity import arn as arns
 from opensts.identity import ids
 from opensts.policy import MANAGED_POLICY_MAX_SIZE, policy_size
 from opensts.store.iam_policies import PolicyRecord, PolicyVersionRecord
-from opensts.store.iam_roles import EntityExists
+from opensts.store.errors import EntityExists
 
 POLICY_PATH_PATTERN = r"((/[A-Za-z0-9\.,\+@=_-]+)*)/"  # policyPathType
 VERSION_ID_PATTERN = r"v[1-9][0-9]*(\.[A-Za-z0-9-]*)?"  # policyVersionIdType

@@ -38,16 +38,8 @@ from opensts.iam.entities import authorized_user, calling_user, user_arn
 from opensts.iam.pagination import paginate
 from opensts.iam.tagging import ListTagsResult, Tag, add_tags, pairs, tags_page
 from opensts.identity import arn as arns
-from opensts.store.iam_mfa import (
-    MAX_DEVICES_PER_USER,
-    CodeReplayed,
-    DeviceExists,
-    DeviceInUse,
-    MfaDeviceRecord,
-    NoSuchDevice,
-    TooManyDevices,
-    UserRef,
-)
+from opensts.store.iam_mfa import MAX_DEVICES_PER_USER, MfaDeviceRecord, UserRef
+from opensts.store.errors import CodeReplayed, DeviceExists, DeviceInUse, NoSuchDevice, TooManyDevices
 from opensts.store.iam_users import UserRecord
 
 TAG_QUOTA = "TagsPerMFADevice"

@@ -42,16 +42,9 @@ from opensts.iam.common import authorize_iam, caller_account
 from opensts.iam.tagging import ListTagsResult, Tag, add_tags, pairs, tags_page
 from opensts.identity import arn as arns
 from opensts.params import ParamReader
-from opensts.store.iam_providers import (
-    OIDC_TAG_TYPE,
-    SAML_TAG_TYPE,
-    NoSuchProvider,
-    OidcProviderRecord,
-    ProviderExists,
-    ProviderRepository,
-    SamlProviderRecord,
-    TooManyClientIds,
-)
+from opensts.store.iam_providers import OidcProviderRecord, ProviderRepository, SamlProviderRecord
+from opensts.store.tags import OIDC as OIDC_TAG_TYPE, SAML as SAML_TAG_TYPE
+from opensts.store.errors import NoSuchProvider, ProviderExists, TooManyClientIds
 
 MAX_CLIENT_IDS = 100
 MAX_THUMBPRINTS = 5

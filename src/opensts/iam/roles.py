@@ -39,7 +39,8 @@ from opensts.iam.shapes import PermissionsBoundary, RoleLastUsed, boundary_shape
 from opensts.iam.tagging import ListTagsResult, Tag, add_tags, pairs, tag_context, tags_page, untag_context
 from opensts.identity import ids
 from opensts.policy import TRUST_POLICY_MAX_SIZE, Policy, policy_size
-from opensts.store.iam_roles import EntityExists, RoleRecord
+from opensts.store.iam_roles import RoleRecord
+from opensts.store.errors import EntityExists
 
 DEFAULT_MAX_SESSION_DURATION = 3600
 TAG_QUOTA = "TagsPerRole"

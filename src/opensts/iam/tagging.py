@@ -19,12 +19,10 @@ from opensts.errors import InvalidInput, LimitExceeded
 from opensts.fields import custom
 from opensts.params import TAG_KEY_PATTERN, TAG_VALUE_PATTERN, ParamReader, tag_text_valid
 from opensts.iam.pagination import paginate
-from opensts.store import iam_providers, iam_roles, iam_users
+from opensts.store.errors import TooManyTags
+from opensts.store.tags import MAX_TAGS_PER_ENTITY
 
-# TRANSITIONAL: the store defines TooManyTags three times until store/errors.py lands.
-_TOO_MANY_TAGS = (iam_users.TooManyTags, iam_roles.TooManyTags, iam_providers.TooManyTags)
-
-MAX_TAGS = 50
+MAX_TAGS = MAX_TAGS_PER_ENTITY
 DUPLICATE_KEYS = "Duplicate tag keys found. Please note that Tag keys are case insensitive."
 
 
@@ -131,7 +129,7 @@ def add_tags(add: Callable[[list[tuple[str, str]]], Any], tags: Sequence[Tag], q
     """``add(pairs)`` in the store, answering AWS's LimitExceeded for ``quota`` (e.g. ``TagsPerUser``)."""
     try:
         add(pairs(tags))
-    except _TOO_MANY_TAGS:
+    except TooManyTags:
         raise too_many_tags(quota) from None
 
 

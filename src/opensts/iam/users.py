@@ -27,7 +27,7 @@ from opensts.iam import tagging
 from opensts.iam.tagging import ListTagsResult, Tag, add_tags, pairs, tag_context, tags_page, untag_context
 from opensts.identity import arn as arns
 from opensts.identity import ids
-from opensts.store.iam_users import DeleteBlocked, NameTaken
+from opensts.store.errors import DeleteBlocked, NameTaken
 
 TAG_QUOTA = "TagsPerUser"
 

@@ -14,11 +14,9 @@ from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from opensts.store import schema, tags as entity_tags
-from opensts.store.errors import NoSuchProvider, ProviderExists, TooManyClientIds, TooManyTags
+from opensts.store.errors import NoSuchProvider, ProviderExists, TooManyClientIds
 from opensts.store.meta import CountedWrites
-from opensts.store.tags import MAX_TAGS_PER_ENTITY as MAX_TAGS, OIDC as OIDC_TAG_TYPE, SAML as SAML_TAG_TYPE
-
-# The IAM actions import MAX_TAGS, OIDC_TAG_TYPE, SAML_TAG_TYPE and TooManyTags from here.
+from opensts.store.tags import OIDC as OIDC_TAG_TYPE, SAML as SAML_TAG_TYPE
 
 
 # --- records ----------------------------------------------------------------------------------

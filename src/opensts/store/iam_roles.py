@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 
 from opensts.identity import arn as arns
 from opensts.store import schema, tags as entity_tags
-from opensts.store.errors import EntityExists, TooManyTags  # TooManyTags: imported from here
+from opensts.store.errors import EntityExists
 from opensts.store.meta import CountedWrites
 from opensts.store.queries import under_path
 

@@ -14,7 +14,7 @@ from sqlalchemy import Connection, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from opensts.store import schema, tags as entity_tags
-from opensts.store.errors import DeleteBlocked, NameTaken, TooManyTags  # TooManyTags: imported from here
+from opensts.store.errors import DeleteBlocked, NameTaken
 from opensts.store.meta import CountedWrites
 from opensts.store.queries import first_blocker, lock_row, policy_blockers, under_path
 
