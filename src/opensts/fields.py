@@ -28,6 +28,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
+from types import MappingProxyType
 from typing import Any, TypeVar
 
 from opensts.params import ParamReader
@@ -35,6 +36,10 @@ from opensts.params import ParamReader
 PARAM = "opensts.param"  # field metadata: how the field is read from the Query parameters
 SECRET = "opensts.secret"  # field metadata: True when the field carries a secret
 REDACTED = "HIDDEN_DUE_TO_SECURITY_REASONS"  # what CloudTrail prints in place of a secret
+# The metadata of a result field that carries a secret and has no default. Spell such a field
+# ``dataclasses.field(repr=False, metadata=SECRET_FIELD)``: type checkers see through ``field()``
+# only, and would take a wrapper's call for a default value.
+SECRET_FIELD: Mapping[str, Any] = MappingProxyType({SECRET: True})
 
 R = TypeVar("R")
 Params = dict[str, Any]

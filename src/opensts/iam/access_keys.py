@@ -11,13 +11,13 @@ secret on its result so that logs and the audit trail never show it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from opensts.actions import ActionContext, action
 from opensts.errors import InvalidInput, LimitExceeded, NoSuchEntity
-from opensts.fields import one_of, secret, text
+from opensts.fields import SECRET_FIELD, one_of, text
 from opensts.iam import fields
 from opensts.iam.common import authorize_iam, caller_account, resource_arn
 from opensts.iam.entities import authorized_user, calling_user, user_arn
@@ -74,7 +74,7 @@ class AccessKey:
     user_name: str | None
     access_key_id: str
     status: str
-    secret_access_key: str = secret()
+    secret_access_key: str = field(repr=False, metadata=SECRET_FIELD)
     create_date: datetime
 
 

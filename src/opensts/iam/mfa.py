@@ -31,7 +31,7 @@ from typing import Any
 from opensts.actions import ActionContext, action
 from opensts.errors import DeleteConflict, EntityAlreadyExists, InvalidAuthenticationCode, LimitExceeded, NoSuchEntity
 from opensts.federation.totp import new_seed, otpauth_uri, qr_code_png, verify_consecutive_codes
-from opensts.fields import SECRET, one_of, secret, text
+from opensts.fields import one_of, secret, text
 from opensts.iam import fields, tagging
 from opensts.iam.common import authorize_iam, caller_account, resource_arn
 from opensts.iam.entities import authorized_user, calling_user, user_arn
@@ -144,7 +144,7 @@ class MfaUser:
 class VirtualMFADevice:
     serial_number: str
     base32_string_seed: bytes | None = secret(default=None)
-    qr_code_png: bytes | None = field(default=None, metadata={"xml": "QRCodePNG", SECRET: True})
+    qr_code_png: bytes | None = secret(default=None, xml="QRCodePNG")
     user: MfaUser | None = None
     enable_date: datetime | None = None
     tags: list[Tag] | None = None

@@ -150,7 +150,7 @@ _SEQ_TYPES = (list, tuple, PolicySet)
 
 def _levels(levels: Sequence[ScpLevel], action_lc: str, kind: PolicyKind) -> list[Sequence[Group]]:
     """SCPs/RCPs come as organisation levels (root, OUs, account); a bare policy is a level of one."""
-    out = []
+    out: list[Sequence[Group]] = []
     for level in levels:
         if isinstance(level, (Policy, dict, str)):
             level = [level]
@@ -241,9 +241,13 @@ def evaluate(
     if endpoint_policies and type(endpoint_policies) not in _SEQ_TYPES:
         endpoint_policies = tuple(endpoint_policies)
 
-    g_id = groups_of(identity_policies, action_lc, PolicyKind.IDENTITY) if aws_principal else ()
-    g_b = g_s = g_rp = g_ep = ()
-    g_scp = g_rcp = ()
+    g_id: Sequence[Group] = groups_of(identity_policies, action_lc, PolicyKind.IDENTITY) if aws_principal else ()
+    g_b: Sequence[Group] = ()
+    g_s: Sequence[Group] = ()
+    g_rp: Sequence[Group] = ()
+    g_ep: Sequence[Group] = ()
+    g_scp: Sequence[Sequence[Group]] = ()
+    g_rcp: Sequence[Sequence[Group]] = ()
     if aws_principal:
         if permissions_boundaries:
             g_b = groups_of(permissions_boundaries, action_lc, PolicyKind.IDENTITY)

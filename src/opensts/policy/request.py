@@ -133,13 +133,13 @@ def normalise_context(context: Mapping[str, ContextValue]) -> dict[str, tuple[st
     """
     out: dict[str, tuple[str, ...]] = {}
     for key, value in context.items():
-        kind = type(value)
+        kind = type(value)  # exact-type dispatch first: the common cases, without isinstance chains
         if kind is str:
-            out[key.lower()] = (value,)
+            out[key.lower()] = (value,)  # type: ignore[assignment]  # narrowed by `kind is str`
         elif kind is bool:  # before the isinstance chain: request contexts always carry a few
             out[key.lower()] = ("true" if value else "false",)
         elif kind is int:
-            out[key.lower()] = (_int_text(value),)
+            out[key.lower()] = (_int_text(value),)  # type: ignore[arg-type]  # narrowed by `kind is int`
         elif value is not None:
             out[key.lower()] = normalise_value(value)  # type: ignore[assignment]
     return out

@@ -17,10 +17,10 @@ while reading.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from opensts.errors import InvalidParameterValue, MalformedPolicyDocument
-from opensts.fields import secret
+from opensts.fields import SECRET_FIELD
 from opensts.params import (
     LONE_SURROGATE,
     POLICY_TEXT_PATTERN,
@@ -67,7 +67,7 @@ NO_SESSION_TAGS = SessionTags((), ())
 @dataclass(frozen=True, slots=True)
 class MfaInput:
     serial_number: str
-    token_code: str = secret()
+    token_code: str = field(repr=False, metadata=SECRET_FIELD)
 
 
 def read_session_policies(reader: ParamReader) -> SessionPolicies:

@@ -100,7 +100,8 @@ def _halve_items(x: Any) -> tuple[Any, bool]:
 
 
 def _minimal(doc: dict) -> dict:
-    ctx = doc.get("context") if isinstance(doc.get("context"), dict) else {}
+    found = doc.get("context")
+    ctx: dict[str, Any] = found if isinstance(found, dict) else {}
     out: dict[str, Any] = {k: doc[k] for k in ("allowed", "explicitDeny") if k in doc}
     out["context"] = {k: _cut_strings(ctx[k]) for k in ("principal", "action", "resource") if k in ctx}
     out["truncated"] = True
