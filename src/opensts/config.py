@@ -51,7 +51,7 @@ class Settings:
     root_access_key_id: str | None = None
     root_secret_access_key: str | None = field(default=None, repr=False)
     master_key: str | None = field(default=None, repr=False)
-    # Regions accepted in SigV4 credential scopes; empty means any (reference §1, ours).
+    # Regions accepted in SigV4 credential scopes; empty means any (ours: AWS knows its regions).
     allowed_regions: tuple[str, ...] = ()
     # OpenSTS's own SAML audience/recipient URLs, accepted besides AWS's (comma-separated).
     saml_audiences: tuple[str, ...] = ()
@@ -78,7 +78,7 @@ class Settings:
         return f"sqlite:///{(self.data_dir / 'opensts.db').resolve()}"
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> "Settings":
+    def from_env(cls, env: Mapping[str, str] | None = None, /, **overrides: Any) -> "Settings":
         """Build settings from the environment, then apply non-None overrides (the CLI flags).
 
         Raises :class:`SettingsError` for any bad value, naming the variable or flag."""

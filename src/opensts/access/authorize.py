@@ -2,8 +2,9 @@
 
 The caller's policies come from :mod:`opensts.access.policy_sets` (cached); the decision from the
 pure policy engine. The request context carries every global condition key AWS sets for the
-credentials used (reference §9): principal keys, MFA keys, token issue time, source identity,
-session and principal tags, time, source IP, transport and region.
+credentials used: principal keys, MFA keys, token issue time, source identity, session and
+principal tags, time, source IP, transport and region
+(https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html).
 """
 
 from __future__ import annotations
@@ -104,6 +105,7 @@ def decision_for(
     """
     if not policies.exists:
         return _NOTHING, None
+    request: Request | None
     if resource_policy is not None:  # a policy the service sent: nothing to key it on cheaply
         request = Request(policies.principal, action, resource, resource_account, context())
         return evaluate(request, policies.identity, resource_policy, policies.boundaries, policies.session), request
@@ -291,7 +293,7 @@ def request_context(
     region: str | None = None,
     extra: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Global condition keys of a request (reference §9); ``extra`` may not override ``aws:`` keys."""
+    """Global condition keys of a request (see the module); ``extra`` may not override ``aws:`` keys."""
     epoch = int(now.timestamp())
     context: dict[str, Any] = {
         "aws:CurrentTime": _iso_second(epoch),

@@ -11,12 +11,12 @@ from the rest of OpenSTS, keeps its own lenient parsing.
 
 from __future__ import annotations
 
-from opensts.policy import arn as policy_arn
+from opensts.policy import arn as engine_arn
 
 PARTITION = "aws"
 
 
-class Arn(policy_arn.Arn):
+class Arn(engine_arn.Arn):
     """An ARN's parts (``partition``, ``service``, ``region``, ``account``, ``resource``), with IAM's helpers."""
 
     __slots__ = ()

@@ -54,7 +54,7 @@ def create_app(runtime: Runtime | None = None, settings: Settings | None = None)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        opened = runtime or await run_in_threadpool(open_runtime, effective)
+        opened = runtime if runtime is not None else await run_in_threadpool(open_runtime, effective)
         endpoints.start(opened)
         tasks = background.start(opened)
         tune_garbage_collector()

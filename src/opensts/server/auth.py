@@ -50,9 +50,8 @@ async def authenticate(runtime: Runtime, request: HttpRequest, info: SignatureIn
     credential = runtime.credentials.peek(info.access_key_id)
     if credential is MISSING:
         credential = await run_in_threadpool(runtime.credentials.load, info.access_key_id)
-    if credential is None or not credential.active:  # type: ignore[union-attr]
+    if not isinstance(credential, Credential) or not credential.active:  # None: no such key
         raise InvalidClientTokenId(INVALID_TOKEN_MESSAGE)
-    assert isinstance(credential, Credential)
     verify_signature(request, info, credential.secret_access_key, now)
     runtime.store.access_key_use.note(credential.access_key_id, now, info.service, info.region)  # memory only
     return caller_from_credential(credential, runtime.caches.callers)

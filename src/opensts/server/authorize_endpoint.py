@@ -113,7 +113,7 @@ class AuthorizeBody:
         prefix = caches.authorize_actions.get(action) if type(action) is str else None
         if prefix is None:
             prefix = _action_prefix(action, caches.authorize_actions)
-        self.action: str = action
+        self.action: str = action  # type: ignore[assignment]  # a str: _action_prefix refuses anything else
         resource = get("resource", "*")
         if type(resource) is not str or not 1 <= len(resource) <= 2048:
             raise _bad("resource must be a string of 1 to 2048 characters.")

@@ -31,7 +31,7 @@ unknown and given as 0.
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, MutableMapping
 from typing import Any
 
 from opensts.cache import BoundedCache
@@ -181,7 +181,7 @@ class TrustedProxies:
             trusted = any(ip in network for network in self.networks)
         return self._trusted.put(address, trusted)
 
-    def apply(self, scope: dict[str, Any]) -> None:
+    def apply(self, scope: MutableMapping[str, Any]) -> None:
         """Resolve in place: only when the TCP peer is a trusted proxy and its header is well formed."""
         client = scope.get("client")
         if not client or not self.is_trusted(client[0]):

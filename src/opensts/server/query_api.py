@@ -67,7 +67,7 @@ class QueryApi:
         as_json = False
         try:
             http_request = await read_http_request(scope, receive)
-            as_json = wants_json(http_request.headers.get("accept"))
+            as_json = wants_json(http_request.lower_headers.get("accept"))
             params = decode_params(_query_pairs(http_request))
             service, signature = identify_service(http_request, params)
             spec = self.find_action(service, params)
@@ -83,8 +83,8 @@ class QueryApi:
             outcome = error.code
         except Exception:  # a bug: answer like AWS does and keep the details in our log
             log.exception("unhandled error in %s:%s (request %s)", service, action_name, request_id)
-            error = InternalFailure("An internal error occurred.")
-            status, body = error.status, _error(service, error, request_id, as_json)
+            failure = InternalFailure("An internal error occurred.")
+            status, body = failure.status, _error(service, failure, request_id, as_json)
             outcome = "InternalFailure"
         await send_response(send, status, body, request_id, JSON_TYPE if as_json else XML_TYPE)
         elapsed = time.perf_counter() - started
@@ -150,7 +150,7 @@ def identify_service(http_request: HttpRequest, params: dict[str, Any]) -> tuple
     """The API a request is for: the signature scope's service, or the Version of an unsigned call."""
     version = params.get("Version")
     try:
-        signature: SignatureInfo | None = parse_signature(http_request)
+        signature = parse_signature(http_request)
     except MissingAuthenticationToken:
         return _service_for(version), None
     if signature.service not in API_VERSIONS:
@@ -170,9 +170,9 @@ def _error(service: str, error: AwsError, request_id: str, as_json: bool) -> byt
 
 def _query_pairs(http_request: HttpRequest) -> list[tuple[str, str]]:
     """The Query parameters: the query string's, then the form body's."""
-    pairs = parse_pairs(http_request.query_string)
+    pairs = parse_pairs(http_request.query_string)  # type: ignore[arg-type]  # wire.py reads it as str
     if http_request.body:
-        content_type = http_request.headers.get("content-type", "")
+        content_type = http_request.lower_headers.get("content-type", "")
         if content_type and not content_type.lower().startswith("application/x-www-form-urlencoded"):
             raise MalformedQueryString(f"Unsupported content type: {content_type.split(';')[0]}")
         try:

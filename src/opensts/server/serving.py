@@ -45,7 +45,7 @@ try:
     import httptools
     from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 except ImportError:  # pragma: no cover - see http_protocol()
-    httptools = None
+    httptools = None  # type: ignore[assignment]
     HttpToolsProtocol = object  # type: ignore[assignment,misc]
 
 log = logging.getLogger("opensts.server")
