@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 import logging
 import logging.config
-import os
 import sys
+from dataclasses import replace
 from datetime import datetime, timezone
 from typing import Any
 
@@ -29,7 +29,7 @@ from opensts.config import (
     Settings,
     SettingsError,
 )
-from opensts.server.metrics import METRICS_DIR_ENV, create_shared_dir, remove_shared_dir
+from opensts.server.metrics import create_shared_dir, remove_shared_dir
 
 _store_options = [
     click.option(
@@ -150,6 +150,7 @@ def serve(data_dir: str | None, database_url: str | None, **flags: str | None) -
     OPENSTS_ROOT_SECRET_ACCESS_KEY are set.
     """
     from opensts.server import serving
+    from opensts.server.app import AppFactory
 
     try:
         settings = Settings.from_env(data_dir=data_dir, database_url=database_url, **flags)
@@ -174,28 +175,23 @@ def serve(data_dir: str | None, database_url: str | None, **flags: str | None) -
         logging.getLogger("opensts").info(
             "connection cap lowered to %d per worker to fit the open-file limit", limits.max_connections
         )
-    # Workers rebuild the settings from the environment.
-    os.environ.update(
-        {
-            "OPENSTS_HOST": settings.host,
-            "OPENSTS_PORT": str(settings.port),
-            "OPENSTS_DATA_DIR": str(settings.data_dir.resolve()),
-            "OPENSTS_DATABASE_URL": settings.resolved_database_url,
-            "OPENSTS_LOG_LEVEL": settings.log_level,
-            "OPENSTS_TRUSTED_PROXIES": ",".join(settings.trusted_proxies),
-            "OPENSTS_FORWARDED_HEADER": settings.forwarded_header,
-        }
-    )
     metrics_dir = None
-    if settings.workers > 1 and not os.environ.get(METRICS_DIR_ENV):
-        metrics_dir = os.environ[METRICS_DIR_ENV] = create_shared_dir()
+    if settings.workers > 1 and not settings.metrics_dir:
+        metrics_dir = create_shared_dir()
+    # The workers get these settings as they are (flags included), with the paths resolved.
+    worker_settings = replace(
+        settings,
+        data_dir=settings.data_dir.resolve(),
+        database_url=settings.resolved_database_url,
+        metrics_dir=settings.metrics_dir or metrics_dir,
+    )
     logging.getLogger("opensts").info(
         "OpenSTS %s listening on http://%s:%d (account %s, %d worker%s)",
         __version__, settings.host, sock.getsockname()[1], account, settings.workers, "" if settings.workers == 1 else "s",
     )
     try:
         serving.run(
-            "opensts.server.app:app_from_env", settings.host, settings.port, settings.workers, settings.log_level,
+            AppFactory(worker_settings), settings.host, settings.port, settings.workers, settings.log_level,
             settings.keep_alive_timeout, limits, sock,
         )
     finally:

@@ -1,8 +1,9 @@
 """The server's idea of "now".
 
 Production uses the system clock. Tests that need to move time (session expiry, presigned URL
-expiry, TOTP windows) start the server with ``OPENSTS_TEST_CLOCK_FILE`` naming a file that holds an
-offset in seconds; the offset is re-read when the file changes. Never set it in production.
+expiry, TOTP windows) start the server with ``OPENSTS_TEST_CLOCK_FILE`` (``Settings.test_clock_file``)
+naming a file that holds an offset in seconds; the offset is re-read when the file changes. Never set
+it in production.
 """
 
 from __future__ import annotations
@@ -17,10 +18,6 @@ class Clock:
         self._offset_file = offset_file
         self._offset = 0.0
         self._mtime = 0
-
-    @classmethod
-    def from_env(cls) -> "Clock":
-        return cls(os.environ.get("OPENSTS_TEST_CLOCK_FILE") or None)
 
     def timestamp(self) -> float:
         now = time.time()

@@ -3,6 +3,11 @@
 Every value is validated here, flags and environment alike, by the same rules: a bad value raises
 :class:`SettingsError` whose message is one line naming the flag or variable and the value given
 (``OPENSTS_PORT must be a port number 1-65535, got 'abc'``). The CLI prints it and exits non-zero.
+
+This module is the only reader of ``OPENSTS_*`` variables. ``opensts serve`` hands its
+:class:`Settings` to the worker processes as an object (``server/app.py``: ``AppFactory``), never
+through the environment. (``SSL_CERT_FILE``, OpenSSL's own variable, is read where the TLS context
+is made: ``federation/oidc.py``.)
 """
 
 from __future__ import annotations
@@ -46,7 +51,7 @@ class Settings:
     root_access_key_id: str | None = None
     root_secret_access_key: str | None = field(default=None, repr=False)
     master_key: str | None = field(default=None, repr=False)
-    # Regions accepted in SigV4 credential scopes; empty means any (reference §1, ours).
+    # Regions accepted in SigV4 credential scopes; empty means any (ours: AWS knows its regions).
     allowed_regions: tuple[str, ...] = ()
     # OpenSTS's own SAML audience/recipient URLs, accepted besides AWS's (comma-separated).
     saml_audiences: tuple[str, ...] = ()
@@ -60,6 +65,11 @@ class Settings:
     max_header_bytes: int = DEFAULT_MAX_HEADER_BYTES
     max_headers: int = DEFAULT_MAX_HEADERS
     max_connections: int = DEFAULT_MAX_CONNECTIONS
+    # Several workers: the directory where each publishes its /metrics figures for the others
+    # (server/metrics.py). ``serve`` makes one when none is given.
+    metrics_dir: str | None = None
+    # Tests only: a file holding an offset in seconds added to the server's clock (clock.py).
+    test_clock_file: str | None = None
 
     @property
     def resolved_database_url(self) -> str:
@@ -68,7 +78,7 @@ class Settings:
         return f"sqlite:///{(self.data_dir / 'opensts.db').resolve()}"
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> "Settings":
+    def from_env(cls, env: Mapping[str, str] | None = None, /, **overrides: Any) -> "Settings":
         """Build settings from the environment, then apply non-None overrides (the CLI flags).
 
         Raises :class:`SettingsError` for any bad value, naming the variable or flag."""
@@ -189,4 +199,6 @@ _FIELDS: dict[str, Callable[[str, Any], Any]] = {
     "max_header_bytes": _int_in(4096, 1024 * 1024, "a number of bytes"),
     "max_headers": _int_in(16, 1000, "a number of headers"),
     "max_connections": _int_in(1, 1_000_000, "a number of connections"),
+    "metrics_dir": _text,
+    "test_clock_file": _text,
 }

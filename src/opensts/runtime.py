@@ -21,6 +21,8 @@ from typing import TYPE_CHECKING
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
 
+from opensts.access.policy_sets import PolicyCache
+from opensts.cache import Caches
 from opensts.clock import Clock
 from opensts.config import Settings
 from opensts.credentials_cache import CredentialCache
@@ -33,7 +35,7 @@ from opensts.tokens.master_key import MasterKey, load_master_key, load_or_create
 from opensts.tokens.private_file import create_private_file
 
 if TYPE_CHECKING:
-    from opensts.access.policy_sets import PolicyCache
+    from opensts.federation.oidc import JwksCache
 
 log = logging.getLogger("opensts")
 
@@ -56,13 +58,17 @@ class Runtime:
     master_key: MasterKey = field(repr=False)
     clock: Clock
     default_account_id: str
-    credentials: CredentialCache
+    # Every cache of the process (opensts.cache.Caches); the two below are views over some of them.
+    caches: Caches = field(repr=False)
+    credentials: CredentialCache = field(repr=False)
     _keyring: KeyRing = field(repr=False)
     # The store's IAM change counter as this process last saw it (see _after_iam_write).
     iam_version: int = 0
-    policies: "PolicyCache" = field(init=False, repr=False)
+    policies: PolicyCache = field(init=False, repr=False)
     _keyring_loaded_at: float = 0.0
     _keyring_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _jwks: "JwksCache | None" = field(default=None, repr=False)
+    _jwks_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
     def keyring(self) -> KeyRing:
@@ -82,10 +88,22 @@ class Runtime:
             return self.reload_keyring()
         return self._keyring
 
-    def __post_init__(self) -> None:
-        from opensts.access.policy_sets import PolicyCache
+    @property
+    def jwks(self) -> "JwksCache":
+        """The process's OIDC signing keys per issuer (fetched, kept for their HTTP lifetime; not
+        IAM data). Built on first use: the OIDC module is a heavy import CLI commands never need."""
+        jwks = self._jwks
+        if jwks is None:
+            from opensts.federation.oidc import JwksCache, log_fetch_error
 
-        self.policies = PolicyCache(self)
+            with self._jwks_lock:
+                if self._jwks is None:
+                    self._jwks = JwksCache(on_error=log_fetch_error)
+                jwks = self._jwks
+        return jwks
+
+    def __post_init__(self) -> None:
+        self.policies = PolicyCache(self, self.caches)
         self.store.iam_writes.on_commit(self._after_iam_write)
 
     def _after_iam_write(self) -> None:
@@ -95,12 +113,12 @@ class Runtime:
         self.refresh_iam_version(force=True)
 
     def refresh_iam_version(self, force: bool = False) -> None:
-        """Read the store's IAM change counter (blocking); on a change, drop cached credentials and policies."""
+        """Read the store's IAM change counter (blocking); on a change, drop every cache of IAM data
+        (credentials, callers, policies, providers...: ``Caches.drop_iam_data``)."""
         version = self.store.meta.version("iam")
         if force or version != self.iam_version:
             self.iam_version = version
-            self.credentials.invalidate()
-            self.policies.clear()
+            self.caches.drop_iam_data()
 
     def close(self) -> None:
         self.store.close()
@@ -147,13 +165,15 @@ def open_runtime(settings: Settings, *, bootstrap: bool = True, create: bool = T
             ensure_root_credentials(store, settings, account_id)
         else:
             account_id = store.meta.get("default_account_id") or ""
+        caches = Caches()
         return Runtime(
             settings=settings,
             store=store,
             master_key=master_key,
-            clock=Clock.from_env(),
+            clock=Clock(settings.test_clock_file),
             default_account_id=account_id,
-            credentials=CredentialCache(store),
+            caches=caches,
+            credentials=CredentialCache(store, caches.credentials),
             _keyring=keyring_from_store(store, master_key),
             _keyring_loaded_at=time.monotonic(),
             iam_version=store.meta.version("iam"),

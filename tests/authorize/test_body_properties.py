@@ -10,7 +10,10 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from opensts.cache import Caches
 from opensts.server.authorize_endpoint import AuthorizeBody, HttpProblem
+
+CACHES = Caches()  # the memos of actions and context keys seen, shared by the examples as in a server
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
@@ -51,6 +54,6 @@ bodies = (
 @given(bodies)
 def test_any_json_body_is_accepted_or_a_400(data: Any) -> None:
     try:
-        AuthorizeBody(data)
+        AuthorizeBody(data, CACHES)
     except HttpProblem as problem:
         assert problem.status == 400 and problem.message

@@ -52,7 +52,7 @@ def test_large_caller_supplied_values_are_not_kept() -> None:
     big = [f"team-{n}-" + "x" * 100 for n in range(20)]
     assert decide(caller, "ec2:CreateTags", {"aws:TagKeys": big}) is True
     assert decide(caller, "ec2:CreateTags", {"aws:TagKeys": big + ["owner"]}) is False
-    assert caller.decisions == {}
+    assert len(caller.decisions) == 0
     assert decide(caller, "ec2:CreateTags", {"aws:TagKeys": ["team-a"]}) is True
     assert len(caller.decisions) == 1
 
@@ -96,4 +96,4 @@ def test_one_shot_iterators_are_read_by_the_engine_not_by_the_memo() -> None:
     caller = policies({"Effect": "Allow", "Action": "ec2:CreateTags", "Resource": "*",
                        "Condition": {"ForAnyValue:StringEquals": {"aws:TagKeys": ["team"]}}})
     assert decide(caller, "ec2:CreateTags", {"aws:TagKeys": iter(["owner", "team"])}) is True
-    assert caller.decisions == {}
+    assert len(caller.decisions) == 0

@@ -13,7 +13,6 @@ from opensts.server import metrics
 @pytest.fixture(autouse=True)
 def fresh_figures(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(metrics, "_figures", {})
-    monkeypatch.delenv(metrics.METRICS_DIR_ENV, raising=False)
 
 
 def test_counts_and_cumulative_buckets() -> None:
@@ -33,16 +32,16 @@ def test_counts_and_cumulative_buckets() -> None:
     assert total == pytest.approx(9.0034)
 
 
-def test_workers_add_up(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv(metrics.METRICS_DIR_ENV, str(tmp_path))
+def test_workers_add_up(tmp_path) -> None:
     metrics.observe("iam", "GetUser", "success", 0.002)
-    metrics.publish()  # our own file is skipped in favour of the live figures
+    metrics.publish(str(tmp_path))  # our own file is skipped in favour of the live figures
     other = [["iam", "GetUser", "success", [4, 0.01] + [0] * 13]]
     (tmp_path / "worker-999999999.json").write_text(json.dumps(other))
     (tmp_path / "worker-1.json").write_text("{torn")  # a file being replaced is skipped
     metrics.observe("iam", "GetUser", "success", 0.002)
-    text = metrics.render()[0].decode()
+    text = metrics.render(directory=str(tmp_path))[0].decode()
     assert 'opensts_requests_total{action="GetUser",outcome="success",service="iam"} 6' in text
+    assert 'outcome="success",service="iam"} 2' in metrics.render()[0].decode()  # without the directory: ours only
 
 
 def test_label_values_are_escaped() -> None:

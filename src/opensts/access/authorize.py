@@ -2,8 +2,9 @@
 
 The caller's policies come from :mod:`opensts.access.policy_sets` (cached); the decision from the
 pure policy engine. The request context carries every global condition key AWS sets for the
-credentials used (reference §9): principal keys, MFA keys, token issue time, source identity,
-session and principal tags, time, source IP, transport and region.
+credentials used: principal keys, MFA keys, token issue time, source identity, session and
+principal tags, time, source IP, transport and region
+(https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html).
 """
 
 from __future__ import annotations
@@ -12,9 +13,10 @@ import logging
 from functools import lru_cache
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any, Callable, Mapping
+from typing import Any, Callable, Mapping, Protocol
 
-from opensts.access.policy_sets import ALLOW_ALL, EntityPolicySet
+from opensts.access.policy_sets import ALLOW_ALL, EntityPolicySet, IamState
+from opensts.cache import BoundedCache
 from opensts.errors import AccessDenied
 from opensts.identity import arn as arns
 from opensts.identity.principal import Caller, PrincipalKind
@@ -26,9 +28,31 @@ from opensts.policy.errors import PolicyValidationError
 from opensts.policy.policyset import PolicySet
 from opensts.policy.request import context_values
 
-if TYPE_CHECKING:
-    from opensts.actions import ActionContext
-    from opensts.runtime import Runtime
+
+
+class CallContext(Protocol):
+    """What :func:`authorize` reads of an action's context (``opensts.actions.ActionContext`` is one)."""
+
+    @property
+    def runtime(self) -> IamState: ...
+
+    @property
+    def caller(self) -> Caller | None: ...
+
+    @property
+    def request_time(self) -> datetime: ...
+
+    @property
+    def request_id(self) -> str: ...
+
+    @property
+    def source_ip(self) -> str | None: ...
+
+    @property
+    def region(self) -> str: ...
+
+    @property
+    def secure_transport(self) -> bool: ...
 
 _ENGINE_TYPES = {
     PrincipalKind.ROOT: PrincipalType.ACCOUNT,
@@ -51,8 +75,12 @@ class CallerPolicies:
     exists: bool = True
     # Decisions remembered by decision_for, and the context keys each action's decisions read.
     # They live as long as this object, which the cache drops at the next IAM change.
-    decisions: dict[tuple[Any, ...], Decision] = field(default_factory=dict, compare=False, repr=False)
-    keys_read: dict[Any, tuple[str, ...]] = field(default_factory=dict, compare=False, repr=False)
+    decisions: BoundedCache[tuple[Any, ...], Decision] = field(
+        default_factory=lambda: BoundedCache("decisions", _DECISIONS_MAX), compare=False, repr=False
+    )
+    keys_read: BoundedCache[Any, tuple[str, ...]] = field(
+        default_factory=lambda: BoundedCache("keys-read", _DECISIONS_MAX), compare=False, repr=False
+    )
 
 
 _DECISIONS_MAX = 1024
@@ -77,6 +105,7 @@ def decision_for(
     """
     if not policies.exists:
         return _NOTHING, None
+    request: Request | None
     if resource_policy is not None:  # a policy the service sent: nothing to key it on cheaply
         request = Request(policies.principal, action, resource, resource_account, context())
         return evaluate(request, policies.identity, resource_policy, policies.boundaries, policies.session), request
@@ -104,7 +133,7 @@ def decision_for(
         request = Request(policies.principal, action, resource, resource_account, given)
         decision = evaluate(request, policies.identity, None, policies.boundaries, policies.session)
     if memo_key is not None:
-        _bounded_put(memo, memo_key, decision)
+        memo.put(memo_key, decision)
     return decision, request
 
 
@@ -138,7 +167,7 @@ def trust_decision_for(
     decision = evaluate_trust(request, trust_policy, policies.identity, policies.boundaries, policies.session,
                               extra_actions=extra_actions)
     if memo_key is not None:
-        _bounded_put(policies.decisions, memo_key, decision)
+        policies.decisions.put(memo_key, decision)
     return decision
 
 
@@ -146,8 +175,7 @@ def _keys_read(policies: CallerPolicies, shape: Any, compute: Callable[[], froze
     """The context keys decisions of this shape read (sorted), computed once per ``policies``."""
     keys = policies.keys_read.get(shape)
     if keys is None:
-        keys = tuple(sorted(compute()))
-        _bounded_put(policies.keys_read, shape, keys)
+        keys = policies.keys_read.put(shape, tuple(sorted(compute())))
     return keys
 
 
@@ -157,12 +185,6 @@ def _memo_key(
     """``prefix`` and the values of ``keys`` in ``context``; None when they should not be a key."""
     values = context_values(policies.principal, context, keys)
     return (*prefix, *values) if values is not None and _small(values) else None
-
-
-def _bounded_put(store: dict[Any, Any], key: Any, value: Any) -> None:
-    if len(store) >= _DECISIONS_MAX:
-        store.clear()
-    store[key] = value
 
 
 _MEMO_VALUE_CHARS = 1024
@@ -184,7 +206,7 @@ def _small(values: list[tuple[str, ...] | None]) -> bool:
     return True
 
 
-def caller_policies(runtime: "Runtime", caller: Caller) -> CallerPolicies:
+def caller_policies(runtime: IamState, caller: Caller) -> CallerPolicies:
     """The policies that apply to ``caller`` (blocking on a cache miss).
 
     Kept per access key id (a session's ASIA id names exactly one session) until the next IAM
@@ -200,7 +222,7 @@ def caller_policies(runtime: "Runtime", caller: Caller) -> CallerPolicies:
     return policies
 
 
-def _load_caller_policies(runtime: "Runtime", caller: Caller) -> CallerPolicies:
+def _load_caller_policies(runtime: IamState, caller: Caller) -> CallerPolicies:
     claims = caller.session
     kind = caller.kind
     session_policies: tuple[Policy, ...] = ()
@@ -239,7 +261,7 @@ def _load_caller_policies(runtime: "Runtime", caller: Caller) -> CallerPolicies:
     return CallerPolicies(principal, entity.identity, boundaries, session_policies)
 
 
-def _session_policies(runtime: "Runtime", inline: str | None, policy_arns: tuple[str, ...]) -> tuple[Policy, ...]:
+def _session_policies(runtime: IamState, inline: str | None, policy_arns: tuple[str, ...]) -> tuple[Policy, ...]:
     policies: list[Policy] = []
     if inline:
         try:
@@ -271,7 +293,7 @@ def request_context(
     region: str | None = None,
     extra: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Global condition keys of a request (reference §9); ``extra`` may not override ``aws:`` keys."""
+    """Global condition keys of a request (see the module); ``extra`` may not override ``aws:`` keys."""
     epoch = int(now.timestamp())
     context: dict[str, Any] = {
         "aws:CurrentTime": _iso_second(epoch),
@@ -304,7 +326,7 @@ def request_context(
 
 
 def decide(
-    runtime: "Runtime",
+    runtime: IamState,
     caller: Caller,
     action: str,
     resource: str,
@@ -327,7 +349,7 @@ def denial_message(caller_arn: str, action: str, resource: str, decision: Decisi
 
 
 def authorize(
-    ctx: "ActionContext",
+    ctx: CallContext,
     action: str,
     resource: str,
     *,

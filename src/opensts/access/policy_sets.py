@@ -1,23 +1,46 @@
 """The policies that apply to a caller, parsed once and cached until IAM state changes.
 
-Cache entries are stamped with the store's ``iam`` change counter (``runtime.iam_version``): any
-IAM write bumps it, so this process drops its entries at once and other processes within the
-version watcher's poll interval.
+Entries live in the runtime's IAM-data caches (``opensts.cache.Caches``), which every IAM change
+empties, and are stamped with the store's ``iam`` change counter as this process last saw it
+(``runtime.iam_version``), so that a read that raced a change is not served afterwards.
 """
 
 from __future__ import annotations
 
-import threading
+import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable, Protocol
 
+from opensts.cache import Caches
 from opensts.policy import Policy, PolicyValidationError, parse_policy
 from opensts.policy.policyset import PolicySet
 from opensts.store.iam_roles import RoleRecord
 from opensts.store.principal_policies import EntityPolicies, PolicyDocument
 
 if TYPE_CHECKING:
-    from opensts.runtime import Runtime
+    from opensts.store import Store
+
+
+class IamState(Protocol):
+    """What ``access`` reads from the process's runtime (:class:`opensts.runtime.Runtime` is one):
+    the store, the IAM change counter as this process last saw it, and the caches. ``access`` does
+    not import the runtime: the runtime is built from ``access`` (its PolicyCache), not the reverse."""
+
+    @property
+    def store(self) -> "Store": ...
+
+    @property
+    def iam_version(self) -> int: ...
+
+    @property
+    def policies(self) -> "PolicyCache": ...
+
+    @property
+    def caches(self) -> Caches: ...
+
+
+# An IAM user's or role's ARN, path included: (account, "user" | "role", path, name).
+ENTITY_ARN = re.compile(r"^arn:aws:iam::(\d{12}):(user|role)(/(?:[^*?]*/)?)([^/*?]+)$")
 
 ALLOW_ALL = parse_policy(
     '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}',
@@ -38,6 +61,19 @@ class EntityPolicySet:
     tags: tuple[tuple[str, str], ...]
 
 
+def current_entity_id(store: "Store", arn: str) -> str | None:
+    """The unique id of the user or role an ARN names now (path included), or None. Blocking."""
+    match = ENTITY_ARN.match(arn)
+    if match is None:
+        return None
+    account, kind, path, name = match.groups()
+    if kind == "user":
+        user = store.users.get(account, name)
+        return user.user_id if user is not None and user.path == path and user.name == name else None
+    role = store.roles.get(account, name)
+    return role.role_id if role is not None and role.path == path and role.name == name else None
+
+
 def _parse(doc: PolicyDocument) -> Policy | None:
     try:
         return parse_policy(doc.document, "identity", name=doc.name)
@@ -52,22 +88,21 @@ def _parse_entity(entity: EntityPolicies) -> EntityPolicySet:
 
 
 class PolicyCache:
-    def __init__(self, runtime: "Runtime", max_entries: int = 10_000) -> None:
+    """Policy sets, managed policies, roles by name, entity ids and callers' policies, by IAM version."""
+
+    def __init__(self, runtime: IamState, caches: Caches) -> None:
         self._runtime = runtime
-        self._max_entries = max_entries
-        self._entries: dict[tuple[str, str], tuple[int, EntityPolicySet | None]] = {}
-        self._managed: dict[str, tuple[int, Policy | None]] = {}
-        # Roles by name, entity ids by ARN, effective trust policies: stamped with the IAM version.
-        self._lookups: dict[tuple[str, ...], tuple[int, Any]] = {}
-        self._callers: dict[str, tuple[int, Any]] = {}
-        self._lock = threading.Lock()
+        self._entries = caches.policy_sets
+        self._managed = caches.managed_policies
+        self._lookups = caches.iam_lookups
+        self._callers = caches.caller_policies
 
     def peek(self, kind: str, entity_id: str) -> EntityPolicySet | None | bool:
         """Cached answer without I/O, or False when the store must be read."""
         entry = self._entries.get((kind, entity_id))
         if entry is None or entry[0] != self._runtime.iam_version:
             return False
-        return entry[1]
+        return entry[1]  # type: ignore[no-any-return]
 
     def load(self, kind: str, entity_id: str) -> EntityPolicySet | None:
         """The entity's policy set (blocking read); None if the user or role no longer exists."""
@@ -75,10 +110,7 @@ class PolicyCache:
         repo = self._runtime.store.principal_policies
         entity = repo.for_user(entity_id) if kind == "user" else repo.for_role(entity_id)
         result = _parse_entity(entity) if entity is not None else None
-        with self._lock:
-            if len(self._entries) >= self._max_entries:
-                self._entries.clear()
-            self._entries[(kind, entity_id)] = (version, result)
+        self._entries.put((kind, entity_id), (version, result))
         return result
 
     def get(self, kind: str, entity_id: str) -> EntityPolicySet | None:
@@ -88,15 +120,19 @@ class PolicyCache:
     def managed(self, arns: tuple[str, ...]) -> tuple[Policy | None, ...]:
         """Managed policies by ARN (session PolicyArns); None for an ARN that names no policy."""
         version = self._runtime.iam_version
-        missing = tuple(a for a in arns if self._managed.get(a, (None,))[0] != version)
+        found: dict[str, Policy | None] = {}
+        missing = []
+        for arn in arns:
+            entry = self._managed.get(arn)
+            if entry is not None and entry[0] == version:
+                found[arn] = entry[1]
+            else:
+                missing.append(arn)
         if missing:
-            docs = self._runtime.store.principal_policies.managed_documents(missing)
-            with self._lock:
-                if len(self._managed) >= self._max_entries:
-                    self._managed.clear()
-                for arn, doc in zip(missing, docs):
-                    self._managed[arn] = (version, _parse(doc) if doc else None)
-        return tuple(self._managed[a][1] for a in arns)
+            docs = self._runtime.store.principal_policies.managed_documents(tuple(missing))
+            for arn, doc in zip(missing, docs):
+                found[arn] = self._managed.put(arn, (version, _parse(doc) if doc else None))[1]
+        return tuple(found[a] for a in arns)
 
     def role(self, account_id: str, name: str) -> "RoleRecord | None":
         """A role by account and name (blocking on a miss), cached like policy sets."""
@@ -106,21 +142,16 @@ class PolicyCache:
 
     def entity_id(self, arn: str) -> str | None:
         """The unique id of the user or role an ARN names now (blocking on a miss), cached."""
-        from opensts.access.trust_principals import current_entity_id
+        return self.remembered(("entity-id", arn), lambda: current_entity_id(self._runtime.store, arn))
 
-        return self.remembered(("entity-id", arn), lambda: current_entity_id(self._runtime, arn))
-
-    def remembered(self, key: tuple[str, ...], compute: Any) -> Any:
+    def remembered(self, key: tuple[str, ...], compute: Callable[[], Any]) -> Any:
         """``compute()``, kept until the next IAM change (blocking on a miss if it reads the store)."""
         version = self._runtime.iam_version
         entry = self._lookups.get(key)
         if entry is not None and entry[0] == version:
             return entry[1]
         value = compute()
-        with self._lock:
-            if len(self._lookups) >= self._max_entries:
-                self._lookups.clear()
-            self._lookups[key] = (version, value)
+        self._lookups.put(key, (version, value))
         return value
 
     def caller(self, access_key_id: str, version: int) -> Any:
@@ -129,14 +160,8 @@ class PolicyCache:
         return entry[1] if entry is not None and entry[0] == version else None
 
     def remember_caller(self, access_key_id: str, version: int, policies: Any) -> None:
-        with self._lock:
-            if len(self._callers) >= self._max_entries:
-                self._callers.clear()
-            self._callers[access_key_id] = (version, policies)
+        self._callers.put(access_key_id, (version, policies))
 
     def clear(self) -> None:
-        with self._lock:
-            self._entries.clear()
-            self._managed.clear()
-            self._lookups.clear()
-            self._callers.clear()
+        for cache in (self._entries, self._managed, self._lookups, self._callers):
+            cache.clear()

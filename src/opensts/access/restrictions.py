@@ -1,4 +1,5 @@
-"""Which credentials may call which STS and IAM actions at all (reference §6), before any policy.
+"""Which credentials may call which STS and IAM actions at all, before any policy
+(https://docs.aws.amazon.com/IAM/latest/UserGuide/id_credentials_temp_request.html#stsapi_comparison).
 
 * GetFederationToken credentials: no IAM; of STS only GetCallerIdentity.
 * GetSessionToken credentials (user or root): IAM only with MFA; of STS only AssumeRole and

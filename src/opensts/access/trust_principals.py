@@ -14,17 +14,14 @@ Account principals (``"123456789012"``, ``arn:aws:iam::ACCT:root``), session ARN
 from __future__ import annotations
 
 import json
-import re
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
+from opensts.access.policy_sets import ENTITY_ARN, IamState, current_entity_id
 from opensts.errors import MalformedPolicyDocument
 
 if TYPE_CHECKING:
-    from opensts.runtime import Runtime
     from opensts.store.iam_roles import RoleRecord
-
-_ENTITY_ARN = re.compile(r"^arn:aws:iam::(\d{12}):(user|role)(/(?:[^*?]*/)?)([^/*?]+)$")
 
 
 def _aws_principals(document: dict[str, Any]) -> list[str]:
@@ -42,28 +39,14 @@ def _aws_principals(document: dict[str, Any]) -> list[str]:
 
 def entity_arns(document_text: str) -> list[str]:
     """The IAM user and role ARNs a (valid) trust policy names as AWS principals."""
-    return [arn for arn in _aws_principals(json.loads(document_text)) if _ENTITY_ARN.match(arn)]
+    return [arn for arn in _aws_principals(json.loads(document_text)) if ENTITY_ARN.match(arn)]
 
 
-def current_entity_id(runtime: "Runtime", arn: str) -> str | None:
-    """The unique id of the user or role an ARN names now (path included), or None. Blocking."""
-    match = _ENTITY_ARN.match(arn)
-    if match is None:
-        return None
-    account, kind, path, name = match.groups()
-    store = runtime.store
-    if kind == "user":
-        user = store.users.get(account, name)
-        return user.user_id if user is not None and user.path == path and user.name == name else None
-    role = store.roles.get(account, name)
-    return role.role_id if role is not None and role.path == path and role.name == name else None
-
-
-def bind_trust_principals(runtime: "Runtime", document_text: str) -> str | None:
+def bind_trust_principals(runtime: IamState, document_text: str) -> str | None:
     """Resolve the policy's user/role principals to unique ids (JSON), or MalformedPolicyDocument."""
     bound: dict[str, str] = {}
     for arn in entity_arns(document_text):
-        entity_id = current_entity_id(runtime, arn)
+        entity_id = current_entity_id(runtime.store, arn)
         if entity_id is None:
             raise MalformedPolicyDocument(f'Invalid principal in policy: "AWS":"{arn}"')
         bound[arn] = entity_id
@@ -76,7 +59,7 @@ def _bound(trust_principal_ids: str) -> tuple[tuple[str, str], ...]:
     return tuple(json.loads(trust_principal_ids).items())
 
 
-def effective_trust_policy(runtime: "Runtime", role: "RoleRecord") -> str:
+def effective_trust_policy(runtime: IamState, role: "RoleRecord") -> str:
     """The role's trust policy with principals that no longer name the trusted entity replaced by
     that entity's unique id (which matches no caller). Remembered until the next IAM change."""
     if not role.trust_principal_ids:
@@ -87,7 +70,7 @@ def effective_trust_policy(runtime: "Runtime", role: "RoleRecord") -> str:
     )
 
 
-def _effective_trust_policy(runtime: "Runtime", role: "RoleRecord") -> str:
+def _effective_trust_policy(runtime: IamState, role: "RoleRecord") -> str:
     stale = {
         arn: entity_id
         for arn, entity_id in _bound(role.trust_principal_ids)

@@ -17,7 +17,8 @@ against the trust store: a thumbprint narrows trust, it never replaces it (AWS, 
 not know, trusts on the thumbprint alone; since 2023 it ignores thumbprints for CAs it does know;
 OpenSTS always checks both).
 
-**Caching.** One JWKS per (issuer, thumbprints) per process, kept for ``Cache-Control: max-age``
+**Caching.** One JWKS per (issuer, thumbprints) per process (:class:`JwksCache`, held by the
+runtime: ``runtime.jwks``; not IAM data, so IAM changes leave it alone), kept for ``Cache-Control: max-age``
 clamped to 1 min..1 h, else 10 min. A token whose ``kid`` is unknown triggers one refresh, but at
 most one such forced refresh per issuer every ``FORCED_REFRESH_INTERVAL`` seconds, so a flood of
 random kids cannot make us hammer the IdP. A failed fetch is remembered for
@@ -38,6 +39,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import ssl
 import threading
@@ -56,6 +58,8 @@ from opensts.errors import (
     IDPCommunicationError,
     InvalidIdentityToken,
 )
+
+log = logging.getLogger(__name__)
 
 ALLOWED_ALGORITHMS = frozenset(
     {"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"}
@@ -331,6 +335,8 @@ def ssl_context() -> ssl.SSLContext:
     global _ssl_context
     with _ssl_lock:
         if _ssl_context is None:
+            # SSL_CERT_FILE is OpenSSL's own variable (not an OpenSTS setting, so not in Settings):
+            # read here, as OpenSSL-based clients do, to honour a private CA bundle.
             ctx = ssl.create_default_context(cafile=os.environ.get("SSL_CERT_FILE") or None)
             ctx.minimum_version = ssl.TLSVersion.TLSv1_2
             ctx.check_hostname = True
@@ -556,12 +562,19 @@ def _may_appear(keys: tuple[SigningKey, ...], kid: str | None) -> bool:
     return all(k.kid != kid for k in keys)
 
 
+def log_fetch_error(issuer: str, exc: Exception) -> None:
+    """The runtime's JwksCache reports failed fetches here (callers see only IDPCommunicationError)."""
+    log.warning("OIDC key fetch for %s failed: %s", issuer, exc)
+
+
+# TRANSITIONAL: sts/web_identity.py still asks for this process-wide cache; it moves to
+# ``ctx.runtime.jwks`` (built per runtime), and then this goes.
 _default_cache: JwksCache | None = None
 _default_lock = threading.Lock()
 
 
 def default_cache(on_error: Callable[[str, Exception], None] | None = None) -> JwksCache:
-    """The process-wide JWKS cache."""
+    """TRANSITIONAL: the process-wide JWKS cache (use ``runtime.jwks``)."""
     global _default_cache
     with _default_lock:
         if _default_cache is None:

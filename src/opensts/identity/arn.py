@@ -2,26 +2,28 @@
 
 ``arn:PARTITION:SERVICE:REGION:ACCOUNT:RESOURCE``. IAM and STS ARNs have an empty region. The
 formatting helpers below are the only place in OpenSTS that spells out an ARN layout.
+
+There is one ARN type: the policy engine's :class:`opensts.policy.arn.Arn` (its five parts after
+``arn:``). :class:`Arn` here is that type with what IAM needs on top (a strict :meth:`Arn.parse`,
+the resource's type, path and name, and the text form); the policy engine, which imports nothing
+from the rest of OpenSTS, keeps its own lenient parsing.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from opensts.policy import arn as engine_arn
 
 PARTITION = "aws"
 
 
-@dataclass(frozen=True, slots=True)
-class Arn:
-    partition: str
-    service: str
-    region: str
-    account: str
-    resource: str
+class Arn(engine_arn.Arn):
+    """An ARN's parts (``partition``, ``service``, ``region``, ``account``, ``resource``), with IAM's helpers."""
+
+    __slots__ = ()
 
     @classmethod
     def parse(cls, text: str) -> "Arn":
-        """Split an ARN into its six parts; ValueError if it is not one."""
+        """Split an ARN into its six parts; ValueError if it is not one (or has no partition or service)."""
         parts = text.split(":", 5)
         if len(parts) != 6 or parts[0] != "arn" or not parts[1] or not parts[2]:
             raise ValueError(f"invalid ARN: {text!r}")

@@ -1,8 +1,10 @@
 """AWS-shaped identifiers.
 
-Access key ids carry their account the way AWS encodes it (reference §3): the id is a 4-letter prefix
-and 16 base32 characters (10 bytes); bits 46..7 of the first six bytes hold the account number. We
-generate ours the same way so GetAccessKeyInfo answers without a lookup. The other unique ids (user,
+Access key ids carry their account the way AWS encodes it: the id is a 4-letter prefix and 16
+base32 characters (10 bytes); bits 46..7 of the first six bytes hold the account number (AWS does
+not document the layout; GetAccessKeyInfo reads it:
+https://docs.aws.amazon.com/STS/latest/APIReference/API_GetAccessKeyInfo.html). We generate ours
+the same way so GetAccessKeyInfo answers without a lookup. The other unique ids (user,
 role, policy, group) are opaque: prefix + 17 random base32 characters, as AWS's are.
 """
 

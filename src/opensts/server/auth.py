@@ -2,7 +2,8 @@
 
 Long-term keys come from the credential cache (the store on a miss, in a worker thread). Session
 credentials need no database read at all: the session token carries the secret and the claims,
-sealed by the key ring.
+sealed by the key ring. Decoded tokens and the Callers of long-term keys are remembered in the
+runtime's caches (``session_tokens``, ``callers``).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from datetime import datetime
 
 from starlette.concurrency import run_in_threadpool
 
+from opensts.cache import BoundedCache
 from opensts.credentials_cache import MISSING
 from opensts.errors import ExpiredToken, InvalidClientTokenId, SignatureDoesNotMatch
 from opensts.identity import arn
@@ -48,25 +50,25 @@ async def authenticate(runtime: Runtime, request: HttpRequest, info: SignatureIn
     credential = runtime.credentials.peek(info.access_key_id)
     if credential is MISSING:
         credential = await run_in_threadpool(runtime.credentials.load, info.access_key_id)
-    if credential is None or not credential.active:  # type: ignore[union-attr]
+    if not isinstance(credential, Credential) or not credential.active:  # None: no such key
         raise InvalidClientTokenId(INVALID_TOKEN_MESSAGE)
-    assert isinstance(credential, Credential)
     verify_signature(request, info, credential.secret_access_key, now)
     runtime.store.access_key_use.note(credential.access_key_id, now, info.service, info.region)  # memory only
-    return caller_from_credential(credential)
+    return caller_from_credential(credential, runtime.caches.callers)
 
 
 async def session_claims(runtime: Runtime, info: SignatureInfo, now: datetime) -> SessionClaims:
     token = info.security_token or ""
+    memo = runtime.caches.session_tokens
     try:
-        claims = decoded_session_token(token, runtime.keyring)
+        claims = decoded_session_token(token, runtime.keyring, memo)
     except InvalidSessionToken as exc:
         if exc.reason != "unknown-key":
             raise InvalidClientTokenId(INVALID_TOKEN_MESSAGE) from None
         # Perhaps another node rotated keys since we last looked: reload (rate-limited) and retry.
         keyring = await run_in_threadpool(runtime.reload_keyring_if_stale)
         try:
-            claims = decoded_session_token(token, keyring)
+            claims = decoded_session_token(token, keyring, memo)
         except InvalidSessionToken:
             raise InvalidClientTokenId(INVALID_TOKEN_MESSAGE) from None
     if claims.access_key_id != info.access_key_id:
@@ -76,39 +78,35 @@ async def session_claims(runtime: Runtime, info: SignatureInfo, now: datetime) -
     return claims
 
 
-# Clients send the same session token with every request for hours: its decoded claims are kept,
-# with the key ring they were decoded under. The server replaces its ring object on every reload
-# (KEYRING_REFRESH_SECONDS), which drops these entries, so a key taken out of the ring stops
-# verifying within that period, as without the cache. Expiry is checked on every request.
-_decoded: dict[str, tuple[KeyRing, SessionClaims]] = {}
-_DECODED_MAX = 4096
+# TRANSITIONAL: the memo of callers that pass none (tests/tokens/test_tokens_decode_cache.py, which
+# moves to tests/unit/test_caches.py); the server always passes the runtime's. Remove with it.
+_decoded: BoundedCache[str, tuple[KeyRing, SessionClaims]] = BoundedCache("session-tokens-transitional", 4096)
 
 
-def decoded_session_token(token: str, keyring: KeyRing) -> SessionClaims:
-    """``decode_session_token``, remembered per token string and key ring."""
-    entry = _decoded.get(token)
+def decoded_session_token(
+    token: str, keyring: KeyRing, memo: BoundedCache[str, tuple[KeyRing, SessionClaims]] = _decoded
+) -> SessionClaims:
+    """``decode_session_token``, remembered in ``memo`` per token string and key ring.
+
+    Clients send the same session token with every request for hours: its decoded claims are kept,
+    with the key ring they were decoded under. The server replaces its ring object on every reload
+    (KEYRING_REFRESH_SECONDS), which makes these entries useless, so a key taken out of the ring
+    stops verifying within that period, as without the memo. Expiry is checked on every request.
+    """
+    entry = memo.get(token)
     if entry is not None and entry[0] is keyring:
         return entry[1]
     claims = decode_session_token(token, keyring)  # raises InvalidSessionToken: nothing is kept
-    if len(_decoded) >= _DECODED_MAX:
-        _decoded.clear()
-    _decoded[token] = (keyring, claims)
+    memo.put(token, (keyring, claims))
     return claims
 
 
-_callers: dict[str, tuple[Credential, Caller]] = {}
-
-
-def caller_from_credential(credential: Credential) -> Caller:
-    """The Caller for a long-term key, memoised while the cache hands out the same credential."""
-    entry = _callers.get(credential.access_key_id)
+def caller_from_credential(credential: Credential, memo: BoundedCache[str, tuple[Credential, Caller]]) -> Caller:
+    """The Caller for a long-term key, remembered while the credential cache hands out the same credential."""
+    entry = memo.get(credential.access_key_id)
     if entry is not None and entry[0] is credential:
         return entry[1]
-    caller = _caller_from_credential(credential)
-    if len(_callers) > 50_000:
-        _callers.clear()
-    _callers[credential.access_key_id] = (credential, caller)
-    return caller
+    return memo.put(credential.access_key_id, (credential, _caller_from_credential(credential)))[1]
 
 
 def _caller_from_credential(credential: Credential) -> Caller:

@@ -31,8 +31,10 @@ unknown and given as 0.
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, MutableMapping
 from typing import Any
+
+from opensts.cache import BoundedCache
 
 MAX_HOPS = 32
 HEADER_KINDS = ("x-forwarded-for", "forwarded")
@@ -162,7 +164,8 @@ class TrustedProxies:
             raise ValueError(f"unknown forwarding header {header!r}")
         self.networks: tuple[_IpNetwork, ...] = tuple(ipaddress.ip_network(c, strict=False) for c in cidrs)
         self.use_forwarded = header == "forwarded"
-        self._trusted: dict[str, bool] = {}  # peers are few; bounded all the same
+        # Peer address → trusted: peers are few; bounded all the same.
+        self._trusted: BoundedCache[str, bool] = BoundedCache("trusted-peers", 4096)
 
     def is_trusted(self, address: str) -> bool:
         known = self._trusted.get(address)
@@ -176,12 +179,9 @@ class TrustedProxies:
             if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
                 ip = ip.ipv4_mapped
             trusted = any(ip in network for network in self.networks)
-        if len(self._trusted) >= 4096:
-            self._trusted.clear()
-        self._trusted[address] = trusted
-        return trusted
+        return self._trusted.put(address, trusted)
 
-    def apply(self, scope: dict[str, Any]) -> None:
+    def apply(self, scope: MutableMapping[str, Any]) -> None:
         """Resolve in place: only when the TCP peer is a trusted proxy and its header is well formed."""
         client = scope.get("client")
         if not client or not self.is_trusted(client[0]):

@@ -48,7 +48,8 @@ def _value(value: Any) -> Any:
         return [_value(item) for item in value]
     if isinstance(value, dict):
         return {_str(str(key)): _value(item) for key, item in value.items()}
-    return {name: _value(getattr(value, attr)) for attr, name in result_fields(type(value)) if getattr(value, attr) is not None}
+    fields = result_fields(type(value))  # type: ignore[arg-type]  # a class is hashable
+    return {name: _value(getattr(value, attr)) for attr, name in fields if getattr(value, attr) is not None}
 
 
 def success_json(action: str, result: Any, request_id: str) -> bytes:

@@ -3,11 +3,12 @@
 Counting happens on every request, so it is a few list operations on plain per-process figures (no
 locks: only the event loop thread observes). ``/metrics`` renders the Prometheus text format.
 
-With several worker processes, ``serve`` sets ``OPENSTS_METRICS_DIR``: each worker writes its figures
-there once a second (:func:`publish`, from a background task) and ``/metrics`` adds up every worker's
-file, its own figures taken live. Another worker's figures are therefore at most about a second old.
-A directory ``serve`` created (:func:`create_shared_dir`) is removed when it stops
-(:func:`remove_shared_dir`); one given by the operator is left alone.
+With several worker processes, the workers share a directory (``Settings.metrics_dir``, from
+``OPENSTS_METRICS_DIR`` or made by ``serve``): each worker writes its figures there once a second
+(:func:`publish`, from a background task) and ``/metrics`` adds up every worker's file, its own
+figures taken live. Another worker's figures are therefore at most about a second old. A directory
+``serve`` created (:func:`create_shared_dir`) is removed when it stops (:func:`remove_shared_dir`);
+one given by the operator is left alone.
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ from bisect import bisect_left
 from pathlib import Path
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
-METRICS_DIR_ENV = "OPENSTS_METRICS_DIR"
 PUBLISH_SECONDS = 1.0
 BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 _MAX_SERIES = 5000  # outcomes are error codes and actions come from the registry: bounded in practice
@@ -57,11 +57,8 @@ def snapshot() -> str:
     return json.dumps([[*key, row] for key, row in _figures.items()])
 
 
-def publish(figures: str | None = None) -> None:
+def publish(directory: str, figures: str | None = None) -> None:
     """Write this process's figures for the other workers' /metrics (atomic replace; blocking I/O)."""
-    directory = os.environ.get(METRICS_DIR_ENV)
-    if not directory:
-        return
     path = Path(directory) / f"worker-{os.getpid()}.json"
     temporary = path.with_suffix(".tmp")
     temporary.write_text(snapshot() if figures is None else figures)
@@ -73,8 +70,7 @@ def own_figures() -> Figures:
     return {key: list(row) for key, row in _figures.items()}
 
 
-def _all_figures(total: Figures) -> Figures:
-    directory = os.environ.get(METRICS_DIR_ENV)
+def _all_figures(total: Figures, directory: str | None) -> Figures:
     if not directory:
         return total
     own = f"worker-{os.getpid()}.json"
@@ -98,10 +94,10 @@ def _labels(**labels: str) -> str:
     return "{" + ",".join(escaped) + "}"
 
 
-def render(own: Figures | None = None) -> tuple[bytes, str]:
+def render(own: Figures | None = None, directory: str | None = None) -> tuple[bytes, str]:
     """The Prometheus text of ``own`` (default: this process's figures) plus the other workers' files
-    (blocking reads when there are several workers)."""
-    figures = _all_figures(own_figures() if own is None else own)
+    in ``directory`` (blocking reads)."""
+    figures = _all_figures(own_figures() if own is None else own, directory)
     lines = [
         "# HELP opensts_requests_total API requests by service, action and outcome",
         "# TYPE opensts_requests_total counter",

@@ -60,6 +60,7 @@ from functools import lru_cache
 from typing import Any
 from urllib.parse import quote_from_bytes, unquote_to_bytes, urlsplit
 
+from opensts.cache import BoundedCache
 from opensts.errors import (
     AuthorizationQueryParametersError,
     IncompleteSignature,
@@ -676,8 +677,10 @@ class _Hmac:
         return outer.hexdigest()
 
 
-_SIGNING_KEYS: dict[tuple[str, str, str, str], _Hmac] = {}
+# A memo of a pure function (the key derivation), like the lru_caches of this module: an entry
+# depends on its key alone and never goes stale, so it needs no invalidation and no runtime.
 _SIGNING_KEYS_MAX = 2048
+_SIGNING_KEYS: BoundedCache[tuple[str, str, str, str], _Hmac] = BoundedCache("sigv4-signing-keys", _SIGNING_KEYS_MAX)
 
 
 def signing_key(secret_access_key: str, date: str, region: str, service: str) -> bytes:
@@ -692,13 +695,7 @@ def _signer(secret_access_key: str, date: str, region: str, service: str) -> _Hm
         key = hmac.digest(_to_bytes("AWS4" + secret_access_key), _to_bytes(date), "sha256")
         key = hmac.digest(key, _to_bytes(region), "sha256")
         key = hmac.digest(key, _to_bytes(service), "sha256")
-        signer = _Hmac(hmac.digest(key, b"aws4_request", "sha256"))
-        if len(_SIGNING_KEYS) >= _SIGNING_KEYS_MAX:
-            try:  # drop the oldest entry (dicts keep insertion order)
-                _SIGNING_KEYS.pop(next(iter(_SIGNING_KEYS)), None)
-            except (StopIteration, RuntimeError):  # emptied or resized by another thread
-                pass
-        _SIGNING_KEYS[cache_key] = signer
+        signer = _SIGNING_KEYS.put(cache_key, _Hmac(hmac.digest(key, b"aws4_request", "sha256")))
     return signer
 
 

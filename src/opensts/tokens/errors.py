@@ -2,7 +2,8 @@
 
 They carry no AWS error code on purpose: ``opensts.tokens`` is pure and imports nothing else from
 OpenSTS. The STS/server layer maps them to AWS errors (for example ``InvalidSessionToken`` to
-``InvalidClientTokenId`` and ``InvalidAuthorizationMessage`` to ``InvalidAuthorizationMessageException``).
+``InvalidClientTokenId`` and ``AuthorizationMessageInvalid`` to ``opensts.errors.InvalidAuthorizationMessage``,
+code ``InvalidAuthorizationMessageException``).
 
 Messages never contain key material, secrets or token contents.
 """
@@ -47,5 +48,11 @@ class InvalidSessionToken(_DecodeError):
     """
 
 
-class InvalidAuthorizationMessage(_DecodeError):
-    """An encoded authorization message that is not authentic or not well formed."""
+class AuthorizationMessageInvalid(_DecodeError):
+    """An encoded authorization message that is not authentic or not well formed (the AWS error
+    answered for it is ``opensts.errors.InvalidAuthorizationMessage``)."""
+
+
+# TRANSITIONAL: the former name, until tokens/authorization_message.py, tokens/__init__.py,
+# sts/authorization_message.py and tests/tokens use AuthorizationMessageInvalid.
+InvalidAuthorizationMessage = AuthorizationMessageInvalid

@@ -1,0 +1,77 @@
+"""The server's background tasks, one set per worker process, started and cancelled by the lifespan.
+
+- **key ring**: reloaded every ``KEYRING_REFRESH_SECONDS`` (30 s) to see other processes' and
+  nodes' rotations; the active key is rotated when due (checked hourly, one locked transaction,
+  so concurrent checks rotate once);
+- **IAM change counter**: polled every ``IAM_VERSION_POLL_SECONDS`` (0.25 s); when another process
+  wrote IAM data, this one drops its caches of IAM data (``Runtime.refresh_iam_version``);
+- **metrics**: with a shared metrics directory (several workers), this worker's figures are
+  written there every second for the others' ``/metrics`` (``metrics.py``).
+
+Store reads and file writes run in worker threads, never on the event loop. A failing iteration
+is logged and retried at the next one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+
+from starlette.concurrency import run_in_threadpool
+
+from opensts.runtime import KEYRING_REFRESH_SECONDS, Runtime, rotate_keyring_if_due
+from opensts.server import metrics
+
+log = logging.getLogger("opensts.server")
+
+KEY_ROTATION_CHECK_SECONDS = 3600.0
+IAM_VERSION_POLL_SECONDS = 0.25
+
+
+def start(runtime: Runtime) -> list[asyncio.Task[None]]:
+    """Start the background tasks (on the running event loop); cancel them to stop."""
+    tasks = [asyncio.create_task(refresh_keyring(runtime)), asyncio.create_task(watch_iam_version(runtime))]
+    if runtime.settings.metrics_dir:
+        tasks.append(asyncio.create_task(publish_metrics(runtime.settings.metrics_dir)))
+    return tasks
+
+
+async def refresh_keyring(runtime: Runtime) -> None:
+    """Pick up key rotations made by other processes or nodes, and rotate when the key is due."""
+    next_rotation_check = 0.0
+    while True:
+        try:
+            if time.monotonic() >= next_rotation_check:
+                next_rotation_check = time.monotonic() + KEY_ROTATION_CHECK_SECONDS
+                await run_in_threadpool(rotate_keyring_if_due, runtime)
+            await run_in_threadpool(runtime.reload_keyring)
+        except Exception:  # the store may be briefly unreachable; keep the ring we have
+            log.warning("could not reload or rotate the key ring; keeping the current one", exc_info=True)
+        await asyncio.sleep(KEYRING_REFRESH_SECONDS)
+
+
+async def watch_iam_version(runtime: Runtime) -> None:
+    """See IAM writes made by other processes: they bump a counter in the store."""
+    while True:
+        await asyncio.sleep(IAM_VERSION_POLL_SECONDS)
+        try:
+            await run_in_threadpool(runtime.refresh_iam_version)
+        except Exception:
+            log.warning("could not read the IAM change counter", exc_info=True)
+
+
+async def publish_metrics(directory: str) -> None:
+    """Several workers: share this one's figures with the others' /metrics."""
+    try:
+        while True:
+            await asyncio.sleep(metrics.PUBLISH_SECONDS)
+            try:
+                # The snapshot on the loop (the only thread that changes the figures), the write off it.
+                await run_in_threadpool(metrics.publish, directory, metrics.snapshot())
+            except OSError:
+                log.warning("could not write this worker's metrics", exc_info=True)
+    finally:
+        with contextlib.suppress(OSError):
+            metrics.publish(directory)

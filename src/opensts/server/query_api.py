@@ -1,0 +1,183 @@
+"""``GET /`` and ``POST /``: the AWS Query API of STS and IAM.
+
+One request: read it (``wire.py``), decode the Query parameters from the query string and the
+form body, pick the API (the SigV4 credential scope's service when signed, else the ``Version``
+parameter), find the action, authenticate the signature (``auth.py``), apply AWS's rules on which
+credentials may call which actions (``access/restrictions.py``), run the action through its
+registered handler with an :class:`~opensts.actions.ActionContext`, and encode the typed result
+or the error as AWS XML, or as JSON for ``Accept: application/json`` (``xml.py``, ``json_wire.py``).
+
+Errors before the action: unknown ``Action`` → ``InvalidAction``; missing ``Action`` →
+``MissingAction``; missing ``Version`` → ``MissingParameter``; bad encoding or absurd nesting →
+``MalformedQueryString``: all 400. Any :class:`~opensts.errors.AwsError` is answered with its code
+and status; anything else is logged and answered ``InternalFailure`` 500 (a bug, never expected).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+from starlette.types import Receive, Scope, Send
+
+from opensts.access.restrictions import check_credentials_may_call
+from opensts.actions import API_VERSIONS, ActionContext, ActionSpec, load_actions
+from opensts.errors import (
+    AwsError,
+    InternalFailure,
+    InvalidAction,
+    MalformedQueryString,
+    MissingAction,
+    MissingAuthenticationToken,
+    MissingParameter,
+    SignatureDoesNotMatch,
+)
+from opensts.runtime import Runtime
+from opensts.server import metrics
+from opensts.server.auth import authenticate
+from opensts.server.concurrency import cache_first
+from opensts.server.json_wire import JSON_TYPE, error_json, success_json, wants_json
+from opensts.server.query import decode_params, parse_pairs
+from opensts.server.sigv4 import HttpRequest, SignatureInfo, parse_signature
+from opensts.server.wire import XML_TYPE, next_request_id, read_http_request, send_response
+from opensts.server.xml import error_body, success_body
+
+log = logging.getLogger("opensts.server")
+access_log = logging.getLogger("opensts.access")
+
+_VERSION_TO_SERVICE = {version: service for service, version in API_VERSIONS.items()}
+
+
+class QueryApi:
+    """The ``/`` endpoint, as a plain ASGI app (no Request/Response objects on the hot path).
+
+    One instance per process holds the runtime and the action registry.
+    """
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+        self.actions = load_actions()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        started = time.perf_counter()
+        request_id = next_request_id()
+        service, action_name = "sts", "unknown"
+        as_json = False
+        try:
+            http_request = await read_http_request(scope, receive)
+            as_json = wants_json(http_request.lower_headers.get("accept"))
+            params = decode_params(_query_pairs(http_request))
+            service, signature = identify_service(http_request, params)
+            spec = self.find_action(service, params)
+            action_name = spec.name
+            result = await self.run(spec, signature, http_request, params, scope, request_id)
+            if as_json:
+                body = success_json(spec.name, result, request_id)
+            else:
+                body = success_body(service, spec.name, result, request_id)
+            status, outcome = 200, "success"
+        except AwsError as error:
+            status, body = error.status, _error(service, error, request_id, as_json)
+            outcome = error.code
+        except Exception:  # a bug: answer like AWS does and keep the details in our log
+            log.exception("unhandled error in %s:%s (request %s)", service, action_name, request_id)
+            failure = InternalFailure("An internal error occurred.")
+            status, body = failure.status, _error(service, failure, request_id, as_json)
+            outcome = "InternalFailure"
+        await send_response(send, status, body, request_id, JSON_TYPE if as_json else XML_TYPE)
+        elapsed = time.perf_counter() - started
+        metrics.observe(service, action_name, outcome, elapsed)
+        if access_log.isEnabledFor(logging.INFO):
+            # The path only, never the query string: presigned URLs carry session tokens.
+            access_log.info(
+                "%s %s %s:%s %s %.1fms %s", scope["method"], scope["path"], service, action_name, status,
+                elapsed * 1000, request_id,
+            )
+
+    def find_action(self, service: str, params: dict[str, Any]) -> ActionSpec:
+        action_name = params.get("Action")
+        if not action_name or not isinstance(action_name, str):
+            raise MissingAction("Missing Action")
+        version = params.get("Version")
+        spec = self.actions.get((service, action_name))
+        if spec is None:
+            raise InvalidAction(f"Could not find operation {action_name} for version {version or 'NO_VERSION_SPECIFIED'}")
+        if not version:
+            raise MissingParameter("The request must contain the parameter Version")
+        if version != API_VERSIONS[service]:
+            raise InvalidAction(f"Could not find operation {action_name} for version {version}")
+        return spec
+
+    async def run(
+        self,
+        spec: ActionSpec,
+        signature: SignatureInfo | None,
+        http_request: HttpRequest,
+        params: dict[str, Any],
+        scope: Scope,
+        request_id: str,
+    ) -> Any:
+        runtime = self.runtime
+        now = runtime.clock.now()
+        caller = None
+        region = "us-east-1"
+        if signature is not None:
+            caller = await authenticate(runtime, http_request, signature, now)
+            region = signature.region
+        elif not spec.unsigned:
+            raise MissingAuthenticationToken("Request is missing Authentication Token")
+        check_credentials_may_call(caller, spec.service, spec.name)
+        client = scope.get("client")
+        ctx = ActionContext(
+            runtime=runtime,
+            caller=caller,
+            request_time=now,
+            request_id=request_id,
+            source_ip=client[0] if client else None,
+            region=region,
+            secure_transport=scope.get("scheme") == "https",
+        )
+        if spec.cache_first:
+            return await cache_first(spec.handler, ctx, params)
+        if spec.blocking:
+            return await run_in_threadpool(spec.handler, ctx, params)
+        return spec.handler(ctx, params)
+
+
+def identify_service(http_request: HttpRequest, params: dict[str, Any]) -> tuple[str, SignatureInfo | None]:
+    """The API a request is for: the signature scope's service, or the Version of an unsigned call."""
+    version = params.get("Version")
+    try:
+        signature = parse_signature(http_request)
+    except MissingAuthenticationToken:
+        return _service_for(version), None
+    if signature.service not in API_VERSIONS:
+        raise SignatureDoesNotMatch(f"Credential should be scoped to correct service: '{_service_for(version)}'. ")
+    return signature.service, signature
+
+
+def _service_for(version: Any) -> str:
+    return _VERSION_TO_SERVICE.get(version, "sts") if isinstance(version, str) else "sts"
+
+
+def _error(service: str, error: AwsError, request_id: str, as_json: bool) -> bytes:
+    if as_json:
+        return error_json(error.fault_type, error.code, error.message, request_id)
+    return error_body(service, error.fault_type, error.code, error.message, request_id)
+
+
+def _query_pairs(http_request: HttpRequest) -> list[tuple[str, str]]:
+    """The Query parameters: the query string's, then the form body's."""
+    pairs = parse_pairs(http_request.query_string)  # type: ignore[arg-type]  # wire.py reads it as str
+    if http_request.body:
+        content_type = http_request.lower_headers.get("content-type", "")
+        if content_type and not content_type.lower().startswith("application/x-www-form-urlencoded"):
+            raise MalformedQueryString(f"Unsupported content type: {content_type.split(';')[0]}")
+        try:
+            text = http_request.body.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise MalformedQueryString("The request body is not valid UTF-8.") from exc
+        pairs += parse_pairs(text)
+    return pairs
