@@ -90,10 +90,3 @@ def action(
 
     return register
 
-
-def load_actions() -> dict[tuple[str, str], ActionSpec]:
-    """Import every action module so that its registrations run."""
-    import opensts.sts  # noqa: F401
-    import opensts.iam  # noqa: F401
-
-    return REGISTRY

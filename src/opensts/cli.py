@@ -58,7 +58,7 @@ def fail(message: str) -> None:
     sys.exit(1)
 
 
-def open_runtime_or_fail(settings: Settings, *, create: bool = True):  # type: ignore[no-untyped-def]
+def open_runtime_or_fail(settings: Settings, *, create: bool = True):
     """The runtime, or one line on stderr and exit status 1.
 
     ``create=True`` only for ``serve``: every other command passes ``create=False`` and opens an
@@ -78,7 +78,7 @@ def open_runtime_or_fail(settings: Settings, *, create: bool = True):  # type: i
         fail(_one_line(f"cannot open the store at {_safe_url(settings.resolved_database_url)}: {type(detail).__name__}: {detail}"))
 
 
-def open_existing_store_or_fail(data_dir: str | None, database_url: str | None):  # type: ignore[no-untyped-def]
+def open_existing_store_or_fail(data_dir: str | None, database_url: str | None):
     """For every command but ``serve``: the runtime of an existing store, or one line and exit status 1."""
     try:
         settings = Settings.from_env(data_dir=data_dir, database_url=database_url)

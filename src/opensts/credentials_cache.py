@@ -39,7 +39,7 @@ class CredentialCache:
         entry = self._entries.get(access_key_id)
         if entry is None or entry[0] < time.monotonic():
             return _MISSING
-        return entry[1]  # type: ignore[no-any-return]
+        return entry[1]
 
     def load(self, access_key_id: str) -> "Credential | None":
         """Read from the store (blocking) and remember the answer."""

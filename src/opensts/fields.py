@@ -250,7 +250,7 @@ class NoParameters:
 # --- Redaction ----------------------------------------------------------------------------------------
 def secret_fields(cls: type) -> frozenset[str]:
     """The names of ``cls``'s fields marked secret."""
-    return frozenset(f.name for f in dataclasses.fields(cls) if f.metadata.get(SECRET))  # type: ignore[arg-type]
+    return frozenset(f.name for f in dataclasses.fields(cls) if f.metadata.get(SECRET))
 
 
 def fingerprint(value: str) -> str:

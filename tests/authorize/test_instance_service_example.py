@@ -27,7 +27,7 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from opensts.actions import load_actions
+from opensts.api import load_actions
 from tests.conftest import REGION, Credentials, ServerInfo, free_port, random_name
 from tests.iam.conftest import make_user
 

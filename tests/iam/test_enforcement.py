@@ -219,7 +219,7 @@ def test_accounts_are_isolated(server: ServerInfo, iam) -> None:  # type: ignore
 
 
 def test_aws_cli_workflow(server: ServerInfo, tmp_path: Path) -> None:
-    from opensts.actions import load_actions
+    from opensts.api import load_actions
 
     env = {
         **os.environ,

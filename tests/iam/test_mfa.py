@@ -276,12 +276,12 @@ def test_check_mfa_code_accepts_each_code_once(server, iam) -> None:  # type: ig
     try:
         later = time.time() + 30  # the step after the one EnableMFADevice spent
         code = totp.at(later)
-        assert not check_mfa_code(runtime, serial, "AIDAWRONGUSER000000", code, later)
-        assert check_mfa_code(runtime, serial, user_id, code, later)
-        assert not check_mfa_code(runtime, serial, user_id, code, later)  # replay
-        assert not check_mfa_code(runtime, serial, user_id, totp.at(later - 30), later)  # older step
-        assert not check_mfa_code(runtime, serial, user_id, "12345x", later + 30)
-        assert check_mfa_code(runtime, serial, user_id, totp.at(later + 30), later + 30)
+        assert not check_mfa_code(runtime.store.mfa, serial, "AIDAWRONGUSER000000", code, later)
+        assert check_mfa_code(runtime.store.mfa, serial, user_id, code, later)
+        assert not check_mfa_code(runtime.store.mfa, serial, user_id, code, later)  # replay
+        assert not check_mfa_code(runtime.store.mfa, serial, user_id, totp.at(later - 30), later)  # older step
+        assert not check_mfa_code(runtime.store.mfa, serial, user_id, "12345x", later + 30)
+        assert check_mfa_code(runtime.store.mfa, serial, user_id, totp.at(later + 30), later + 30)
         assert not check_mfa_code(runtime, serial + "x", user_id, totp.at(later + 60), later + 60)
     finally:
         runtime.close()

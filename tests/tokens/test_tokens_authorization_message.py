@@ -8,7 +8,7 @@ import re
 import pytest
 
 from opensts.tokens import (
-    InvalidAuthorizationMessage,
+    AuthorizationMessageInvalid,
     KeyRing,
     decode_authorization_message,
     encode_authorization_message,
@@ -110,24 +110,24 @@ def test_every_bit_flip_rejected(ring):
         for bit in range(8):
             bad = bytearray(raw)
             bad[i] ^= 1 << bit
-            with pytest.raises(InvalidAuthorizationMessage):
+            with pytest.raises(AuthorizationMessageInvalid):
                 decode_authorization_message(base64.urlsafe_b64encode(bytes(bad)).rstrip(b"=").decode(), ring)
 
 
 def test_truncation_rejected(ring):
     msg = encode_authorization_message(document(), ring)
     for n in range(len(msg)):
-        with pytest.raises(InvalidAuthorizationMessage):
+        with pytest.raises(AuthorizationMessageInvalid):
             decode_authorization_message(msg[:n], ring)
 
 
 def test_foreign_key_rejected(ring):
     msg = encode_authorization_message(document(), ring)
-    with pytest.raises(InvalidAuthorizationMessage) as exc:
+    with pytest.raises(AuthorizationMessageInvalid) as exc:
         decode_authorization_message(msg, KeyRing.generate())
     assert exc.value.reason == "unknown-key"
     same_id = KeyRing([SigningKey(ring.active_key_id, b"\x01" * 32, 0)], ring.active_key_id)
-    with pytest.raises(InvalidAuthorizationMessage) as exc:
+    with pytest.raises(AuthorizationMessageInvalid) as exc:
         decode_authorization_message(msg, same_id)
     assert exc.value.reason == "authentication"
 
@@ -136,7 +136,7 @@ def test_foreign_key_rejected(ring):
     "junk", ["", " ", "A", "====", "abc+def", "abc/def", "é", "A" * 20000, "AAAA" * 30, None, b"AAAA"]
 )
 def test_garbage_rejected(junk, ring):
-    with pytest.raises(InvalidAuthorizationMessage):
+    with pytest.raises(AuthorizationMessageInvalid):
         decode_authorization_message(junk, ring)  # type: ignore[arg-type]
 
 

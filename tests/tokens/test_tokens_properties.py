@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from opensts.tokens import (
     KINDS,
-    InvalidAuthorizationMessage,
+    AuthorizationMessageInvalid,
     InvalidSessionToken,
     KeyRing,
     SessionClaims,
@@ -66,7 +66,7 @@ def test_random_claims_round_trip(claims):
 @given(st.text(max_size=400))
 def test_random_text_never_raises_other_errors(junk):
     for decode, error in ((decode_session_token, InvalidSessionToken),
-                          (decode_authorization_message, InvalidAuthorizationMessage)):
+                          (decode_authorization_message, AuthorizationMessageInvalid)):
         try:
             decode(junk, RING)
         except error:
@@ -83,7 +83,7 @@ def test_random_bytes_as_base64_never_raise_other_errors(blob):
             pass
         try:
             decode_authorization_message(base64.urlsafe_b64encode(candidate).rstrip(b"=").decode(), RING)
-        except InvalidAuthorizationMessage:
+        except AuthorizationMessageInvalid:
             pass
 
 

@@ -9,7 +9,7 @@ import pytest
 
 from opensts.tokens import (
     KINDS,
-    InvalidAuthorizationMessage,
+    AuthorizationMessageInvalid,
     InvalidSessionToken,
     KeyRing,
     SessionClaims,
@@ -221,7 +221,7 @@ ZDICT_V1_SHA256 = "c287c9d3cb148b0886ebabb1dc2ecf76e438781cc95a5483b0ba0f7f1fc8f
 def test_session_token_is_not_an_authorization_message(claims, ring):
     token = encode_session_token(claims, ring)
     for text in (token, token.rstrip("=").replace("+", "-").replace("/", "_")):
-        with pytest.raises(InvalidAuthorizationMessage):
+        with pytest.raises(AuthorizationMessageInvalid):
             decode_authorization_message(text, ring)
 
 

@@ -12,7 +12,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from opensts.actions import load_actions
+from opensts.api import load_actions
 from opensts.errors import ValidationError
 from opensts.fields import REDACTED, redacted, request_decoder
 from opensts.iam import absent_entities, access_keys, groups, inline_policies

@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 
-from opensts.actions import REGISTRY, load_actions
+from opensts.actions import REGISTRY
+from opensts.api import load_actions
 from opensts.errors import InvalidInput, ValidationError
 from opensts.fields import NoParameters, request_decoder, secret_fields
 from opensts.iam import account, managed_policies, roles

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from opensts.actions import load_actions
+from opensts.api import load_actions
 from opensts.errors import InvalidInput, ValidationError
 from opensts.fields import REDACTED, redacted, request_decoder
 from opensts.iam import mfa, providers

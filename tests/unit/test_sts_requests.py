@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from opensts.actions import load_actions
+from opensts.api import load_actions
 from opensts.errors import ValidationError
 from opensts.fields import REDACTED, NoParameters, redacted, request_decoder, secret_fields
 from opensts.sts import session_params as sp

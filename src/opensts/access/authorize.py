@@ -216,7 +216,7 @@ def caller_policies(runtime: IamState, caller: Caller) -> CallerPolicies:
     version = runtime.iam_version
     cached = cache.caller(caller.access_key_id, version)
     if cached is not None:
-        return cached  # type: ignore[no-any-return]
+        return cached
     policies = _load_caller_policies(runtime, caller)
     cache.remember_caller(caller.access_key_id, version, policies)
     return policies

@@ -102,7 +102,7 @@ class PolicyCache:
         entry = self._entries.get((kind, entity_id))
         if entry is None or entry[0] != self._runtime.iam_version:
             return False
-        return entry[1]  # type: ignore[no-any-return]
+        return entry[1]
 
     def load(self, kind: str, entity_id: str) -> EntityPolicySet | None:
         """The entity's policy set (blocking read); None if the user or role no longer exists."""
@@ -136,7 +136,7 @@ class PolicyCache:
 
     def role(self, account_id: str, name: str) -> "RoleRecord | None":
         """A role by account and name (blocking on a miss), cached like policy sets."""
-        return self.remembered(  # type: ignore[no-any-return]
+        return self.remembered(
             ("role-by-name", f"{account_id}/{name.lower()}"), lambda: self._runtime.store.roles.get(account_id, name)
         )
 

@@ -64,7 +64,7 @@ def effective_trust_policy(runtime: IamState, role: "RoleRecord") -> str:
     that entity's unique id (which matches no caller). Remembered until the next IAM change."""
     if not role.trust_principal_ids:
         return role.assume_role_policy
-    return runtime.policies.remembered(  # type: ignore[no-any-return]
+    return runtime.policies.remembered(
         ("effective-trust", role.role_id, role.trust_principal_ids, role.assume_role_policy),
         lambda: _effective_trust_policy(runtime, role),
     )

@@ -14,16 +14,15 @@ from typing import TYPE_CHECKING
 from opensts.federation.totp import verify_totp_code
 
 if TYPE_CHECKING:
-    from opensts.runtime import Runtime
+    from opensts.store.iam_mfa import MfaRepository
 
 
-def check_mfa_code(runtime: "Runtime", serial_number: str, user_id: str, code: str, now: datetime | float) -> bool:
+def check_mfa_code(mfa: "MfaRepository", serial_number: str, user_id: str, code: str, now: datetime | float) -> bool:
     """Whether ``code`` is a fresh, valid TOTP code of the device ``serial_number`` enabled for
     ``user_id`` at time ``now``. Blocking (reads and writes the store). A True answer consumes the
     code: the same code (or an older one) is refused from then on."""
     if not serial_number or not code:
         return False
-    mfa = runtime.store.mfa
     device = mfa.get(serial_number)
     if device is None or device.user_id is None or device.user_id != user_id:
         return False

@@ -567,21 +567,6 @@ def log_fetch_error(issuer: str, exc: Exception) -> None:
     log.warning("OIDC key fetch for %s failed: %s", issuer, exc)
 
 
-# TRANSITIONAL: sts/web_identity.py still asks for this process-wide cache; it moves to
-# ``ctx.runtime.jwks`` (built per runtime), and then this goes.
-_default_cache: JwksCache | None = None
-_default_lock = threading.Lock()
-
-
-def default_cache(on_error: Callable[[str, Exception], None] | None = None) -> JwksCache:
-    """TRANSITIONAL: the process-wide JWKS cache (use ``runtime.jwks``)."""
-    global _default_cache
-    with _default_lock:
-        if _default_cache is None:
-            _default_cache = JwksCache(on_error=on_error)
-        return _default_cache
-
-
 # --- Session facts carried by the token ----------------------------------------------------------
 class ClaimError(ValueError):
     """An ``https://aws.amazon.com/...`` claim is malformed."""

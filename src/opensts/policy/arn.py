@@ -1,4 +1,8 @@
-"""ARN helpers: splitting into the six parts and recognising principal ARNs."""
+"""ARN helpers: splitting into the six parts and recognising principal ARNs.
+
+``opensts.identity.arn.Arn`` extends :class:`Arn` with strict parsing and IAM resource helpers
+(the engine reads ARNs leniently, as policies and requests spell them).
+"""
 from __future__ import annotations
 
 import re
@@ -24,7 +28,7 @@ def split_arn(text: str) -> tuple[str, str, str, str, str, str] | None:
     parts = text.split(":", 5)
     if len(parts) != 6:
         return None
-    return parts[0], parts[1], parts[2], parts[3], parts[4], parts[5]  # type: ignore[return-value]
+    return parts[0], parts[1], parts[2], parts[3], parts[4], parts[5]
 
 
 def parse_arn(text: str) -> Arn | None:

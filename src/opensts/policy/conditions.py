@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import operator
 import re
-from typing import Callable, Mapping
+from typing import Any, Callable, Mapping
 
 from .arn import split_arn
 from .model import Condition
@@ -96,7 +96,7 @@ def compile_condition(cond: Condition, variables: bool) -> Predicate:
 
 
 def _resolver(
-    cond: Condition, variables: bool, convert: Callable[[str], object], finish: Callable[[list], object] = tuple
+    cond: Condition, variables: bool, convert: Callable[[str], object], finish: Callable[[list[Any]], object] = tuple
 ) -> Callable[[Ctx], object]:
     """ctx -> converted policy values (``finish``-ed), resolving variables when the policy has them.
 
@@ -127,12 +127,12 @@ def _family(cond: Condition, variables: bool) -> tuple[Callable[[Ctx], object], 
     base = cond.base
     if base in ("StringEquals", "StringNotEquals"):
         resolve = _resolver(cond, variables, lambda v: v, frozenset)
-        return resolve, lambda r, p: r in p  # type: ignore[operator]
+        return resolve, lambda r, p: r in p
     if base in ("StringEqualsIgnoreCase", "StringNotEqualsIgnoreCase"):
         resolve = _resolver(cond, variables, str.lower, frozenset)
-        return resolve, lambda r, p: r.lower() in p  # type: ignore[operator]
+        return resolve, lambda r, p: r.lower() in p
     if base in ("StringLike", "StringNotLike"):
-        return _like_resolver(cond, variables), lambda r, p: p.fullmatch(r) is not None  # type: ignore[attr-defined]
+        return _like_resolver(cond, variables), lambda r, p: p.fullmatch(r) is not None
     if base.startswith("Numeric"):
         cmp = _CMP[base[len("Numeric"):]]
         resolve = _resolver(cond, variables, read_number)

@@ -154,7 +154,7 @@ def _levels(levels: Sequence[ScpLevel], action_lc: str, kind: PolicyKind) -> lis
     for level in levels:
         if isinstance(level, (Policy, dict, str)):
             level = [level]
-        out.append(groups_of(level, action_lc, kind))  # type: ignore[arg-type]
+        out.append(groups_of(level, action_lc, kind))
     return out
 
 

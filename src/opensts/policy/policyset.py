@@ -58,7 +58,7 @@ def groups_of(policies: "PolicySet | Iterable[PolicyLike]", action_lc: str, kind
     if type(policies) is PolicySet:
         return policies.groups(action_lc)
     out: list[Group] = []
-    for p in policies:  # type: ignore[union-attr]
+    for p in policies:
         if type(p) is not Policy:
             p = as_policy(p, kind)
         denies, allows = p.compiled.split(action_lc)

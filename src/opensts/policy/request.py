@@ -151,7 +151,7 @@ def normalise_value(value: ContextValue) -> tuple[str, ...] | None:
         return None
     if isinstance(value, (str, bytes, int, float, bool, datetime)):
         return (_scalar(value),)  # type: ignore[arg-type]
-    return tuple(_scalar(v) for v in value)  # type: ignore[union-attr]
+    return tuple(_scalar(v) for v in value)
 
 
 def context_values(

@@ -78,13 +78,8 @@ async def session_claims(runtime: Runtime, info: SignatureInfo, now: datetime) -
     return claims
 
 
-# TRANSITIONAL: the memo of callers that pass none (tests/tokens/test_tokens_decode_cache.py, which
-# moves to tests/unit/test_caches.py); the server always passes the runtime's. Remove with it.
-_decoded: BoundedCache[str, tuple[KeyRing, SessionClaims]] = BoundedCache("session-tokens-transitional", 4096)
-
-
 def decoded_session_token(
-    token: str, keyring: KeyRing, memo: BoundedCache[str, tuple[KeyRing, SessionClaims]] = _decoded
+    token: str, keyring: KeyRing, memo: BoundedCache[str, tuple[KeyRing, SessionClaims]]
 ) -> SessionClaims:
     """``decode_session_token``, remembered in ``memo`` per token string and key ring.
 

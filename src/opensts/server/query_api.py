@@ -23,7 +23,8 @@ from starlette.concurrency import run_in_threadpool
 from starlette.types import Receive, Scope, Send
 
 from opensts.access.restrictions import check_credentials_may_call
-from opensts.actions import API_VERSIONS, ActionContext, ActionSpec, load_actions
+from opensts.actions import API_VERSIONS, ActionContext, ActionSpec
+from opensts.api import load_actions
 from opensts.errors import (
     AwsError,
     InternalFailure,

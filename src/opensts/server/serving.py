@@ -165,7 +165,7 @@ def run(app: Callable[[], Any], host: str, port: int, workers: int, log_level: s
         server_header=False,
         proxy_headers=False,  # no forwarding header is believed unless configured (server/forwarded.py)
         lifespan="on",
-        timeout_keep_alive=keep_alive,  # type: ignore[arg-type]  # a float works: it goes to call_later
+        timeout_keep_alive=keep_alive,  # a float works: it goes to call_later
         **extra,
     )
     if workers > 1:

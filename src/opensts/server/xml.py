@@ -109,7 +109,7 @@ def _is_struct_dict(value: dict[str, Any]) -> bool:
     return getattr(value, "is_struct", False)
 
 
-class Struct(dict):  # type: ignore[type-arg]
+class Struct(dict):
     """A dict encoded as a structure (keys are element names) rather than as a map."""
 
     is_struct = True

@@ -133,7 +133,7 @@ class AccessKeyRepository:
             where = (keys.c.account_id == account_id) & (keys.c.user_id == user_id)
         return self._metadata_query(where)
 
-    def _metadata_query(self, where) -> list[AccessKeyMetadata]:  # type: ignore[no-untyped-def]
+    def _metadata_query(self, where) -> list[AccessKeyMetadata]:
         keys, users = schema.access_keys, schema.users
         query = (
             select(

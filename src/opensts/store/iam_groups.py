@@ -25,7 +25,7 @@ class GroupRecord:
     created_at: datetime
 
 
-def _record(row) -> GroupRecord:  # type: ignore[no-untyped-def]
+def _record(row) -> GroupRecord:
     return GroupRecord(row.group_id, row.account_id, row.name, row.path, row.created_at)
 
 

@@ -41,7 +41,7 @@ class MfaDeviceRecord:
     user: UserRef | None = None  # filled by the listing queries for assigned devices
 
 
-def _device_query():  # type: ignore[no-untyped-def]
+def _device_query():
     mfa, users = schema.mfa_devices, schema.users
     return select(
         mfa.c.serial_number, mfa.c.account_id, mfa.c.name, mfa.c.path, mfa.c.user_id, mfa.c.enabled_at,
@@ -50,7 +50,7 @@ def _device_query():  # type: ignore[no-untyped-def]
     ).select_from(mfa.outerjoin(users, mfa.c.user_id == users.c.user_id))
 
 
-def _record(row) -> MfaDeviceRecord:  # type: ignore[no-untyped-def]
+def _record(row) -> MfaDeviceRecord:
     user = None
     if row.user_id is not None and row.user_name is not None:
         user = UserRef(row.user_id, row.user_name, row.user_path, row.user_created_at)

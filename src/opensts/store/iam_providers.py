@@ -40,14 +40,14 @@ class SamlProviderRecord:
     created_at: datetime
 
 
-def _oidc(row) -> OidcProviderRecord:  # type: ignore[no-untyped-def]
+def _oidc(row) -> OidcProviderRecord:
     return OidcProviderRecord(
         row.arn, row.account_id, row.url, tuple(json.loads(row.client_ids)), tuple(json.loads(row.thumbprints)),
         row.created_at,
     )
 
 
-def _saml(row) -> SamlProviderRecord:  # type: ignore[no-untyped-def]
+def _saml(row) -> SamlProviderRecord:
     return SamlProviderRecord(row.arn, row.account_id, row.name, row.metadata_document, row.valid_until, row.created_at)
 
 

@@ -47,7 +47,7 @@ class UserRecord:
     created_at: datetime
 
 
-def _record(row) -> UserRecord:  # type: ignore[no-untyped-def]
+def _record(row) -> UserRecord:
     return UserRecord(
         row.user_id, row.account_id, row.name, row.path, row.permissions_boundary_arn, row.created_at
     )

@@ -76,7 +76,7 @@ class UsageRecorder:
                 batch.append((key, *facts))
             if not batch:
                 return 0
-            self._write(batch)  # type: ignore[arg-type]
+            self._write(batch)
             for key, *written in batch:
                 if self._pending.get(key) == tuple(written):
                     del self._pending[key]

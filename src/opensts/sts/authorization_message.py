@@ -20,7 +20,7 @@ from opensts.actions import ActionContext, action
 from opensts.errors import InvalidAuthorizationMessage
 from opensts.fields import text
 from opensts.tokens import authorization_message as codec
-from opensts.tokens.errors import InvalidAuthorizationMessage as InvalidMessageToken
+from opensts.tokens.errors import AuthorizationMessageInvalid
 
 INVALID_MESSAGE = "The encoded authorization message is invalid."
 
@@ -49,12 +49,12 @@ def decode(ctx: ActionContext, encoded: str) -> dict[str, Any]:
     runtime = ctx.runtime
     try:
         doc = codec.decode_authorization_message(encoded, runtime.keyring)
-    except InvalidMessageToken as exc:
-        if exc.reason != InvalidMessageToken.UNKNOWN_KEY:
+    except AuthorizationMessageInvalid as exc:
+        if exc.reason != AuthorizationMessageInvalid.UNKNOWN_KEY:
             raise InvalidAuthorizationMessage(INVALID_MESSAGE) from None
         try:  # another node may have rotated keys since we last looked
             doc = codec.decode_authorization_message(encoded, runtime.reload_keyring_if_stale())
-        except InvalidMessageToken:
+        except AuthorizationMessageInvalid:
             raise InvalidAuthorizationMessage(INVALID_MESSAGE) from None
     assert ctx.caller is not None
     if _message_account(doc) != ctx.caller.account_id:

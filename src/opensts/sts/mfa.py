@@ -22,6 +22,6 @@ def verify_mfa(ctx: ActionContext, caller: Caller, mfa: MfaInput) -> int:
 
     if caller.kind is not PrincipalKind.USER or not caller.entity_id:
         raise AccessDenied(NOT_A_USER)
-    if not check_mfa_code(ctx.runtime, mfa.serial_number, caller.entity_id, mfa.token_code, ctx.request_time):
+    if not check_mfa_code(ctx.runtime.store.mfa, mfa.serial_number, caller.entity_id, mfa.token_code, ctx.request_time):
         raise AccessDenied(INVALID_CODE)
     return int(ctx.request_time.timestamp())

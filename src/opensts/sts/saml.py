@@ -28,9 +28,8 @@ from __future__ import annotations
 import base64
 import hashlib
 import logging
-import threading
 import time
-import weakref
+from functools import lru_cache
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -113,17 +112,14 @@ class SamlProvider:
     valid_until: datetime | None
 
 
-_providers: dict[str, tuple[Any, int, SamlProvider | None]] = {}
-_providers_lock = threading.Lock()
-_MAX_CACHED_PROVIDERS = 1_000
-
-
 def load_provider(runtime: "Runtime", arn: str) -> SamlProvider | None:
-    """The provider and its parsed metadata; cached until any IAM write (``runtime.iam_version``)."""
+    """The provider and its parsed metadata; cached until the next IAM change (``runtime.caches``)."""
+    cache = runtime.caches.saml_providers
     version = runtime.iam_version
-    entry = _providers.get(arn)
-    if entry is not None and entry[0]() is runtime and entry[1] == version:
-        return entry[2]
+    entry = cache.get(arn)
+    if entry is not None and entry[0] == version:
+        return entry[1]
+    generation = cache.generation
     record = runtime.store.providers.get_saml(arn)
     provider: SamlProvider | None = None
     if record is not None:
@@ -133,10 +129,7 @@ def load_provider(runtime: "Runtime", arn: str) -> SamlProvider | None:
             metadata = None  # validated on write; a stricter parser may refuse it later
         if metadata is not None:
             provider = SamlProvider(record.arn, record.account_id, record.name, metadata, record.valid_until)
-    with _providers_lock:
-        if len(_providers) >= _MAX_CACHED_PROVIDERS:
-            _providers.clear()
-        _providers[arn] = (weakref.ref(runtime), version, provider)
+    cache.put(arn, (version, provider), generation)
     return provider
 
 
@@ -145,14 +138,9 @@ def endpoints(runtime: "Runtime") -> SamlEndpoints:
     return _endpoints_for(runtime.settings.saml_audiences)
 
 
-_endpoints_cache: dict[tuple[str, ...], SamlEndpoints] = {}
-
-
+@lru_cache(maxsize=16)  # one per distinct setting: a pure function of it
 def _endpoints_for(value: tuple[str, ...]) -> SamlEndpoints:
-    found = _endpoints_cache.get(value)
-    if found is None:
-        found = _endpoints_cache[value] = SamlEndpoints(value)
-    return found
+    return SamlEndpoints(value)
 
 
 # --- replay protection ----------------------------------------------------------------------------

@@ -21,9 +21,7 @@ where a missing role and a refusing policy give the same AccessDenied.
 
 from __future__ import annotations
 
-import logging
 import re
-import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -63,7 +61,6 @@ MAX_ATTRIBUTE_LENGTH = 1024  # claim values longer than this are not carried int
 _TOKEN_WHITESPACE = " \t\r\n"
 _SOURCE_IDENTITY_RE = re.compile(r"[\w+=,.@-]{2,64}", re.ASCII)
 
-log = logging.getLogger(__name__)
 
 
 def read_web_identity_token(reader: ParamReader) -> str | None:
@@ -98,43 +95,22 @@ class AssumeRoleWithWebIdentityResult:
 
 
 # --- Providers ----------------------------------------------------------------------------------
-class ProviderCache:
-    """An account's OIDC providers, cached until the next IAM write (``runtime.iam_version``)."""
-
-    def __init__(self, max_entries: int = 10_000) -> None:
-        self._entries: dict[tuple[int, str], tuple[Any, int, tuple[OidcProviderRecord, ...]]] = {}
-        self._lock = threading.Lock()
-        self._max_entries = max_entries
-
-    def providers(self, runtime: Runtime, account_id: str) -> tuple[OidcProviderRecord, ...]:
-        key = (id(runtime), account_id)
-        version = runtime.iam_version
-        entry = self._entries.get(key)
-        if entry is not None and entry[0] is runtime and entry[1] == version:
-            return entry[2]
+def find_provider(runtime: Runtime, account_id: str, issuer: str) -> OidcProviderRecord | None:
+    """The account's OIDC provider for ``issuer``; the account's providers are cached until the next
+    IAM change (``runtime.caches.oidc_providers``)."""
+    cache = runtime.caches.oidc_providers
+    version = runtime.iam_version
+    entry = cache.get(account_id)
+    if entry is not None and entry[0] == version:
+        records = entry[1]
+    else:
+        generation = cache.generation
         records = tuple(runtime.store.providers.list_oidc(account_id))
-        with self._lock:
-            if len(self._entries) >= self._max_entries:
-                self._entries.clear()
-            self._entries[key] = (runtime, version, records)
-        return records
-
-    def find(self, runtime: Runtime, account_id: str, issuer: str) -> OidcProviderRecord | None:
-        for record in self.providers(runtime, account_id):
-            if oidc.issuer_matches(issuer, record.url):
-                return record
-        return None
-
-
-PROVIDERS = ProviderCache()
-
-
-def _log_fetch_error(issuer: str, exc: Exception) -> None:
-    log.warning("OIDC key fetch for %s failed: %s", issuer, exc)
-
-
-def jwks_cache() -> oidc.JwksCache:
-    return oidc.default_cache(on_error=_log_fetch_error)
+        cache.put(account_id, (version, records), generation)
+    for record in records:
+        if oidc.issuer_matches(issuer, record.url):
+            return record
+    return None
 
 
 # --- Claims -------------------------------------------------------------------------------------
@@ -217,7 +193,7 @@ def assume_role_with_web_identity(
         raise denied
 
     unverified = oidc.inspect_token(request.web_identity_token)
-    provider = PROVIDERS.find(runtime, parsed.account, unverified.issuer)
+    provider = find_provider(runtime, parsed.account, unverified.issuer)
     if provider is None:
         shown = unverified.issuer if "://" in unverified.issuer else "https://" + unverified.issuer
         shown = shown[:256]
@@ -228,7 +204,7 @@ def assume_role_with_web_identity(
         provider.client_ids,
         provider.thumbprints,
         ctx.request_time.timestamp(),
-        keys or jwks_cache(),
+        keys or runtime.jwks,
     )
     tags, source_identity = _claimed_session_facts(token.claims)
 

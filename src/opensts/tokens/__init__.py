@@ -6,7 +6,7 @@ Formats and threat model: ``docs/SESSION-TOKENS.md``.
 """
 
 from .authorization_message import decode_authorization_message, encode_authorization_message
-from .errors import InvalidAuthorizationMessage, InvalidSessionToken, KeyRingError, SealError, TokenError
+from .errors import AuthorizationMessageInvalid, InvalidSessionToken, KeyRingError, SealError, TokenError
 from .keyring import (
     MAX_SESSION_LIFETIME,
     KeyRecord,
@@ -37,7 +37,7 @@ from .session_token import (
 )
 
 __all__ = [
-    "TokenError", "SealError", "KeyRingError", "InvalidSessionToken", "InvalidAuthorizationMessage",
+    "TokenError", "SealError", "KeyRingError", "InvalidSessionToken", "AuthorizationMessageInvalid",
     "MasterKey", "MasterKeyMissing", "load_master_key", "load_or_create_master_key",
     "PURPOSE_ACCESS_KEY_SECRET", "PURPOSE_TOTP_SEED", "PURPOSE_SIGNING_KEY",
     "KeyRing", "SigningKey", "KeyRecord", "MAX_SESSION_LIFETIME",

@@ -42,10 +42,10 @@ from typing import Any
 
 from . import compact_json, hazmat
 from .deflate import stored_block
-from .errors import InvalidAuthorizationMessage
+from .errors import AuthorizationMessageInvalid
 from .keyring import KeyRing
 
-__all__ = ["encode_authorization_message", "decode_authorization_message", "InvalidAuthorizationMessage",
+__all__ = ["encode_authorization_message", "decode_authorization_message", "AuthorizationMessageInvalid",
            "MAX_ENCODED_CHARS"]
 
 VERSION_V1 = 0xA1
@@ -99,7 +99,7 @@ def _halve_items(x: Any) -> tuple[Any, bool]:
     return walk(x), changed
 
 
-def _minimal(doc: dict) -> dict:
+def _minimal(doc: dict[str, Any]) -> dict[str, Any]:
     found = doc.get("context")
     ctx: dict[str, Any] = found if isinstance(found, dict) else {}
     out: dict[str, Any] = {k: doc[k] for k in ("allowed", "explicitDeny") if k in doc}
@@ -108,7 +108,7 @@ def _minimal(doc: dict) -> dict:
     return out
 
 
-def encode_authorization_message(document: dict, keyring: KeyRing) -> str:
+def encode_authorization_message(document: dict[str, Any], keyring: KeyRing) -> str:
     """Encrypt ``document`` (a JSON-serialisable dict) into at most 10,240 URL-safe characters.
 
     Oversized documents are reduced by the documented rule (module docstring); the input is never
@@ -134,13 +134,13 @@ def encode_authorization_message(document: dict, keyring: KeyRing) -> str:
     return text
 
 
-def _bad(reason: str, detail: str = "", key_id: str | None = None) -> InvalidAuthorizationMessage:
-    return InvalidAuthorizationMessage(reason, detail, key_id=key_id)
+def _bad(reason: str, detail: str = "", key_id: str | None = None) -> AuthorizationMessageInvalid:
+    return AuthorizationMessageInvalid(reason, detail, key_id=key_id)
 
 
-def decode_authorization_message(text: str, keyring: KeyRing) -> dict:
-    """Verify and decrypt an encoded message. :class:`InvalidAuthorizationMessage` for anything wrong."""
-    E = InvalidAuthorizationMessage
+def decode_authorization_message(text: str, keyring: KeyRing) -> dict[str, Any]:
+    """Verify and decrypt an encoded message. :class:`AuthorizationMessageInvalid` for anything wrong."""
+    E = AuthorizationMessageInvalid
     if type(text) is not str:
         raise _bad(E.MALFORMED, "not a string")
     text = text.strip()  # copied from terminals; whitespace is never part of a message

@@ -51,8 +51,3 @@ class InvalidSessionToken(_DecodeError):
 class AuthorizationMessageInvalid(_DecodeError):
     """An encoded authorization message that is not authentic or not well formed (the AWS error
     answered for it is ``opensts.errors.InvalidAuthorizationMessage``)."""
-
-
-# TRANSITIONAL: the former name, until tokens/authorization_message.py, tokens/__init__.py,
-# sts/authorization_message.py and tests/tokens use AuthorizationMessageInvalid.
-InvalidAuthorizationMessage = AuthorizationMessageInvalid

@@ -28,6 +28,7 @@ import os
 import secrets
 import stat
 import time
+from typing import NoReturn
 from pathlib import Path
 
 from . import hazmat
@@ -122,7 +123,7 @@ class MasterKey:
     def __hash__(self) -> int:
         return hash(self.fingerprint())
 
-    def __reduce__(self):  # no pickling of key material by accident
+    def __reduce__(self) -> NoReturn:  # no pickling of key material by accident
         raise TypeError("MasterKey cannot be pickled")
 
     # -- sealing ------------------------------------------------------------------------------

@@ -115,11 +115,11 @@ def _is_int(v: object) -> bool:
 
 
 def _str_tuple(v: Any, name: str) -> tuple[str, ...]:
-    v = tuple(v)
-    for x in v:
+    out: tuple[str, ...] = tuple(v)
+    for x in out:
         if type(x) is not str:
             raise TypeError(f"{name} must hold strings")
-    return v
+    return out
 
 
 def _pair_tuple(v: Any, name: str) -> tuple[tuple[str, str], ...]:

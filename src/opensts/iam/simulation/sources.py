@@ -180,13 +180,13 @@ def load_source_entity(ctx: ActionContext, source_arn: str) -> SourceEntity:
     if kind == "group":
         group_documents = store.principal_policies.for_group(entity_id) or ()
         documents = [(*_labelled(d.name), d.document) for d in group_documents]
-        return SourceEntity(kind, entity_arn, entity_id, {}, documents, None)  # type: ignore[arg-type]
+        return SourceEntity(kind, entity_arn, entity_id, {}, documents, None)
     policies = store.principal_policies.for_user(entity_id) if kind == "user" else store.principal_policies.for_role(entity_id)
     if policies is None:
         raise NoSuchEntity(f"The {kind} with name {name} cannot be found.")
     documents = [(*_labelled(d.name), d.document) for d in policies.identity]
     boundary = (*_managed_source(policies.boundary.name), policies.boundary.document) if policies.boundary else None
-    return SourceEntity(kind, entity_arn, entity_id, dict(policies.tags), documents, boundary)  # type: ignore[arg-type]
+    return SourceEntity(kind, entity_arn, entity_id, dict(policies.tags), documents, boundary)
 
 
 def _managed_source(arn: str) -> tuple[str, str]:
