@@ -1,6 +1,6 @@
 """Compile Condition clauses into predicates over a request context.
 
-Semantics (AWS §10): values of one key are ORed, and for a negated operator none may match; a
+Semantics (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_condition_operators.html): values of one key are ORed, and for a negated operator none may match; a
 missing (or empty) key makes a positive operator false and a negated one true; ``IfExists`` makes
 a missing key true; ``ForAllValues`` is true on a missing/empty key and needs every request value
 to satisfy the operator; ``ForAnyValue`` is false on a missing/empty key and needs one request

@@ -99,7 +99,7 @@ class Decision:
         }
 
     def authorization_message(self, request: Request) -> dict[str, Any]:
-        """The decoded DecodeAuthorizationMessage document for this decision (AWS §11 format)."""
+        """The decoded DecodeAuthorizationMessage document for this decision (the format https://docs.aws.amazon.com/STS/latest/APIReference/API_DecodeAuthorizationMessage.html documents)."""
         p = request.principal
         items = []
         for m in self.matched:

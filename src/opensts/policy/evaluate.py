@@ -1,5 +1,5 @@
 """Decide one request: AWS's policy evaluation logic (IAM User Guide, "Policy evaluation logic";
-OpenSTS reference §10).
+https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_evaluation-logic.html).
 
 Order: GetCallerIdentity is always allowed; an explicit Deny in any applicable policy denies;
 AWS guardrails on reserved resources deny; then the grant rules:
@@ -51,7 +51,7 @@ _REASONS = {
 
 
 def requires_resource_policy(action_lc: str, resource: str) -> bool:
-    """Whether the resource's own policy must allow (it is authoritative, AWS §10 item 3)."""
+    """Whether the resource's own policy must allow (it is authoritative: https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_evaluation-logic.html)."""
     if action_lc in _ASSUME_ACTIONS:
         return ":role/" in resource or resource == "*"
     if action_lc.startswith("kms:"):

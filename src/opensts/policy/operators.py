@@ -26,7 +26,7 @@ ALL_OPS = STRING_OPS + NUMERIC_OPS + DATE_OPS + ARN_OPS + OTHER_OPS
 _BY_LOWER = {op.lower(): op for op in ALL_OPS}
 
 # Negated operators: true when the request value matches none of the policy values, and true
-# when the key is missing (AWS §10).
+# when the key is missing (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_condition_operators.html).
 NEGATED = frozenset(
     {
         "StringNotEquals", "StringNotEqualsIgnoreCase", "StringNotLike", "NumericNotEquals",

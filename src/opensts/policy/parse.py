@@ -1,6 +1,6 @@
 """Parse and validate policy documents (JSON text or dict) into :class:`~.model.Policy`.
 
-Rules follow AWS §10 grammar and the IAM User Guide's JSON policy reference. Every failure raises
+Rules follow the IAM JSON policy grammar (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_grammar.html) and reference. Every failure raises
 :class:`PolicyValidationError` with the statement it concerns; nothing else escapes, whatever the
 input (property-tested).
 """

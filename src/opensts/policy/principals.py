@@ -1,7 +1,7 @@
 """Match a Principal/NotPrincipal element against the calling principal.
 
 The result says *how* the element named the caller, because AWS grants differently by kind
-(§10 item 3): naming the exact principal (user, session, federated user, ``*``) grants on its own;
+(https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_evaluation-logic.html): naming the exact principal (user, session, federated user, ``*``) grants on its own;
 naming the role a session belongs to is still limited by boundary and session policies; naming the
 account only delegates to the account's identity policies.
 """

@@ -185,7 +185,7 @@ def _account_in_arn(resource: str) -> str | None:
 
 
 def principal_context(principal: Principal) -> dict[str, tuple[str, ...]]:
-    """Global condition keys AWS derives from the caller (§9); explicit context overrides them."""
+    """Global condition keys AWS derives from the caller (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html); explicit context overrides them."""
     ctx: dict[str, tuple[str, ...]] = {}
     t = principal.type
     if t in (PrincipalType.ANONYMOUS, PrincipalType.SERVICE):

@@ -1,4 +1,4 @@
-"""Role trust-policy evaluation for sts:AssumeRole* (AWS §10, "AssumeRole").
+"""Role trust-policy evaluation for sts:AssumeRole* (https://docs.aws.amazon.com/IAM/latest/UserGuide/id_roles_terms-and-concepts.html).
 
 Same account: a trust policy naming the caller's ARN suffices on its own; one naming the account
 (``"AWS": "ACCT"`` or ``arn:aws:iam::ACCT:root``) delegates to the caller's identity policies,

@@ -4,7 +4,7 @@ escapes ``${*}``, ``${?}``, ``${$}``.
 Only policies with Version ``2012-10-17`` substitute variables; under ``2008-10-17`` the text is
 literal (the parser decides, this module only substitutes). A variable whose key is absent or
 multivalued in the request context and has no default is unresolvable, and an element containing it
-never matches (AWS §10).
+never matches (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_variables.html).
 """
 from __future__ import annotations
 

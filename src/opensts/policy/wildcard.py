@@ -1,7 +1,7 @@
 """Glob patterns of the policy language (``*`` any run of characters, ``?`` one character).
 
 Actions compare case-insensitively, resources and ARNs case-sensitively. ``*`` spans ``/`` and ``:``
-(AWS §10). A set of patterns compiles to one :class:`PatternSet` that answers with at most three C-level
+(https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_resource.html). A set of patterns compiles to one :class:`PatternSet` that answers with at most three C-level
 calls (set membership, ``str.startswith`` with a tuple, one alternation regex), because statements are
 matched on every request while they are compiled once.
 """

@@ -1,8 +1,9 @@
-"""Codec for the encoded authorization messages of DecodeAuthorizationMessage (reference §11).
+"""Codec for the encoded authorization messages of DecodeAuthorizationMessage
+(https://docs.aws.amazon.com/STS/latest/APIReference/API_DecodeAuthorizationMessage.html).
 
 An AccessDenied answer may carry an opaque *encoded message* explaining the decision; only a caller
-allowed ``sts:DecodeAuthorizationMessage`` can read it, via STS. The message is the JSON document of
-reference §11, authenticated-encrypted with the key ring.
+allowed ``sts:DecodeAuthorizationMessage`` can read it, via STS. The message is the JSON document
+that page documents, authenticated-encrypted with the key ring.
 
 Wire format, version 1 (then URL-safe base64 without padding, at most 10,240 characters)::
 
@@ -17,7 +18,7 @@ Wire format, version 1 (then URL-safe base64 without padding, at most 10,240 cha
 Another subkey, associated data, version byte and alphabet than session tokens: a session token is
 never accepted as a message or the reverse.
 
-Size bound. ``EncodedMessage`` is at most 10,240 characters (reference §4). If the full document
+Size bound. ``EncodedMessage`` is at most 10,240 characters (https://docs.aws.amazon.com/STS/latest/APIReference/API_DecodeAuthorizationMessage.html). If the full document
 does not fit, it is reduced step by step until it does, and ``"truncated": true`` is added at its top:
 
 1. every string longer than 256 characters (anywhere in the document) is cut to 256 characters

@@ -11,7 +11,7 @@ STORED_BLOCK_MAX = 0xFFFF  # one stored block holds at most 65,535 bytes
 
 
 def stored_block(data: bytes) -> bytes:
-    """``data`` as a single final stored block: BFINAL=1, BTYPE=00, LEN, NLEN (§3.2.4), then the bytes."""
+    """``data`` as a single final stored block: BFINAL=1, BTYPE=00, LEN, NLEN (RFC 1951 §3.2.4), then the bytes."""
     n = len(data)
     if n > STORED_BLOCK_MAX:
         raise ValueError("a stored block holds at most 65,535 bytes")
