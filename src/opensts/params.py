@@ -118,6 +118,19 @@ class ParamReader:
         elif text_check and not text_chars_valid(value):
             self.fail(value, member, f"Member must satisfy regular expression pattern: {TEXT_PATTERN}")
 
+    def check_tag_key(self, key: str, member: str) -> None:
+        """A tag key (IAM and STS alike): 1-128 characters of :data:`TAG_KEY_PATTERN` (an empty key
+        fails both, as AWS reports it)."""
+        self.check_string(key, member, min_len=1, max_len=128, text_check=False)
+        if not tag_text_valid(key):
+            self.fail(key, member, f"Member must satisfy regular expression pattern: {TAG_KEY_PATTERN}")
+
+    def check_tag_value(self, value: str, member: str) -> None:
+        """A tag value: 0-256 characters of :data:`TAG_VALUE_PATTERN`."""
+        self.check_string(value, member, max_len=256, text_check=False)
+        if not tag_text_valid(value, allow_empty=True):
+            self.fail(value, member, f"Member must satisfy regular expression pattern: {TAG_VALUE_PATTERN}")
+
     def string(
         self,
         name: str,

@@ -17,7 +17,7 @@ from typing import Any
 
 from opensts.errors import InvalidInput, LimitExceeded
 from opensts.fields import custom
-from opensts.params import TAG_KEY_PATTERN, TAG_VALUE_PATTERN, ParamReader, tag_text_valid
+from opensts.params import ParamReader
 from opensts.iam.pagination import paginate
 from opensts.store.errors import TooManyTags
 from opensts.store.tags import MAX_TAGS_PER_ENTITY
@@ -58,12 +58,8 @@ def read_tags(reader: ParamReader, name: str = "Tags", *, max_items: int = MAX_T
         if value is None:
             reader.fail(None, f"tags.{i}.member.value", "Member must not be null")
             continue
-        reader.check_string(key, f"tags.{i}.member.key", min_len=1, max_len=128, text_check=False)
-        if not tag_text_valid(key):
-            reader.fail(key, f"tags.{i}.member.key", f"Member must satisfy regular expression pattern: {TAG_KEY_PATTERN}")
-        reader.check_string(value, f"tags.{i}.member.value", max_len=256, text_check=False)
-        if not tag_text_valid(value, allow_empty=True):
-            reader.fail(value, f"tags.{i}.member.value", f"Member must satisfy regular expression pattern: {TAG_VALUE_PATTERN}")
+        reader.check_tag_key(key, f"tags.{i}.member.key")
+        reader.check_tag_value(value, f"tags.{i}.member.value")
         if key.lower() in seen:
             raise InvalidInput(DUPLICATE_KEYS)
         seen.add(key.lower())
@@ -87,9 +83,7 @@ def read_tag_keys(reader: ParamReader, name: str = "TagKeys", *, max_items: int 
         if not isinstance(key, str):
             reader.fail(None, f"{member}.{i}.member", "Member must be a string")
             continue
-        reader.check_string(key, f"{member}.{i}.member", min_len=1, max_len=128, text_check=False)
-        if key and not tag_text_valid(key):
-            reader.fail(key, f"{member}.{i}.member", f"Member must satisfy regular expression pattern: {TAG_KEY_PATTERN}")
+        reader.check_tag_key(key, f"{member}.{i}.member")
         out.append(key)
     return out
 

@@ -24,11 +24,8 @@ from opensts.fields import SECRET_FIELD
 from opensts.params import (
     LONE_SURROGATE,
     POLICY_TEXT_PATTERN,
-    TAG_KEY_PATTERN,
-    TAG_VALUE_PATTERN,
     ParamReader,
     json_has_lone_surrogate,
-    tag_text_valid,
 )
 from opensts.policy import PolicyValidationError, parse_policy
 
@@ -113,21 +110,15 @@ def read_session_tags(reader: ParamReader) -> SessionTags:
         if not isinstance(value, str):
             reader.fail(None, f"tags.{i}.member.value", "Member must not be null")
             continue
-        reader.check_string(key, f"tags.{i}.member.key", min_len=1, max_len=128, text_check=False)
-        if key and not tag_text_valid(key):
-            reader.fail(key, f"tags.{i}.member.key", f"Member must satisfy regular expression pattern: {TAG_KEY_PATTERN}")
-        reader.check_string(value, f"tags.{i}.member.value", max_len=256, text_check=False)
-        if not tag_text_valid(value, allow_empty=True):
-            reader.fail(value, f"tags.{i}.member.value", f"Member must satisfy regular expression pattern: {TAG_VALUE_PATTERN}")
+        reader.check_tag_key(key, f"tags.{i}.member.key")
+        reader.check_tag_value(value, f"tags.{i}.member.value")
         tags.append((key, value))
     transitive: list[str] = []
     for i, key in enumerate(reader.list("TransitiveTagKeys", max_items=MAX_TAGS), start=1):
         if not isinstance(key, str):
             reader.fail(None, f"transitiveTagKeys.{i}.member", "Member must not be null")
             continue
-        reader.check_string(key, f"transitiveTagKeys.{i}.member", min_len=1, max_len=128, text_check=False)
-        if key and not tag_text_valid(key):
-            reader.fail(key, f"transitiveTagKeys.{i}.member", f"Member must satisfy regular expression pattern: {TAG_KEY_PATTERN}")
+        reader.check_tag_key(key, f"transitiveTagKeys.{i}.member")
         transitive.append(key)
     return SessionTags(tuple(tags), tuple(transitive))
 
