@@ -14,7 +14,7 @@ send. It is built for hot paths:
 Values must not be None (``get`` answers None for an absent key); store a tuple or a sentinel.
 
 Which caches exist, their sizes, and which ones hold IAM data (dropped together at every IAM
-change) is decided in one place: :class:`opensts.runtime.Caches`, built by ``open_runtime``. This
+change) is decided in one place: :class:`Caches` below, built by ``open_runtime``. This
 module imports nothing else from OpenSTS.
 """
 
