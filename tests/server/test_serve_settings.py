@@ -108,6 +108,25 @@ def test_several_workers_log_alike_and_clean_up(tmp_path: Path) -> None:
     assert "Traceback" not in log_path.read_text()
 
 
+def _read_response(sock: socket.socket) -> bytes:
+    """One whole HTTP response (head and Content-Length body), however the bytes arrive."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = sock.recv(65536)
+        if not chunk:
+            return data
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = next((int(line.split(b":", 1)[1]) for line in head.split(b"\r\n")
+                   if line.lower().startswith(b"content-length:")), 0)
+    while len(body) < length:
+        chunk = sock.recv(65536)
+        if not chunk:
+            break
+        body += chunk
+    return head + b"\r\n\r\n" + body
+
+
 def test_pooled_connections_outlive_the_sdk_idle_time(server: ServerInfo) -> None:
     """A request sent on a connection idle for 6 s (past uvicorn's default 5 s keep-alive) is served."""
     url = urllib.parse.urlsplit(server.url)
@@ -116,8 +135,8 @@ def test_pooled_connections_outlive_the_sdk_idle_time(server: ServerInfo) -> Non
     with socket.create_connection((url.hostname, url.port), timeout=10) as sock:
         request = b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n"
         sock.sendall(request)
-        assert sock.recv(65536).startswith(b"HTTP/1.1 200 ")
+        assert _read_response(sock).startswith(b"HTTP/1.1 200 ")
         time.sleep(6)
         sock.sendall(request)
-        assert sock.recv(65536).startswith(b"HTTP/1.1 200 "), "the server closed the kept-alive connection"
+        assert _read_response(sock).startswith(b"HTTP/1.1 200 "), "the server closed the kept-alive connection"
     sts.get_caller_identity()  # the SDK's pooled connection, 6 s idle: no ConnectionClosedError
