@@ -118,11 +118,12 @@ class ParamReader:
         elif text_check and not text_chars_valid(value):
             self.fail(value, member, f"Member must satisfy regular expression pattern: {TEXT_PATTERN}")
 
-    def check_tag_key(self, key: str, member: str) -> None:
-        """A tag key (IAM and STS alike): 1-128 characters of :data:`TAG_KEY_PATTERN` (an empty key
-        fails both, as AWS reports it)."""
+    def check_tag_key(self, key: str, member: str, *, pattern_when_empty: bool = True) -> None:
+        """A tag key (IAM and STS alike): 1-128 characters of :data:`TAG_KEY_PATTERN`. An empty key
+        fails the length, and the pattern too unless ``pattern_when_empty`` is False (STS session
+        tags and the TagKeys of Untag* report one failure for it, IAM's Tags two)."""
         self.check_string(key, member, min_len=1, max_len=128, text_check=False)
-        if not tag_text_valid(key):
+        if (key or pattern_when_empty) and not tag_text_valid(key):
             self.fail(key, member, f"Member must satisfy regular expression pattern: {TAG_KEY_PATTERN}")
 
     def check_tag_value(self, value: str, member: str) -> None:

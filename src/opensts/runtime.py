@@ -67,6 +67,7 @@ class Runtime:
     policies: PolicyCache = field(init=False, repr=False)
     _keyring_loaded_at: float = 0.0
     _keyring_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _iam_version_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _jwks: "JwksCache | None" = field(default=None, repr=False)
     _jwks_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -116,9 +117,14 @@ class Runtime:
         """Read the store's IAM change counter (blocking); on a change, drop every cache of IAM data
         (credentials, callers, policies, providers...: ``Caches.drop_iam_data``)."""
         version = self.store.meta.version("iam")
-        if force or version != self.iam_version:
-            self.iam_version = version
-            self.caches.drop_iam_data()
+        with self._iam_version_lock:
+            # The counter only grows: a poll that read it before this process's own write committed
+            # must not move the version back (entries stamped with the older one would be served).
+            if version < self.iam_version:
+                return
+            if force or version != self.iam_version:
+                self.iam_version = version
+                self.caches.drop_iam_data()
 
     def close(self) -> None:
         self.store.close()

@@ -282,6 +282,6 @@ def test_check_mfa_code_accepts_each_code_once(server, iam) -> None:  # type: ig
         assert not check_mfa_code(runtime.store.mfa, serial, user_id, totp.at(later - 30), later)  # older step
         assert not check_mfa_code(runtime.store.mfa, serial, user_id, "12345x", later + 30)
         assert check_mfa_code(runtime.store.mfa, serial, user_id, totp.at(later + 30), later + 30)
-        assert not check_mfa_code(runtime, serial + "x", user_id, totp.at(later + 60), later + 60)
+        assert not check_mfa_code(runtime.store.mfa, serial + "x", user_id, totp.at(later + 60), later + 60)
     finally:
         runtime.close()

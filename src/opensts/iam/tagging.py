@@ -83,7 +83,7 @@ def read_tag_keys(reader: ParamReader, name: str = "TagKeys", *, max_items: int 
         if not isinstance(key, str):
             reader.fail(None, f"{member}.{i}.member", "Member must be a string")
             continue
-        reader.check_tag_key(key, f"{member}.{i}.member")
+        reader.check_tag_key(key, f"{member}.{i}.member", pattern_when_empty=False)
         out.append(key)
     return out
 

@@ -110,7 +110,7 @@ def read_session_tags(reader: ParamReader) -> SessionTags:
         if not isinstance(value, str):
             reader.fail(None, f"tags.{i}.member.value", "Member must not be null")
             continue
-        reader.check_tag_key(key, f"tags.{i}.member.key")
+        reader.check_tag_key(key, f"tags.{i}.member.key", pattern_when_empty=False)
         reader.check_tag_value(value, f"tags.{i}.member.value")
         tags.append((key, value))
     transitive: list[str] = []
@@ -118,7 +118,7 @@ def read_session_tags(reader: ParamReader) -> SessionTags:
         if not isinstance(key, str):
             reader.fail(None, f"transitiveTagKeys.{i}.member", "Member must not be null")
             continue
-        reader.check_tag_key(key, f"transitiveTagKeys.{i}.member")
+        reader.check_tag_key(key, f"transitiveTagKeys.{i}.member", pattern_when_empty=False)
         transitive.append(key)
     return SessionTags(tuple(tags), tuple(transitive))
 
