@@ -282,3 +282,33 @@ def test_saml_metadata_is_stored_verbatim(iam) -> None:  # type: ignore[no-untyp
     document = metadata_xml().replace("Example IdP</md:OrganizationName>", f"Example {marker}</md:OrganizationName>")
     arn = iam.create_saml_provider(Name=random_name("v"), SAMLMetadataDocument=document)["SAMLProviderArn"]
     assert marker in iam.get_saml_provider(SAMLProviderArn=arn)["SAMLMetadataDocument"]
+
+
+def test_tagging_providers_and_mfa_devices_is_authorized_with_tag_condition_keys(server, iam) -> None:  # type: ignore[no-untyped-def]
+    """aws:RequestTag/KEY and aws:TagKeys hold on Tag*/Untag* of OIDC and SAML providers and MFA
+    devices, as on users and roles (the IAM service authorization reference lists them)."""
+    oidc = iam.create_open_id_connect_provider(Url=oidc_url(), ThumbprintList=[THUMB])["OpenIDConnectProviderArn"]
+    saml = iam.create_saml_provider(Name=random_name("idp"), SAMLMetadataDocument=metadata_xml())["SAMLProviderArn"]
+    serial = iam.create_virtual_mfa_device(VirtualMFADeviceName=random_name("mfa"))["VirtualMFADevice"]["SerialNumber"]
+    policy = {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": ["iam:TagOpenIDConnectProvider", "iam:TagSAMLProvider", "iam:TagMFADevice"],
+         "Resource": "*", "Condition": {"StringEquals": {"aws:RequestTag/team": "blue"}}},
+        {"Effect": "Allow", "Action": ["iam:UntagOpenIDConnectProvider", "iam:UntagSAMLProvider", "iam:UntagMFADevice"],
+         "Resource": "*", "Condition": {"ForAllValues:StringEquals": {"aws:TagKeys": ["team"]}}},
+    ]}
+    _, creds = make_user(server, policy)
+    client = server.client("iam", creds)
+    calls = [
+        (client.tag_open_id_connect_provider, client.untag_open_id_connect_provider, {"OpenIDConnectProviderArn": oidc}),
+        (client.tag_saml_provider, client.untag_saml_provider, {"SAMLProviderArn": saml}),
+        (client.tag_mfa_device, client.untag_mfa_device, {"SerialNumber": serial}),
+    ]
+    for tag, untag, target in calls:
+        tag(Tags=[{"Key": "team", "Value": "blue"}], **target)
+        with pytest.raises(ClientError) as exc:
+            tag(Tags=[{"Key": "team", "Value": "red"}], **target)
+        assert error_code(exc) == "AccessDenied"
+        untag(TagKeys=["team"], **target)
+        with pytest.raises(ClientError) as exc:
+            untag(TagKeys=["owner"], **target)
+        assert error_code(exc) == "AccessDenied"

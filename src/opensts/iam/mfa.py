@@ -18,8 +18,6 @@ account).
 
 Deviations from AWS:
 - Only virtual (TOTP) devices: no hardware tokens, FIDO keys or SMS.
-- TagMFADevice and UntagMFADevice are authorized without ``aws:RequestTag/KEY`` and
-  ``aws:TagKeys``, so policies conditioned on them do not match these calls.
 """
 
 from __future__ import annotations
@@ -36,7 +34,7 @@ from opensts.iam import fields, tagging
 from opensts.iam.common import authorize_iam, caller_account, resource_arn
 from opensts.iam.entities import authorized_user, calling_user, user_arn
 from opensts.iam.pagination import paginate
-from opensts.iam.tagging import ListTagsResult, Tag, add_tags, pairs, tags_page
+from opensts.iam.tagging import ListTagsResult, Tag, add_tags, pairs, tag_context, tags_page, untag_context
 from opensts.identity import arn as arns
 from opensts.store.iam_mfa import MAX_DEVICES_PER_USER, MfaDeviceRecord, UserRef
 from opensts.store.errors import CodeReplayed, DeviceExists, DeviceInUse, NoSuchDevice, TooManyDevices
@@ -222,10 +220,13 @@ def _device_of_account(ctx: ActionContext, account: str, serial: str) -> MfaDevi
     return device
 
 
-def _authorized_device(ctx: ActionContext, action_name: str, serial: str) -> MfaDeviceRecord:
-    """The device ``serial`` of the caller's account, once ``iam:ACTION`` on it is allowed."""
+def _authorized_device(
+    ctx: ActionContext, action_name: str, serial: str, context: dict[str, Any] | None = None
+) -> MfaDeviceRecord:
+    """The device ``serial`` of the caller's account, once ``iam:ACTION`` on it is allowed (with the
+    action's own condition keys, ``context``)."""
     account = caller_account(ctx)
-    authorize_iam(ctx, action_name, _serial_resource(account, serial))
+    authorize_iam(ctx, action_name, _serial_resource(account, serial), context)
     return _device_of_account(ctx, account, serial)
 
 
@@ -368,7 +369,7 @@ def get_mfa_device(ctx: ActionContext, request: GetMFADeviceRequest) -> GetMFADe
 @action("iam", "TagMFADevice", request=TagMFADeviceRequest, writes=True)
 def tag_mfa_device(ctx: ActionContext, request: TagMFADeviceRequest) -> None:
     serial = request.serial_number
-    _authorized_device(ctx, "TagMFADevice", serial)
+    _authorized_device(ctx, "TagMFADevice", serial, tag_context(request.tags))
     try:
         add_tags(lambda new: ctx.runtime.store.mfa.tag(serial, new), request.tags, TAG_QUOTA)
     except NoSuchDevice:
@@ -378,7 +379,7 @@ def tag_mfa_device(ctx: ActionContext, request: TagMFADeviceRequest) -> None:
 @action("iam", "UntagMFADevice", request=UntagMFADeviceRequest, writes=True)
 def untag_mfa_device(ctx: ActionContext, request: UntagMFADeviceRequest) -> None:
     serial = request.serial_number
-    _authorized_device(ctx, "UntagMFADevice", serial)
+    _authorized_device(ctx, "UntagMFADevice", serial, untag_context(request.tag_keys))
     try:
         ctx.runtime.store.mfa.untag(serial, request.tag_keys)
     except NoSuchDevice:

@@ -20,8 +20,6 @@ is InvalidInput first.
 Deviations from AWS:
 - Encrypted SAML assertions are not supported: ``AssertionEncryptionMode=Required``,
   ``AddPrivateKey`` and ``RemovePrivateKey`` are InvalidInput.
-- The Tag*/Untag* actions of providers are authorized without ``aws:RequestTag/KEY`` and
-  ``aws:TagKeys``, so policies conditioned on them do not match these calls.
 """
 
 from __future__ import annotations
@@ -39,7 +37,7 @@ from opensts.federation.saml_metadata import IdpMetadata, MetadataError, parse_i
 from opensts.fields import NoParameters, custom, one_of, text
 from opensts.iam import fields, tagging
 from opensts.iam.common import authorize_iam, caller_account
-from opensts.iam.tagging import ListTagsResult, Tag, add_tags, pairs, tags_page
+from opensts.iam.tagging import ListTagsResult, Tag, add_tags, pairs, tag_context, tags_page, untag_context
 from opensts.identity import arn as arns
 from opensts.params import ParamReader
 from opensts.store.iam_providers import OidcProviderRecord, ProviderRepository, SamlProviderRecord
@@ -308,10 +306,13 @@ def _check_provider_arn(arn: str, resource_type: str) -> None:
         raise InvalidInput(f"ARN {arn} is not valid.")
 
 
-def _provider(ctx: ActionContext, kind: _Kind[R], action_name: str, arn: str) -> R:
-    """The provider ``arn`` of the caller's account, once ``iam:ACTION`` on it is allowed."""
+def _provider(
+    ctx: ActionContext, kind: _Kind[R], action_name: str, arn: str, context: dict[str, Any] | None = None
+) -> R:
+    """The provider ``arn`` of the caller's account, once ``iam:ACTION`` on it is allowed (with the
+    action's own condition keys, ``context``)."""
     _check_provider_arn(arn, kind.resource_type)
-    authorize_iam(ctx, action_name, arn)
+    authorize_iam(ctx, action_name, arn, context)
     record = kind.get(ctx.runtime.store.providers, arn)
     if record is None or record.account_id != caller_account(ctx):
         raise kind.no_such(arn)
@@ -319,7 +320,7 @@ def _provider(ctx: ActionContext, kind: _Kind[R], action_name: str, arn: str) ->
 
 
 def _tag(ctx: ActionContext, kind: _Kind[Any], action_name: str, arn: str, tags: list[Tag]) -> None:
-    _provider(ctx, kind, action_name, arn)
+    _provider(ctx, kind, action_name, arn, tag_context(tags))
     try:
         add_tags(lambda new: ctx.runtime.store.providers.tag(kind.tag_type, arn, new), tags, kind.tag_quota)
     except NoSuchProvider:
@@ -327,7 +328,7 @@ def _tag(ctx: ActionContext, kind: _Kind[Any], action_name: str, arn: str, tags:
 
 
 def _untag(ctx: ActionContext, kind: _Kind[Any], action_name: str, arn: str, keys: list[str]) -> None:
-    _provider(ctx, kind, action_name, arn)
+    _provider(ctx, kind, action_name, arn, untag_context(keys))
     try:
         ctx.runtime.store.providers.untag(kind.tag_type, arn, keys)
     except NoSuchProvider:
