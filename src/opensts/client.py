@@ -22,11 +22,13 @@ policies to decide what callers may do (docs/AUTHORIZE.md)::
 * :class:`Authorizer` does the forwarding, signed with the service's own credentials (botocore's
   SigV4 signer, service name ``opensts``), and keeps a small decision cache keyed by the signed
   request (signature, credential, target, headers, body hash — identical replays hit it; entries
-  live ``cache_ttl`` seconds, at most ``cache_size`` of them; unsigned requests are not cached). ``authorize`` is async (httpx.AsyncClient), ``authorize_sync`` blocking.
+  live ``cache_ttl`` seconds, at most ``cache_size`` of them; unsigned requests are not cached).
+  ``authorize`` is async, on kept-alive connections of its own (``client_pool.py``: a general HTTP
+  client cost more than OpenSTS's decision); ``authorize_sync`` is blocking (httpx).
 * :func:`authorize_request` is the plain function: one request, one answer, no cache.
 
 OpenSTS unreachable, or refusing the service's own call, fails closed (:class:`AuthorizerError`;
-the middleware answers 503). Needs ``httpx`` and ``botocore``.
+the middleware answers 503). Needs ``httpx`` and ``botocore``: ``pip install 'opensts[client]'``.
 """
 
 from __future__ import annotations
@@ -45,6 +47,8 @@ from typing import Any, Union
 from xml.sax.saxutils import escape
 
 import httpx
+
+from opensts.client_pool import ConnectionPool, PoolError
 
 __all__ = [
     "Authorization",
@@ -239,7 +243,8 @@ class Authorizer:
         self.timeout = timeout
         self._transport = transport
         self._cache: OrderedDict[tuple[Any, ...], tuple[float, AuthorizationResult]] = OrderedDict()
-        self._client: httpx.AsyncClient | None = None
+        self._client: httpx.AsyncClient | None = None  # only with a custom ``transport``
+        self._pool = ConnectionPool(self.url, timeout)
         self._sync_client: httpx.Client | None = None
         self.hits = 0
         self.misses = 0
@@ -270,16 +275,18 @@ class Authorizer:
         return dict(request.headers.items())
 
     @staticmethod
-    def _answer(response: httpx.Response) -> AuthorizationResult:
-        if response.status_code != 200:
+    def _answer(status: int, body: bytes) -> AuthorizationResult:
+        if status != 200:
             try:
-                error = response.json()["error"]
+                error = json.loads(body)["error"]
                 code, message = error["code"], error["message"]
             except Exception:
-                code, message = None, response.text[:200]
-            raise AuthorizerError(f"OpenSTS answered {response.status_code}: {code}: {message}",
-                                  response.status_code, code)
-        return AuthorizationResult.from_json(response.json())
+                code, message = None, body[:200].decode("utf-8", "replace")
+            raise AuthorizerError(f"OpenSTS answered {status}: {code}: {message}", status, code)
+        try:
+            return AuthorizationResult.from_json(json.loads(body))
+        except (ValueError, KeyError, TypeError) as exc:
+            raise AuthorizerError(f"OpenSTS answered something else than a decision: {exc!r}", status) from None
 
     # -- the cache
     def _key(self, request: SignedRequest, authorization: Authorization) -> tuple[Any, ...] | None:
@@ -321,13 +328,18 @@ class Authorizer:
         if cached is not None:
             return cached
         body = self.payload(request, authorization)
-        if self._client is None:
-            self._client = httpx.AsyncClient(timeout=self.timeout, transport=self._transport)
+        headers = self.sign(body)
         try:
-            response = await self._client.post(self.url, content=body, headers=self.sign(body))
-        except httpx.HTTPError as exc:
+            if self._transport is None:
+                status, answer = await self._pool.post(body, headers)
+            else:
+                if self._client is None:
+                    self._client = httpx.AsyncClient(timeout=self.timeout, transport=self._transport)
+                response = await self._client.post(self.url, content=body, headers=headers)
+                status, answer = response.status_code, response.content
+        except (PoolError, httpx.HTTPError) as exc:
             raise AuthorizerError(f"OpenSTS unreachable: {exc!r}") from exc
-        result = self._answer(response)
+        result = self._answer(status, answer)
         self._store(key, result)
         return result
 
@@ -343,11 +355,12 @@ class Authorizer:
             response = self._sync_client.post(self.url, content=body, headers=self.sign(body))
         except httpx.HTTPError as exc:
             raise AuthorizerError(f"OpenSTS unreachable: {exc!r}") from exc
-        result = self._answer(response)
+        result = self._answer(response.status_code, response.content)
         self._store(key, result)
         return result
 
     async def aclose(self) -> None:
+        await self._pool.aclose()
         if self._client is not None:
             await self._client.aclose()
             self._client = None
