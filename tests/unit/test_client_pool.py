@@ -132,3 +132,29 @@ def test_nothing_listening_is_a_pool_error() -> None:
             await pool.post(b"x", {})
 
     asyncio.run(main())
+
+
+@pytest.mark.parametrize("token", [None, "FwoGZXIvYXdzEXAMPLETOKEN=="])
+@pytest.mark.parametrize("endpoint", ["http://127.0.0.1:7070", "https://sts.example.com", "http://opensts:8080/base"])
+def test_the_client_signs_as_botocore_does(endpoint: str, token: str | None) -> None:
+    """The client's own SigV4 signer gives exactly botocore's Authorization header."""
+    from datetime import datetime, timezone
+    from unittest import mock
+
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    from opensts.client import Authorizer
+
+    creds = ("AKIAIOSFODNN7EXAMPLE", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", token)
+    authorizer = Authorizer(endpoint, creds, region="eu-west-3")
+    when = datetime(2026, 12, 3, 9, 30, 0, tzinfo=timezone.utc)
+    body = b'{"action":"ec2:StopInstances"}'
+    ours = authorizer.sign(body, now=when)
+    request = AWSRequest(method="POST", url=authorizer.url, data=body, headers={"Content-Type": "application/json"})
+    with mock.patch("botocore.auth.get_current_datetime", return_value=when.replace(tzinfo=None)):
+        SigV4Auth(Credentials(*creds), "opensts", "eu-west-3").add_auth(request)
+    assert ours["Authorization"] == request.headers["Authorization"]
+    assert ours["X-Amz-Date"] == request.headers["X-Amz-Date"]
+    assert ours.get("X-Amz-Security-Token") == request.headers.get("X-Amz-Security-Token")
