@@ -16,8 +16,8 @@ from opensts.server import auth
 from opensts.tokens import KeyRing, SessionClaims
 from opensts.tokens.errors import InvalidSessionToken
 from opensts.tokens.session_token import encode_session_token
+from tests.tokens.conftest import make_claims
 
-ACCT = "609629065308"
 
 
 def test_oldest_entries_go_first_and_the_size_holds() -> None:
@@ -94,19 +94,7 @@ def test_a_runtime_drops_its_iam_caches_when_the_counter_moves(tmp_path) -> None
 
 # --- the edge's memos ---------------------------------------------------------------------------
 def claims() -> SessionClaims:
-    return SessionClaims(
-        access_key_id="ASIAY34FZKBOKMUTVV7A",
-        secret_access_key="wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
-        account_id=ACCT,
-        kind="assumed-role",
-        principal_arn=f"arn:aws:sts::{ACCT}:assumed-role/deploy/ci-run-42",
-        principal_id="AROAY34FZKBOKMUTVV7AB:ci-run-42",
-        source_arn=f"arn:aws:iam::{ACCT}:role/deploy",
-        source_id="AROAY34FZKBOKMUTVV7AB",
-        issued_at=1_795_000_000,
-        expires_at=1_795_003_600,
-        session_policy=json.dumps({"Version": "2012-10-17", "Statement": []}),
-    )
+    return make_claims(session_policy=json.dumps({"Version": "2012-10-17", "Statement": []}))
 
 
 @pytest.fixture

@@ -8,15 +8,7 @@ from sqlalchemy import delete, select
 from opensts.store import Store, meta, schema
 from opensts.tokens.master_key import MasterKey
 
-ACCOUNT = "123456789012"
-
-
-@pytest.fixture
-def store(database_url: str):  # type: ignore[no-untyped-def]
-    s = Store(database_url, MasterKey.generate())
-    s.accounts.create(ACCOUNT, "a")
-    yield s
-    s.close()
+from tests.unit.conftest import ACCOUNT
 
 
 def _create_user(store: Store, name: str) -> None:

@@ -9,16 +9,8 @@ import pytest
 from opensts.store import Store
 from opensts.tokens.master_key import MasterKey
 
-ACCOUNT = "123456789012"
+from tests.unit.conftest import ACCOUNT
 NOW = datetime(2024, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
-
-
-@pytest.fixture
-def store(database_url: str):  # type: ignore[no-untyped-def]
-    s = Store(database_url, MasterKey.generate())
-    s.accounts.create(ACCOUNT, "a")
-    yield s
-    s.close()
 
 
 def test_path_prefixes_match_case_sensitively_and_literally_for_every_entity(store: Store) -> None:

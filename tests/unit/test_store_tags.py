@@ -16,16 +16,8 @@ from opensts.store import Store, schema, tags
 from opensts.store.errors import NoSuchDevice, NoSuchProvider, TooManyTags
 from opensts.tokens.master_key import MasterKey
 
-ACCOUNT = "123456789012"
+from tests.unit.conftest import ACCOUNT
 NOW = datetime(2024, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
-
-
-@pytest.fixture
-def store(database_url: str):  # type: ignore[no-untyped-def]
-    s = Store(database_url, MasterKey.generate())
-    s.accounts.create(ACCOUNT, "a")
-    yield s
-    s.close()
 
 
 def _fifty() -> list[tuple[str, str]]:
