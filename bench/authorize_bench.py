@@ -21,7 +21,8 @@ stays valid for the 5-minute clock skew, so wrk does no signing):
   service whose questions rarely repeat);
 * /v1/authorize, Deny: the same, for an action alice may not perform (builds an encoded message);
 * the instance service's DescribeInstances through the middleware, decision cache on (every request
-  after the first is a cache hit) and off (every request asks OpenSTS).
+  after the first is a cache hit) and off (every request asks OpenSTS), and the same service with no
+  middleware (``--unprotected``): what the middleware costs.
 
 The measurements take turns over ``--rounds`` rounds (the machine's speed drifts). Prints median
 requests/s and the ratios of the /v1/authorize Allow figures to GetCallerIdentity (the goal, >= 0.70,
@@ -159,14 +160,15 @@ def main() -> None:
         service, alice = setup(url, root)
 
         services = {}
-        for name, ttl in (("cached", "60"), ("uncached", "0")):
+        for name, ttl in (("cached", "60"), ("uncached", "0"), ("unprotected", "0")):
             service_port = free_port()
             service_env = {**os.environ, "AWS_ACCESS_KEY_ID": service[0], "AWS_SECRET_ACCESS_KEY": service[1]}
             for var in ("AWS_SESSION_TOKEN", "AWS_PROFILE"):
                 service_env.pop(var, None)
             process = subprocess.Popen(
                 [sys.executable, str(ROOT / "examples" / "instance-service" / "instance_service.py"),
-                 "--opensts-url", url, "--port", str(service_port), "--cache-ttl", ttl],
+                 "--opensts-url", url, "--port", str(service_port), "--cache-ttl", ttl,
+                 *(["--unprotected"] if name == "unprotected" else [])],
                 env=service_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
             )
             processes.append(process)
@@ -197,8 +199,10 @@ def main() -> None:
             f"/v1/authorize Allow, {SPREAD} res.": ask_spread,
             "/v1/authorize Deny": lambda: ask("ec2:TerminateInstances", "encodedMessage"),
         }
+        labels = {"cached": "middleware, cache on", "uncached": "middleware, cache off",
+                  "unprotected": "service, no middleware"}
         for name, service_url in services.items():
-            runs[f"middleware, cache {'on' if name == 'cached' else 'off'}"] = (
+            runs[labels[name]] = (
                 lambda service_url=service_url: measure(
                     service_url + "/", describe, sign(service_url + "/", describe, alice, "ec2", form), args, workdir,
                     "reservationSet"))
@@ -215,6 +219,15 @@ def main() -> None:
             paired = [a / g for a, g in zip(rounds[name], rounds["GetCallerIdentity"])]
             each = ", ".join(f"{r:.2f}" for r in paired)
             print(f"  {name + ' / GCI':<36} {results[name] / results['GetCallerIdentity']:>4.2f}; "
+                  f"{statistics.median(paired):.2f} ({each})")
+        # Issue 19's goals for the middleware: cache off against direct /v1/authorize, cache on
+        # against the same service without it.
+        print("  the middleware's cost: of the medians; median of the rounds' (each round's)")
+        for name, base in (("middleware, cache off", "/v1/authorize Allow"),
+                           ("middleware, cache on", "service, no middleware")):
+            paired = [a / b for a, b in zip(rounds[name], rounds[base])]
+            each = ", ".join(f"{r:.2f}" for r in paired)
+            print(f"  {name + ' / ' + base:<52} {results[name] / results[base]:>4.2f}; "
                   f"{statistics.median(paired):.2f} ({each})")
     finally:
         stop_all(processes, workdir)

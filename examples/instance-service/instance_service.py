@@ -188,9 +188,11 @@ class InstanceService:
 
 
 def create_app(opensts_url: str, credentials: Any, account_id: str, region: str = "us-east-1",
-               cache_ttl: float = 5.0) -> AuthorizationMiddleware:
+               cache_ttl: float = 5.0, *, unprotected: bool = False) -> Any:
     service = InstanceService(account_id, region)
     app = Starlette(routes=[Route("/", service.endpoint, methods=["GET", "POST"])])
+    if unprotected:  # benchmarks only: the same service without the middleware, to measure its cost
+        return app
     authorizer = Authorizer(opensts_url, credentials, region=region, cache_ttl=cache_ttl)
     protected = AuthorizationMiddleware(app, authorizer, service.authorizations, error_format="ec2")
     protected.service = service  # type: ignore[attr-defined]
@@ -207,6 +209,8 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=8080)
     parser.add_argument("--region", default="us-east-1")
     parser.add_argument("--cache-ttl", type=float, default=5.0, help="decision cache lifetime in seconds (0: off)")
+    parser.add_argument("--unprotected", action="store_true",
+                        help="benchmarks only: serve without the middleware (anyone may do anything)")
     args = parser.parse_args()
     session = boto3.session.Session(region_name=args.region)
     credentials = session.get_credentials()
@@ -214,7 +218,8 @@ def main() -> None:
         parser.error("no AWS credentials for the service (set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY)")
     # The instances belong to the service's account.
     account_id = session.client("sts", endpoint_url=args.opensts_url).get_caller_identity()["Account"]
-    app = create_app(args.opensts_url, credentials, account_id, args.region, args.cache_ttl)
+    app = create_app(args.opensts_url, credentials, account_id, args.region, args.cache_ttl,
+                     unprotected=args.unprotected)
     print(f"instance service for account {account_id} on http://{args.host}:{args.port}", flush=True)
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
 
