@@ -24,7 +24,7 @@ class CredentialCache:
     def __init__(
         self,
         store: "Store",
-        entries: "BoundedCache[str, Any] | None" = None,
+        entries: "BoundedCache[str, Any]",
         ttl: float = 5.0,
         miss_ttl: float = 1.0,
     ) -> None:
@@ -32,7 +32,7 @@ class CredentialCache:
         self._ttl = ttl
         self._miss_ttl = miss_ttl
         # access key id → (monotonic expiry, Credential | None)
-        self._entries = entries if entries is not None else BoundedCache("credentials", 50_000, iam_data=True)
+        self._entries = entries  # runtime.caches.credentials: cleared at every IAM change
 
     def peek(self, access_key_id: str) -> "Credential | None | object":
         """The cached answer without I/O: a Credential, None (known missing) or ``MISSING``."""
@@ -50,9 +50,5 @@ class CredentialCache:
         ttl = self._ttl if credential is not None else self._miss_ttl
         self._entries.put(access_key_id, (time.monotonic() + ttl, credential), generation)
         return credential
-
-    def invalidate(self) -> None:
-        self._entries.clear()
-
 
 MISSING = _MISSING

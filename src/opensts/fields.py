@@ -23,7 +23,6 @@ on the types themselves.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -31,7 +30,7 @@ from enum import Enum
 from types import MappingProxyType
 from typing import Any, TypeVar
 
-from opensts.params import ParamReader
+from opensts.params import ParamReader, member_name
 
 PARAM = "opensts.param"  # field metadata: how the field is read from the Query parameters
 SECRET = "opensts.secret"  # field metadata: True when the field carries a secret
@@ -99,8 +98,7 @@ class OneOf:
         if value is None:
             return self.default
         if value not in self.values:
-            member = self.name[:1].lower() + self.name[1:]
-            reader.fail(value, member, f"Member must satisfy enum value set: [{', '.join(self.values)}]")
+            reader.fail(value, member_name(self.name), f"Member must satisfy enum value set: [{', '.join(self.values)}]")
         return value
 
 
@@ -116,11 +114,9 @@ class TextList:
     pattern: str | None = None
 
     def read(self, reader: ParamReader) -> list[str]:
-        member = self.name[:1].lower() + self.name[1:]
-        if self.required and self.name not in reader.params:
-            reader.fail(None, member, "Member must not be null")
+        member = member_name(self.name)
         out: list[str] = []
-        for i, item in enumerate(reader.list(self.name, max_items=self.max_items), start=1):
+        for i, item in enumerate(reader.list(self.name, max_items=self.max_items, required=self.required), start=1):
             if not isinstance(item, str):
                 reader.fail(None, f"{member}.{i}.member", "Member must be a string")
                 continue
@@ -139,11 +135,17 @@ class Custom:
 
 
 # --- Declaring fields --------------------------------------------------------------------------------
-def _field(spec: Any, *, required: bool, default: Any, secret_: bool) -> Any:
-    metadata = {PARAM: spec, SECRET: secret_}
-    if required:
-        return dataclasses.field(metadata=metadata, repr=not secret_)
-    return dataclasses.field(default=default, metadata=metadata, repr=not secret_)
+def _field(spec: Any = None, *, default: Any = dataclasses.MISSING, secret: bool = False, xml: str | None = None) -> Any:
+    """The dataclass field: read by ``spec`` (None: a result's field), secret or not; a list or dict
+    default becomes a factory. No default: the field is required."""
+    metadata: dict[str, Any] = {SECRET: secret}
+    if spec is not None:
+        metadata[PARAM] = spec
+    if xml is not None:
+        metadata["xml"] = xml
+    if isinstance(default, (list, dict)):
+        return dataclasses.field(default_factory=type(default), metadata=metadata, repr=not secret)
+    return dataclasses.field(default=default, metadata=metadata, repr=not secret)
 
 
 def text(
@@ -158,7 +160,7 @@ def text(
 ) -> Any:
     """A string parameter; without ``pattern``, the characters of ``params.TEXT_PATTERN``."""
     spec = Text(name, required, min_len, max_len, pattern, default)
-    return _field(spec, required=required, default=default, secret_=secret)
+    return _field(spec, default=dataclasses.MISSING if required else default, secret=secret)
 
 
 def integer(
@@ -169,16 +171,16 @@ def integer(
     max_value: int | None = None,
     default: int | None = None,
 ) -> Any:
-    return _field(Integer(name, required, min_value, max_value, default), required=required, default=default, secret_=False)
+    return _field(Integer(name, required, min_value, max_value, default), default=dataclasses.MISSING if required else default)
 
 
 def one_of(name: str, values: tuple[str, ...], *, required: bool = False, default: str | None = None) -> Any:
     """An enum parameter: AWS's "Member must satisfy enum value set: [A, B]" for anything else."""
-    return _field(OneOf(name, values, required, default), required=required, default=default, secret_=False)
+    return _field(OneOf(name, values, required, default), default=dataclasses.MISSING if required else default)
 
 
 def boolean(name: str, *, default: bool | None = None) -> Any:
-    return _field(Boolean(name, default), required=False, default=default, secret_=False)
+    return _field(Boolean(name, default), default=default)
 
 
 def text_list(
@@ -190,31 +192,19 @@ def text_list(
     max_len: int | None = None,
     pattern: str | None = None,
 ) -> Any:
-    spec = TextList(name, required, max_items, min_len, max_len, pattern)
-    return dataclasses.field(default_factory=list, metadata={PARAM: spec, SECRET: False})
+    return _field(TextList(name, required, max_items, min_len, max_len, pattern), default=[])
 
 
 def custom(read: Callable[[ParamReader], Any], *, default: Any = dataclasses.MISSING, secret: bool = False) -> Any:
     """A field read by ``read(reader)``; it reports failures with ``reader.fail`` or raises an AwsError."""
-    metadata = {PARAM: Custom(read), SECRET: secret}
-    if default is dataclasses.MISSING:
-        return dataclasses.field(metadata=metadata, repr=not secret)
-    if isinstance(default, (list, dict)):
-        factory = type(default)
-        return dataclasses.field(default_factory=factory, metadata=metadata, repr=not secret)
-    return dataclasses.field(default=default, metadata=metadata, repr=not secret)
+    return _field(Custom(read), default=default, secret=secret)
 
 
 def secret(*, default: Any = dataclasses.MISSING, xml: str | None = None) -> Any:
     """A plain dataclass field (a result's or a nested structure's) that carries a secret: hidden by
     :func:`redacted` and left out of ``repr()`` (tracebacks, debug logs). ``xml``: the element name
     when it is not the field's name in CamelCase (see ``server/xml.py``)."""
-    metadata: dict[str, Any] = {SECRET: True}
-    if xml is not None:
-        metadata["xml"] = xml
-    if default is dataclasses.MISSING:
-        return dataclasses.field(metadata=metadata, repr=False)
-    return dataclasses.field(default=default, metadata=metadata, repr=False)
+    return _field(default=default, secret=True, xml=xml)
 
 
 # --- Decoding -------------------------------------------------------------------------------------------
@@ -251,11 +241,6 @@ class NoParameters:
 def secret_fields(cls: type) -> frozenset[str]:
     """The names of ``cls``'s fields marked secret."""
     return frozenset(f.name for f in dataclasses.fields(cls) if f.metadata.get(SECRET))
-
-
-def fingerprint(value: str) -> str:
-    """A stable, one-way name for a secret (e.g. a session token), so that it can be traced."""
-    return "sha256:" + hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def redacted(value: Any, *, depth: int = 0) -> Any:

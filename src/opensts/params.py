@@ -181,9 +181,11 @@ class ParamReader:
             return None
         return raw == "true"
 
-    def list(self, name: str, *, max_items: int | None = None) -> list[Any]:
+    def list(self, name: str, *, max_items: int | None = None, required: bool = False) -> list[Any]:
         """A ``Name.member.N`` list; an empty string (botocore's empty list) is []."""
         raw = self.params.get(name)
+        if raw is None and required:
+            self.fail(None, member_name(name), "Member must not be null")
         if raw is None or raw == "":
             return []
         if not isinstance(raw, list):

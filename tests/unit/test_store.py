@@ -182,17 +182,19 @@ def test_concurrent_rotations_lose_no_key(tmp_path: Path, database_url: str) -> 
 
 
 def test_a_load_that_races_an_invalidation_is_not_cached(store: Store) -> None:
+    from opensts.cache import Caches
     from opensts.credentials_cache import MISSING, CredentialCache
 
     store.accounts.create("123456789012", "a")
     key_id = ids.new_long_term_access_key_id("123456789012")
     store.access_keys.create(key_id, ids.new_secret_access_key(), "123456789012")
-    cache = CredentialCache(store)
+    entries = Caches().credentials
+    cache = CredentialCache(store, entries)
     real_get = store.access_keys.get
 
     def get_then_change(access_key_id: str):  # type: ignore[no-untyped-def]
         credential = real_get(access_key_id)
-        cache.invalidate()  # an IAM write lands while the read is in flight
+        entries.clear()  # an IAM write lands while the read is in flight
         return credential
 
     store.access_keys.get = get_then_change  # type: ignore[method-assign]

@@ -6,8 +6,7 @@ outer call and the inner request, and encodes the answers. This module decides:
 - which condition keys a service may supply (:func:`supplied_context_key`): ``aws:`` keys describe
   the principal and the request as OpenSTS saw it, so a service may supply only those that describe
   what it alone knows (the tags a request sets, the resource's tags and owner, the network path);
-- whether the outer caller has ``opensts:Authorize`` on ``*`` (:func:`remembered_denial`,
-  :func:`decide_permission`), with ``opensts:RequestedAction`` in its context;
+- whether the outer caller has ``opensts:Authorize`` on ``*`` (:func:`decide_permission`), with ``opensts:RequestedAction`` in its context;
 - the decision for the inner caller (:func:`explain`) with the full request context
   (:func:`inner_context`: OpenSTS's keys win over supplied ones of the same name);
 - a denial's explanation, the document ``DecodeAuthorizationMessage`` shows
@@ -142,26 +141,9 @@ def encoded_explanation(decision: Decision, request: Request, keyring: KeyRing) 
 
 
 # --- the outer caller's opensts:Authorize --------------------------------------------------------
-NOT_REMEMBERED = object()
-
-
-def remembered_denial(
-    runtime: IamState, outer: Caller, security_token: str | None, requested_action: str,
-    source_ip: str | None, secure: bool, region: str,
-) -> "str | None | object":
-    """The remembered opensts:Authorize answer (a denial message, or None: allowed), or NOT_REMEMBERED.
-    No I/O."""
-    entry = runtime.caches.authorize_permissions.get(
-        (outer.access_key_id, security_token, requested_action, source_ip, secure, region)
-    )
-    if entry is not None and entry[0] > time.monotonic() and entry[1] == runtime.iam_version:
-        return entry[2]
-    return NOT_REMEMBERED
-
-
 def decide_permission(
-    runtime: IamState, outer: Caller, security_token: str | None, requested_action: str, now: datetime,
-    source_ip: str | None, secure: bool, region: str,
+    runtime: IamState, outer: Caller, requested_action: str, now: datetime, source_ip: str | None, secure: bool,
+    region: str,
 ) -> str | None:
     """``opensts:Authorize`` on ``*`` for the outer caller: None if allowed, else AWS's denial message.
     Blocking unless cached.
@@ -169,9 +151,16 @@ def decide_permission(
     Services ask the same question many times a second, so answers are kept for
     OUTER_DECISION_TTL seconds, keyed by everything they depend on (credential, requested action,
     source IP, transport, region) and dropped at once on any IAM change. Time conditions on this
-    permission are therefore honoured to within a second.
+    permission are therefore honoured to within a second. A remembered answer needs no I/O, so on
+    the event loop (``cache_first``) a hit never moves to a thread. The access key id alone names
+    the credential: the outer call is authenticated first, and a session's key id is its own.
     """
     version = runtime.iam_version
+    key = (outer.access_key_id, requested_action, source_ip, secure, region)
+    entry = runtime.caches.authorize_permissions.get(key)
+    if entry is not None and entry[0] > time.monotonic() and entry[1] == version:
+        denied: str | None = entry[2]
+        return denied
 
     def context() -> dict[str, Any]:
         full = request_context(outer, now, source_ip=source_ip, secure_transport=secure, region=region)
@@ -182,8 +171,5 @@ def decide_permission(
     denied = None if decision.allowed else denial_message(outer.arn, AUTHORIZE_ACTION, "*", decision)
     if denied is not None and log.isEnabledFor(logging.DEBUG):
         log.debug("AccessDenied for %s: %s; %s", outer.arn, AUTHORIZE_ACTION, "; ".join(decision.reasons))
-    runtime.caches.authorize_permissions.put(
-        (outer.access_key_id, security_token, requested_action, source_ip, secure, region),
-        (time.monotonic() + OUTER_DECISION_TTL, version, denied),
-    )
+    runtime.caches.authorize_permissions.put(key, (time.monotonic() + OUTER_DECISION_TTL, version, denied))
     return denied

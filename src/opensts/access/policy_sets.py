@@ -161,7 +161,3 @@ class PolicyCache:
 
     def remember_caller(self, access_key_id: str, version: int, policies: Any) -> None:
         self._callers.put(access_key_id, (version, policies))
-
-    def clear(self) -> None:
-        for cache in (self._entries, self._managed, self._lookups, self._callers):
-            cache.clear()

@@ -10,14 +10,12 @@ caller without permission learns nothing about which users, roles or groups ther
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from opensts.actions import ActionContext
 from opensts.errors import InvalidInput, NoSuchEntity, ValidationError
 from opensts.iam.common import authorize_iam, boundary_context, caller_account, resource_arn
-from opensts.iam.fields import GROUP_NAME_PATTERN, ROLE_NAME_PATTERN, USER_NAME_PATTERN
 from opensts.identity import arn as arns
 from opensts.identity.principal import PrincipalKind
 from opensts.policy import GROUP_INLINE_POLICIES_MAX_SIZE, ROLE_INLINE_POLICIES_MAX_SIZE, USER_INLINE_POLICIES_MAX_SIZE
@@ -92,16 +90,17 @@ def authorized_role(
     action_name: str,
     name: str,
     context: dict[str, Any] | None = None,
-    context_of: Callable[[RoleRecord], dict[str, Any]] | None = None,
+    *,
+    with_boundary: bool = False,
 ) -> RoleRecord:
     """The role ``name``, once ``iam:ACTION`` on its ARN is allowed; NoSuchEntity if it is missing.
 
-    ``context_of``: extra condition keys that depend on the role (e.g. its boundary)."""
+    ``with_boundary``: the role's current boundary is the action's ``iam:PermissionsBoundary``."""
     account = caller_account(ctx)
     role = ctx.runtime.store.roles.get(account, name)
     resource = role.arn if role else resource_arn(account, "role", name)
-    if role is not None and context_of is not None:
-        context = {**(context or {}), **context_of(role)}
+    if with_boundary and role is not None:
+        context = {**(context or {}), **boundary_context(role.permissions_boundary_arn)}
     authorize_iam(ctx, action_name, resource, context)
     if role is None:
         raise no_such_role(name)
@@ -133,19 +132,13 @@ class OwnerKind:
     """What can hold inline and attached policies: a user, a role or a group."""
 
     entity_type: str  # user | role | group
-    label: str  # User | Role | Group: the action names and the name parameter
-    name_pattern: str
-    name_max: int
+    label: str  # User | Role | Group: in the action names
     max_total: int  # the quota on the entity's inline policies together (characters, no whitespace)
 
-    @property
-    def param(self) -> str:
-        return f"{self.label}Name"
 
-
-USER = OwnerKind("user", "User", USER_NAME_PATTERN, 128, USER_INLINE_POLICIES_MAX_SIZE)
-ROLE = OwnerKind("role", "Role", ROLE_NAME_PATTERN, 64, ROLE_INLINE_POLICIES_MAX_SIZE)
-GROUP = OwnerKind("group", "Group", GROUP_NAME_PATTERN, 128, GROUP_INLINE_POLICIES_MAX_SIZE)
+USER = OwnerKind("user", "User", USER_INLINE_POLICIES_MAX_SIZE)
+ROLE = OwnerKind("role", "Role", ROLE_INLINE_POLICIES_MAX_SIZE)
+GROUP = OwnerKind("group", "Group", GROUP_INLINE_POLICIES_MAX_SIZE)
 
 
 def no_such_owner(kind: OwnerKind, name: str) -> NoSuchEntity:

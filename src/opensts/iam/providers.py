@@ -28,6 +28,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any, Generic, TypeVar
 from urllib.parse import urlsplit
 
@@ -72,10 +73,10 @@ def _read_client_ids(reader: ParamReader) -> list[str]:
     return out
 
 
-def _read_thumbprints(reader: ParamReader) -> list[str]:
+def _read_thumbprints(reader: ParamReader, *, required: bool = False) -> list[str]:
     """``ThumbprintList``: 40 hex digits each (InvalidInput otherwise); lower-cased, duplicates dropped."""
     out: list[str] = []
-    for i, item in enumerate(reader.list("ThumbprintList"), start=1):
+    for i, item in enumerate(reader.list("ThumbprintList", required=required), start=1):
         if not isinstance(item, str):
             reader.fail(None, f"thumbprintList.{i}.member", "Member must be a string")
             continue
@@ -85,12 +86,6 @@ def _read_thumbprints(reader: ParamReader) -> list[str]:
         if item.lower() not in out:
             out.append(item.lower())
     return out
-
-
-def _read_required_thumbprints(reader: ParamReader) -> list[str]:
-    if "ThumbprintList" not in reader.params:
-        reader.fail(None, "thumbprintList", "Member must not be null")
-    return _read_thumbprints(reader)
 
 
 def _oidc_arn() -> Any:
@@ -144,7 +139,7 @@ class ClientIDRequest:
 @dataclass(frozen=True, slots=True, kw_only=True)
 class UpdateOpenIDConnectProviderThumbprintRequest:
     open_id_connect_provider_arn: str = _oidc_arn()
-    thumbprint_list: list[str] = custom(_read_required_thumbprints, default=[])
+    thumbprint_list: list[str] = custom(partial(_read_thumbprints, required=True), default=[])
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -322,10 +322,6 @@ def put_role_permissions_boundary(ctx: ActionContext, request: PutRolePermission
 
 @action("iam", "DeleteRolePermissionsBoundary", request=RoleNameRequest, writes=True)
 def delete_role_permissions_boundary(ctx: ActionContext, request: RoleNameRequest) -> None:
-    # The role's current boundary is the action's iam:PermissionsBoundary.
-    role = authorized_role(
-        ctx, "DeleteRolePermissionsBoundary", request.role_name,
-        context_of=lambda r: boundary_context(r.permissions_boundary_arn),
-    )
+    role = authorized_role(ctx, "DeleteRolePermissionsBoundary", request.role_name, with_boundary=True)
     if role.permissions_boundary_arn:
         ctx.runtime.store.roles.update(role.account_id, role.name, permissions_boundary_arn=None)

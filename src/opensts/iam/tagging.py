@@ -13,11 +13,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from opensts.errors import InvalidInput, LimitExceeded
 from opensts.fields import custom
-from opensts.params import ParamReader
+from opensts.params import ParamReader, member_name
 from opensts.iam.pagination import paginate
 from opensts.store.errors import TooManyTags
 from opensts.store.tags import MAX_TAGS_PER_ENTITY
@@ -42,9 +43,9 @@ class ListTagsResult:
 
 
 # --- Reading ---------------------------------------------------------------------------------------
-def read_tags(reader: ParamReader, name: str = "Tags", *, max_items: int = MAX_TAGS) -> list[Tag]:
+def read_tags(reader: ParamReader, name: str = "Tags", *, max_items: int = MAX_TAGS, required: bool = False) -> list[Tag]:
     """A ``Tags.member.N.Key/Value`` list, each tag checked as AWS does; duplicate keys are InvalidInput."""
-    raw = reader.list(name, max_items=max_items)
+    raw = reader.list(name, max_items=max_items, required=required)
     tags: list[Tag] = []
     seen: set[str] = set()
     for i, item in enumerate(raw, start=1):
@@ -67,19 +68,11 @@ def read_tags(reader: ParamReader, name: str = "Tags", *, max_items: int = MAX_T
     return tags
 
 
-def _read_required_tags(reader: ParamReader) -> list[Tag]:
-    if "Tags" not in reader.params:
-        reader.fail(None, "tags", "Member must not be null")
-    return read_tags(reader)
-
-
 def read_tag_keys(reader: ParamReader, name: str = "TagKeys", *, max_items: int = MAX_TAGS) -> list[str]:
     """The required ``TagKeys`` list of the Untag* actions, each key validated like a tag key."""
-    member = name[:1].lower() + name[1:]
-    if name not in reader.params:
-        reader.fail(None, member, "Member must not be null")
+    member = member_name(name)
     out: list[str] = []
-    for i, key in enumerate(reader.list(name, max_items=max_items), start=1):
+    for i, key in enumerate(reader.list(name, max_items=max_items, required=True), start=1):
         if not isinstance(key, str):
             reader.fail(None, f"{member}.{i}.member", "Member must be a string")
             continue
@@ -90,9 +83,7 @@ def read_tag_keys(reader: ParamReader, name: str = "TagKeys", *, max_items: int 
 
 def tags(*, required: bool = False) -> Any:
     """The ``Tags`` field of a request: optional on Create* actions (``[]``), required on Tag* actions."""
-    if required:
-        return custom(_read_required_tags, default=[])
-    return custom(read_tags, default=[])
+    return custom(partial(read_tags, required=required), default=[])
 
 
 def tag_keys() -> Any:

@@ -185,7 +185,7 @@ def delete_user(ctx: ActionContext, request: UserNameRequest) -> None:
 @action("iam", "TagUser", request=TagUserRequest, writes=True)
 def tag_user(ctx: ActionContext, request: TagUserRequest) -> None:
     user = authorized_user(ctx, "TagUser", request.user_name, tag_context(request.tags))
-    add_tags(lambda new: ctx.runtime.store.users.tag(user.user_id, new, max_tags=tagging.MAX_TAGS), request.tags, TAG_QUOTA)
+    add_tags(lambda new: ctx.runtime.store.users.tag(user.user_id, new), request.tags, TAG_QUOTA)
 
 
 @action("iam", "UntagUser", request=UntagUserRequest, writes=True)

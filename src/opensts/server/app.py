@@ -145,7 +145,3 @@ class AppFactory:
     def __call__(self) -> "QueryFirst":
         return create_app(settings=self.settings)
 
-
-def app_from_env() -> "QueryFirst":
-    """A factory for running the app under another ASGI server: settings from ``OPENSTS_*`` variables."""
-    return create_app(settings=Settings.from_env())

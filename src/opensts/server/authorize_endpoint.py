@@ -41,13 +41,11 @@ from pydantic_core import from_json
 from starlette.types import Receive, Scope, Send
 
 from opensts.access.authorize_request import (
-    NOT_REMEMBERED,
     ContextKeyRefused,
     decide_permission,
     encoded_explanation,
     explain,
     inner_context,
-    remembered_denial,
     supplied_context_key,
 )
 from opensts.cache import BoundedCache, Caches
@@ -60,13 +58,13 @@ from opensts.server import metrics
 from opensts.server.auth import authenticate
 from opensts.server.concurrency import cache_first
 from opensts.server.sigv4 import HttpRequest, parse_signature
-from opensts.server.wire import BODY_TOO_LARGE, next_request_id, read_http_request, send_response
+from opensts.server.json_wire import JSON_TYPE
+from opensts.server.wire import BodyTooLarge, next_request_id, read_http_request, send_response
 
 log = logging.getLogger("opensts.server.authorize")
 access_log = logging.getLogger("opensts.access")
 
 SIGNING_SERVICE = "opensts"
-JSON_TYPE = "application/json"
 MAX_CONTEXT_KEYS = 256
 MAX_CONTEXT_VALUES = 1024
 _ACTION_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{0,63}:[A-Za-z0-9*?]{1,128}", re.ASCII)
@@ -306,7 +304,7 @@ class AuthorizeEndpoint:
         try:
             http_request = await read_http_request(scope, receive)
         except AwsError as error:  # body too large, or incomplete
-            raise HttpProblem(413 if error.message == BODY_TOO_LARGE else 400, error.code, error.message) from None
+            raise HttpProblem(413 if isinstance(error, BodyTooLarge) else 400, error.code, error.message) from None
         now = runtime.clock.now()
         # 1. The outer call: signed for "opensts", by a principal allowed opensts:Authorize.
         try:
@@ -324,16 +322,11 @@ class AuthorizeEndpoint:
         client = scope.get("client")
         source_ip = client[0] if client else None
         secure = scope.get("scheme") == "https"
-        denied = remembered_denial(
-            runtime, outer, outer_info.security_token, body.action, source_ip, secure, outer_info.region
+        denied = await cache_first(
+            decide_permission, runtime, outer, body.action, now, source_ip, secure, outer_info.region
         )
-        if denied is NOT_REMEMBERED:
-            denied = await cache_first(
-                decide_permission, runtime, outer, outer_info.security_token, body.action, now, source_ip, secure,
-                outer_info.region,
-            )
         if denied is not None:
-            raise HttpProblem(403, "AccessDenied", denied)  # type: ignore[arg-type]
+            raise HttpProblem(403, "AccessDenied", denied)
         # 2. The inner request: authenticated as OpenSTS authenticates its own.
         try:
             info = parse_signature(body.inner, services=(body.service,))

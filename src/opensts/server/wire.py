@@ -22,6 +22,11 @@ MAX_BODY_BYTES = 512 * 1024  # a 100,000-character SAML assertion, percent-encod
 XML_TYPE = "text/xml"
 BODY_TOO_LARGE = f"Request body must be at most {MAX_BODY_BYTES} bytes."
 
+
+class BodyTooLarge(ValidationError):
+    """A body over :data:`MAX_BODY_BYTES` (the Query API answers it as any ValidationError; the
+    authorization endpoint with 413)."""
+
 _REQUEST_ID_PREFIX = str(uuid.uuid4())[:24]  # random per process: 8-4-4-4- of a UUID
 _request_counter = itertools.count(secrets.randbelow(1 << 40))
 
@@ -34,7 +39,7 @@ def next_request_id() -> str:
 async def read_http_request(scope: Scope, receive: Receive) -> HttpRequest:
     """The request as SigV4 sees it: raw path and query, joined headers, the body (bounded).
 
-    ``ValidationError`` for a body over :data:`MAX_BODY_BYTES` (message :data:`BODY_TOO_LARGE`) or
+    ``BodyTooLarge`` (a ValidationError) for a body over :data:`MAX_BODY_BYTES`, ``ValidationError`` for
     one the client did not finish sending.
     """
     raw_headers = scope["headers"]
@@ -49,7 +54,7 @@ async def read_http_request(scope: Scope, receive: Receive) -> HttpRequest:
             headers[name] = f"{headers[name]},{value}" if name in headers else value
     length = headers.get("content-length")
     if length is not None and (not (length.isascii() and length.isdigit()) or int(length) > MAX_BODY_BYTES):
-        raise ValidationError(BODY_TOO_LARGE)
+        raise BodyTooLarge(BODY_TOO_LARGE)
     body = b""
     if scope["method"] not in ("GET", "HEAD"):
         chunks = []
@@ -63,7 +68,7 @@ async def read_http_request(scope: Scope, receive: Receive) -> HttpRequest:
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > MAX_BODY_BYTES:
-                raise ValidationError(BODY_TOO_LARGE)
+                raise BodyTooLarge(BODY_TOO_LARGE)
             chunks.append(chunk)
             if not message.get("more_body", False):
                 break
