@@ -19,9 +19,9 @@ policies to decide what callers may do (docs/AUTHORIZE.md)::
   AWS-style 403 carrying the encoded authorization message (``Encoded authorization failure message:
   ...``, readable with ``aws sts decode-authorization-message``), and hands allowed ones to the app
   with the caller in ``scope["opensts.principal"]`` (a :class:`Principal`).
-* :class:`Authorizer` does the forwarding, signed with the service's own credentials (botocore's
-  SigV4 signer, service name ``opensts``), and keeps a small decision cache keyed by the signed
-  request (signature, credential, target, headers, body hash — identical replays hit it; entries
+* :class:`Authorizer` does the forwarding, signed with the service's own credentials (SigV4
+  exactly as botocore signs it, service name ``opensts``), and keeps a small decision cache keyed
+  by the signed request (signature, credential, target, headers, body hash — identical replays hit it; entries
   live ``cache_ttl`` seconds, at most ``cache_size`` of them; unsigned requests are not cached).
   ``authorize`` is async, on kept-alive connections of its own (``client_pool.py``: a general HTTP
   client cost more than OpenSTS's decision); ``authorize_sync`` is blocking (httpx).
@@ -246,6 +246,9 @@ class Authorizer:
         self._cache: OrderedDict[tuple[Any, ...], tuple[float, AuthorizationResult]] = OrderedDict()
         self._client: httpx.AsyncClient | None = None  # only with a custom ``transport``
         self._pool = ConnectionPool(self.url, timeout)
+        # The canonical request's URI and query lines, the same for every call.
+        path, _, query = self._pool.path.partition("?")
+        self._canonical_target = f"{quote(path, safe='/~')}\n{query}"
         self._sync_client: httpx.Client | None = None
         self.hits = 0
         self.misses = 0
@@ -281,7 +284,7 @@ class Authorizer:
         names = sorted(headers, key=str.lower)
         signed_headers = ";".join(name.lower() for name in names)
         canonical = "\n".join((
-            "POST", quote(self._pool.path.partition("?")[0], safe="/~"), self._pool.path.partition("?")[2],
+            "POST", self._canonical_target,
             "".join(f"{name.lower()}:{headers[name].strip()}\n" for name in names), signed_headers,
             hashlib.sha256(body).hexdigest(),
         ))

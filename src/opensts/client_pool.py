@@ -42,7 +42,8 @@ class ConnectionPool:
             raise ValueError(f"not an http(s) URL: {url!r}")
         self.host = parts.hostname
         self.port = parts.port or (443 if parts.scheme == "https" else 80)
-        self.ssl: ssl.SSLContext | None = ssl.create_default_context() if parts.scheme == "https" else None
+        self.tls = parts.scheme == "https"
+        self._ssl: ssl.SSLContext | None = None  # built on the first connection (it costs tens of ms)
         self.path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         self.host_header = parts.netloc.rpartition("@")[2]
         self.timeout = timeout
@@ -62,7 +63,7 @@ class ConnectionPool:
             try:
                 if connection is None:
                     connection = await asyncio.wait_for(
-                        asyncio.open_connection(self.host, self.port, ssl=self.ssl), self.timeout
+                        asyncio.open_connection(self.host, self.port, ssl=self._tls_context()), self.timeout
                     )
                 status, answer, keep = await asyncio.wait_for(_exchange(connection, request), self.timeout)
             except asyncio.TimeoutError:  # first: it is an OSError too
@@ -73,7 +74,11 @@ class ConnectionPool:
                 if connection is not None:
                     _close(connection)
                 if reused and attempt == 0:
-                    continue  # the server closed a kept connection: once more, on a new one
+                    # The server closed a kept connection (it restarted, or its idle timeout ran
+                    # out): the other idle ones are as old, so drop them and ask once more, anew.
+                    while self._idle:
+                        _close(self._idle.pop())
+                    continue
                 raise PoolError(f"{type(exc).__name__}: {exc}") from exc
             if keep and len(self._idle) < self.max_idle:
                 self._idle.append(connection)
@@ -81,6 +86,11 @@ class ConnectionPool:
                 _close(connection)
             return status, answer
         raise PoolError("unreachable")  # pragma: no cover - the loop returns or raises
+
+    def _tls_context(self) -> ssl.SSLContext | None:
+        if self.tls and self._ssl is None:
+            self._ssl = ssl.create_default_context()
+        return self._ssl
 
     async def aclose(self) -> None:
         while self._idle:

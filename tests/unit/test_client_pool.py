@@ -158,3 +158,20 @@ def test_the_client_signs_as_botocore_does(endpoint: str, token: str | None) -> 
     assert ours["Authorization"] == request.headers["Authorization"]
     assert ours["X-Amz-Date"] == request.headers["X-Amz-Date"]
     assert ours.get("X-Amz-Security-Token") == request.headers.get("X-Amz-Security-Token")
+
+
+def test_after_a_server_restart_every_kept_connection_is_dropped_and_the_call_succeeds() -> None:
+    """Several kept connections all dead (the server restarted): the call is retried on a new one."""
+
+    async def one_answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await read_request(reader)
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+        await writer.drain()  # then close
+
+    async def client(pool: ConnectionPool) -> None:
+        assert await asyncio.gather(*[pool.post(b"a", {}) for _ in range(3)]) == [(200, b"ok")] * 3
+        assert len(pool._idle) == 3  # kept, but the server has closed them all
+        await asyncio.sleep(0.05)
+        assert await pool.post(b"b", {}) == (200, b"ok")
+
+    run(one_answer, client)
