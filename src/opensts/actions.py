@@ -6,8 +6,9 @@ comes from (:mod:`opensts.fields`), and registers a plain function of it::
     @action("iam", "CreateUser", request=CreateUserRequest, writes=True)
     def create_user(ctx: ActionContext, request: CreateUserRequest) -> CreateUserResult: ...
 
-The edge looks actions up by (service, Action) and calls :attr:`ActionSpec.handler`, which decodes
-and validates the parameters into the request (AWS's validation errors), then calls the function.
+The edge looks actions up by (service, Action), decodes and validates the parameters into the
+request with :attr:`ActionSpec.decode` (AWS's validation errors), then calls the function
+(:attr:`ActionSpec.handler` does both, for callers that need no request of their own).
 The function returns a typed result (a dataclass the edge encodes) or raises an
 :class:`~opensts.errors.AwsError`; it never sees the wire. ``writes`` says whether the action
 changes IAM data (CloudTrail's ``readOnly``, inverted); caches need no call from the action: every
@@ -47,9 +48,10 @@ class ActionContext:
 class ActionSpec:
     service: str
     name: str
-    handler: Handler  # decode the request, then call the function: what the edge runs
+    handler: Handler  # decode the request, then call the function
     request_type: type
     function: Callable[["ActionContext", Any], Any]
+    decode: Callable[[Params], Any]  # Query parameters -> the request (AWS's validation errors)
     writes: bool  # True: changes IAM data (not readOnly)
     blocking: bool  # True: touches the store, so the edge runs it in a worker thread
     unsigned: bool  # True: may be called without a signature (web identity, SAML)
@@ -84,7 +86,7 @@ def action(
             return function(ctx, decode(params))
 
         REGISTRY[(service, name)] = ActionSpec(
-            service, name, handler, request, function, writes, blocking, unsigned, cache_first
+            service, name, handler, request, function, decode, writes, blocking, unsigned, cache_first
         )
         return function
 

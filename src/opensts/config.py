@@ -70,6 +70,14 @@ class Settings:
     metrics_dir: str | None = None
     # Tests only: a file holding an offset in seconds added to the server's clock (clock.py).
     test_clock_file: str | None = None
+    # The audit trail (docs/AUDIT.md): "on" or "off"; events older than the retention are removed;
+    # streams: JSON lines to a file ("-": stdout), CloudTrail's delivery files under a directory.
+    audit: str = "on"
+    audit_retention_days: int = 90
+    audit_log: str | None = None
+    audit_dir: str | None = None
+    # Seconds between signed checkpoints of each account's audit chain.
+    audit_checkpoint_seconds: float = 60.0
 
     @property
     def resolved_database_url(self) -> str:
@@ -201,4 +209,9 @@ _FIELDS: dict[str, Callable[[str, Any], Any]] = {
     "max_connections": _int_in(1, 1_000_000, "a number of connections"),
     "metrics_dir": _text,
     "test_clock_file": _text,
+    "audit": _one_of("on", "off"),
+    "audit_retention_days": _int_in(1, 36500, "a number of days"),
+    "audit_log": _text,
+    "audit_dir": _text,
+    "audit_checkpoint_seconds": _seconds(1, 86400),
 }

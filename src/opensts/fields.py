@@ -23,6 +23,7 @@ on the types themselves.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -39,6 +40,10 @@ REDACTED = "HIDDEN_DUE_TO_SECURITY_REASONS"  # what CloudTrail prints in place o
 # ``dataclasses.field(repr=False, metadata=SECRET_FIELD)``: type checkers see through ``field()``
 # only, and would take a wrapper's call for a default value.
 SECRET_FIELD: Mapping[str, Any] = MappingProxyType({SECRET: True})
+# A secret that the audit trail may still identify: :func:`redacted` shows its SHA-256 fingerprint
+# (``sha256:<hex>``), so that a session token can be traced to the call that issued it.
+FINGERPRINT = "fingerprint"
+FINGERPRINTED_SECRET_FIELD: Mapping[str, Any] = MappingProxyType({SECRET: FINGERPRINT})
 
 R = TypeVar("R")
 Params = dict[str, Any]
@@ -53,10 +58,12 @@ class Text:
     max_len: int | None = None
     pattern: str | None = None
     default: str | None = None
+    secret: bool = False  # failures do not quote the value
 
     def read(self, reader: ParamReader) -> str | None:
         value = reader.string(
-            self.name, required=self.required, min_len=self.min_len, max_len=self.max_len, pattern=self.pattern
+            self.name, required=self.required, min_len=self.min_len, max_len=self.max_len, pattern=self.pattern,
+            secret=self.secret,
         )
         return self.default if value is None else value
 
@@ -159,7 +166,7 @@ def text(
     secret: bool = False,
 ) -> Any:
     """A string parameter; without ``pattern``, the characters of ``params.TEXT_PATTERN``."""
-    spec = Text(name, required, min_len, max_len, pattern, default)
+    spec = Text(name, required, min_len, max_len, pattern, default, secret)
     return _field(spec, default=dataclasses.MISSING if required else default, secret=secret)
 
 
@@ -245,7 +252,8 @@ def secret_fields(cls: type) -> frozenset[str]:
 
 def redacted(value: Any, *, depth: int = 0) -> Any:
     """``value`` as JSON-ready data (dataclasses → dicts of lowerCamel keys as in CloudTrail), with
-    every field marked secret replaced by :data:`REDACTED`. Bounded in depth.
+    every field marked secret replaced by :data:`REDACTED` (or by its fingerprint, for fields marked
+:data:`FINGERPRINTED_SECRET_FIELD`). Bounded in depth.
 
     Validation messages quote the value that failed (as AWS's do), so the error answering a malformed
     secret parameter carries it: the audit trail must not record such messages verbatim."""
@@ -264,13 +272,22 @@ def redacted(value: Any, *, depth: int = 0) -> Any:
             if item is None:
                 continue
             key = _camel(f.name)
-            out[key] = REDACTED if f.metadata.get(SECRET) else redacted(item, depth=depth + 1)
+            mark = f.metadata.get(SECRET)
+            if not mark:
+                out[key] = redacted(item, depth=depth + 1)
+            else:
+                out[key] = fingerprint(item) if mark == FINGERPRINT and isinstance(item, str) else REDACTED
         return out
     if isinstance(value, Mapping):
         return {str(k): redacted(v, depth=depth + 1) for k, v in value.items()}
     if isinstance(value, (list, tuple, frozenset, set)):
         return [redacted(v, depth=depth + 1) for v in value]
     return str(value)
+
+
+def fingerprint(secret_value: str) -> str:
+    """``sha256:<hex>``: names a secret (a session token) without revealing it."""
+    return "sha256:" + hashlib.sha256(secret_value.encode()).hexdigest()
 
 
 def _camel(name: str) -> str:

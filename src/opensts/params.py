@@ -92,7 +92,12 @@ class ParamReader:
         self.params = params
         self.failures: list[str] = []
 
-    def fail(self, value: Any, member: str, constraint: str) -> None:
+    def fail(self, value: Any, member: str, constraint: str, *, secret: bool = False) -> None:
+        """Record a failure. A ``secret`` value is not quoted (as AWS does for sensitive members):
+        the message goes back to the client and into the audit trail."""
+        if secret and value is not None:
+            self.failures.append(f"Value at '{member}' failed to satisfy constraint: {constraint}")
+            return
         shown = "null" if value is None else f"'{_shown(str(value))}'"
         self.failures.append(f"Value {shown} at '{member}' failed to satisfy constraint: {constraint}")
 
@@ -105,18 +110,19 @@ class ParamReader:
         max_len: int | None = None,
         pattern: str | None = None,
         text_check: bool = True,
+        secret: bool = False,
     ) -> None:
         """Length and pattern checks; without ``pattern``, :data:`TEXT_PATTERN`'s characters unless
         ``text_check`` is False (the caller checks a stricter pattern itself, e.g. tags)."""
         if min_len is not None and len(value) < min_len:
-            self.fail(value, member, f"Member must have length greater than or equal to {min_len}")
+            self.fail(value, member, f"Member must have length greater than or equal to {min_len}", secret=secret)
         if max_len is not None and len(value) > max_len:
-            self.fail(value, member, f"Member must have length less than or equal to {max_len}")
+            self.fail(value, member, f"Member must have length less than or equal to {max_len}", secret=secret)
         if pattern is not None:
             if not _compiled(pattern).fullmatch(value):
-                self.fail(value, member, f"Member must satisfy regular expression pattern: {pattern}")
+                self.fail(value, member, f"Member must satisfy regular expression pattern: {pattern}", secret=secret)
         elif text_check and not text_chars_valid(value):
-            self.fail(value, member, f"Member must satisfy regular expression pattern: {TEXT_PATTERN}")
+            self.fail(value, member, f"Member must satisfy regular expression pattern: {TEXT_PATTERN}", secret=secret)
 
     def check_tag_key(self, key: str, member: str, *, pattern_when_empty: bool = True) -> None:
         """A tag key (IAM and STS alike): 1-128 characters of :data:`TAG_KEY_PATTERN`. An empty key
@@ -140,6 +146,7 @@ class ParamReader:
         min_len: int | None = None,
         max_len: int | None = None,
         pattern: str | None = None,
+        secret: bool = False,
     ) -> str | None:
         value = self.params.get(name)
         if value is None:
@@ -150,7 +157,7 @@ class ParamReader:
         if not isinstance(value, str):
             self.fail(None, member, "Member must be a string")
             return None
-        self.check_string(value, member, min_len=min_len, max_len=max_len, pattern=pattern)
+        self.check_string(value, member, min_len=min_len, max_len=max_len, pattern=pattern, secret=secret)
         return value
 
     def integer(

@@ -80,6 +80,7 @@ def test_layers_import_only_downwards(graph: grimp.ImportGraph) -> None:
     layers = (
         grimp.Layer("opensts.__main__", "opensts.cli", "opensts.commands", independent=False),
         "opensts.server",
+        "opensts.audit",
         "opensts.api",
         grimp.Layer("opensts.sts", "opensts.iam", independent=True),
         "opensts.actions",

@@ -24,6 +24,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
+from opensts.audit.streams import open_audit_trail
+from opensts.audit.trail import AuditTrail
 from opensts.config import Settings
 from opensts.runtime import Runtime, open_runtime
 from opensts.server import background, metrics
@@ -41,10 +43,11 @@ class Endpoints:
         self.query: QueryApi | None = None
         self.authorize = AuthorizeEndpoint()
 
-    def start(self, runtime: Runtime) -> None:
+    def start(self, runtime: Runtime, audit: AuditTrail | None) -> None:
         self.runtime = runtime
-        self.query = QueryApi(runtime)
+        self.query = QueryApi(runtime, audit)
         self.authorize.runtime = runtime
+        self.authorize.audit = audit
 
 
 def create_app(runtime: Runtime | None = None, settings: Settings | None = None) -> "QueryFirst":
@@ -55,14 +58,17 @@ def create_app(runtime: Runtime | None = None, settings: Settings | None = None)
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         opened = runtime if runtime is not None else await run_in_threadpool(open_runtime, effective)
-        endpoints.start(opened)
-        tasks = background.start(opened)
+        audit = open_audit_trail(opened) if opened.settings.audit == "on" else None
+        endpoints.start(opened, audit)
+        tasks = background.start(opened, audit)
         tune_garbage_collector()
         try:
             yield
         finally:
             for task in tasks:
                 task.cancel()
+            if audit is not None:
+                await run_in_threadpool(audit.close)
             if runtime is None:
                 opened.close()
 

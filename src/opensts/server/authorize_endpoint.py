@@ -34,6 +34,7 @@ import json
 import logging
 import re
 import time
+from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
@@ -48,6 +49,8 @@ from opensts.access.authorize_request import (
     inner_context,
     supplied_context_key,
 )
+from opensts.audit.record import AuthorizationCall
+from opensts.audit.trail import AuditTrail
 from opensts.cache import BoundedCache, Caches
 from opensts.errors import AwsError, MalformedPolicyDocument
 from opensts.params import LONE_SURROGATE, json_has_lone_surrogate
@@ -57,7 +60,8 @@ from opensts.runtime import Runtime
 from opensts.server import metrics
 from opensts.server.auth import authenticate
 from opensts.server.concurrency import cache_first
-from opensts.server.sigv4 import HttpRequest, parse_signature
+from opensts.identity.principal import Caller
+from opensts.server.sigv4 import HttpRequest, SignatureInfo, parse_signature
 from opensts.server.json_wire import JSON_TYPE
 from opensts.server.wire import BodyTooLarge, next_request_id, read_http_request, send_response
 
@@ -266,6 +270,29 @@ def _lowered_headers(headers: dict[str, Any]) -> dict[str, str]:
     return lowered
 
 
+def _decision(
+    body: AuthorizeBody, now: datetime, request_id: str, outer: Caller, verdict: str, caller: Caller | None,
+    info: SignatureInfo | None, error: AwsError | None,
+) -> AuthorizationCall:
+    """The audit record of one decision: the inner request's caller, asked by the service's principal."""
+    return AuthorizationCall(
+        event_time=now,
+        request_id=request_id,
+        action=body.action,
+        resource=body.resource,
+        decision=verdict,
+        source_ip=body.source_ip,
+        user_agent=(body.inner.lower_headers.get("user-agent") or "")[:1024] or None,
+        region=info.region if info is not None else "us-east-1",
+        asked_by=outer.arn,
+        caller=caller,
+        claimed_key_id=info.access_key_id if info is not None else None,
+        session_token=info.security_token if info is not None else None,
+        error_code=error.code if error is not None else None,
+        error_message=error.message if error is not None else None,
+    )
+
+
 @lru_cache(maxsize=1024)
 def _principal_bytes(arn: str, user_id: str, account: str, kind: str) -> bytes:
     return json.dumps({"arn": arn, "userId": user_id, "account": account, "type": kind}, separators=(",", ":")).encode()
@@ -276,8 +303,9 @@ class AuthorizeEndpoint:
 
     ``runtime`` is set when the app's lifespan has opened it."""
 
-    def __init__(self, runtime: Runtime | None = None) -> None:
+    def __init__(self, runtime: Runtime | None = None, audit: AuditTrail | None = None) -> None:
         self.runtime = runtime
+        self.audit = audit  # every decision is recorded (not awaited): docs/AUDIT.md
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = time.perf_counter()
@@ -285,7 +313,7 @@ class AuthorizeEndpoint:
         runtime = self.runtime
         assert runtime is not None  # requests are routed here only after the lifespan started
         try:
-            status, (outcome, body) = 200, await self.handle(runtime, scope, receive)
+            status, (outcome, body) = 200, await self.handle(runtime, scope, receive, request_id)
         except HttpProblem as problem:
             status, outcome = problem.status, problem.code
             body = json.dumps({"error": {"code": problem.code, "message": problem.message}}).encode()
@@ -299,7 +327,7 @@ class AuthorizeEndpoint:
         if access_log.isEnabledFor(logging.INFO):
             access_log.info("POST /v1/authorize %s %s %.1fms %s", status, outcome, elapsed * 1000, request_id)
 
-    async def handle(self, runtime: Runtime, scope: Scope, receive: Receive) -> tuple[str, bytes]:
+    async def handle(self, runtime: Runtime, scope: Scope, receive: Receive, request_id: str = "") -> tuple[str, bytes]:
         """The 200 answer: (outcome for metrics, JSON body)."""
         try:
             http_request = await read_http_request(scope, receive)
@@ -328,10 +356,13 @@ class AuthorizeEndpoint:
         if denied is not None:
             raise HttpProblem(403, "AccessDenied", denied)
         # 2. The inner request: authenticated as OpenSTS authenticates its own.
+        info = None
         try:
             info = parse_signature(body.inner, services=(body.service,))
             caller = await authenticate(runtime, body.inner, info, now)
         except AwsError as error:
+            if self.audit is not None:
+                self.audit.record(_decision(body, now, request_id, outer, "Deny", None, info, error))
             answer = {"decision": "Deny", "error": {"code": error.code, "message": error.message}}
             return error.code, json.dumps(answer, separators=(",", ":")).encode()
 
@@ -343,6 +374,9 @@ class AuthorizeEndpoint:
             explain, runtime, caller, body.action, body.resource, context, body.resource_account, body.resource_policy
         )
         principal = _principal_bytes(caller.arn, caller.user_id, caller.account_id, caller.kind.value)
+        if self.audit is not None:
+            verdict = "Allow" if decision.allowed else "Deny"
+            self.audit.record(_decision(body, now, request_id, outer, verdict, caller, info, None))
         if decision.allowed:
             return "Allow", b'{"decision":"Allow","principal":' + principal + b"}"
         assert request is not None  # explain builds it for every denial

@@ -21,6 +21,7 @@ import time
 
 from starlette.concurrency import run_in_threadpool
 
+from opensts.audit.trail import AuditTrail
 from opensts.runtime import KEYRING_REFRESH_SECONDS, Runtime, rotate_keyring_if_due
 from opensts.server import metrics
 
@@ -30,7 +31,7 @@ KEY_ROTATION_CHECK_SECONDS = 3600.0
 IAM_VERSION_POLL_SECONDS = 0.25
 
 
-def start(runtime: Runtime) -> list[asyncio.Task[None]]:
+def start(runtime: Runtime, audit: AuditTrail | None = None) -> list[asyncio.Task[None]]:
     """Start the background tasks (on the running event loop); cancel them to stop."""
     tasks = [asyncio.create_task(refresh_keyring(runtime)), asyncio.create_task(watch_iam_version(runtime))]
     if runtime.settings.metrics_dir:

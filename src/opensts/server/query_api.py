@@ -25,6 +25,8 @@ from starlette.types import Receive, Scope, Send
 from opensts.access.restrictions import check_credentials_may_call
 from opensts.actions import API_VERSIONS, ActionContext, ActionSpec
 from opensts.api import load_actions
+from opensts.audit.record import ApiCall, carries_secret, secret_parameter_values
+from opensts.audit.trail import AuditTrail, AuditUnavailable
 from opensts.errors import (
     AwsError,
     InternalFailure,
@@ -33,11 +35,13 @@ from opensts.errors import (
     MissingAction,
     MissingAuthenticationToken,
     MissingParameter,
+    ServiceUnavailable,
     SignatureDoesNotMatch,
 )
 from opensts.runtime import Runtime
 from opensts.server import metrics
 from opensts.server.auth import authenticate
+from opensts.server.cloudtrail_api import CloudTrailApi
 from opensts.server.concurrency import cache_first
 from opensts.server.json_wire import JSON_TYPE, error_json, success_json, wants_json
 from opensts.server.query import decode_params, parse_pairs
@@ -57,23 +61,37 @@ class QueryApi:
     One instance per process holds the runtime and the action registry.
     """
 
-    def __init__(self, runtime: Runtime) -> None:
+    def __init__(self, runtime: Runtime, audit: AuditTrail | None = None) -> None:
         self.runtime = runtime
+        self.audit = audit
         self.actions = load_actions()
+        self.cloudtrail = CloudTrailApi(runtime, audit)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = time.perf_counter()
         request_id = next_request_id()
         service, action_name = "sts", "unknown"
         as_json = False
+        call: ApiCall | None = None
         try:
             http_request = await read_http_request(scope, receive)
+            if "x-amz-target" in http_request.lower_headers:  # JSON 1.1 protocol: CloudTrail
+                await self.cloudtrail(http_request, scope, send, request_id, started)
+                return
             as_json = wants_json(http_request.lower_headers.get("accept"))
             params = decode_params(_query_pairs(http_request))
             service, signature = identify_service(http_request, params)
             spec = self.find_action(service, params)
             action_name = spec.name
-            result = await self.run(spec, signature, http_request, params, scope, request_id)
+            if self.audit is not None:
+                call = _api_call(spec, http_request, scope, request_id, self.runtime.clock.now())
+            result = await self.run(spec, signature, http_request, params, scope, request_id, call)
+            if call is not None:
+                call.result = result
+                if spec.writes or carries_secret(result):
+                    # Credentials and IAM changes are released only once recorded (docs/AUDIT.md).
+                    await self._record_durably(call)
+                    call = None
             if as_json:
                 body = success_json(spec.name, result, request_id)
             else:
@@ -82,11 +100,17 @@ class QueryApi:
         except AwsError as error:
             status, body = error.status, _error(service, error, request_id, as_json)
             outcome = error.code
+            if call is not None:
+                call.error, call.result = error, None
         except Exception:  # a bug: answer like AWS does and keep the details in our log
             log.exception("unhandled error in %s:%s (request %s)", service, action_name, request_id)
             failure = InternalFailure("An internal error occurred.")
             status, body = failure.status, _error(service, failure, request_id, as_json)
             outcome = "InternalFailure"
+            if call is not None:
+                call.error, call.result = failure, None
+        if call is not None and self.audit is not None:
+            self.audit.record(call)
         await send_response(send, status, body, request_id, JSON_TYPE if as_json else XML_TYPE)
         elapsed = time.perf_counter() - started
         metrics.observe(service, action_name, outcome, elapsed)
@@ -119,17 +143,28 @@ class QueryApi:
         params: dict[str, Any],
         scope: Scope,
         request_id: str,
+        call: ApiCall | None = None,
     ) -> Any:
         runtime = self.runtime
         now = runtime.clock.now()
         caller = None
         region = "us-east-1"
         if signature is not None:
+            if call is not None:
+                call.claimed_key_id, call.session_token = signature.access_key_id, signature.security_token
+                call.region = signature.region
             caller = await authenticate(runtime, http_request, signature, now)
             region = signature.region
         elif not spec.unsigned:
             raise MissingAuthenticationToken("Request is missing Authentication Token")
+        if call is not None:
+            call.caller = caller
         check_credentials_may_call(caller, spec.service, spec.name)
+        if call is not None:
+            call.secret_params = secret_parameter_values(spec.request_type, params)
+        request = spec.decode(params)
+        if call is not None:
+            call.request = request
         client = scope.get("client")
         ctx = ActionContext(
             runtime=runtime,
@@ -141,10 +176,36 @@ class QueryApi:
             secure_transport=scope.get("scheme") == "https",
         )
         if spec.cache_first:
-            return await cache_first(spec.handler, ctx, params)
+            return await cache_first(spec.function, ctx, request)
         if spec.blocking:
-            return await run_in_threadpool(spec.handler, ctx, params)
-        return spec.handler(ctx, params)
+            return await run_in_threadpool(spec.function, ctx, request)
+        return spec.function(ctx, request)
+
+    async def _record_durably(self, call: ApiCall) -> None:
+        assert self.audit is not None
+        try:
+            await self.audit.record_durably(call)
+        except AuditUnavailable:
+            raise ServiceUnavailable(
+                "The audit trail could not record this call, so its result is withheld. Try again."
+            ) from None
+
+
+def _api_call(spec: ActionSpec, http_request: HttpRequest, scope: Scope, request_id: str, now: Any) -> ApiCall:
+    headers = http_request.lower_headers
+    client = scope.get("client")
+    return ApiCall(
+        event_time=now,
+        request_id=request_id,
+        service=spec.service,
+        action=spec.name,
+        read_only=not spec.writes,
+        source_ip=client[0] if client else None,
+        user_agent=(headers.get("user-agent") or "")[:1024] or None,
+        region="us-east-1",
+        host=(headers.get("host") or "")[:256] or None,
+        secure=scope.get("scheme") == "https",
+    )
 
 
 def identify_service(http_request: HttpRequest, params: dict[str, Any]) -> tuple[str, SignatureInfo | None]:

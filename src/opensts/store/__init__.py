@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import text
 
 from opensts.store.access_keys import AccessKeyRepository
+from opensts.store.audit import AuditRepository
 from opensts.store.accounts import AccountExists, AccountRepository
 from opensts.store.db import create_store_engine
 from opensts.store.iam_mfa import MfaRepository
@@ -42,6 +43,7 @@ class Store:
         self.principal_policies = PrincipalPolicyRepository(self.engine)
         self.reports = AccountReportRepository(self.engine)
         self.replay = ReplayRepository(self.engine)
+        self.audit = AuditRepository(self.engine)
         self.mfa = MfaRepository(iam, master_key)
         self.providers = ProviderRepository(iam)
         self.users = UserRepository(iam)

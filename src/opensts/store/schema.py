@@ -11,6 +11,7 @@ from datetime import datetime, timezone
 from sqlalchemy import (
     Boolean,
     Column,
+    Index,
     DateTime,
     ForeignKey,
     Integer,
@@ -252,4 +253,60 @@ replay_cache = Table(
     Column("kind", String(16), primary_key=True),
     Column("item", String(512), primary_key=True),
     Column("expires_at", UtcDateTime, nullable=False, index=True),
+)
+
+# --- The audit trail (opensts/audit, store/audit.py) ---------------------------------------------
+# One row per recorded event. ``seq`` numbers each account's events 1, 2, 3...; ``chain_hash``
+# commits to the event's record and to the previous event's hash (store/audit_chain.py).
+audit_events = Table(
+    "audit_events",
+    metadata,
+    Column("account_id", String(12), primary_key=True),
+    Column("seq", Integer, primary_key=True),
+    Column("event_id", String(36), nullable=False, unique=True),
+    Column("event_time", UtcDateTime, nullable=False),
+    Column("event_source", String(64), nullable=False),
+    Column("event_name", String(128), nullable=False),
+    Column("read_only", Boolean, nullable=False),
+    Column("username", String(512)),
+    Column("access_key_id", String(128)),
+    Column("error_code", String(128)),
+    Column("record", Text, nullable=False),  # the CloudTrail record, JSON
+    Column("chain_hash", String(64), nullable=False),
+)
+Index("ix_audit_events_account_time", audit_events.c.account_id, audit_events.c.event_time)
+
+# The resources an event names (LookupEvents' ResourceType/ResourceName attributes).
+audit_resources = Table(
+    "audit_resources",
+    metadata,
+    Column("account_id", String(12), primary_key=True),
+    Column("seq", Integer, primary_key=True),
+    Column("position", Integer, primary_key=True),
+    Column("resource_type", String(64), nullable=False),
+    Column("resource_name", String(2048), nullable=False),
+)
+Index("ix_audit_resources_name", audit_resources.c.account_id, audit_resources.c.resource_name)
+
+# Each account's chain: the newest event's seq and hash, and where retention cut the chain off.
+audit_chain_heads = Table(
+    "audit_chain_heads",
+    metadata,
+    Column("account_id", String(12), primary_key=True),
+    Column("seq", Integer, nullable=False),
+    Column("chain_hash", String(64), nullable=False),
+    # Retention removed events 1..pruned_seq; the first kept event links to pruned_hash.
+    Column("pruned_seq", Integer, nullable=False, default=0),
+    Column("pruned_hash", String(64), nullable=False),
+)
+
+# Signed statements "account A's chain had reached seq N with hash H at time T" (audit/verify.py).
+audit_checkpoints = Table(
+    "audit_checkpoints",
+    metadata,
+    Column("account_id", String(12), primary_key=True),
+    Column("seq", Integer, primary_key=True),
+    Column("chain_hash", String(64), nullable=False),
+    Column("signed_at", UtcDateTime, nullable=False),
+    Column("signature", String(128), nullable=False),
 )

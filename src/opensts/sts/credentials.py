@@ -12,7 +12,7 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
 from opensts.errors import PackedPolicyTooLarge
-from opensts.fields import SECRET_FIELD
+from opensts.fields import FINGERPRINTED_SECRET_FIELD, SECRET_FIELD
 from opensts.identity import ids
 from opensts.tokens.session_token import SessionClaims, encode_session_token, packed_policy_size_percent
 
@@ -28,7 +28,7 @@ class Credentials:
     access_key_id: str
     # Marked secret (fields.redacted hides them) and kept out of repr() (tracebacks, debug logs).
     secret_access_key: str = field(repr=False, metadata=SECRET_FIELD)
-    session_token: str = field(repr=False, metadata=SECRET_FIELD)
+    session_token: str = field(repr=False, metadata=FINGERPRINTED_SECRET_FIELD)  # traced by its SHA-256
     expiration: datetime
 
 

@@ -158,7 +158,7 @@ def _unique_lower(keys: tuple[str, ...]) -> tuple[str, ...]:
 def read_mfa(reader: ParamReader) -> MfaInput | None:
     """``SerialNumber`` and ``TokenCode``, read together: None when neither is sent."""
     serial = reader.string("SerialNumber", min_len=9, max_len=256, pattern=SERIAL_NUMBER_PATTERN)
-    code = reader.string("TokenCode", min_len=6, max_len=6, pattern=TOKEN_CODE_PATTERN)
+    code = reader.string("TokenCode", min_len=6, max_len=6, pattern=TOKEN_CODE_PATTERN, secret=True)
     if serial is None and code is None:
         return None
     if serial is None or code is None:

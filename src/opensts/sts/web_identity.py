@@ -65,7 +65,7 @@ _SOURCE_IDENTITY_RE = re.compile(r"[\w+=,.@-]{2,64}", re.ASCII)
 
 def read_web_identity_token(reader: ParamReader) -> str | None:
     """``WebIdentityToken``, checked as sent, then without the whitespace around it."""
-    token = reader.string("WebIdentityToken", required=True, min_len=4, max_len=oidc.MAX_TOKEN_LENGTH)
+    token = reader.string("WebIdentityToken", required=True, min_len=4, max_len=oidc.MAX_TOKEN_LENGTH, secret=True)
     # A JWT holds no whitespace, but token files usually end in a newline (`jq -r ... > file`,
     # `aws ... --web-identity-token file://...`, AWS_WEB_IDENTITY_TOKEN_FILE): ignore it around the token.
     return None if token is None else token.strip(_TOKEN_WHITESPACE)

@@ -1,0 +1,289 @@
+"""Audit events in the store: appended in batches to each account's hash chain, looked up, pruned.
+
+:meth:`AuditRepository.append` writes a batch of events (from any number of requests and accounts)
+in one transaction: for each account it locks the chain head (``SELECT ... FOR UPDATE`` on
+PostgreSQL; SQLite's ``BEGIN IMMEDIATE`` already serialises writers), numbers the events after it,
+links their hashes (``audit_chain.py``) and moves the head. Several processes and nodes append to
+one store without conflicts: they queue on the head's lock, in account order (no deadlocks).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Connection, Engine, and_, delete, insert, select, update
+
+from opensts.store import schema
+from opensts.store.audit_chain import GENESIS_HASH, chain_hash
+
+
+@dataclass(frozen=True, slots=True)
+class NewEvent:
+    """An event to append. ``record`` is the CloudTrail record's JSON text, hashed as is."""
+
+    account_id: str
+    event_id: str
+    event_time: datetime
+    event_source: str
+    event_name: str
+    read_only: bool
+    username: str | None
+    access_key_id: str | None
+    error_code: str | None
+    resources: tuple[tuple[str, str], ...]
+    record: str
+
+
+@dataclass(frozen=True, slots=True)
+class StoredEvent:
+    account_id: str
+    seq: int
+    event_id: str
+    event_time: datetime
+    event_source: str
+    event_name: str
+    read_only: bool
+    username: str | None
+    access_key_id: str | None
+    error_code: str | None
+    record: str
+    chain_hash: str
+
+
+@dataclass(frozen=True, slots=True)
+class ChainHead:
+    account_id: str
+    seq: int
+    chain_hash: str
+    pruned_seq: int
+    pruned_hash: str
+
+
+# LookupEvents' attribute keys → the column they filter (ResourceType/Name: the resources table).
+EVENT_COLUMNS = {
+    "EventId": schema.audit_events.c.event_id,
+    "EventName": schema.audit_events.c.event_name,
+    "Username": schema.audit_events.c.username,
+    "EventSource": schema.audit_events.c.event_source,
+    "AccessKeyId": schema.audit_events.c.access_key_id,
+}
+
+
+class AuditRepository:
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._postgres = engine.dialect.name == "postgresql"
+
+    # --- Appending -----------------------------------------------------------------------------------
+    def append(self, events: Sequence[NewEvent]) -> list[StoredEvent]:
+        """Append ``events`` (in order within each account) in one transaction; returns them stored."""
+        if not events:
+            return []
+        by_account: dict[str, list[NewEvent]] = {}
+        for event in events:
+            by_account.setdefault(event.account_id, []).append(event)
+        stored: list[StoredEvent] = []
+        rows: list[dict[str, object]] = []
+        resource_rows: list[dict[str, object]] = []
+        with self._engine.begin() as conn:
+            for account_id in sorted(by_account):
+                head = self._locked_head(conn, account_id)
+                seq, previous = head.seq, head.chain_hash
+                for event in by_account[account_id]:
+                    seq += 1
+                    previous = chain_hash(account_id, seq, previous, event.record)
+                    rows.append({
+                        "account_id": account_id, "seq": seq, "event_id": event.event_id,
+                        "event_time": event.event_time, "event_source": event.event_source,
+                        "event_name": event.event_name, "read_only": event.read_only, "username": event.username,
+                        "access_key_id": event.access_key_id, "error_code": event.error_code,
+                        "record": event.record, "chain_hash": previous,
+                    })
+                    for position, (kind, name) in enumerate(event.resources):
+                        resource_rows.append({
+                            "account_id": account_id, "seq": seq, "position": position,
+                            "resource_type": kind, "resource_name": name,
+                        })
+                    stored.append(StoredEvent(
+                        account_id, seq, event.event_id, event.event_time, event.event_source, event.event_name,
+                        event.read_only, event.username, event.access_key_id, event.error_code, event.record, previous,
+                    ))
+                heads = schema.audit_chain_heads
+                conn.execute(
+                    update(heads).where(heads.c.account_id == account_id).values(seq=seq, chain_hash=previous)
+                )
+            conn.execute(insert(schema.audit_events), rows)
+            if resource_rows:
+                conn.execute(insert(schema.audit_resources), resource_rows)
+        return stored
+
+    def _locked_head(self, conn: Connection, account_id: str) -> ChainHead:
+        heads = schema.audit_chain_heads
+        query = select(heads).where(heads.c.account_id == account_id)
+        if self._postgres:
+            query = query.with_for_update()
+        row = conn.execute(query).first()
+        if row is None:
+            values = {"account_id": account_id, "seq": 0, "chain_hash": GENESIS_HASH, "pruned_seq": 0,
+                      "pruned_hash": GENESIS_HASH}
+            if self._postgres:
+                from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+                conn.execute(pg_insert(heads).values(**values).on_conflict_do_nothing())
+                row = conn.execute(query).first()
+            else:
+                conn.execute(insert(heads).values(**values))
+                row = conn.execute(query).first()
+        assert row is not None
+        return ChainHead(row.account_id, row.seq, row.chain_hash, row.pruned_seq, row.pruned_hash)
+
+    # --- Reading -------------------------------------------------------------------------------------
+    def lookup(
+        self,
+        account_id: str,
+        *,
+        attribute: tuple[str, str] | None = None,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        before_seq: int | None = None,
+        limit: int = 50,
+    ) -> list[StoredEvent]:
+        """Newest first: ``account_id``'s events matching one LookupEvents attribute and the time range.
+
+        ``attribute``: (key, value) with a key of :data:`EVENT_COLUMNS`, ``ReadOnly`` ("true"/"false"),
+        ``ResourceType`` or ``ResourceName``. ``before_seq``: continue after a page that ended there."""
+        events = schema.audit_events
+        conditions = [events.c.account_id == account_id]
+        if start is not None:
+            conditions.append(events.c.event_time >= start)
+        if end is not None:
+            conditions.append(events.c.event_time <= end)
+        if before_seq is not None:
+            conditions.append(events.c.seq < before_seq)
+        query = select(events)
+        if attribute is not None:
+            key, value = attribute
+            if key in EVENT_COLUMNS:
+                conditions.append(EVENT_COLUMNS[key] == value)
+            elif key == "ReadOnly":
+                conditions.append(events.c.read_only == (value.lower() == "true"))
+            elif key in ("ResourceType", "ResourceName"):
+                resources = schema.audit_resources
+                column = resources.c.resource_type if key == "ResourceType" else resources.c.resource_name
+                matching = (
+                    select(resources.c.seq)
+                    .where(resources.c.account_id == account_id, column == value)
+                    .distinct()
+                )
+                conditions.append(events.c.seq.in_(matching))
+            else:
+                raise ValueError(f"unknown lookup attribute {key}")
+        query = query.where(and_(*conditions)).order_by(events.c.seq.desc()).limit(limit)
+        with self._engine.connect() as conn:
+            return [_stored(row) for row in conn.execute(query)]
+
+    def resources(self, account_id: str, seqs: Sequence[int]) -> dict[int, list[tuple[str, str]]]:
+        """The resources of the given events: {seq: [(type, name), ...]} in recorded order."""
+        if not seqs:
+            return {}
+        table = schema.audit_resources
+        query = (
+            select(table.c.seq, table.c.resource_type, table.c.resource_name)
+            .where(table.c.account_id == account_id, table.c.seq.in_(list(seqs)))
+            .order_by(table.c.seq, table.c.position)
+        )
+        out: dict[int, list[tuple[str, str]]] = {}
+        with self._engine.connect() as conn:
+            for seq, kind, name in conn.execute(query):
+                out.setdefault(seq, []).append((kind, name))
+        return out
+
+    def heads(self) -> list[ChainHead]:
+        table = schema.audit_chain_heads
+        with self._engine.connect() as conn:
+            rows = conn.execute(select(table).order_by(table.c.account_id)).all()
+        return [ChainHead(r.account_id, r.seq, r.chain_hash, r.pruned_seq, r.pruned_hash) for r in rows]
+
+    def chain(self, account_id: str, *, after_seq: int = 0, batch: int = 1000) -> Iterator[StoredEvent]:
+        """``account_id``'s events in chain order, read in batches (for verify and exports)."""
+        events = schema.audit_events
+        while True:
+            query = (
+                select(events)
+                .where(events.c.account_id == account_id, events.c.seq > after_seq)
+                .order_by(events.c.seq)
+                .limit(batch)
+            )
+            with self._engine.connect() as conn:
+                rows = [_stored(row) for row in conn.execute(query)]
+            yield from rows
+            if len(rows) < batch:
+                return
+            after_seq = rows[-1].seq
+
+    def after(self, *, after: dict[str, int], limit: int = 500) -> list[StoredEvent]:
+        """Events of every account recorded after the given per-account seqs (``audit tail``), oldest first."""
+        events = schema.audit_events
+        out: list[StoredEvent] = []
+        for head in self.heads():
+            start = after.get(head.account_id, 0)
+            if head.seq <= start:
+                continue
+            query = (
+                select(events)
+                .where(events.c.account_id == head.account_id, events.c.seq > start)
+                .order_by(events.c.seq)
+                .limit(limit)
+            )
+            with self._engine.connect() as conn:
+                out.extend(_stored(row) for row in conn.execute(query))
+        out.sort(key=lambda e: (e.event_time, e.account_id, e.seq))
+        return out
+
+    # --- Retention -----------------------------------------------------------------------------------
+    def prune(self, account_id: str, older_than: datetime, *, batch: int = 1000) -> int:
+        """Delete up to ``batch`` of ``account_id``'s oldest events recorded before ``older_than``;
+        the head remembers where the chain now starts. Returns how many were deleted (call again
+        while it returns ``batch``: short transactions, so appends are never blocked long)."""
+        events, resources, heads = schema.audit_events, schema.audit_resources, schema.audit_chain_heads
+        with self._engine.begin() as conn:
+            head = self._locked_head(conn, account_id)
+            last = conn.execute(
+                select(events.c.seq, events.c.chain_hash)
+                .where(events.c.account_id == account_id, events.c.seq > head.pruned_seq,
+                       events.c.event_time < older_than)
+                .order_by(events.c.seq)
+                .limit(batch)
+            ).all()
+            # Only a prefix of the chain may go: stop at the first event that is young enough.
+            kept = []
+            expected = head.pruned_seq + 1
+            for seq, hash_ in last:
+                if seq != expected:
+                    break
+                kept.append((seq, hash_))
+                expected += 1
+            if not kept:
+                return 0
+            through_seq, through_hash = kept[-1]
+            conn.execute(delete(resources).where(resources.c.account_id == account_id, resources.c.seq <= through_seq))
+            conn.execute(delete(events).where(events.c.account_id == account_id, events.c.seq <= through_seq))
+            conn.execute(
+                update(heads).where(heads.c.account_id == account_id)
+                .values(pruned_seq=through_seq, pruned_hash=through_hash)
+            )
+            checkpoints = schema.audit_checkpoints
+            conn.execute(
+                delete(checkpoints).where(checkpoints.c.account_id == account_id, checkpoints.c.seq < through_seq)
+            )
+            return len(kept)
+
+
+def _stored(row: object) -> StoredEvent:
+    r = row  # a Row with the audit_events columns
+    return StoredEvent(
+        r.account_id, r.seq, r.event_id, r.event_time, r.event_source, r.event_name,  # type: ignore[attr-defined]
+        r.read_only, r.username, r.access_key_id, r.error_code, r.record, r.chain_hash,  # type: ignore[attr-defined]
+    )
