@@ -13,6 +13,7 @@ from typing import Any
 import click
 
 from opensts import __version__
+from opensts.commands.audit import audit
 from opensts.commands.policy import policy
 from opensts.config import (
     DEFAULT_BODY_TIMEOUT,
@@ -303,6 +304,7 @@ def keys_list(data_dir: str | None, database_url: str | None) -> None:
 
 
 cli.add_command(policy)
+cli.add_command(audit)
 
 
 def main() -> None:
