@@ -265,14 +265,15 @@ def redacted(value: Any, *, depth: int = 0) -> Any:
         return value.isoformat()
     if isinstance(value, Enum):
         return value.value
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+    plan = _PLANS.get(type(value))
+    if plan is None and dataclasses.is_dataclass(value) and not isinstance(value, type):
+        plan = _PLANS[type(value)] = _plan(type(value))
+    if plan is not None:
         out: dict[str, Any] = {}
-        for f in dataclasses.fields(value):
-            item = getattr(value, f.name)
+        for name, key, mark in plan:
+            item = getattr(value, name)
             if item is None:
                 continue
-            key = _camel(f.name)
-            mark = f.metadata.get(SECRET)
             if not mark:
                 out[key] = redacted(item, depth=depth + 1)
             else:
@@ -283,6 +284,15 @@ def redacted(value: Any, *, depth: int = 0) -> Any:
     if isinstance(value, (list, tuple, frozenset, set)):
         return [redacted(v, depth=depth + 1) for v in value]
     return str(value)
+
+
+# Per dataclass: (attribute, camelCase key, secret mark) of each field. Classes do not change at run
+# time, so nothing ever needs to drop an entry.
+_PLANS: dict[type, tuple[tuple[str, str, Any], ...]] = {}
+
+
+def _plan(cls: type) -> tuple[tuple[str, str, Any], ...]:
+    return tuple((f.name, _camel(f.name), f.metadata.get(SECRET)) for f in dataclasses.fields(cls))
 
 
 def fingerprint(secret_value: str) -> str:

@@ -35,12 +35,14 @@ def test_counts_and_cumulative_buckets() -> None:
 def test_workers_add_up(tmp_path) -> None:
     metrics.observe("iam", "GetUser", "success", 0.002)
     metrics.publish(str(tmp_path))  # our own file is skipped in favour of the live figures
-    other = [["iam", "GetUser", "success", [4, 0.01] + [0] * 13]]
+    other = {"requests": [["iam", "GetUser", "success", [4, 0.01] + [0] * 13]],
+             "counters": {"opensts_audit_events_written_total": 5}}
     (tmp_path / "worker-999999999.json").write_text(json.dumps(other))
     (tmp_path / "worker-1.json").write_text("{torn")  # a file being replaced is skipped
     metrics.observe("iam", "GetUser", "success", 0.002)
-    text = metrics.render(directory=str(tmp_path))[0].decode()
+    text = metrics.render(directory=str(tmp_path), counters={"opensts_audit_events_written_total": 2})[0].decode()
     assert 'opensts_requests_total{action="GetUser",outcome="success",service="iam"} 6' in text
+    assert "opensts_audit_events_written_total 7" in text  # the trail's counters add up over workers too
     assert 'outcome="success",service="iam"} 2' in metrics.render()[0].decode()  # without the directory: ours only
 
 

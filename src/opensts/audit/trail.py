@@ -120,6 +120,16 @@ class AuditTrail:
     def pending(self) -> int:
         return max(0, self.submitted - self.written - self.failed)
 
+    def counters(self) -> dict[str, float]:
+        """For ``/metrics`` (server/metrics.py's COUNTERS)."""
+        return {
+            "opensts_audit_events_submitted_total": self.submitted,
+            "opensts_audit_events_written_total": self.written,
+            "opensts_audit_events_dropped_total": self.dropped,
+            "opensts_audit_events_failed_total": self.failed,
+            "opensts_audit_events_pending": self.pending,
+        }
+
     # --- The writer thread --------------------------------------------------------------------------
     def _run(self) -> None:
         get = self._queue.get

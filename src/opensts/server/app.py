@@ -40,11 +40,13 @@ class Endpoints:
 
     def __init__(self) -> None:
         self.runtime: Runtime | None = None
+        self.audit: AuditTrail | None = None
         self.query: QueryApi | None = None
         self.authorize = AuthorizeEndpoint()
 
     def start(self, runtime: Runtime, audit: AuditTrail | None) -> None:
         self.runtime = runtime
+        self.audit = audit
         self.query = QueryApi(runtime, audit)
         self.authorize.runtime = runtime
         self.authorize.audit = audit
@@ -83,10 +85,11 @@ def create_app(runtime: Runtime | None = None, settings: Settings | None = None)
 
     async def metrics_endpoint(request: Request) -> Response:
         own = metrics.own_figures()
+        counters = endpoints.audit.counters() if endpoints.audit is not None else None
         if effective.metrics_dir:  # other workers' files: read them off the event loop
-            body, content_type = await run_in_threadpool(metrics.render, own, effective.metrics_dir)
+            body, content_type = await run_in_threadpool(metrics.render, own, effective.metrics_dir, counters)
         else:
-            body, content_type = metrics.render(own)
+            body, content_type = metrics.render(own, None, counters)
         return Response(body, 200, media_type=content_type)
 
     routes = [

@@ -35,7 +35,7 @@ def start(runtime: Runtime, audit: AuditTrail | None = None) -> list[asyncio.Tas
     """Start the background tasks (on the running event loop); cancel them to stop."""
     tasks = [asyncio.create_task(refresh_keyring(runtime)), asyncio.create_task(watch_iam_version(runtime))]
     if runtime.settings.metrics_dir:
-        tasks.append(asyncio.create_task(publish_metrics(runtime.settings.metrics_dir)))
+        tasks.append(asyncio.create_task(publish_metrics(runtime.settings.metrics_dir, audit)))
     return tasks
 
 
@@ -63,14 +63,15 @@ async def watch_iam_version(runtime: Runtime) -> None:
             log.warning("could not read the IAM change counter", exc_info=True)
 
 
-async def publish_metrics(directory: str) -> None:
+async def publish_metrics(directory: str, audit: AuditTrail | None = None) -> None:
     """Several workers: share this one's figures with the others' /metrics."""
     try:
         while True:
             await asyncio.sleep(metrics.PUBLISH_SECONDS)
             try:
                 # The snapshot on the loop (the only thread that changes the figures), the write off it.
-                await run_in_threadpool(metrics.publish, directory, metrics.snapshot())
+                counters = audit.counters() if audit is not None else None
+                await run_in_threadpool(metrics.publish, directory, metrics.snapshot(counters))
             except OSError:
                 log.warning("could not write this worker's metrics", exc_info=True)
     finally:

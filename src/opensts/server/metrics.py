@@ -28,6 +28,15 @@ _MAX_SERIES = 5000  # outcomes are error codes and actions come from the registr
 # (service, action, outcome) -> [count, sum of seconds, count per bucket..., count above the last bucket]
 Figures = dict[tuple[str, str, str], list[float]]
 _figures: Figures = {}
+# Process-wide counters other parts keep themselves (the audit trail), summed over workers.
+Counters = dict[str, float]
+COUNTERS = {
+    "opensts_audit_events_submitted_total": "Audit events handed to the trail",
+    "opensts_audit_events_written_total": "Audit events committed to the store",
+    "opensts_audit_events_dropped_total": "Read-only audit events dropped because the queue was full",
+    "opensts_audit_events_failed_total": "Audit events the store refused after retries",
+    "opensts_audit_events_pending": "Audit events queued and not yet committed",
+}
 
 
 def create_shared_dir() -> str:
@@ -52,9 +61,10 @@ def observe(service: str, action: str, outcome: str, seconds: float) -> None:
     row[2 + bisect_left(BUCKETS, seconds)] += 1
 
 
-def snapshot() -> str:
-    """This process's figures as JSON (taken on the event loop, the only thread that changes them)."""
-    return json.dumps([[*key, row] for key, row in _figures.items()])
+def snapshot(counters: Counters | None = None) -> str:
+    """This process's figures as JSON (taken on the event loop, the only thread that changes them),
+    with its ``counters`` (e.g. the audit trail's: :data:`COUNTERS`)."""
+    return json.dumps({"requests": [[*key, row] for key, row in _figures.items()], "counters": counters or {}})
 
 
 def publish(directory: str, figures: str | None = None) -> None:
@@ -70,7 +80,7 @@ def own_figures() -> Figures:
     return {key: list(row) for key, row in _figures.items()}
 
 
-def _all_figures(total: Figures, directory: str | None) -> Figures:
+def _all_figures(total: Figures, directory: str | None, counters: Counters) -> Figures:
     if not directory:
         return total
     own = f"worker-{os.getpid()}.json"
@@ -78,10 +88,13 @@ def _all_figures(total: Figures, directory: str | None) -> Figures:
         if path.name == own:
             continue
         try:
-            entries = json.loads(path.read_text())
+            data = json.loads(path.read_text())
         except (OSError, ValueError):  # a worker is replacing its file, or it vanished
             continue
-        for service, action, outcome, row in entries:
+        for name, value in data.get("counters", {}).items():
+            if name in COUNTERS:
+                counters[name] = counters.get(name, 0) + value
+        for service, action, outcome, row in data.get("requests", []):
             mine = total.setdefault((service, action, outcome), [0] * len(row))
             for i, value in enumerate(row):
                 mine[i] += value
@@ -94,11 +107,18 @@ def _labels(**labels: str) -> str:
     return "{" + ",".join(escaped) + "}"
 
 
-def render(own: Figures | None = None, directory: str | None = None) -> tuple[bytes, str]:
-    """The Prometheus text of ``own`` (default: this process's figures) plus the other workers' files
-    in ``directory`` (blocking reads)."""
-    figures = _all_figures(own_figures() if own is None else own, directory)
-    lines = [
+def render(
+    own: Figures | None = None, directory: str | None = None, counters: Counters | None = None
+) -> tuple[bytes, str]:
+    """The Prometheus text of ``own`` (default: this process's figures) and ``counters``, plus the
+    other workers' files in ``directory`` (blocking reads)."""
+    counters = dict(counters or {})
+    figures = _all_figures(own_figures() if own is None else own, directory, counters)
+    lines = []
+    for name, value in sorted(counters.items()):
+        kind = "gauge" if name.endswith("_pending") else "counter"
+        lines += [f"# HELP {name} {COUNTERS.get(name, name)}", f"# TYPE {name} {kind}", f"{name} {value:g}"]
+    lines += [
         "# HELP opensts_requests_total API requests by service, action and outcome",
         "# TYPE opensts_requests_total counter",
     ]

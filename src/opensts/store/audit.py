@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
 
 from sqlalchemy import Connection, Engine, and_, delete, insert, select, update
 
@@ -75,6 +75,31 @@ class AuditRepository:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
         self._postgres = engine.dialect.name == "postgresql"
+        mark = "%s" if self._postgres else "?"
+        self._insert_event = (
+            "INSERT INTO audit_events (account_id, seq, event_id, event_time, event_source, event_name, read_only, "
+            "username, access_key_id, error_code, record, chain_hash) VALUES (" + ", ".join([mark] * 12) + ")"
+        )
+        self._insert_resource = (
+            "INSERT INTO audit_resources (account_id, seq, position, resource_type, resource_name) "
+            "VALUES (" + ", ".join([mark] * 5) + ")"
+        )
+        self._select_head = (
+            f"SELECT seq, chain_hash FROM audit_chain_heads WHERE account_id = {mark}"
+            + (" FOR UPDATE" if self._postgres else "")
+        )
+        self._insert_head = (
+            "INSERT INTO audit_chain_heads (account_id, seq, chain_hash, pruned_seq, pruned_hash) "
+            f"VALUES ({mark}, 0, '{GENESIS_HASH}', 0, '{GENESIS_HASH}') ON CONFLICT DO NOTHING"
+        )
+        self._update_head = f"UPDATE audit_chain_heads SET seq = {mark}, chain_hash = {mark} WHERE account_id = {mark}"
+
+    def _stamp(self, when: datetime) -> object:
+        """``when`` as the event_time column stores it (schema.UtcDateTime: naive UTC; SQLite: its text)."""
+        naive = when.astimezone(timezone.utc).replace(tzinfo=None)
+        if self._postgres:
+            return naive
+        return naive.strftime("%Y-%m-%d %H:%M:%S.%f")  # SQLAlchemy's SQLite DATETIME storage format
 
     # --- Appending -----------------------------------------------------------------------------------
     def append(self, events: Sequence[NewEvent]) -> list[StoredEvent]:
@@ -85,39 +110,44 @@ class AuditRepository:
         for event in events:
             by_account.setdefault(event.account_id, []).append(event)
         stored: list[StoredEvent] = []
-        rows: list[dict[str, object]] = []
-        resource_rows: list[dict[str, object]] = []
+        rows: list[tuple[object, ...]] = []
+        resource_rows: list[tuple[object, ...]] = []
+        stamp = self._stamp
+        # Plain SQL through the driver: this runs once per batch of recorded calls, and building
+        # SQLAlchemy statements cost more than the statements themselves (measured).
         with self._engine.begin() as conn:
             for account_id in sorted(by_account):
-                head = self._locked_head(conn, account_id)
-                seq, previous = head.seq, head.chain_hash
+                seq, previous = self._head_for_append(conn, account_id)
                 for event in by_account[account_id]:
                     seq += 1
                     previous = chain_hash(account_id, seq, previous, event.record)
-                    rows.append({
-                        "account_id": account_id, "seq": seq, "event_id": event.event_id,
-                        "event_time": event.event_time, "event_source": event.event_source,
-                        "event_name": event.event_name, "read_only": event.read_only, "username": event.username,
-                        "access_key_id": event.access_key_id, "error_code": event.error_code,
-                        "record": event.record, "chain_hash": previous,
-                    })
+                    rows.append((
+                        account_id, seq, event.event_id, stamp(event.event_time), event.event_source,
+                        event.event_name, event.read_only, event.username, event.access_key_id, event.error_code,
+                        event.record, previous,
+                    ))
                     for position, (kind, name) in enumerate(event.resources):
-                        resource_rows.append({
-                            "account_id": account_id, "seq": seq, "position": position,
-                            "resource_type": kind, "resource_name": name,
-                        })
+                        resource_rows.append((account_id, seq, position, kind, name))
                     stored.append(StoredEvent(
                         account_id, seq, event.event_id, event.event_time, event.event_source, event.event_name,
                         event.read_only, event.username, event.access_key_id, event.error_code, event.record, previous,
                     ))
-                heads = schema.audit_chain_heads
-                conn.execute(
-                    update(heads).where(heads.c.account_id == account_id).values(seq=seq, chain_hash=previous)
-                )
-            conn.execute(insert(schema.audit_events), rows)
+                conn.exec_driver_sql(self._update_head, (seq, previous, account_id))
+            # The driver's executemany, without SQLAlchemy's per-row parameter processing: this
+            # runs for every recorded call (a third of the cost of appending, measured).
+            conn.exec_driver_sql(self._insert_event, rows)
             if resource_rows:
-                conn.execute(insert(schema.audit_resources), resource_rows)
+                conn.exec_driver_sql(self._insert_resource, resource_rows)
         return stored
+
+    def _head_for_append(self, conn: Connection, account_id: str) -> tuple[int, str]:
+        """(seq, hash) of the account's chain head, locked until the transaction ends (created at 0)."""
+        row = conn.exec_driver_sql(self._select_head, (account_id,)).first()
+        if row is None:
+            conn.exec_driver_sql(self._insert_head, (account_id,))
+            row = conn.exec_driver_sql(self._select_head, (account_id,)).first()
+            assert row is not None
+        return int(row[0]), str(row[1])
 
     def _locked_head(self, conn: Connection, account_id: str) -> ChainHead:
         heads = schema.audit_chain_heads

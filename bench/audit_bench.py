@@ -1,0 +1,146 @@
+"""What the audit trail costs: throughput with it on and off, in one run, plus moto's server as the peer.
+
+    python bench/audit_bench.py [--duration 10] [--rounds 3] [--connections 32] [--database-url URL]
+
+Starts two OpenSTS servers (``opensts serve``, one worker each) — one with ``--audit on`` (the
+default), one with ``--audit off`` — each with its own SQLite store in a temporary directory, or
+both on the PostgreSQL database of ``--database-url`` (as two nodes would be); and moto's server.
+Then drives them in turns with ``wrk`` replaying fixed signed requests:
+
+* GetCallerIdentity (read-only: its event is queued, not awaited);
+* AssumeRole (issues credentials: the response waits until its event is committed, group commit);
+* /v1/authorize, Allow (a decision: queued, not awaited).
+
+Prints median requests/s per server, the audit-on/audit-off ratios (issue 14's goals: AssumeRole
+>= 0.8, GetCallerIdentity and /v1/authorize >= 0.9) and OpenSTS (audit on) / moto.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from urllib.parse import quote
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "bench"))
+from authorize_bench import authorize_call, measure, setup, sign  # noqa: E402
+from server_bench import free_port, in_turns, show, stop_all, wait_until_up  # noqa: E402
+
+FORM = "application/x-www-form-urlencoded; charset=utf-8"
+
+
+def start(audit: str, workdir: Path, account: str, root: tuple[str, str], database_url: str | None) -> tuple[str, subprocess.Popen]:  # type: ignore[type-arg]
+    port = free_port()
+    env = {
+        **os.environ, "OPENSTS_DATA_DIR": str(workdir / f"data-{audit}"), "OPENSTS_ACCOUNT_ID": account,
+        "OPENSTS_ROOT_ACCESS_KEY_ID": root[0], "OPENSTS_ROOT_SECRET_ACCESS_KEY": root[1],
+        "OPENSTS_LOG_LEVEL": "warning", "OPENSTS_AUDIT": audit,
+    }
+    env.pop("OPENSTS_DATABASE_URL", None)
+    if database_url:
+        env["OPENSTS_DATABASE_URL"] = database_url
+    process = subprocess.Popen(
+        [sys.executable, "-m", "opensts", "serve", "--port", str(port)], env=env,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    wait_until_up(url, process, "/health")
+    return url, process
+
+
+def assume_role_setup(url: str, root: tuple[str, str], suffix: str) -> tuple[bytes, tuple[str, str]]:
+    import boto3
+
+    iam = boto3.client("iam", endpoint_url=url, region_name="us-east-1", aws_access_key_id=root[0],
+                       aws_secret_access_key=root[1])
+    user = iam.create_user(UserName=f"bench-assumer-{suffix}")["User"]
+    key = iam.create_access_key(UserName=user["UserName"])["AccessKey"]
+    trust = json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"AWS": user["Arn"]}, "Action": "sts:AssumeRole"}]})
+    role = iam.create_role(RoleName=f"bench-role-{suffix}", AssumeRolePolicyDocument=trust)["Role"]
+    body = f"Action=AssumeRole&RoleArn={quote(role['Arn'], safe='')}&RoleSessionName=bench&Version=2011-06-15"
+    return body.encode(), (key["AccessKeyId"], key["SecretAccessKey"])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--duration", type=int, default=10)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--database-url", default=None, help="PostgreSQL for both servers (default: SQLite each)")
+    parser.add_argument("--no-moto", action="store_true")
+    args = parser.parse_args()
+    if not shutil.which("wrk"):
+        sys.exit("wrk is needed: apt-get install wrk")
+
+    from opensts.identity.ids import new_long_term_access_key_id
+
+    workdir = Path(tempfile.mkdtemp(prefix="opensts-audit-bench-"))
+    account = "123456789012"
+    root = (new_long_term_access_key_id(account), "benchmark" + "s" * 31)
+    processes: list[subprocess.Popen] = []  # type: ignore[type-arg]
+    try:
+        urls, keys, assume = {}, {}, {}
+        for audit in ("on", "off"):
+            url, process = start(audit, workdir, account, root, args.database_url)
+            processes.append(process)
+            urls[audit] = url
+            suffix = f"{audit}-{os.getpid()}"
+            if args.database_url and audit == "off":
+                keys[audit], assume[audit] = keys["on"], assume["on"]  # one store: the same users
+                continue
+            keys[audit] = setup(url, root)
+            assume[audit] = assume_role_setup(url, root, suffix)
+        moto_url = None
+        if not args.no_moto and shutil.which("moto_server"):
+            port = free_port()
+            moto = subprocess.Popen(["moto_server", "-p", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            processes.append(moto)
+            moto_url = f"http://127.0.0.1:{port}"
+            wait_until_up(moto_url, moto, "/moto-api/")
+        gci = b"Action=GetCallerIdentity&Version=2011-06-15"
+
+        def gci_run(url: str, creds: tuple[str, str]) -> float:
+            return measure(url + "/", gci, sign(url + "/", gci, creds, "sts", FORM), args, workdir)
+
+        def assume_run(url: str, body: bytes, creds: tuple[str, str]) -> float:
+            return measure(url + "/", body, sign(url + "/", body, creds, "sts", FORM), args, workdir, "SessionToken")
+
+        def authorize_run(url: str, service: tuple[str, str], alice: tuple[str, str]) -> float:
+            body, headers = authorize_call(url, service, alice, account, "ec2:StopInstances")
+            return measure(url + "/v1/authorize", body, headers, args, workdir, '"Allow"')
+
+        cases = {
+            "GetCallerIdentity": (lambda audit: gci_run(urls[audit], keys[audit][1]), 0.9),
+            "AssumeRole": (lambda audit: assume_run(urls[audit], *assume[audit]), 0.8),
+            "/v1/authorize Allow": (lambda audit: authorize_run(urls[audit], *keys[audit]), 0.9),
+        }
+        print(f"Audit trail on vs off, {args.rounds} rounds of {args.duration}s, {args.connections} connections, "
+              f"one worker each, wrk 1 thread, {os.cpu_count()} cores, store: "
+              f"{'PostgreSQL' if args.database_url else 'SQLite'}")
+        for name, (run, goal) in cases.items():
+            runs = {audit: (lambda audit=audit: run(audit)) for audit in ("on", "off")}
+            if moto_url and name == "GetCallerIdentity":
+                from server_bench import measure as moto_measure
+
+                runs["moto"] = lambda: moto_measure(moto_url, gci.decode(), root[0], root[1], args, workdir)
+            results = in_turns(runs, args.rounds)
+            print(name)
+            on, off = show("audit on", results["on"]), show("audit off", results["off"])
+            verdict = "met" if on / off >= goal else "NOT met"
+            print(f"  {'on / off':<34} {on / off:>10.2f}   (goal >= {goal}: {verdict})")
+            if "moto" in results:
+                moto_rate = show("moto_server", results["moto"])
+                print(f"  {'audit on / moto':<34} {on / moto_rate:>10.1f}x")
+    finally:
+        stop_all(processes, workdir)
+
+
+if __name__ == "__main__":
+    main()
