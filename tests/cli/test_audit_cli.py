@@ -136,3 +136,27 @@ def test_audit_off_records_nothing(store: Store) -> None:
     store.env["OPENSTS_AUDIT"] = "off"
     assert opensts(store, "keys", "rotate").returncode == 0
     assert opensts(store, "audit", "tail").stdout == ""
+
+
+def test_a_running_server_signs_checkpoints_that_verify(tmp_path: Path) -> None:
+    """The server's background task signs each grown chain head; verify then checks the signatures."""
+    import time
+
+    from tests.conftest import start_server, stop_server
+
+    server = start_server(tmp_path, "sqlite", {"OPENSTS_AUDIT_CHECKPOINT_SECONDS": "1"})
+    try:
+        server.client("sts").get_caller_identity()
+        store = Store(server.env(), server.database_url, server.account_id)
+        deadline = time.monotonic() + 60
+        while True:
+            report = json.loads(opensts(store, "audit", "verify", "--json").stdout)
+            mine = [a for a in report["Accounts"] if a["AccountId"] == server.account_id]
+            if mine and mine[0]["Checkpoints"] >= 1:
+                break
+            assert time.monotonic() < deadline, report
+            time.sleep(0.5)
+        assert report["Intact"] is True
+        assert mine[0]["Events"] >= 1
+    finally:
+        stop_server(server)
