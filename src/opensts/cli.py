@@ -14,6 +14,7 @@ import click
 
 from opensts import __version__
 from opensts.commands.audit import audit
+from opensts.commands.audit_events import record_cli_event
 from opensts.commands.policy import policy
 from opensts.config import (
     DEFAULT_BODY_TIMEOUT,
@@ -244,6 +245,8 @@ def account_create(account_id: str | None, name: str | None, data_dir: str | Non
         key_id = ids.new_long_term_access_key_id(new_id)
         secret = ids.new_secret_access_key()
         runtime.store.access_keys.create(key_id, secret, new_id)
+        record_cli_event(runtime, "CreateAccount", {"accountId": new_id, "accountName": name or new_id},
+                         {"accountId": new_id, "accessKeyId": key_id})  # never the secret key
     finally:
         runtime.close()
     click.echo(json.dumps({"AccountId": new_id, "AccessKeyId": key_id, "SecretAccessKey": secret}))
@@ -281,6 +284,7 @@ def keys_rotate(data_dir: str | None, database_url: str | None) -> None:
     runtime = open_existing_store_or_fail(data_dir, database_url)
     try:
         active = rotate_keyring(runtime)
+        record_cli_event(runtime, "RotateSigningKey", None, {"activeKeyId": active})
     finally:
         runtime.close()
     click.echo(json.dumps({"ActiveKeyId": active}))

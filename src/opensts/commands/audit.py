@@ -11,3 +11,9 @@ import click
 @click.group()
 def audit() -> None:
     """Read, follow and verify the audit trail (docs/AUDIT.md)."""
+
+
+from opensts.commands.audit_verify import tail, verify  # noqa: E402 - the group first, then its commands
+
+audit.add_command(verify)
+audit.add_command(tail)

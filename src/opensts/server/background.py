@@ -6,7 +6,12 @@
 - **IAM change counter**: polled every ``IAM_VERSION_POLL_SECONDS`` (0.25 s); when another process
   wrote IAM data, this one drops its caches of IAM data (``Runtime.refresh_iam_version``);
 - **metrics**: with a shared metrics directory (several workers), this worker's figures are
-  written there every second for the others' ``/metrics`` (``metrics.py``).
+  written there every second for the others' ``/metrics`` (``metrics.py``);
+- **audit checkpoints** (audit trail on): every ``audit_checkpoint_seconds`` each grown chain head
+  is signed (``audit/verify.py``); every worker and node does it, the first insert of a checkpoint
+  wins and the others leave it;
+- **audit retention** (audit trail on): hourly, events older than ``audit_retention_days`` are
+  removed in short batches (``audit/retention.py``), the first pass a minute after start.
 
 Store reads and file writes run in worker threads, never on the event loop. A failing iteration
 is logged and retried at the next one.
@@ -18,10 +23,14 @@ import asyncio
 import contextlib
 import logging
 import time
+from datetime import datetime, timezone
 
 from starlette.concurrency import run_in_threadpool
 
+from opensts.audit.record import service_event
+from opensts.audit.retention import prune_expired
 from opensts.audit.trail import AuditTrail
+from opensts.audit.verify import sign_checkpoints
 from opensts.runtime import KEYRING_REFRESH_SECONDS, Runtime, rotate_keyring_if_due
 from opensts.server import metrics
 
@@ -29,24 +38,58 @@ log = logging.getLogger("opensts.server")
 
 KEY_ROTATION_CHECK_SECONDS = 3600.0
 IAM_VERSION_POLL_SECONDS = 0.25
+AUDIT_RETENTION_SECONDS = 3600.0
+AUDIT_RETENTION_FIRST_DELAY = 60.0
 
 
 def start(runtime: Runtime, audit: AuditTrail | None = None) -> list[asyncio.Task[None]]:
     """Start the background tasks (on the running event loop); cancel them to stop."""
-    tasks = [asyncio.create_task(refresh_keyring(runtime)), asyncio.create_task(watch_iam_version(runtime))]
+    tasks = [asyncio.create_task(refresh_keyring(runtime, audit)), asyncio.create_task(watch_iam_version(runtime))]
     if runtime.settings.metrics_dir:
         tasks.append(asyncio.create_task(publish_metrics(runtime.settings.metrics_dir, audit)))
+    if audit is not None:
+        tasks.append(asyncio.create_task(sign_audit_checkpoints(runtime)))
+        tasks.append(asyncio.create_task(audit_retention(runtime)))
     return tasks
 
 
-async def refresh_keyring(runtime: Runtime) -> None:
-    """Pick up key rotations made by other processes or nodes, and rotate when the key is due."""
+async def sign_audit_checkpoints(runtime: Runtime) -> None:
+    """Sign each audit chain head that grew since its last checkpoint."""
+    while True:
+        await asyncio.sleep(runtime.settings.audit_checkpoint_seconds)
+        try:
+            await run_in_threadpool(sign_checkpoints, runtime)
+        except Exception:
+            log.warning("could not sign audit checkpoints; retrying", exc_info=True)
+
+
+async def audit_retention(runtime: Runtime) -> None:
+    """Remove audit events older than the retention, hourly."""
+    await asyncio.sleep(AUDIT_RETENTION_FIRST_DELAY)
+    while True:
+        try:
+            await run_in_threadpool(prune_expired, runtime)
+        except Exception:
+            log.warning("could not remove expired audit events; retrying", exc_info=True)
+        await asyncio.sleep(AUDIT_RETENTION_SECONDS)
+
+
+async def refresh_keyring(runtime: Runtime, audit: AuditTrail | None = None) -> None:
+    """Pick up key rotations made by other processes or nodes, and rotate when the key is due
+    (recorded in the default account's audit trail as ``RotateSigningKey``, invoked by ``opensts``)."""
     next_rotation_check = 0.0
     while True:
         try:
             if time.monotonic() >= next_rotation_check:
                 next_rotation_check = time.monotonic() + KEY_ROTATION_CHECK_SECONDS
-                await run_in_threadpool(rotate_keyring_if_due, runtime)
+                key_id = await run_in_threadpool(rotate_keyring_if_due, runtime)
+                if key_id is not None and audit is not None:
+                    event = service_event(
+                        account_id=runtime.default_account_id, event_name="RotateSigningKey",
+                        event_time=datetime.now(timezone.utc), parameters=None,
+                        response={"activeKeyId": key_id}, invoked_by="opensts",
+                    )
+                    await run_in_threadpool(audit.record_now, [event])
             await run_in_threadpool(runtime.reload_keyring)
         except Exception:  # the store may be briefly unreachable; keep the ring we have
             log.warning("could not reload or rotate the key ring; keeping the current one", exc_info=True)

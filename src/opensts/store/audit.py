@@ -9,11 +9,12 @@ one store without conflicts: they queue on the head's lock, in account order (no
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from sqlalchemy import Connection, Engine, and_, delete, insert, select, update
+from sqlalchemy import Connection, Engine, and_, delete, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
 
 from opensts.store import schema
 from opensts.store.audit_chain import GENESIS_HASH, chain_hash
@@ -59,6 +60,18 @@ class ChainHead:
     chain_hash: str
     pruned_seq: int
     pruned_hash: str
+
+
+@dataclass(frozen=True, slots=True)
+class Checkpoint:
+    """A signed statement: ``account_id``'s chain had reached ``seq`` with ``chain_hash`` at
+    ``signed_at`` (``audit/verify.py`` makes and checks ``signature``)."""
+
+    account_id: str
+    seq: int
+    chain_hash: str
+    signed_at: datetime
+    signature: str
 
 
 # LookupEvents' attribute keys → the column they filter (ResourceType/Name: the resources table).
@@ -272,11 +285,61 @@ class AuditRepository:
         out.sort(key=lambda e: (e.event_time, e.account_id, e.seq))
         return out
 
+    # --- Checkpoints ---------------------------------------------------------------------------------
+    def checkpoints(self, account_id: str) -> list[Checkpoint]:
+        """``account_id``'s checkpoints, oldest first."""
+        table = schema.audit_checkpoints
+        query = select(table).where(table.c.account_id == account_id).order_by(table.c.seq)
+        with self._engine.connect() as conn:
+            return [_checkpoint(row) for row in conn.execute(query)]
+
+    def latest_checkpoints(self) -> dict[str, Checkpoint]:
+        """Each account's newest checkpoint."""
+        table = schema.audit_checkpoints
+        newest = (
+            select(table.c.account_id, func.max(table.c.seq).label("seq"))
+            .group_by(table.c.account_id)
+            .subquery()
+        )
+        query = select(table).join(
+            newest, and_(table.c.account_id == newest.c.account_id, table.c.seq == newest.c.seq)
+        )
+        with self._engine.connect() as conn:
+            return {row.account_id: _checkpoint(row) for row in conn.execute(query)}
+
+    def add_checkpoint(self, checkpoint: Checkpoint) -> bool:
+        """Insert ``checkpoint``; False (and nothing changed) if that account and seq already have one
+        (several workers and nodes sign the same heads: the first one wins)."""
+        values = _checkpoint_values(checkpoint)
+        try:
+            with self._engine.begin() as conn:
+                if conn.execute(
+                    select(schema.audit_checkpoints.c.seq).where(
+                        schema.audit_checkpoints.c.account_id == checkpoint.account_id,
+                        schema.audit_checkpoints.c.seq == checkpoint.seq,
+                    )
+                ).first() is not None:
+                    return False
+                conn.execute(insert(schema.audit_checkpoints).values(**values))
+        except IntegrityError:  # a concurrent signer inserted it between our read and write
+            return False
+        return True
+
     # --- Retention -----------------------------------------------------------------------------------
-    def prune(self, account_id: str, older_than: datetime, *, batch: int = 1000) -> int:
+    def prune(
+        self,
+        account_id: str,
+        older_than: datetime,
+        *,
+        batch: int = 1000,
+        checkpoint: Callable[[str, int, str], Checkpoint] | None = None,
+    ) -> int:
         """Delete up to ``batch`` of ``account_id``'s oldest events recorded before ``older_than``;
         the head remembers where the chain now starts. Returns how many were deleted (call again
-        while it returns ``batch``: short transactions, so appends are never blocked long)."""
+        while it returns ``batch``: short transactions, so appends are never blocked long).
+
+        ``checkpoint(account_id, seq, chain_hash)``: signs the new boundary; it replaces, in the
+        same transaction, every checkpoint at or below it, so the boundary is never unsigned."""
         events, resources, heads = schema.audit_events, schema.audit_resources, schema.audit_chain_heads
         with self._engine.begin() as conn:
             head = self._locked_head(conn, account_id)
@@ -305,10 +368,28 @@ class AuditRepository:
                 .values(pruned_seq=through_seq, pruned_hash=through_hash)
             )
             checkpoints = schema.audit_checkpoints
-            conn.execute(
-                delete(checkpoints).where(checkpoints.c.account_id == account_id, checkpoints.c.seq < through_seq)
-            )
+            if checkpoint is None:
+                conn.execute(
+                    delete(checkpoints).where(checkpoints.c.account_id == account_id, checkpoints.c.seq < through_seq)
+                )
+            else:
+                conn.execute(
+                    delete(checkpoints).where(checkpoints.c.account_id == account_id, checkpoints.c.seq <= through_seq)
+                )
+                conn.execute(insert(checkpoints).values(**_checkpoint_values(checkpoint(account_id, through_seq, through_hash))))
             return len(kept)
+
+
+def _checkpoint(row: object) -> Checkpoint:
+    r = row  # a Row with the audit_checkpoints columns
+    return Checkpoint(r.account_id, r.seq, r.chain_hash, r.signed_at, r.signature)  # type: ignore[attr-defined]
+
+
+def _checkpoint_values(checkpoint: Checkpoint) -> dict[str, object]:
+    return {
+        "account_id": checkpoint.account_id, "seq": checkpoint.seq, "chain_hash": checkpoint.chain_hash,
+        "signed_at": checkpoint.signed_at, "signature": checkpoint.signature,
+    }
 
 
 def _stored(row: object) -> StoredEvent:

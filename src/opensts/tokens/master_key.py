@@ -58,6 +58,7 @@ PURPOSE_SIGNING_KEY = "signing-key"
 _SEAL_V1 = b"\x01"
 _SEAL_LABEL = b"opensts/v1/seal/"
 _FINGERPRINT_LABEL = b"opensts/v1/master-key-fingerprint"
+_DERIVE_LABEL = b"opensts/v1/derive/"
 
 
 class MasterKey:
@@ -113,6 +114,13 @@ class MasterKey:
     def fingerprint(self) -> str:
         """A short, non-secret identifier of this key (16 hex chars), e.g. to detect a master-key mismatch."""
         return hazmat.derive_key(self._key, _FINGERPRINT_LABEL, 8).hex()
+
+    def derive(self, purpose: str) -> bytes:
+        """A 32-byte subkey for ``purpose`` (e.g. ``"audit-checkpoint"``): HKDF-SHA256 with
+        ``info=b"opensts/v1/derive/" + purpose``, never equal to a sealing subkey."""
+        if not isinstance(purpose, str) or not purpose:
+            raise ValueError("purpose must be a non-empty string")
+        return hazmat.derive_key(self._key, _DERIVE_LABEL + purpose.encode("utf-8"))
 
     def __repr__(self) -> str:
         return f"MasterKey(fingerprint={self.fingerprint()})"
