@@ -251,7 +251,8 @@ def secret_fields(cls: type) -> frozenset[str]:
 
 
 def redacted(value: Any, *, depth: int = 0) -> Any:
-    """``value`` as JSON-ready data (dataclasses → dicts of lowerCamel keys as in CloudTrail), with
+    """``value`` as JSON-ready data (dataclasses → dicts of lowerCamel keys as in CloudTrail, without
+    the fields that are None or empty), with
     every field marked secret replaced by :data:`REDACTED` (or by its fingerprint, for fields marked
 :data:`FINGERPRINTED_SECRET_FIELD`). Bounded in depth.
 
@@ -259,21 +260,25 @@ def redacted(value: Any, *, depth: int = 0) -> Any:
     secret parameter carries it: the audit trail must not record such messages verbatim."""
     if depth > 16:
         return "..."
-    if value is None or isinstance(value, (bool, int, float, str)):
+    kind = type(value)
+    if kind in _SCALARS:
         return value
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if isinstance(value, Enum):
-        return value.value
-    plan = _PLANS.get(type(value))
-    if plan is None and dataclasses.is_dataclass(value) and not isinstance(value, type):
-        plan = _PLANS[type(value)] = _plan(type(value))
+    plan = _PLANS.get(kind)
+    if plan is None:
+        if value is None or isinstance(value, (bool, int, float, str)):
+            return value
+        if isinstance(value, datetime):
+            return value.isoformat()
+        if isinstance(value, Enum):
+            return value.value
+        if dataclasses.is_dataclass(value) and not isinstance(value, type):
+            plan = _PLANS[kind] = _plan(kind)
     if plan is not None:
         out: dict[str, Any] = {}
         for name, key, mark in plan:
             item = getattr(value, name)
-            if item is None:
-                continue
+            if item is None or (not item and type(item) in _CONTAINERS):
+                continue  # not sent (as CloudTrail leaves out parameters that were not given)
             if not mark:
                 out[key] = redacted(item, depth=depth + 1)
             else:
@@ -284,6 +289,10 @@ def redacted(value: Any, *, depth: int = 0) -> Any:
     if isinstance(value, (list, tuple, frozenset, set)):
         return [redacted(v, depth=depth + 1) for v in value]
     return str(value)
+
+
+_SCALARS = frozenset((str, int, bool, float, type(None)))
+_CONTAINERS = frozenset((list, tuple, dict, set, frozenset))
 
 
 # Per dataclass: (attribute, camelCase key, secret mark) of each field. Classes do not change at run

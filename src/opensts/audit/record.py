@@ -42,7 +42,7 @@ from pydantic_core import to_json
 
 from opensts.cache import BoundedCache
 from opensts.errors import AwsError
-from opensts.fields import PARAM, SECRET, NoParameters, fingerprint, redacted
+from opensts.fields import PARAM, SECRET, fingerprint, redacted
 from opensts.identity import ids
 from opensts.identity.arn import Arn
 from opensts.identity.principal import Caller, PrincipalKind
@@ -137,8 +137,8 @@ def api_call_events(call: ApiCall, default_account: str, known_account: Any) -> 
         record["errorCode"] = call.error.code
         record["errorMessage"] = _scrubbed(call.error.message, call)
     request = call.request
-    record["requestParameters"] = _compact(redacted(request)) if request is not None and not isinstance(request, NoParameters) else None
-    record["responseElements"] = _compact(redacted(call.result)) if call.result is not None else None
+    record["requestParameters"] = (redacted(request) or None) if request is not None else None
+    record["responseElements"] = (redacted(call.result) or None) if call.result is not None else None
     if extra:
         record["additionalEventData"] = extra
     record["requestID"] = call.request_id
@@ -360,7 +360,7 @@ def _resources(value: Any, depth: int = 0) -> Iterable[tuple[str, str]]:
         if kind is not None and isinstance(item, str):
             if item:
                 yield kind, item
-        elif is_dataclass(item) and not isinstance(item, type):
+        elif hasattr(type(item), "__dataclass_fields__"):
             yield from _resources(item, depth + 1)
 
 
@@ -463,16 +463,6 @@ def secret_parameter_values(request_type: type | None, params: dict[str, Any]) -
 
 # Secret fields read by custom readers: their Query parameter names.
 _PARAM_NAMES = {"web_identity_token": "WebIdentityToken", "token_code": "TokenCode"}
-
-
-def _compact(value: Any) -> Any:
-    """``value`` without empty lists and objects (parameters not sent); None when nothing is left."""
-    if isinstance(value, dict):
-        out = {k: c for k, v in value.items() if (c := _compact(v)) is not None}
-        return out or None
-    if isinstance(value, list):
-        return [_compact(v) for v in value] or None
-    return value
 
 
 def _time(value: datetime) -> str:

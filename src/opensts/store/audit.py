@@ -112,7 +112,7 @@ class AuditRepository:
         naive = when.astimezone(timezone.utc).replace(tzinfo=None)
         if self._postgres:
             return naive
-        return naive.strftime("%Y-%m-%d %H:%M:%S.%f")  # SQLAlchemy's SQLite DATETIME storage format
+X
 
     # --- Appending -----------------------------------------------------------------------------------
     def append(self, events: Sequence[NewEvent]) -> list[StoredEvent]:
