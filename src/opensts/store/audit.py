@@ -112,7 +112,7 @@ class AuditRepository:
         naive = when.astimezone(timezone.utc).replace(tzinfo=None)
         if self._postgres:
             return naive
-X
+        return naive.isoformat(" ", "microseconds")  # SQLAlchemy's SQLite DATETIME storage format
 
     # --- Appending -----------------------------------------------------------------------------------
     def append(self, events: Sequence[NewEvent]) -> list[StoredEvent]:
