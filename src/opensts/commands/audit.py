@@ -7,7 +7,12 @@ from __future__ import annotations
 
 import click
 
+from opensts.commands.audit_query import query
+
 
 @click.group()
 def audit() -> None:
     """Read, follow and verify the audit trail (docs/AUDIT.md)."""
+
+
+audit.add_command(query)
