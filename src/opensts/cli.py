@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import logging
 import logging.config
-import sys
 from dataclasses import replace
 from datetime import datetime, timezone
 from typing import Any
@@ -14,11 +13,11 @@ import click
 
 from opensts import __version__
 from opensts.commands.audit import audit
+from opensts.commands.common import fail, open_existing_store_or_fail, open_runtime_or_fail, store_options
 from opensts.commands.audit_events import record_cli_event
 from opensts.commands.policy import policy
 from opensts.config import (
     DEFAULT_BODY_TIMEOUT,
-    DEFAULT_DATA_DIR,
     DEFAULT_HEADER_TIMEOUT,
     DEFAULT_HOST,
     DEFAULT_KEEP_ALIVE_TIMEOUT,
@@ -32,75 +31,6 @@ from opensts.config import (
     SettingsError,
 )
 from opensts.server.metrics import create_shared_dir, remove_shared_dir
-
-_store_options = [
-    click.option(
-        "--data-dir",
-        type=click.Path(file_okay=False),
-        default=None,
-        help=f"Directory for the SQLite store, master key and root credentials [env OPENSTS_DATA_DIR; default {DEFAULT_DATA_DIR}].",
-    ),
-    click.option(
-        "--database-url",
-        default=None,
-        help="sqlite:///PATH or postgresql://USER:PASS@HOST/DB [env OPENSTS_DATABASE_URL; default SQLite in the data dir].",
-    ),
-]
-
-
-def store_options(func: Any) -> Any:
-    for option in reversed(_store_options):
-        func = option(func)
-    return func
-
-
-def fail(message: str) -> None:
-    """One clear line on stderr and exit status 1: never a traceback."""
-    click.echo(f"opensts: error: {message}", err=True)
-    sys.exit(1)
-
-
-def open_runtime_or_fail(settings: Settings, *, create: bool = True):
-    """The runtime, or one line on stderr and exit status 1.
-
-    ``create=True`` only for ``serve``: every other command passes ``create=False`` and opens an
-    existing store only (creating no directory, file, database or master key when there is none).
-    """
-    from sqlalchemy.exc import DBAPIError
-
-    from opensts.runtime import BootstrapError, open_runtime
-    from opensts.tokens.errors import TokenError
-
-    try:
-        return open_runtime(settings, create=create)
-    except (BootstrapError, TokenError, ValueError) as exc:
-        fail(_one_line(str(exc)))
-    except Exception as exc:  # e.g. the database is unreachable
-        detail = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
-        fail(_one_line(f"cannot open the store at {_safe_url(settings.resolved_database_url)}: {type(detail).__name__}: {detail}"))
-
-
-def open_existing_store_or_fail(data_dir: str | None, database_url: str | None):
-    """For every command but ``serve``: the runtime of an existing store, or one line and exit status 1."""
-    try:
-        settings = Settings.from_env(data_dir=data_dir, database_url=database_url)
-    except ValueError as exc:  # an invalid OPENSTS_* variable
-        fail(_one_line(str(exc)))
-    return open_runtime_or_fail(settings, create=False)
-
-
-def _one_line(text: str) -> str:
-    return " ".join(text.split())
-
-
-def _safe_url(url: str) -> str:
-    from sqlalchemy.engine import make_url
-
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except Exception:  # noqa: BLE001
-        return "(unparseable URL)"
-
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="opensts")

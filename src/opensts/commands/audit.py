@@ -7,13 +7,15 @@ from __future__ import annotations
 
 import click
 
+from opensts.commands.audit_query import query
+from opensts.commands.audit_verify import tail, verify
+
 
 @click.group()
 def audit() -> None:
     """Read, follow and verify the audit trail (docs/AUDIT.md)."""
 
 
-from opensts.commands.audit_verify import tail, verify  # noqa: E402 - the group first, then its commands
-
-audit.add_command(verify)
+audit.add_command(query)
 audit.add_command(tail)
+audit.add_command(verify)

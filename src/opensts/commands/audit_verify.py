@@ -17,9 +17,11 @@ from __future__ import annotations
 import json
 import sys
 import time
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 import click
+
+from opensts.commands.common import fail, open_existing_store_or_fail, store_options
 
 if TYPE_CHECKING:
     from opensts.runtime import Runtime
@@ -32,39 +34,17 @@ TAIL_POLL_SECONDS = 0.5
 MAX_TAIL_LINES = 10_000
 
 
-def _store_options(func: Any) -> Any:
-    func = click.option("--database-url", default=None,
-                        help="sqlite:///PATH or postgresql://... [env OPENSTS_DATABASE_URL].")(func)
-    func = click.option("--data-dir", type=click.Path(file_okay=False), default=None,
-                        help="The store's data directory [env OPENSTS_DATA_DIR].")(func)
-    return func
-
-
 def _error(message: str) -> NoReturn:
-    click.echo(f"opensts: error: {' '.join(message.split())}", err=True)
-    sys.exit(EXIT_ERROR)
+    fail(" ".join(message.split()), EXIT_ERROR)
 
 
 def _open(data_dir: str | None, database_url: str | None) -> "Runtime":
-    from sqlalchemy.exc import DBAPIError
-
-    from opensts.config import Settings
-    from opensts.runtime import BootstrapError, open_runtime
-    from opensts.tokens.errors import TokenError
-
-    try:
-        settings = Settings.from_env(data_dir=data_dir, database_url=database_url)
-        return open_runtime(settings, create=False)
-    except (BootstrapError, TokenError, ValueError) as exc:
-        _error(str(exc))
-    except Exception as exc:  # e.g. the database is unreachable
-        detail = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
-        _error(f"cannot open the store: {type(detail).__name__}: {detail}")
+    return open_existing_store_or_fail(data_dir, database_url, status=EXIT_ERROR)
 
 
 @click.command("verify")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of lines.")
-@_store_options
+@store_options
 def verify(as_json: bool, data_dir: str | None, database_url: str | None) -> None:
     """Check every account's audit chain and signed checkpoints.
 
@@ -108,7 +88,7 @@ def verify(as_json: bool, data_dir: str | None, database_url: str | None) -> Non
               help="How many of the newest events to print first.")
 @click.option("-f", "--follow", is_flag=True, help="Keep printing new events as they are recorded.")
 @click.option("--account", "account_id", default=None, help="Only this account's events (12 digits).")
-@_store_options
+@store_options
 def tail(lines: int, follow: bool, account_id: str | None, data_dir: str | None, database_url: str | None) -> None:
     """Print the newest audit events as JSON lines; with -f, follow new ones."""
     from opensts.identity import ids
