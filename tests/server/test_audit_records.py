@@ -203,7 +203,11 @@ def test_web_identity_user_and_invalid_token(audited: ServerInfo, oidc_idp: oidc
     record = record_of(server, request_id(error))
     assert record["errorCode"] == "InvalidIdentityToken"
     assert record["userIdentity"]["type"] == "WebIdentityUser"
-    assert record["userIdentity"]["userName"] == "mallory"
+    # Unverified, but named as a verified caller is: by the provider's ARN, audience and subject.
+    assert record["userIdentity"] == {
+        "type": "WebIdentityUser", "principalId": f"{provider}:{CLIENT_ID}:mallory",
+        "userName": "mallory", "identityProvider": provider,
+    }
     assert record["additionalEventData"] == {"identityUnverified": True}
     assert record["responseElements"] is None
 

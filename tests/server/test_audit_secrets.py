@@ -22,6 +22,7 @@ import base64
 import gzip
 import hashlib
 import json
+import secrets
 import sqlite3
 import time
 from collections.abc import Callable, Iterator
@@ -237,7 +238,14 @@ def test_no_secret_is_recorded_or_exported(audited: ServerInfo, oidc_idp: oidc_i
     web = anonymous.assume_role_with_web_identity(RoleArn=web_arn, RoleSessionName="web", WebIdentityToken=good)
     ids.add(request_id(web))
     s.credentials(creds_of(web))
-    for bad_token in (forged, expired, good):  # the last one: a replay, or accepted again
+    # Malformed tokens: not a JWT, a JWT with whitespace around it, a JWT of another issuer.
+    other = oidc_idp.issuer()
+    garbage = "not-a-jwt-" + secrets.token_urlsafe(24)
+    padded = "\n " + issuer.token(sub="web-user", aud="someone-else") + " \n"
+    foreign = other.token(sub="web-user")
+    s.exact.update({garbage, padded, padded.strip(), foreign})
+    s.random.update({garbage[10:], padded.strip().rsplit(".", 1)[1], foreign.rsplit(".", 1)[1]})
+    for bad_token in (forged, expired, garbage, padded, foreign, good):  # the last: a replay, or accepted again
         try:
             again = anonymous.assume_role_with_web_identity(
                 RoleArn=web_arn, RoleSessionName="web", WebIdentityToken=bad_token)
@@ -257,7 +265,11 @@ def test_no_secret_is_recorded_or_exported(audited: ServerInfo, oidc_idp: oidc_i
     tampered_xml = base64.b64decode(IDP.response(roles=[(saml_arn, provider.arn)])).replace(
         b"alice@example.test", b"mallory@example.test")
     forged_saml = s.saml(base64.b64encode(tampered_xml).decode())
-    for bad_assertion in (assertion, unsigned, forged_saml):
+    not_base64 = "%%%" + secrets.token_urlsafe(24)
+    not_xml = base64.b64encode(b"<saml " + secrets.token_hex(20).encode()).decode()
+    s.exact.update({not_base64, not_xml})
+    s.random.update({not_base64[3:]})
+    for bad_assertion in (assertion, unsigned, forged_saml, not_base64, not_xml):
         ids.add(request_id(failure(lambda: anonymous.assume_role_with_saml(
             RoleArn=saml_arn, PrincipalArn=provider.arn, SAMLAssertion=bad_assertion))))
 
