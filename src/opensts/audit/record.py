@@ -313,7 +313,7 @@ def _federated_identity(call: ApiCall) -> tuple[dict[str, Any], str | None, dict
             subject, issuer = claims.get("sub"), claims.get("iss")
             audience = claims.get("aud")
             audience = audience[0] if isinstance(audience, list) and audience else audience
-            provider = issuer.removeprefix("https://") if isinstance(issuer, str) else None
+            provider = _provider_arn(issuer, getattr(request, "role_arn", None))
             identity.update({k: v for k, v in (("principalId", f"{provider}:{audience}:{subject}"),
                                                  ("userName", subject), ("identityProvider", provider))
                              if isinstance(v, str) and len(v) <= 512})
@@ -323,6 +323,18 @@ def _federated_identity(call: ApiCall) -> tuple[dict[str, Any], str | None, dict
     if request is not None:
         identity["identityProvider"] = request.principal_arn
     return identity, None, {"identityUnverified": True}
+
+
+def _provider_arn(issuer: Any, role_arn: Any) -> str | None:
+    """The ARN of the OIDC provider a token claims to come from (in the role's account), as a
+    successful call records its ``Provider``; the issuer without scheme if the role ARN is unusable."""
+    if not isinstance(issuer, str):
+        return None
+    host_path = issuer.removeprefix("https://")
+    account = _arn_account(role_arn) if isinstance(role_arn, str) else None
+    if account is None or not ids.is_account_id(account):
+        return host_path
+    return f"arn:aws:iam::{account}:oidc-provider/{host_path}"
 
 
 def _unverified_claims(token: str | None) -> dict[str, Any] | None:
