@@ -21,7 +21,6 @@ from typing import Any
 import pytest
 from botocore import UNSIGNED
 
-from opensts.audit.trail import KNOWN_ACCOUNTS_REFRESH_SECONDS
 from tests.authorize.conftest import call as authorize_call
 from tests.authorize.conftest import inner_request, instance_arn
 from tests.conftest import BACKENDS, Credentials, ServerInfo, random_name, stop_server
@@ -288,9 +287,6 @@ def test_cross_account_assume_role_is_recorded_in_both(audited: ServerInfo) -> N
                          capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     other = json.loads(out.stdout)
-    # The writer learns of new accounts at most this often (audit/trail.py): until then, events naming
-    # the new account are recorded in the caller's account only.
-    time.sleep(KNOWN_ACCOUNTS_REFRESH_SECONDS + 0.2)
     name, user = make_user(server, allow("sts:AssumeRole"))
     other_iam = server.client("iam", Credentials(other["AccessKeyId"], other["SecretAccessKey"]))
     role_arn = other_iam.create_role(RoleName=random_name("shared"), AssumeRolePolicyDocument=trust(

@@ -38,6 +38,7 @@ MAX_PENDING = 100_000  # queued, not yet committed events (read-only calls); mor
 MAX_BATCH = 2_000  # events per transaction
 RETRIES = 3
 KNOWN_ACCOUNTS_REFRESH_SECONDS = 1.0
+MAX_UNKNOWN_ACCOUNTS = 10_000
 
 
 class Sink(Protocol):
@@ -66,7 +67,7 @@ class AuditTrail:
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._known: set[str] = set()
-        self._known_checked = 0.0
+        self._unknown: dict[str, float] = {}  # account id -> when it was found missing (monotonic)
         # Counters: each written by one thread only (submitted: the event loop; the rest: the writer).
         self.submitted = 0
         self.written = 0
@@ -190,15 +191,23 @@ class AuditTrail:
         return authorization_events(call, self._default_account, self._known_account)
 
     def _known_account(self, account_id: str) -> bool:
-        """Whether the account exists (events naming other accounts go to the default account): a set,
-        refreshed from the store at most once a second on a miss (accounts are created, never removed)."""
+        """Whether the account exists (events naming other accounts go to the default account).
+        Accounts are created, never removed: a known one is remembered for good; an unknown one is
+        looked up again after a second at most (unsigned calls may name any account id)."""
         if account_id in self._known:
             return True
         now = time.monotonic()
-        if now - self._known_checked >= KNOWN_ACCOUNTS_REFRESH_SECONDS:
-            self._known_checked = now
-            self._known = {account.account_id for account in self._store.accounts.list()}
-        return account_id in self._known
+        checked = self._unknown.get(account_id)
+        if checked is not None and now - checked < KNOWN_ACCOUNTS_REFRESH_SECONDS:
+            return False
+        if self._store.accounts.get(account_id) is not None:
+            self._known.add(account_id)
+            self._unknown.pop(account_id, None)
+            return True
+        if len(self._unknown) >= MAX_UNKNOWN_ACCOUNTS:
+            self._unknown.clear()
+        self._unknown[account_id] = now
+        return False
 
     @staticmethod
     def _resolve(items: list[_Item], error: BaseException | None) -> None:
