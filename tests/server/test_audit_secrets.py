@@ -183,7 +183,9 @@ def test_no_secret_is_recorded_or_exported(audited: ServerInfo, oidc_idp: oidc_i
     with_mfa = user_sts.get_session_token(SerialNumber=serial, TokenCode=code)
     ids.add(request_id(with_mfa))
     mfa_creds = s.credentials(creds_of(with_mfa))
-    for bad in (f"{(int(code) + 1) % 10**6:06d}", "12a", "9x8y7z"):
+    # Malformed codes too (too short, not digits), spelt so that they cannot occur by chance in
+    # another call's parameters (a SAML metadata document's base64 holds "12a" often enough).
+    for bad in (f"{(int(code) + 1) % 10**6:06d}", "1!2", "9x8y7z!"):
         s.codes.add(bad)
         ids.add(request_id(failure(lambda: loose_sts.get_session_token(SerialNumber=serial, TokenCode=bad))))
         ids.add(request_id(failure(lambda: loose_sts.assume_role(

@@ -121,7 +121,7 @@ def streams_for(audit_log: str | None, audit_dir: str | None) -> list[Sink]:
 
 
 def open_audit_trail(runtime: "Runtime") -> AuditTrail:
-    """The server's trail: the store, the default account, the configured streams; started."""
+    """The server's trail: the store, the default account, the configured streams."""
     settings = runtime.settings
     sinks = streams_for(settings.audit_log, settings.audit_dir)
-    return AuditTrail(runtime.store, runtime.default_account_id, sinks).start()
+    return AuditTrail(runtime.store, runtime.default_account_id, sinks)

@@ -70,7 +70,7 @@ def create_app(runtime: Runtime | None = None, settings: Settings | None = None)
             for task in tasks:
                 task.cancel()
             if audit is not None:
-                await run_in_threadpool(audit.close)
+                audit.close()  # on the loop: the last group's waiting requests are resolved here
             if runtime is None:
                 opened.close()
 

@@ -10,6 +10,7 @@
 - **audit checkpoints** (audit trail on): every ``audit_checkpoint_seconds`` each grown chain head
   is signed (``audit/verify.py``); every worker and node does it, the first insert of a checkpoint
   wins and the others leave it;
+- **audit streams** (audit trail on): every second, time-based streams may deliver (``audit/streams.py``);
 - **audit retention** (audit trail on): hourly, events older than ``audit_retention_days`` are
   removed in short batches (``audit/retention.py``), the first pass a minute after start.
 
@@ -50,7 +51,15 @@ def start(runtime: Runtime, audit: AuditTrail | None = None) -> list[asyncio.Tas
     if audit is not None:
         tasks.append(asyncio.create_task(sign_audit_checkpoints(runtime)))
         tasks.append(asyncio.create_task(audit_retention(runtime)))
+        tasks.append(asyncio.create_task(tick_audit_streams(audit)))
     return tasks
+
+
+async def tick_audit_streams(audit: AuditTrail) -> None:
+    """Once a second: time-based audit streams deliver (CloudTrail files), in their own thread."""
+    while True:
+        await asyncio.sleep(1.0)
+        audit.tick()
 
 
 async def sign_audit_checkpoints(runtime: Runtime) -> None:

@@ -33,9 +33,8 @@ Counters = dict[str, float]
 COUNTERS = {
     "opensts_audit_events_submitted_total": "Audit events handed to the trail",
     "opensts_audit_events_written_total": "Audit events committed to the store",
-    "opensts_audit_events_dropped_total": "Read-only audit events dropped because the queue was full",
     "opensts_audit_events_failed_total": "Audit events the store refused after retries",
-    "opensts_audit_events_pending": "Audit events queued and not yet committed",
+    "opensts_audit_events_pending": "Audit events waiting for this turn of the event loop's commit",
 }
 
 
