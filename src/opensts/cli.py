@@ -62,6 +62,11 @@ _serve_options = [
     click.option("--max-header-bytes", default=None, metavar="BYTES", help=f"Request line and headers, at most [env OPENSTS_MAX_HEADER_BYTES; default {DEFAULT_MAX_HEADER_BYTES}]."),
     click.option("--max-headers", default=None, metavar="N", help=f"Header fields per request, at most [env OPENSTS_MAX_HEADERS; default {DEFAULT_MAX_HEADERS}]."),
     click.option("--max-connections", default=None, metavar="N", help=f"Open connections per worker, at most; more are answered 503 [env OPENSTS_MAX_CONNECTIONS; default {DEFAULT_MAX_CONNECTIONS}]."),
+    click.option("--audit", default=None, metavar="on|off", help="Record every call in the audit trail (docs/AUDIT.md) [env OPENSTS_AUDIT; default on]."),
+    click.option("--audit-retention-days", default=None, metavar="DAYS", help="Remove audit events older than this [env OPENSTS_AUDIT_RETENTION_DAYS; default 90]."),
+    click.option("--audit-log", default=None, metavar="PATH|-", help="Also write each event as a JSON line to PATH, or to standard output with - [env OPENSTS_AUDIT_LOG]."),
+    click.option("--audit-dir", default=None, metavar="DIR", help="Also write CloudTrail's delivery files under DIR/AWSLogs/ [env OPENSTS_AUDIT_DIR]."),
+    click.option("--audit-checkpoint-seconds", default=None, metavar="SECONDS", help="Sign each account's audit chain head this often [env OPENSTS_AUDIT_CHECKPOINT_SECONDS; default 60]."),
 ]
 
 

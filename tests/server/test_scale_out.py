@@ -114,3 +114,35 @@ def test_iam_writes_on_one_node_reach_the_others_caches(server: ServerInfo) -> N
     finally:
         node.terminate()
         node.wait(timeout=10)
+
+
+def test_two_workers_share_one_audit_log_and_chain(tmp_path: Path) -> None:
+    """`--workers 2 --audit-log FILE`: both workers append whole lines to the one file, and their
+    events form one unbroken chain per account in the store (`opensts audit verify` exits 0)."""
+    server = start_server(tmp_path, "sqlite")
+    audit_log = tmp_path / "audit.jsonl"
+    process, url = start_node(server, "--workers", "2", "--audit-log", str(audit_log))
+    try:
+        import boto3
+
+        sts = boto3.client("sts", endpoint_url=url, region_name="us-east-1",
+                           aws_access_key_id=server.root.access_key_id,
+                           aws_secret_access_key=server.root.secret_access_key)
+        with ThreadPoolExecutor(8) as pool:
+            request_ids = set(pool.map(
+                lambda _: sts.get_caller_identity()["ResponseMetadata"]["RequestId"], range(200)))
+        deadline = time.monotonic() + 20
+        while True:
+            lines = audit_log.read_text().splitlines() if audit_log.exists() else []
+            records = [json.loads(line) for line in lines]  # every line is a whole record
+            if request_ids <= {r["requestID"] for r in records} or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        assert request_ids <= {r["requestID"] for r in records}
+        verify = subprocess.run([sys.executable, "-m", "opensts", "audit", "verify"], env=server.env(),
+                                capture_output=True, text=True, timeout=60)
+        assert verify.returncode == 0, verify.stdout + verify.stderr
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+        stop_server(server)

@@ -24,7 +24,7 @@ import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any
 
 from opensts.audit.trail import AuditTrail, Sink
 from opensts.store.audit import StoredEvent
@@ -37,22 +37,23 @@ DELIVERY_RECORDS = 1000
 
 
 class JsonLinesStream:
+    """JSON lines, one ``write`` call per committed batch: with ``O_APPEND``, the batches of several
+    worker processes appending to one file never interleave within a line."""
+
     def __init__(self, target: str) -> None:
-        self._target = target
         if target == "-":
-            self._file: IO[str] = sys.stdout
+            self._fd = sys.stdout.fileno()
             self._owned = False
         else:
-            fd = os.open(target, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-            self._file = os.fdopen(fd, "a", encoding="utf-8")
+            self._fd = os.open(target, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
             self._owned = True
         self._lock = threading.Lock()
 
     def write(self, events: Sequence[StoredEvent]) -> None:
-        text = "".join(event.record + "\n" for event in events)
+        data = memoryview("".join(event.record + "\n" for event in events).encode())
         with self._lock:
-            self._file.write(text)
-            self._file.flush()
+            while data:
+                data = data[os.write(self._fd, data):]
 
     def tick(self) -> None:
         pass
@@ -60,9 +61,7 @@ class JsonLinesStream:
     def close(self) -> None:
         with self._lock:
             if self._owned:
-                self._file.close()
-            else:
-                self._file.flush()
+                os.close(self._fd)
 
 
 class CloudTrailFiles:
