@@ -11,6 +11,9 @@ from __future__ import annotations
 from datetime import datetime
 
 from starlette.concurrency import run_in_threadpool
+from starlette.types import Scope
+
+from opensts.actions import ActionContext
 
 from opensts.cache import BoundedCache
 from opensts.credentials_cache import MISSING
@@ -133,4 +136,20 @@ def caller_from_session(claims: SessionClaims) -> Caller:
         entity_id=claims.source_id,
         user_name=user_name,
         session=claims,
+    )
+
+
+def action_context(
+    runtime: Runtime, caller: Caller | None, now: datetime, request_id: str, scope: Scope, region: str
+) -> ActionContext:
+    """The context an action runs with: who called, when, from where (the edge's view of the request)."""
+    client = scope.get("client")
+    return ActionContext(
+        runtime=runtime,
+        caller=caller,
+        request_time=now,
+        request_id=request_id,
+        source_ip=client[0] if client else None,
+        region=region,
+        secure_transport=scope.get("scheme") == "https",
     )

@@ -37,14 +37,13 @@ from typing import Any
 from starlette.concurrency import run_in_threadpool
 from starlette.types import Scope, Send
 
-from opensts.actions import ActionContext
 from opensts.audit import lookup
 from opensts.audit.record import ApiCall
 from opensts.audit.trail import AuditTrail
 from opensts.errors import AwsError, InternalFailure
 from opensts.runtime import Runtime
 from opensts.server import metrics
-from opensts.server.auth import authenticate
+from opensts.server.auth import action_context, authenticate
 from opensts.server.sigv4 import HttpRequest, parse_signature
 from opensts.server.wire import send_response
 
@@ -123,16 +122,7 @@ class CloudTrailApi:
         request = lookup.parse_request(_json_body(http_request.body))
         if call is not None:
             call.request = request
-        client = scope.get("client")
-        ctx = ActionContext(
-            runtime=runtime,
-            caller=caller,
-            request_time=now,
-            request_id=request_id,
-            source_ip=client[0] if client else None,
-            region=signature.region,
-            secure_transport=scope.get("scheme") == "https",
-        )
+        ctx = action_context(runtime, caller, now, request_id, scope, signature.region)
         return await run_in_threadpool(lookup.lookup_events, ctx, request)
 
 

@@ -23,7 +23,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.types import Receive, Scope, Send
 
 from opensts.access.restrictions import check_credentials_may_call
-from opensts.actions import API_VERSIONS, ActionContext, ActionSpec
+from opensts.actions import API_VERSIONS, ActionSpec
 from opensts.api import load_actions
 from opensts.audit.record import ApiCall, carries_secret, secret_parameter_values
 from opensts.audit.trail import AuditTrail, AuditUnavailable
@@ -40,7 +40,7 @@ from opensts.errors import (
 )
 from opensts.runtime import Runtime
 from opensts.server import metrics
-from opensts.server.auth import authenticate
+from opensts.server.auth import action_context, authenticate
 from opensts.server.cloudtrail_api import CloudTrailApi
 from opensts.server.concurrency import cache_first
 from opensts.server.json_wire import JSON_TYPE, error_json, success_json, wants_json
@@ -165,16 +165,7 @@ class QueryApi:
         request = spec.decode(params)
         if call is not None:
             call.request = request
-        client = scope.get("client")
-        ctx = ActionContext(
-            runtime=runtime,
-            caller=caller,
-            request_time=now,
-            request_id=request_id,
-            source_ip=client[0] if client else None,
-            region=region,
-            secure_transport=scope.get("scheme") == "https",
-        )
+        ctx = action_context(runtime, caller, now, request_id, scope, region)
         if spec.cache_first:
             return await cache_first(spec.function, ctx, request)
         if spec.blocking:
