@@ -63,4 +63,5 @@ class Store:
             return False
 
     def close(self) -> None:
+        self.audit.close()
         self.engine.dispose()
