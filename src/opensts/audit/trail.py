@@ -7,11 +7,12 @@ The edge hands over what it saw (:class:`~opensts.audit.record.ApiCall`,
   its event is committed;
 - :meth:`AuditTrail.record` (read-only calls, ``/v1/authorize`` decisions): not awaited.
 
-Either way the call joins the current group, and the group is committed :data:`GROUP_SECONDS`
-(2 ms) after it opened, on the event loop: every request the loop handled meanwhile shares one
-transaction (group commit), so durability costs each waiting request at most a few milliseconds,
-not a transaction of its own. A crash loses at most the read-only events of the open group: their
-responses may have left before its commit (measured: ``bench/audit_crash.py``).
+Either way the call joins the current group, committed on the event loop in one transaction with
+every call the loop handled meanwhile (group commit): at the end of the loop's current turn when
+a caller waits for it, else :data:`GROUP_SECONDS` (2 ms) after the group opened. Durability thus
+costs a waiting request one short shared transaction, not a transaction of its own. A crash loses
+at most the read-only events of the open group: their responses may have left before its commit
+(measured: ``bench/audit_crash.py``).
 
 **Why on the event loop, not in a writer thread** (a deviation from the codebase's rule that store
 I/O runs in worker threads): a thread in the same process gets the GIL only when the busy loop
@@ -76,7 +77,8 @@ class AuditTrail:
         # One thread for the streams: file writes in commit order, off the event loop.
         self._streams = ThreadPoolExecutor(1, "opensts-audit-streams") if self._sinks else None
         self._group: list[_Item] = []
-        self._scheduled = False
+        self._scheduled = False  # a commit of the group is due (timer or next turn)
+        self._urgent = False  # a commit at the end of this turn is due (a caller waits)
         self._known: set[str] = set()
         self._unknown: dict[str, float] = {}  # account id -> when it was found missing (monotonic)
         self.submitted = 0
@@ -97,14 +99,22 @@ class AuditTrail:
     def _join(self, item: _Item) -> None:
         self.submitted += 1
         self._group.append(item)
-        if not self._scheduled:
+        if item[1] is not None:
+            # A caller waits for this commit: close the group at the end of this turn of the loop.
+            if not self._urgent:
+                self._urgent = True
+                asyncio.get_running_loop().call_soon(self._commit_group)
+        elif not self._scheduled:
             self._scheduled = True
             asyncio.get_running_loop().call_later(GROUP_SECONDS, self._commit_group)
 
     def _commit_group(self) -> None:
+        self._urgent = self._scheduled = False
+        if not self._group:
+            return
         group, self._group = self._group[:MAX_BATCH], self._group[MAX_BATCH:]
-        self._scheduled = bool(self._group)
         if self._group:
+            self._scheduled = True
             asyncio.get_running_loop().call_soon(self._commit_group)
         self._commit(group)
 
