@@ -38,7 +38,8 @@ FORM = "application/x-www-form-urlencoded; charset=utf-8"
 def start(audit: str, workdir: Path, account: str, root: tuple[str, str], database_url: str | None) -> tuple[str, subprocess.Popen]:  # type: ignore[type-arg]
     port = free_port()
     env = {
-        **os.environ, "OPENSTS_DATA_DIR": str(workdir / f"data-{audit}"), "OPENSTS_ACCOUNT_ID": account,
+        # One PostgreSQL store: one data dir (its master key) for both servers, as for two nodes.
+        **os.environ, "OPENSTS_DATA_DIR": str(workdir / ("data" if database_url else f"data-{audit}")), "OPENSTS_ACCOUNT_ID": account,
         "OPENSTS_ROOT_ACCESS_KEY_ID": root[0], "OPENSTS_ROOT_SECRET_ACCESS_KEY": root[1],
         "OPENSTS_LOG_LEVEL": "warning", "OPENSTS_AUDIT": audit,
     }
