@@ -139,6 +139,7 @@ class Custom:
     """Read by a function of the whole request's reader (structures, several parameters)."""
 
     read: Callable[[ParamReader], Any]
+    name: str | None = None  # the Query parameter, when the field is read from one
 
 
 # --- Declaring fields --------------------------------------------------------------------------------
@@ -202,9 +203,13 @@ def text_list(
     return _field(TextList(name, required, max_items, min_len, max_len, pattern), default=[])
 
 
-def custom(read: Callable[[ParamReader], Any], *, default: Any = dataclasses.MISSING, secret: bool = False) -> Any:
-    """A field read by ``read(reader)``; it reports failures with ``reader.fail`` or raises an AwsError."""
-    return _field(Custom(read), default=default, secret=secret)
+def custom(
+    read: Callable[[ParamReader], Any], *, default: Any = dataclasses.MISSING, secret: bool = False,
+    param: str | None = None,
+) -> Any:
+    """A field read by ``read(reader)``; it reports failures with ``reader.fail`` or raises an AwsError.
+    ``param``: the Query parameter it reads, when one (so that a secret one can be found by name)."""
+    return _field(Custom(read, param), default=default, secret=secret)
 
 
 def secret(*, default: Any = dataclasses.MISSING, xml: str | None = None) -> Any:

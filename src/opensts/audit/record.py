@@ -465,16 +465,12 @@ def secret_parameter_values(request_type: type | None, params: dict[str, Any]) -
         if not f.metadata.get(SECRET):
             continue
         spec = f.metadata.get(PARAM)
-        name = getattr(spec, "name", None) or _PARAM_NAMES.get(f.name)
+        name = getattr(spec, "name", None)
         value = params.get(name) if name else None
         if isinstance(value, str):
             out.append(value)
             out.append(value.strip())
     return tuple(out)
-
-
-# Secret fields read by custom readers: their Query parameter names.
-_PARAM_NAMES = {"web_identity_token": "WebIdentityToken", "token_code": "TokenCode"}
 
 
 def _time(value: datetime) -> str:

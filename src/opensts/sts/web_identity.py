@@ -77,7 +77,7 @@ class AssumeRoleWithWebIdentityRequest:
     role_session_name: str = text(
         "RoleSessionName", required=True, min_len=2, max_len=64, pattern=sp.ROLE_SESSION_NAME_PATTERN
     )
-    web_identity_token: str = custom(read_web_identity_token, secret=True)
+    web_identity_token: str = custom(read_web_identity_token, secret=True, param="WebIdentityToken")
     provider_id: str | None = text("ProviderId", min_len=4, max_len=2048)
     policies: sp.SessionPolicies = custom(sp.read_session_policies, default=sp.NO_SESSION_POLICIES)
     duration_seconds: int | None = integer("DurationSeconds", min_value=900, max_value=43200)
