@@ -293,3 +293,26 @@ def test_retention_of_a_whole_chain(runtime: Runtime) -> None:
     fill(runtime, 2)
     assert sign_checkpoints(runtime, NOW) == 2
     assert verify(runtime).intact
+
+
+def test_verify_during_appends_reports_no_tampering(runtime: Runtime) -> None:
+    """A live store: events committed while verify reads (beyond the head it read first) are an
+    append, not an insertion."""
+    import threading
+
+    fill(runtime, 5)
+    sign_checkpoints(runtime)
+    stop = threading.Event()
+
+    def append() -> None:
+        while not stop.is_set():
+            runtime.store.audit.append([event(runtime.default_account_id, NOW) for _ in range(5)])
+
+    writer = threading.Thread(target=append)
+    writer.start()
+    try:
+        reports = [verify(runtime) for _ in range(10)]
+    finally:
+        stop.set()
+        writer.join()
+    assert all(report.intact for report in reports), [problem(r, runtime) for r in reports if not r.intact]

@@ -38,7 +38,7 @@ from dataclasses import dataclass, fields, is_dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-from pydantic_core import to_json
+from pydantic_core import PydanticSerializationError, to_json
 
 from opensts.cache import BoundedCache
 from opensts.errors import AwsError
@@ -65,6 +65,7 @@ _RESOURCE_FIELDS = {
     "serial_number": "AWS::IAM::MFADevice",
     "assumed_role_id": "AWS::STS::AssumedRole",
 }
+_CROSS_ACCOUNT_ACTIONS = frozenset(("AssumeRole", "AssumeRoleWithWebIdentity", "AssumeRoleWithSAML"))
 _SESSION_ISSUER = {
     "assumed-role": "Role",
     "federated-user": "IAMUser",
@@ -151,8 +152,12 @@ def api_call_events(call: ApiCall, default_account: str, known_account: Any) -> 
         ]
     record["eventType"] = "AwsApiCall"
     record["managementEvent"] = True
+    record["eventCategory"] = "Management"
     caller_account = call.caller.account_id if call.caller is not None else None
-    accounts = _accounts(caller_account, call.claimed_key_id, arn_resources, default_account, known_account)
+    # Another account receives the event only where AWS records a call in both: assuming its role.
+    # (Any call may name an ARN of any account; that must not write into that account's trail.)
+    crossing = arn_resources if call.action in _CROSS_ACCOUNT_ACTIONS else []
+    accounts = _accounts(caller_account, call.claimed_key_id, crossing, default_account, known_account)
     if call.secure:
         record["tlsDetails"] = {"clientProvidedHostHeader": call.host}
     return _events(
@@ -193,6 +198,7 @@ def authorization_events(call: AuthorizationCall, default_account: str, known_ac
         record["resources"] = [{"accountId": _arn_account(call.resource), "type": resources[0][0], "ARN": call.resource}]
     record["eventType"] = "AwsApiCall"
     record["managementEvent"] = True
+    record["eventCategory"] = "Management"
     caller_account = call.caller.account_id if call.caller is not None else None
     accounts = _accounts(caller_account, call.claimed_key_id, [], default_account, known_account)
     return _events(
@@ -223,6 +229,7 @@ def service_event(
         "readOnly": read_only,
         "eventType": "AwsServiceEvent",
         "managementEvent": True,
+        "eventCategory": "Management",
         "recipientAccountId": account_id,
     }
     return _events(record, [account_id], event_time, None, username, None, [])[0]
@@ -436,13 +443,41 @@ def _events(
         record["recipientAccountId"] = account
         if shared:
             record["sharedEventID"] = shared
-        text = to_json(record, fallback=str).decode()
+        try:
+            text = to_json(record, fallback=str).decode()
+        except PydanticSerializationError:  # a lone surrogate in a client-sent string
+            text = to_json(_text_safe(record), fallback=str).decode()
         out.append(NewEvent(
-            account, event_id, event_time, record["eventSource"], record["eventName"], bool(record["readOnly"]),
-            (username or "")[:512] or None, access_key_id, error_code,
-            tuple((kind, name[:2048]) for kind, name in resources[:16]), text,
+            account, event_id, event_time, _column(record["eventSource"], 64) or "unknown",
+            _column(record["eventName"], 128) or "unknown",
+            bool(record["readOnly"]), _column(username, 512), _column(access_key_id, 128), _column(error_code, 128),
+            tuple((_column(kind, 64) or "", _column(name, 2048) or "") for kind, name in resources[:16]), text,
         ))
     return out
+
+
+def _column(value: str | None, limit: int) -> str | None:
+    """A value for an indexed column: at most ``limit`` characters, no NUL, no lone surrogate.
+    Claimed key ids, unverified token claims and authorize actions come from the client: one
+    value the store refuses must not fail the whole group's transaction."""
+    if not value:
+        return None
+    if not value.isascii():
+        value = value.encode("utf-8", "replace").decode("utf-8")
+    return value.replace("\x00", "")[:limit] or None
+
+
+def _text_safe(value: Any, depth: int = 0) -> Any:
+    """``value`` with lone surrogates replaced in its strings (not encodable in UTF-8 JSON)."""
+    if isinstance(value, str):
+        return value if value.isascii() else value.encode("utf-8", "replace").decode("utf-8")
+    if depth > 20:
+        return None
+    if isinstance(value, dict):
+        return {_text_safe(k, depth + 1): _text_safe(v, depth + 1) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_text_safe(v, depth + 1) for v in value]
+    return value
 
 
 def _scrubbed(message: str, call: ApiCall) -> str:

@@ -24,7 +24,8 @@ millisecond on SQLite (WAL, no fsync per commit) and a few round trips on Postgr
 The records are built here (``record.py``), appended to each account's hash chain
 (``store/audit.py``), and the stored events are passed to the streams (``streams.py``) in a
 thread of their own (file writes stay off the loop; order is kept). A transaction that fails is
-retried twice; if it keeps failing, durable requests hear :class:`AuditUnavailable` (the edge
+retried once, then each call's events alone (so that one event the store refuses cannot take its
+neighbours' with it); if it keeps failing, durable requests hear :class:`AuditUnavailable` (the edge
 answers ``ServiceUnavailable``: credentials are not released unrecorded) and the other events are
 logged as lost and counted.
 """
@@ -49,7 +50,7 @@ log = logging.getLogger("opensts.audit")
 # price of that much latency for the calls that wait for their commit.
 GROUP_SECONDS = 0.002
 MAX_BATCH = 2_000  # calls per transaction; more wait for the next turn of the loop
-ATTEMPTS = 3
+ATTEMPTS = 2  # each bounded by the store's lock and statement timeouts (store/audit.py)
 
 
 class Sink(Protocol):
@@ -158,33 +159,57 @@ class AuditTrail:
 
     # --- Committing -----------------------------------------------------------------------------------
     def _commit(self, items: list[_Item]) -> None:
-        events: list[NewEvent] = []
-        for call, _ in items:
+        built: list[tuple[_Item, list[NewEvent]]] = []
+        unbuilt: list[_Item] = []
+        for item in items:
             try:
-                events.extend(self._events(call))
-            except Exception:  # a bug in building one record must not lose the others
-                log.exception("could not build an audit record for %s", type(call).__name__)
+                built.append((item, self._events(item[0])))
+            except Exception:  # a bug, or the store failing an account look-up: this call only
+                log.exception("could not build an audit record for %s", type(item[0]).__name__)
+                unbuilt.append(item)
+        if unbuilt:
+            self._settle(unbuilt, AuditUnavailable("the audit record could not be built"))
+        stored, error = self._append([event for _, events in built for event in events])
+        if error is not None and len(built) > 1:
+            # One call's event may be what the store refuses: commit the others one by one, so
+            # that a hostile request cannot take its neighbours' events down with it.
+            failures_in_a_row = 0
+            for item, events in built:
+                if failures_in_a_row >= 3:  # the store itself is failing: do not try every call
+                    self._settle([item], error)
+                    continue
+                one, one_error = self._append(events, attempts=1)
+                self._settle([item], one_error)
+                failures_in_a_row = failures_in_a_row + 1 if one_error is not None else 0
+                stored.extend(one)
+            return self._stream(stored)
+        self._settle([item for item, _ in built], error)
+        self._stream(stored)
+
+    def _append(self, events: list[NewEvent], attempts: int = ATTEMPTS) -> tuple[list[StoredEvent], BaseException | None]:
         error: BaseException | None = None
-        stored: list[StoredEvent] = []
-        for _ in range(ATTEMPTS):
+        for _ in range(attempts):
             try:
-                stored = self._store.audit.append(events)
-                error = None
-                break
+                return self._store.audit.append(events), None
             except Exception as exc:  # noqa: BLE001 - the store may be briefly unreachable
                 error = exc
-        if error is not None:
-            self.failed += len(items)
-            log.error("could not commit %d audit events: %s", len(events), error)
-        else:
+        return [], error
+
+    def _settle(self, items: list[_Item], error: BaseException | None) -> None:
+        if error is None:
             self.written += len(items)
+        else:
+            self.failed += len(items)
+            log.error("could not commit the audit events of %d calls: %s", len(items), error)
         for _, future in items:
             if future is not None and not future.done():
                 if error is None:
                     future.set_result(None)
                 else:
-                    future.set_exception(AuditUnavailable(str(error)))
-        if error is None and self._streams is not None:
+                    future.set_exception(error if isinstance(error, AuditUnavailable) else AuditUnavailable(str(error)))
+
+    def _stream(self, stored: list[StoredEvent]) -> None:
+        if stored and self._streams is not None:
             self._streams.submit(self._feed, stored)
 
     def _events(self, call: ApiCall | AuthorizationCall) -> list[NewEvent]:

@@ -77,6 +77,10 @@ class Checkpoint:
     signature: str
 
 
+APPEND_LOCK_TIMEOUT_MS = 2000  # waiting for another writer (a chain head's lock, SQLite's write lock)
+APPEND_STATEMENT_TIMEOUT_MS = 5000
+
+
 # LookupEvents' attribute keys → the column they filter (ResourceType/Name: the resources table).
 EVENT_COLUMNS = {
     "EventId": schema.audit_events.c.event_id,
@@ -162,7 +166,7 @@ class AuditRepository:
         """A cursor in a transaction on the append connection: committed, or rolled back and the
         connection dropped (the next append opens a new one) if anything fails."""
         if self._append_connection is None:
-            self._append_connection = self._engine.raw_connection()
+            self._append_connection = self._append_connection_opened()
         connection = self._append_connection
         try:
             cursor = connection.cursor()
@@ -178,13 +182,28 @@ class AuditRepository:
                 connection.invalidate()
             raise
 
+    def _append_connection_opened(self) -> Any:
+        """A driver connection for appends, with short waits: appends run on the server's event loop,
+        which must not stall for long on another node's lock or a busy SQLite file (the caller gives
+        up and the waiting requests hear ServiceUnavailable)."""
+        connection = self._engine.raw_connection()
+        cursor = connection.cursor()
+        if self._postgres:
+            cursor.execute(f"SET lock_timeout = '{APPEND_LOCK_TIMEOUT_MS}ms'")
+            cursor.execute(f"SET statement_timeout = '{APPEND_STATEMENT_TIMEOUT_MS}ms'")
+            connection.commit()
+        else:
+            cursor.execute(f"PRAGMA busy_timeout = {APPEND_LOCK_TIMEOUT_MS}")
+        return connection
+
     def close(self) -> None:
-        """Give the append connection back (the store is closing)."""
+        """Drop the append connection (the store is closing). Invalidated, not returned to the pool:
+        its timeouts are for appends only."""
         with self._append_lock:
             connection, self._append_connection = self._append_connection, None
             if connection is not None:
                 with contextlib.suppress(Exception):
-                    connection.close()
+                    connection.invalidate()
 
     def _head_for_append(self, cursor: Any, account_id: str) -> tuple[int, str]:
         """(seq, hash) of the account's chain head, locked until the transaction ends (created at 0)."""

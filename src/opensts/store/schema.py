@@ -275,6 +275,11 @@ audit_events = Table(
     Column("chain_hash", String(64), nullable=False),
 )
 Index("ix_audit_events_account_time", audit_events.c.account_id, audit_events.c.event_time)
+# LookupEvents by these attributes reads only the matching events (newest first), never the account's
+# whole window: an index each (EventId has its unique one; EventSource and ReadOnly match many).
+Index("ix_audit_events_name", audit_events.c.account_id, audit_events.c.event_name, audit_events.c.seq)
+Index("ix_audit_events_username", audit_events.c.account_id, audit_events.c.username, audit_events.c.seq)
+Index("ix_audit_events_key", audit_events.c.account_id, audit_events.c.access_key_id, audit_events.c.seq)
 
 # The resources an event names (LookupEvents' ResourceType/ResourceName attributes).
 audit_resources = Table(

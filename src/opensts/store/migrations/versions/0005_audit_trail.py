@@ -33,6 +33,9 @@ def upgrade() -> None:
         sa.UniqueConstraint("event_id", name=op.f("uq_audit_events_event_id")),
     )
     op.create_index("ix_audit_events_account_time", "audit_events", ["account_id", "event_time"])
+    op.create_index("ix_audit_events_name", "audit_events", ["account_id", "event_name", "seq"])
+    op.create_index("ix_audit_events_username", "audit_events", ["account_id", "username", "seq"])
+    op.create_index("ix_audit_events_key", "audit_events", ["account_id", "access_key_id", "seq"])
     op.create_table(
         "audit_resources",
         sa.Column("account_id", sa.String(length=12), nullable=False),
@@ -68,5 +71,7 @@ def downgrade() -> None:
     op.drop_table("audit_chain_heads")
     op.drop_index("ix_audit_resources_name", table_name="audit_resources")
     op.drop_table("audit_resources")
-    op.drop_index("ix_audit_events_account_time", table_name="audit_events")
+    for index in ("ix_audit_events_key", "ix_audit_events_username", "ix_audit_events_name",
+                  "ix_audit_events_account_time"):
+        op.drop_index(index, table_name="audit_events")
     op.drop_table("audit_events")
