@@ -32,6 +32,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from datetime import datetime
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
@@ -43,7 +44,8 @@ from opensts.audit.trail import AuditTrail
 from opensts.errors import AwsError, InternalFailure
 from opensts.runtime import Runtime
 from opensts.server import metrics
-from opensts.server.auth import action_context, authenticate
+from opensts.server.audit_calls import authenticate_recorded, new_call
+from opensts.server.auth import action_context
 from opensts.server.sigv4 import HttpRequest, parse_signature
 from opensts.server.wire import send_response
 
@@ -81,9 +83,10 @@ class CloudTrailApi:
         call: ApiCall | None = None
         try:
             operation = _operation(http_request, scope)
+            now = self.runtime.clock.now()
             if self.audit is not None:
-                call = _api_call(http_request, scope, request_id, self.runtime.clock.now())
-            result = await self._lookup_events(http_request, scope, request_id, call)
+                call = new_call(SERVICE, operation, True, http_request, scope, request_id, now)
+            result = await self._lookup_events(http_request, scope, request_id, now, call)
             status, body, outcome = 200, _dumps(lookup.result_json(result)), "success"
         except AwsError as error:
             error = _json_error(error)
@@ -108,17 +111,11 @@ class CloudTrailApi:
             )
 
     async def _lookup_events(
-        self, http_request: HttpRequest, scope: Scope, request_id: str, call: ApiCall | None
+        self, http_request: HttpRequest, scope: Scope, request_id: str, now: datetime, call: ApiCall | None
     ) -> lookup.LookupEventsResult:
         runtime = self.runtime
-        now = runtime.clock.now()
         signature = parse_signature(http_request, services=(SERVICE,))
-        if call is not None:
-            call.claimed_key_id, call.session_token = signature.access_key_id, signature.security_token
-            call.region = signature.region
-        caller = await authenticate(runtime, http_request, signature, now)
-        if call is not None:
-            call.caller = caller
+        caller = await authenticate_recorded(runtime, http_request, signature, now, call)
         request = lookup.parse_request(_json_body(http_request.body))
         if call is not None:
             call.request = request
@@ -142,23 +139,6 @@ def _json_body(body: bytes) -> Any:
         return json.loads(body)
     except (ValueError, RecursionError):  # UnicodeDecodeError and JSONDecodeError are ValueErrors
         raise lookup.SerializationException("The request body is not valid JSON.") from None
-
-
-def _api_call(http_request: HttpRequest, scope: Scope, request_id: str, now: Any) -> ApiCall:
-    headers = http_request.lower_headers
-    client = scope.get("client")
-    return ApiCall(
-        event_time=now,
-        request_id=request_id,
-        service=SERVICE,
-        action="LookupEvents",
-        read_only=True,
-        source_ip=client[0] if client else None,
-        user_agent=(headers.get("user-agent") or "")[:1024] or None,
-        region="us-east-1",
-        host=(headers.get("host") or "")[:256] or None,
-        secure=scope.get("scheme") == "https",
-    )
 
 
 def _json_error(error: AwsError) -> AwsError:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import time
+from datetime import datetime
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
@@ -40,7 +41,8 @@ from opensts.errors import (
 )
 from opensts.runtime import Runtime
 from opensts.server import metrics
-from opensts.server.auth import action_context, authenticate
+from opensts.server.audit_calls import authenticate_recorded, new_call
+from opensts.server.auth import action_context
 from opensts.server.cloudtrail_api import CloudTrailApi
 from opensts.server.concurrency import cache_first
 from opensts.server.json_wire import JSON_TYPE, error_json, success_json, wants_json
@@ -83,9 +85,10 @@ class QueryApi:
             service, signature = identify_service(http_request, params)
             spec = self.find_action(service, params)
             action_name = spec.name
+            now = self.runtime.clock.now()
             if self.audit is not None:
-                call = _api_call(spec, http_request, scope, request_id, self.runtime.clock.now())
-            result = await self.run(spec, signature, http_request, params, scope, request_id, call)
+                call = new_call(spec.service, spec.name, not spec.writes, http_request, scope, request_id, now)
+            result = await self.run(spec, signature, http_request, params, scope, request_id, now, call)
             if call is not None:
                 call.result = result
                 if spec.writes or carries_secret(result):
@@ -102,6 +105,8 @@ class QueryApi:
             outcome = error.code
             if call is not None:
                 call.error, call.result = error, None
+                # Cut from the recorded message: the raw values of the request's secret parameters.
+                call.secret_params = secret_parameter_values(spec.request_type, params)
         except Exception:  # a bug: answer like AWS does and keep the details in our log
             log.exception("unhandled error in %s:%s (request %s)", service, action_name, request_id)
             failure = InternalFailure("An internal error occurred.")
@@ -143,25 +148,18 @@ class QueryApi:
         params: dict[str, Any],
         scope: Scope,
         request_id: str,
+        now: datetime,
         call: ApiCall | None = None,
     ) -> Any:
         runtime = self.runtime
-        now = runtime.clock.now()
         caller = None
         region = "us-east-1"
         if signature is not None:
-            if call is not None:
-                call.claimed_key_id, call.session_token = signature.access_key_id, signature.security_token
-                call.region = signature.region
-            caller = await authenticate(runtime, http_request, signature, now)
+            caller = await authenticate_recorded(runtime, http_request, signature, now, call)
             region = signature.region
         elif not spec.unsigned:
             raise MissingAuthenticationToken("Request is missing Authentication Token")
-        if call is not None:
-            call.caller = caller
         check_credentials_may_call(caller, spec.service, spec.name)
-        if call is not None:
-            call.secret_params = secret_parameter_values(spec.request_type, params)
         request = spec.decode(params)
         if call is not None:
             call.request = request
@@ -180,23 +178,6 @@ class QueryApi:
             raise ServiceUnavailable(
                 "The audit trail could not record this call, so its result is withheld. Try again."
             ) from None
-
-
-def _api_call(spec: ActionSpec, http_request: HttpRequest, scope: Scope, request_id: str, now: Any) -> ApiCall:
-    headers = http_request.lower_headers
-    client = scope.get("client")
-    return ApiCall(
-        event_time=now,
-        request_id=request_id,
-        service=spec.service,
-        action=spec.name,
-        read_only=not spec.writes,
-        source_ip=client[0] if client else None,
-        user_agent=(headers.get("user-agent") or "")[:1024] or None,
-        region="us-east-1",
-        host=(headers.get("host") or "")[:256] or None,
-        secure=scope.get("scheme") == "https",
-    )
 
 
 def identify_service(http_request: HttpRequest, params: dict[str, Any]) -> tuple[str, SignatureInfo | None]:
