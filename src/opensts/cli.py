@@ -13,7 +13,7 @@ import click
 
 from opensts import __version__
 from opensts.commands.audit import audit
-from opensts.commands.backup import backup, hold_serve_lock, restore
+from opensts.commands.backup import backup, open_serving_runtime, restore
 from opensts.commands.common import fail, open_existing_store_or_fail, open_runtime_or_fail, store_options
 from opensts.commands.audit_events import record_cli_event
 from opensts.commands.policy import policy
@@ -95,10 +95,8 @@ def serve(data_dir: str | None, database_url: str | None, **flags: str | None) -
     except SettingsError as exc:
         fail(str(exc))
     configure_logging(settings.log_level)
-    # Held (shared) for the server's life, so `opensts restore` cannot replace the store under it.
-    store_lock = hold_serve_lock(settings)
-    runtime = open_runtime_or_fail(settings)  # first-start work happens once, before any worker
-    store_lock = store_lock or hold_serve_lock(settings)  # a first start has just made the directory
+    # First-start work happens once, before any worker. store_lock stays open for the server's life.
+    runtime, store_lock = open_serving_runtime(settings)
     account = runtime.default_account_id
     runtime.close()
     try:

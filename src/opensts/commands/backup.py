@@ -34,7 +34,8 @@ The serve lock
     database file, so every data dir and URL that names one database names one lock) for its whole
     life; the parent process holds it, workers need not. Several servers may share it. ``restore``
     takes it exclusively without waiting and stops with one line when any server holds it; a
-    server starting during a restore stops likewise. PostgreSQL stores take no lock.
+    server starting during a restore stops likewise (:func:`open_serving_runtime`). PostgreSQL
+    stores take no lock.
 """
 
 from __future__ import annotations
@@ -48,13 +49,16 @@ import sqlite3
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 from urllib.parse import quote
 
 import click
 
-from opensts.commands.common import fail, store_options
+from opensts.commands.common import fail, open_runtime_or_fail, store_options
 from opensts.config import Settings
+
+if TYPE_CHECKING:
+    from opensts.runtime import Runtime
 
 # Pages per backup step (4 MiB at SQLite's default 4 KiB page) and the pause between steps.
 BACKUP_STEP_PAGES = 1024
@@ -85,29 +89,51 @@ def lock_path(database: Path) -> Path:
     return database.with_name(database.name + LOCK_SUFFIX)
 
 
-def _open_lock_file(database: Path) -> IO[bytes]:
-    fd = os.open(lock_path(database), os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o600)
+def _open_lock_file(database: Path, *, create: bool = True) -> IO[bytes] | None:
+    flags = os.O_RDWR | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NOFOLLOW", 0) | (os.O_CREAT if create else 0)
+    try:
+        fd = os.open(lock_path(database), flags, 0o600)
+    except FileNotFoundError:
+        return None
     return os.fdopen(fd, "r+b")
 
 
-def hold_serve_lock(settings: Settings) -> IO[bytes] | None:
-    """For ``serve``: a shared lock on the SQLite store's lock file, held while the returned file is
-    open (keep a reference for the process's life). None for PostgreSQL, or when the database's
-    directory does not exist yet (call again once the first start created it: nothing could be
-    restored into a directory that did not exist, and a refused start must create nothing).
-    Stops with one line when a restore holds the lock."""
+def hold_serve_lock(settings: Settings, *, create: bool) -> IO[bytes] | None:
+    """A shared lock on the SQLite store's lock file, held while the returned file is open. None for
+    PostgreSQL, or when there is no lock file and ``create`` is false. Stops with one line when a
+    restore holds the lock."""
     from opensts.store.probe import sqlite_path
 
     database = sqlite_path(settings.resolved_database_url)
-    if database is None or not database.parent.is_dir():
+    if database is None:
         return None
-    lock = _open_lock_file(database)
+    lock = _open_lock_file(database, create=create)
+    if lock is None:
+        return None
     try:
         fcntl.flock(lock, fcntl.LOCK_SH | fcntl.LOCK_NB)
     except BlockingIOError:
         lock.close()
         fail(f"a restore into {database} is in progress (it holds {lock_path(database)}); start the server when it ends")
     return lock
+
+
+def open_serving_runtime(settings: Settings) -> "tuple[Runtime, IO[bytes] | None]":
+    """For ``serve``: the runtime (first-start work included) and the serve lock, which the caller
+    keeps open for the process's life so that ``opensts restore`` cannot replace the store under it.
+
+    The lock is taken before the store is opened when its file exists. A refused start writes
+    nothing, so a missing lock file is created only after the runtime opened; the store is then
+    opened once more under the lock, in case a restore replaced it in between (the second opening
+    migrates what is there now)."""
+    lock = hold_serve_lock(settings, create=False)
+    runtime = open_runtime_or_fail(settings)
+    if lock is None:
+        lock = hold_serve_lock(settings, create=True)
+        if lock is not None:
+            runtime.close()
+            runtime = open_runtime_or_fail(settings)
+    return runtime, lock
 
 
 # -- checking a SQLite file ------------------------------------------------------------------------
@@ -419,6 +445,7 @@ def restore(from_: str, force: bool, data_dir: str | None, database_url: str | N
         fail(f"a store exists at {database}; pass --force to replace it")
     database.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     lock = _open_lock_file(database)
+    assert lock is not None  # created
     try:
         try:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
