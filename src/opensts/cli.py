@@ -1,4 +1,4 @@
-"""The ``opensts`` command line: serve, account, keys, policy."""
+"""The ``opensts`` command line: serve, account, keys, policy, audit, backup, restore."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ import click
 
 from opensts import __version__
 from opensts.commands.audit import audit
+from opensts.commands.backup import backup, open_serving_runtime, restore
 from opensts.commands.common import fail, open_existing_store_or_fail, open_runtime_or_fail, store_options
 from opensts.commands.audit_events import record_cli_event
 from opensts.commands.policy import policy
@@ -94,7 +95,8 @@ def serve(data_dir: str | None, database_url: str | None, **flags: str | None) -
     except SettingsError as exc:
         fail(str(exc))
     configure_logging(settings.log_level)
-    runtime = open_runtime_or_fail(settings)  # first-start work happens once, before any worker
+    # First-start work happens once, before any worker. store_lock stays open for the server's life.
+    runtime, store_lock = open_serving_runtime(settings)
     account = runtime.default_account_id
     runtime.close()
     try:
@@ -244,6 +246,8 @@ def keys_list(data_dir: str | None, database_url: str | None) -> None:
 
 cli.add_command(policy)
 cli.add_command(audit)
+cli.add_command(backup)
+cli.add_command(restore)
 
 
 def main() -> None:
