@@ -67,6 +67,12 @@ _serve_options = [
     click.option("--audit-retention-days", default=None, metavar="DAYS", help="Remove audit events older than this [env OPENSTS_AUDIT_RETENTION_DAYS; default 90]."),
     click.option("--audit-log", default=None, metavar="PATH|-", help="Also write each event as a JSON line to PATH, or to standard output with - [env OPENSTS_AUDIT_LOG]."),
     click.option("--audit-dir", default=None, metavar="DIR", help="Also write CloudTrail's delivery files under DIR/AWSLogs/ [env OPENSTS_AUDIT_DIR]."),
+    click.option("--rate-limit-access-key", default=None, metavar="RATE[/BURST]|off", help="Signed requests per second per access key id, per worker [env OPENSTS_RATE_LIMIT_ACCESS_KEY; default 20000/40000]."),
+    click.option("--rate-limit-source", default=None, metavar="RATE[/BURST]|off", help="Signed requests per second per source address, per worker [env OPENSTS_RATE_LIMIT_SOURCE; default 40000/80000]."),
+    click.option("--rate-limit-unauthenticated", default=None, metavar="RATE[/BURST]|off", help="Unsigned STS calls and presigned URLs per second per source address, per worker [env OPENSTS_RATE_LIMIT_UNAUTHENTICATED; default 1000/2000]."),
+    click.option("--brute-force", default=None, metavar="on|off", help="Slow down failed signatures and MFA codes per address, key id and device [env OPENSTS_BRUTE_FORCE; default on]."),
+    click.option("--brute-force-max-delay", default=None, metavar="SECONDS", help="The longest delay after repeated failures [env OPENSTS_BRUTE_FORCE_MAX_DELAY; default 900]."),
+    click.option("--brute-force-exempt", default=None, metavar="CIDR[,CIDR...]|none", help="Addresses whose failures are not counted per address [env OPENSTS_BRUTE_FORCE_EXEMPT; default 127.0.0.0/8,::1]."),
     click.option("--audit-checkpoint-seconds", default=None, metavar="SECONDS", help="Sign each account's audit chain head this often [env OPENSTS_AUDIT_CHECKPOINT_SECONDS; default 60]."),
 ]
 

@@ -34,6 +34,11 @@ DEFAULT_BODY_TIMEOUT = 30.0  # from complete headers to the complete body (bodie
 DEFAULT_MAX_HEADER_BYTES = 64 * 1024
 DEFAULT_MAX_HEADERS = 100
 DEFAULT_MAX_CONNECTIONS = 1000  # per worker; lowered to fit the open-file limit (server/serving.py)
+# Requests per second per worker process (burst: twice as many); docs/DEPLOYMENT.md "Rate limits".
+# Signed calls: per access key id and per source address.
+DEFAULT_RATE_ACCESS_KEY = 20_000.0
+DEFAULT_RATE_SOURCE = 40_000.0
+DEFAULT_RATE_UNAUTHENTICATED = 1_000.0  # unsigned STS actions and presigned URLs: per source address
 
 
 class SettingsError(ValueError):
@@ -78,6 +83,18 @@ class Settings:
     audit_dir: str | None = None
     # Seconds between signed checkpoints of each account's audit chain.
     audit_checkpoint_seconds: float = 60.0
+    # Token-bucket rate limits per worker process (server/throttle.py): (requests per second, burst)
+    # or None for off. Generous by default: above what one worker serves, so only a flood meets them.
+    rate_limit_access_key: tuple[float, float] | None = (DEFAULT_RATE_ACCESS_KEY, 2 * DEFAULT_RATE_ACCESS_KEY)
+    rate_limit_source: tuple[float, float] | None = (DEFAULT_RATE_SOURCE, 2 * DEFAULT_RATE_SOURCE)
+    rate_limit_unauthenticated: tuple[float, float] | None = (
+        DEFAULT_RATE_UNAUTHENTICATED, 2 * DEFAULT_RATE_UNAUTHENTICATED
+    )
+    # Failed authentication and MFA codes slow down (brute_force.py): "on" or "off"; the longest delay.
+    brute_force: str = "on"
+    brute_force_max_delay: float = 900.0
+    # Addresses not counted per address (a reverse proxy not named in trusted_proxies looks like them).
+    brute_force_exempt: tuple[str, ...] = ("127.0.0.0/8", "::1/128")
 
     @property
     def resolved_database_url(self) -> str:
@@ -174,6 +191,22 @@ def _one_of(*choices: str) -> Callable[[str, Any], str]:
     return parse
 
 
+def _rate(label: str, value: Any) -> tuple[float, float] | None:
+    """``RATE`` or ``RATE/BURST`` requests per second (burst default: twice the rate), or ``off``."""
+    text = str(value).strip().lower()
+    if text in ("off", "0"):
+        return None
+    rate_text, _, burst_text = text.partition("/")
+    try:
+        rate = float(rate_text) if len(rate_text) <= 20 else float("nan")
+        burst = float(burst_text) if burst_text and len(burst_text) <= 20 else max(1.0, 2 * rate)
+    except ValueError:
+        rate = burst = float("nan")
+    if not (0 < rate <= 1e7 and 1 <= burst <= 1e8):  # NaN fails too
+        raise SettingsError(f"{label} must be RATE or RATE/BURST requests per second, or off, got {str(value)!r}")
+    return rate, burst
+
+
 def _cidrs(label: str, value: Any) -> tuple[str, ...]:
     networks = []
     for part in _csv(label, value):
@@ -214,4 +247,10 @@ _FIELDS: dict[str, Callable[[str, Any], Any]] = {
     "audit_log": _text,
     "audit_dir": _text,
     "audit_checkpoint_seconds": _seconds(1, 86400),
+    "rate_limit_access_key": _rate,
+    "rate_limit_source": _rate,
+    "rate_limit_unauthenticated": _rate,
+    "brute_force": _one_of("on", "off"),
+    "brute_force_max_delay": _seconds(1, 86400),
+    "brute_force_exempt": lambda label, value: () if str(value).strip().lower() == "none" else _cidrs(label, value),
 }

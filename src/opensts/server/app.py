@@ -44,11 +44,22 @@ class Endpoints:
         self.query: QueryApi | None = None
         self.authorize = AuthorizeEndpoint()
 
+    def counters(self) -> metrics.Counters:
+        """This process's counters for /metrics: the audit trail's, the rate limits', the guard's."""
+        counters = self.audit.counters() if self.audit is not None else {}
+        if self.query is not None and self.query.limits is not None:
+            counters.update(self.query.limits.counters())
+        if self.runtime is not None and self.runtime.guard.enabled:
+            counters["opensts_failed_attempts_counted_total"] = float(self.runtime.guard.failures)
+            counters["opensts_blocked_attempts_refused_total"] = float(self.runtime.guard.refused)
+        return counters
+
     def start(self, runtime: Runtime, audit: AuditTrail | None) -> None:
         self.runtime = runtime
         self.audit = audit
         self.query = QueryApi(runtime, audit)
         self.authorize.runtime = runtime
+        self.authorize.limits = self.query.limits
         self.authorize.audit = audit
 
 
@@ -62,7 +73,7 @@ def create_app(runtime: Runtime | None = None, settings: Settings | None = None)
         opened = runtime if runtime is not None else await run_in_threadpool(open_runtime, effective)
         audit = open_audit_trail(opened) if opened.settings.audit == "on" else None
         endpoints.start(opened, audit)
-        tasks = background.start(opened, audit)
+        tasks = background.start(opened, audit, endpoints.counters)
         tune_garbage_collector()
         try:
             yield
@@ -85,7 +96,7 @@ def create_app(runtime: Runtime | None = None, settings: Settings | None = None)
 
     async def metrics_endpoint(request: Request) -> Response:
         own = metrics.own_figures()
-        counters = endpoints.audit.counters() if endpoints.audit is not None else None
+        counters = endpoints.counters()
         if effective.metrics_dir:  # other workers' files: read them off the event loop
             body, content_type = await run_in_threadpool(metrics.render, own, effective.metrics_dir, counters)
         else:

@@ -52,13 +52,14 @@ from opensts.access.authorize_request import (
 from opensts.audit.record import AuthorizationCall
 from opensts.audit.trail import AuditTrail
 from opensts.cache import BoundedCache, Caches
-from opensts.errors import AwsError, MalformedPolicyDocument
+from opensts.errors import AwsError, MalformedPolicyDocument, Throttling
 from opensts.params import LONE_SURROGATE, json_has_lone_surrogate
 from opensts.policy import Policy, parse_policy
 from opensts.policy.errors import PolicyValidationError
 from opensts.runtime import Runtime
 from opensts.server import metrics
 from opensts.server.auth import authenticate
+from opensts.server.throttle import RateLimits
 from opensts.server.concurrency import cache_first
 from opensts.identity.principal import Caller
 from opensts.server.sigv4 import HttpRequest, SignatureInfo, parse_signature
@@ -306,6 +307,7 @@ class AuthorizeEndpoint:
     def __init__(self, runtime: Runtime | None = None, audit: AuditTrail | None = None) -> None:
         self.runtime = runtime
         self.audit = audit  # every decision is recorded (not awaited): docs/AUDIT.md
+        self.limits: RateLimits | None = None  # the Query API's (server/throttle.py)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = time.perf_counter()
@@ -334,10 +336,16 @@ class AuthorizeEndpoint:
         except AwsError as error:  # body too large, or incomplete
             raise HttpProblem(413 if isinstance(error, BodyTooLarge) else 400, error.code, error.message) from None
         now = runtime.clock.now()
+        client = scope.get("client")
+        source_ip = client[0] if client else None
         # 1. The outer call: signed for "opensts", by a principal allowed opensts:Authorize.
         try:
             outer_info = parse_signature(http_request, services=(SIGNING_SERVICE,))
-            outer = await authenticate(runtime, http_request, outer_info, now)
+            if self.limits is not None:
+                self.limits.admit_signed(outer_info.access_key_id, source_ip)
+            outer = await authenticate(runtime, http_request, outer_info, now, source_ip)
+        except Throttling as error:
+            raise HttpProblem(429, error.code, error.message) from None
         except AwsError as error:
             raise HttpProblem(403, error.code, error.message) from None
         try:
@@ -347,8 +355,6 @@ class AuthorizeEndpoint:
         except (ValueError, RecursionError):
             raise _bad("The request body is not valid JSON.", "MalformedRequest") from None
         body = AuthorizeBody(data, runtime.caches)
-        client = scope.get("client")
-        source_ip = client[0] if client else None
         secure = scope.get("scheme") == "https"
         denied = await cache_first(
             decide_permission, runtime, outer, body.action, now, source_ip, secure, outer_info.region
@@ -359,7 +365,9 @@ class AuthorizeEndpoint:
         info = None
         try:
             info = parse_signature(body.inner, services=(body.service,))
-            caller = await authenticate(runtime, body.inner, info, now)
+            if self.limits is not None:
+                self.limits.admit_key(info.access_key_id)
+            caller = await authenticate(runtime, body.inner, info, now, body.source_ip)
         except AwsError as error:
             if self.audit is not None:
                 self.audit.record(_decision(body, now, request_id, outer, "Deny", None, info, error))

@@ -45,6 +45,7 @@ from opensts.errors import AwsError, InternalFailure
 from opensts.runtime import Runtime
 from opensts.server import metrics
 from opensts.server.audit_calls import authenticate_recorded, new_call
+from opensts.server.throttle import RateLimits
 from opensts.server.auth import action_context
 from opensts.server.sigv4 import HttpRequest, parse_signature
 from opensts.server.wire import send_response
@@ -66,6 +67,7 @@ _JSON_CODES = {
     "MissingAuthenticationToken": ("MissingAuthenticationTokenException", 403),
     "IncompleteSignature": ("IncompleteSignatureException", 400),
     "ValidationError": ("ValidationException", 400),
+    "Throttling": ("ThrottlingException", 400),
 }
 
 
@@ -74,9 +76,10 @@ class UnknownOperationException(AwsError):
 
 
 class CloudTrailApi:
-    def __init__(self, runtime: Runtime, audit: AuditTrail | None) -> None:
+    def __init__(self, runtime: Runtime, audit: AuditTrail | None, limits: RateLimits | None = None) -> None:
         self.runtime = runtime
         self.audit = audit
+        self.limits = limits
 
     async def __call__(self, http_request: HttpRequest, scope: Scope, send: Send, request_id: str, started: Any) -> None:
         operation = "unknown"
@@ -115,7 +118,10 @@ class CloudTrailApi:
     ) -> lookup.LookupEventsResult:
         runtime = self.runtime
         signature = parse_signature(http_request, services=(SERVICE,))
-        caller = await authenticate_recorded(runtime, http_request, signature, now, call)
+        if self.limits is not None:
+            self.limits.admit(signature, scope)
+        client = scope.get("client")
+        caller = await authenticate_recorded(runtime, http_request, signature, now, call, client[0] if client else None)
         request = lookup.parse_request(_json_body(http_request.body))
         if call is not None:
             call.request = request

@@ -48,6 +48,7 @@ from opensts.server.concurrency import cache_first
 from opensts.server.json_wire import JSON_TYPE, error_json, success_json, wants_json
 from opensts.server.query import decode_params, parse_pairs
 from opensts.server.sigv4 import HttpRequest, SignatureInfo, parse_signature
+from opensts.server.throttle import RateLimits
 from opensts.server.wire import XML_TYPE, next_request_id, read_http_request, send_response
 from opensts.server.xml import error_body, success_body
 
@@ -67,7 +68,8 @@ class QueryApi:
         self.runtime = runtime
         self.audit = audit
         self.actions = load_actions()
-        self.cloudtrail = CloudTrailApi(runtime, audit)
+        self.limits = RateLimits.from_settings(runtime.settings)
+        self.cloudtrail = CloudTrailApi(runtime, audit, self.limits)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = time.perf_counter()
@@ -85,6 +87,8 @@ class QueryApi:
             service, signature = identify_service(http_request, params)
             spec = self.find_action(service, params)
             action_name = spec.name
+            if self.limits is not None:  # before anything costly; a refusal is not audited
+                self.limits.admit(signature, scope)
             now = self.runtime.clock.now()
             if self.audit is not None:
                 call = new_call(spec.service, spec.name, not spec.writes, http_request, scope, request_id, now)
@@ -155,7 +159,8 @@ class QueryApi:
         caller = None
         region = "us-east-1"
         if signature is not None:
-            caller = await authenticate_recorded(runtime, http_request, signature, now, call)
+            client = scope.get("client")
+            caller = await authenticate_recorded(runtime, http_request, signature, now, call, client[0] if client else None)
             region = signature.region
         elif not spec.unsigned:
             raise MissingAuthenticationToken("Request is missing Authentication Token")

@@ -6,6 +6,7 @@ from sqlalchemy import text
 
 from opensts.store.access_keys import AccessKeyRepository
 from opensts.store.audit import AuditRepository
+from opensts.store.auth_failures import AuthFailureRepository
 from opensts.store.accounts import AccountExists, AccountRepository
 from opensts.store.db import create_store_engine
 from opensts.store.iam_mfa import MfaRepository
@@ -44,6 +45,7 @@ class Store:
         self.reports = AccountReportRepository(self.engine)
         self.replay = ReplayRepository(self.engine)
         self.audit = AuditRepository(self.engine)
+        self.auth_failures = AuthFailureRepository(self.engine)
         self.mfa = MfaRepository(iam, master_key)
         self.providers = ProviderRepository(iam)
         self.users = UserRepository(iam)
