@@ -48,6 +48,7 @@ _serve_options = [
     click.option("--port", default=None, metavar="PORT", help=f"Port to listen on, 1-65535 [env OPENSTS_PORT; default {DEFAULT_PORT}]."),
     click.option("--workers", default=None, metavar="N", help=f"Worker processes, 1-{MAX_WORKERS} [env OPENSTS_WORKERS; default 1]."),
     click.option("--log-level", default=None, metavar="LEVEL", help=f"{'|'.join(LOG_LEVELS)} [env OPENSTS_LOG_LEVEL; default info]."),
+    click.option("--log-format", default=None, metavar="text|json", help="Log lines as text, or one JSON object per line [env OPENSTS_LOG_FORMAT; default text]."),
     click.option(
         "--trusted-proxies", default=None, metavar="CIDR[,CIDR...]",
         help="Reverse proxies whose forwarding headers give the client's address and scheme "
@@ -100,11 +101,14 @@ def serve(data_dir: str | None, database_url: str | None, **flags: str | None) -
         settings = Settings.from_env(data_dir=data_dir, database_url=database_url, **flags)
     except SettingsError as exc:
         fail(str(exc))
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
     # First-start work happens once, before any worker. store_lock stays open for the server's life.
     runtime, store_lock = open_serving_runtime(settings)
     account = runtime.default_account_id
-    runtime.close()
+    try:
+        account_count = len(runtime.store.accounts.list())
+    finally:
+        runtime.close()
     try:
         sock = serving.bind(settings.host, settings.port)
     except serving.ListenError as exc:
@@ -130,14 +134,22 @@ def serve(data_dir: str | None, database_url: str | None, **flags: str | None) -
         database_url=settings.resolved_database_url,
         metrics_dir=settings.metrics_dir or metrics_dir,
     )
-    logging.getLogger("opensts").info(
-        "OpenSTS %s listening on http://%s:%d (account %s, %d worker%s)",
-        __version__, settings.host, sock.getsockname()[1], account, settings.workers, "" if settings.workers == 1 else "s",
+    tls = False  # lead: True when settings.tls_cert is set (the TLS helper's settings)
+    startup = logging.getLogger("opensts")  # once, in this (the parent) process: never a secret
+    startup.info(
+        "OpenSTS %s listening on %s://%s:%d (tls %s, %d worker%s)",
+        __version__, "https" if tls else "http", f"[{settings.host}]" if ":" in settings.host else settings.host,
+        sock.getsockname()[1], "on" if tls else "off", settings.workers, "" if settings.workers == 1 else "s",
+    )
+    startup.info(
+        "store %s; %d account%s (default %s); audit %s; log level %s, format %s",
+        settings.store_summary, account_count, "" if account_count == 1 else "s", account, settings.audit,
+        settings.log_level, settings.log_format,
     )
     try:
         serving.run(
             AppFactory(worker_settings), settings.host, settings.port, settings.workers, settings.log_level,
-            settings.keep_alive_timeout, limits, sock,
+            settings.keep_alive_timeout, limits, sock, log_format=settings.log_format,
         )
     finally:
         sock.close()
@@ -145,11 +157,11 @@ def serve(data_dir: str | None, database_url: str | None, **flags: str | None) -
             remove_shared_dir(metrics_dir)
 
 
-def configure_logging(level: str) -> None:
+def configure_logging(level: str, log_format: str = "text") -> None:
     """The same configuration uvicorn applies in every worker (server/serving.py)."""
     from opensts.server.serving import log_config
 
-    logging.config.dictConfig(log_config(level))
+    logging.config.dictConfig(log_config(level, log_format))
 
 
 @cli.group()

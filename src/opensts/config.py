@@ -22,6 +22,7 @@ DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 7070
 DEFAULT_DATA_DIR = "./opensts-data"
 LOG_LEVELS = ("debug", "info", "warning", "error")
+LOG_FORMATS = ("text", "json")
 MAX_WORKERS = 64
 
 # Connection handling (docs/DEPLOYMENT.md). Keep-alive outlasts the SDKs' pooled-connection idle
@@ -61,6 +62,7 @@ class Settings:
     # OpenSTS's own SAML audience/recipient URLs, accepted besides AWS's (comma-separated).
     saml_audiences: tuple[str, ...] = ()
     log_level: str = "info"
+    log_format: str = "text"  # or "json": one JSON object per line (server/access_log.py)
     # Peers (CIDRs, normalised) whose X-Forwarded-For/-Proto and Forwarded headers are believed.
     trusted_proxies: tuple[str, ...] = ()
     forwarded_header: str = "x-forwarded-for"  # or "forwarded" (RFC 7239): server/forwarded.py
@@ -95,6 +97,22 @@ class Settings:
     brute_force_max_delay: float = 900.0
     # Addresses not counted per address (a reverse proxy not named in trusted_proxies looks like them).
     brute_force_exempt: tuple[str, ...] = ("127.0.0.0/8", "::1/128")
+
+    @property
+    def store_summary(self) -> str:
+        """The store, for the startup log: ``sqlite PATH`` or ``postgresql HOST:PORT/DB``, never a
+        user name or password."""
+        from sqlalchemy.engine import make_url
+        from sqlalchemy.exc import ArgumentError
+
+        try:
+            url = make_url(self.resolved_database_url)
+        except (ArgumentError, ValueError):
+            return "(unparsable database URL)"
+        if url.get_backend_name() == "sqlite":
+            return f"sqlite {url.database or ':memory:'}"
+        port = f":{url.port}" if url.port else ""
+        return f"{url.get_backend_name()} {url.host or 'localhost'}{port}/{url.database or ''}"
 
     @property
     def resolved_database_url(self) -> str:
@@ -232,6 +250,7 @@ _FIELDS: dict[str, Callable[[str, Any], Any]] = {
     "master_key": _text,
     "allowed_regions": _regions,
     "log_level": _one_of(*LOG_LEVELS),
+    "log_format": _one_of(*LOG_FORMATS),
     "trusted_proxies": _cidrs,
     "forwarded_header": _one_of("x-forwarded-for", "forwarded"),
     "keep_alive_timeout": _seconds(1, 3600),

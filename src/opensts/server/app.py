@@ -13,6 +13,7 @@ travel with it, not through the environment.
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -22,17 +23,19 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
-from starlette.types import Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 from opensts.audit.streams import open_audit_trail
 from opensts.audit.trail import AuditTrail
 from opensts.config import Settings
 from opensts.runtime import Runtime, open_runtime
 from opensts.server import background, metrics
+from opensts.server.access_log import log_request, peer
 from opensts.server.authorize_endpoint import AuthorizeEndpoint
 from opensts.server.forwarded import TrustedProxies
 from opensts.server.query_api import QueryApi
 from opensts.server.serving import tune_garbage_collector
+from opensts.server.wire import next_request_id
 
 
 class Endpoints:
@@ -123,6 +126,9 @@ class QueryFirst:
     With trusted proxies configured, the request's client address and scheme are first taken from
     their forwarding headers (server/forwarded.py), here, once, for every endpoint alike. Without,
     no forwarding header is read (uvicorn's own proxy-header handling is off: ``opensts serve``).
+
+    Every HTTP request gets one access line (server/access_log.py): the hot endpoints log their own,
+    with the caller and the action; the rest are logged here.
     """
 
     def __init__(self, app: Starlette, endpoints: Endpoints, proxies: TrustedProxies | None = None) -> None:
@@ -142,7 +148,32 @@ class QueryFirst:
             if path == "/v1/authorize" and method == "POST":
                 await self.endpoints.authorize(scope, receive, send)
                 return
+        if scope["type"] == "http":
+            await _logged(self.app, scope, receive, send)
+            return
         await self.app(scope, receive, send)
+
+
+async def _logged(app: Starlette, scope: Scope, receive: Receive, send: Send) -> None:
+    """Serve a request Starlette routes (/health, /metrics, unknown paths) and log its access line:
+    service ``-``, the path as the action, the status and body size the app sent."""
+    started = time.perf_counter()
+    answer = [500, 0]  # status, body bytes: a request that fails before answering is logged as 500
+
+    async def counting_send(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            answer[0] = message["status"]
+        elif message["type"] == "http.response.body":
+            answer[1] += len(message.get("body", b""))
+        await send(message)
+
+    try:
+        await app(scope, receive, counting_send)
+    finally:
+        log_request(
+            next_request_id(), peer(scope), "-", scope["path"], None, None, answer[0], None,
+            time.perf_counter() - started, answer[1],
+        )
 
 
 class _AsgiEndpoint:

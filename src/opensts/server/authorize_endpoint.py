@@ -58,6 +58,7 @@ from opensts.policy import Policy, parse_policy
 from opensts.policy.errors import PolicyValidationError
 from opensts.runtime import Runtime
 from opensts.server import metrics
+from opensts.server.access_log import log_request, peer
 from opensts.server.auth import authenticate
 from opensts.server.throttle import RateLimits
 from opensts.server.concurrency import cache_first
@@ -67,7 +68,6 @@ from opensts.server.json_wire import JSON_TYPE
 from opensts.server.wire import BodyTooLarge, next_request_id, read_http_request, send_response
 
 log = logging.getLogger("opensts.server.authorize")
-access_log = logging.getLogger("opensts.access")
 
 SIGNING_SERVICE = "opensts"
 MAX_CONTEXT_KEYS = 256
@@ -299,6 +299,17 @@ def _principal_bytes(arn: str, user_id: str, account: str, kind: str) -> bytes:
     return json.dumps({"arn": arn, "userId": user_id, "account": account, "type": kind}, separators=(",", ":")).encode()
 
 
+class Asked:
+    """Who asked and what, as far as one call got: its access-log fields."""
+
+    __slots__ = ("key_id", "caller", "action")
+
+    def __init__(self) -> None:
+        self.key_id: str | None = None  # the outer signature's key id, authenticated or not
+        self.caller: Caller | None = None  # the outer caller, once authenticated
+        self.action = "unknown"  # the action asked about, once the body is valid
+
+
 class AuthorizeEndpoint:
     """The endpoint as a raw ASGI app (Starlette routes to it; no Request objects on this path).
 
@@ -314,23 +325,36 @@ class AuthorizeEndpoint:
         request_id = next_request_id()
         runtime = self.runtime
         assert runtime is not None  # requests are routed here only after the lifespan started
+        asked = Asked()
+        error_code: str | None = None
         try:
-            status, (outcome, body) = 200, await self.handle(runtime, scope, receive, request_id)
+            status, (outcome, body) = 200, await self.handle(runtime, scope, receive, request_id, asked)
+            if outcome != "Allow" and outcome != "Deny":  # the inner request failed authentication
+                error_code = outcome
         except HttpProblem as problem:
             status, outcome = problem.status, problem.code
+            error_code = outcome
             body = json.dumps({"error": {"code": problem.code, "message": problem.message}}).encode()
         except Exception:
             log.exception("unhandled error in /v1/authorize (request %s)", request_id)
             status, outcome = 500, "InternalFailure"
+            error_code = outcome
             body = b'{"error":{"code":"InternalFailure","message":"An internal error occurred."}}'
         await send_response(send, status, body, request_id, JSON_TYPE)
         elapsed = time.perf_counter() - started
         metrics.observe(SIGNING_SERVICE, "Authorize", outcome, elapsed)
-        if access_log.isEnabledFor(logging.INFO):
-            access_log.info("POST /v1/authorize %s %s %.1fms %s", status, outcome, elapsed * 1000, request_id)
+        log_request(
+            request_id, peer(scope), SIGNING_SERVICE, asked.action, asked.caller, asked.key_id, status, error_code,
+            elapsed, len(body), ("Deny" if error_code is not None else outcome) if status == 200 else None,
+            authorize=True,
+        )
 
-    async def handle(self, runtime: Runtime, scope: Scope, receive: Receive, request_id: str = "") -> tuple[str, bytes]:
-        """The 200 answer: (outcome for metrics, JSON body)."""
+    async def handle(
+        self, runtime: Runtime, scope: Scope, receive: Receive, request_id: str = "", asked: Asked | None = None
+    ) -> tuple[str, bytes]:
+        """The 200 answer: (outcome for metrics, JSON body). ``asked`` notes, as they become known, who
+        asked (the outer call's key id and caller) and the action asked about, for the access log."""
+        asked = asked or Asked()
         try:
             http_request = await read_http_request(scope, receive)
         except AwsError as error:  # body too large, or incomplete
@@ -341,9 +365,10 @@ class AuthorizeEndpoint:
         # 1. The outer call: signed for "opensts", by a principal allowed opensts:Authorize.
         try:
             outer_info = parse_signature(http_request, services=(SIGNING_SERVICE,))
+            asked.key_id = outer_info.access_key_id
             if self.limits is not None:
                 self.limits.admit_signed(outer_info.access_key_id, source_ip)
-            outer = await authenticate(runtime, http_request, outer_info, now, source_ip)
+            outer = asked.caller = await authenticate(runtime, http_request, outer_info, now, source_ip)
         except Throttling as error:
             raise HttpProblem(429, error.code, error.message) from None
         except AwsError as error:
@@ -355,6 +380,7 @@ class AuthorizeEndpoint:
         except (ValueError, RecursionError):
             raise _bad("The request body is not valid JSON.", "MalformedRequest") from None
         body = AuthorizeBody(data, runtime.caches)
+        asked.action = body.action
         secure = scope.get("scheme") == "https"
         denied = await cache_first(
             decide_permission, runtime, outer, body.action, now, source_ip, secure, outer_info.region

@@ -50,7 +50,6 @@ except ImportError:  # pragma: no cover - see http_protocol()
 
 log = logging.getLogger("opensts.server")
 
-LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 FD_RESERVE = 64  # descriptors kept for the store, logs and worker threads
 STARTUP_FAILURE = 3  # uvicorn's exit status when a worker cannot start
 
@@ -105,18 +104,23 @@ def effective_max_connections(wanted: int) -> int:
     return max(1, min(wanted, room))
 
 
-def log_config(level: str) -> dict[str, Any]:
-    """The logging configuration, as a dict uvicorn applies in the parent and in every worker."""
+def log_config(level: str, log_format: str = "text") -> dict[str, Any]:
+    """The logging configuration, as a dict uvicorn applies in the parent and in every worker
+    (formats and access lines: server/access_log.py)."""
+    formatter = (
+        {"()": "opensts.server.access_log.JsonFormatter"} if log_format == "json"
+        else {"()": "opensts.server.access_log.TextFormatter"}
+    )
     return {
         "version": 1,
         "disable_existing_loggers": False,
-        "formatters": {"default": {"format": LOG_FORMAT}},
+        "formatters": {"default": formatter},
         "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "default", "stream": "ext://sys.stderr"}},
         "root": {"level": level.upper(), "handlers": ["stderr"]},
         "loggers": {
             "alembic": {"level": "WARNING"},
-            # The per-request access log is only on at debug level.
-            "opensts.access": {"level": "DEBUG" if level == "debug" else "WARNING"},
+            # One access line per request at info (on at debug and info, off at warning and error).
+            "opensts.access": {"level": "INFO" if level in ("debug", "info") else "WARNING"},
             # uvicorn's access log would log query strings, and presigned URLs carry session tokens.
             "uvicorn.access": {"handlers": [], "propagate": False},
         },
@@ -144,7 +148,7 @@ def http_protocol(limits: Limits) -> tuple[Any, dict[str, Any]]:
 
 
 def run(app: Callable[[], Any], host: str, port: int, workers: int, log_level: str, keep_alive: float,
-        limits: Limits, sock: socket.socket) -> None:
+        limits: Limits, sock: socket.socket, log_format: str = "text") -> None:
     """Serve the app ``app()`` builds in each worker (a picklable factory: it travels to the worker
     processes with the config) on the bound ``sock`` until a signal stops it."""
     from uvicorn.supervisors import Multiprocess
@@ -159,7 +163,7 @@ def run(app: Callable[[], Any], host: str, port: int, workers: int, log_level: s
         workers=workers,
         http=http,
         ws="none",
-        log_config=log_config(log_level),
+        log_config=log_config(log_level, log_format),
         log_level="warning" if log_level == "info" else log_level,
         access_log=False,
         server_header=False,
