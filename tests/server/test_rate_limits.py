@@ -14,17 +14,17 @@ from botocore.exceptions import ClientError
 from opensts.config import Settings, SettingsError
 from opensts.server.throttle import TokenBuckets, address_key
 from tests.authorize.conftest import signed_headers
-from tests.conftest import ServerInfo, start_server, stop_server
+from tests.conftest import BACKENDS, ServerInfo, start_server, stop_server
 from tests.iam.conftest import make_user
 from tests.server.test_brute_force import from_address
 
 BURST = 20
 
 
-@pytest.fixture(scope="module")
-def limited(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerInfo]:
+@pytest.fixture(scope="module", params=BACKENDS)
+def limited(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerInfo]:
     # A bucket refills one token per 100 s: within a test, only its burst is spent.
-    info = start_server(tmp_path_factory.mktemp("limits"), "sqlite", {
+    info = start_server(tmp_path_factory.mktemp("limits"), request.param, {
         "OPENSTS_TRUSTED_PROXIES": "127.0.0.1/32",
         "OPENSTS_RATE_LIMIT_ACCESS_KEY": f"0.01/{BURST}",
         "OPENSTS_RATE_LIMIT_UNAUTHENTICATED": "0.01/3",
