@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 from botocore.exceptions import ClientError, ConnectionClosedError, EndpointConnectionError, ReadTimeoutError
 
-from opensts.config import DEFAULT_SHUTDOWN_TIMEOUT, Settings
+from opensts.config import DEFAULT_SHUTDOWN_TIMEOUT, Settings, SettingsError
 from opensts.runtime import open_runtime
 from tests.conftest import BACKENDS, ServerInfo, start_server
 
@@ -163,3 +163,14 @@ def test_a_request_arriving_on_an_idle_connection_as_the_drain_begins_is_answere
     finally:
         if server.process.poll() is None:
             server.process.kill()
+
+
+@pytest.mark.parametrize("env, flag, message", [
+    ({"OPENSTS_SHUTDOWN_TIMEOUT": "0"}, None, "OPENSTS_SHUTDOWN_TIMEOUT must be a number of seconds 1-3600, got '0'"),
+    ({}, "forever", "--shutdown-timeout must be a number of seconds 1-3600, got 'forever'"),
+])
+def test_shutdown_timeout_is_validated(env: dict[str, str], flag: str | None, message: str) -> None:
+    with pytest.raises(SettingsError) as raised:
+        Settings.from_env(env, shutdown_timeout=flag)
+    assert str(raised.value) == message
+    assert Settings.from_env({"OPENSTS_SHUTDOWN_TIMEOUT": "2.5"}).shutdown_timeout == 2.5
