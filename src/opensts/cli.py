@@ -26,6 +26,7 @@ from opensts.config import (
     DEFAULT_MAX_HEADER_BYTES,
     DEFAULT_MAX_HEADERS,
     DEFAULT_PORT,
+    DEFAULT_SHUTDOWN_TIMEOUT,
     LOG_LEVELS,
     MAX_WORKERS,
     Settings,
@@ -64,6 +65,7 @@ _serve_options = [
     click.option("--max-header-bytes", default=None, metavar="BYTES", help=f"Request line and headers, at most [env OPENSTS_MAX_HEADER_BYTES; default {DEFAULT_MAX_HEADER_BYTES}]."),
     click.option("--max-headers", default=None, metavar="N", help=f"Header fields per request, at most [env OPENSTS_MAX_HEADERS; default {DEFAULT_MAX_HEADERS}]."),
     click.option("--max-connections", default=None, metavar="N", help=f"Open connections per worker, at most; more are answered 503 [env OPENSTS_MAX_CONNECTIONS; default {DEFAULT_MAX_CONNECTIONS}]."),
+    click.option("--shutdown-timeout", default=None, metavar="SECONDS", help=f"On SIGTERM, requests in progress get this long to finish [env OPENSTS_SHUTDOWN_TIMEOUT; default {DEFAULT_SHUTDOWN_TIMEOUT:g}]."),
     click.option("--audit", default=None, metavar="on|off", help="Record every call in the audit trail (docs/AUDIT.md) [env OPENSTS_AUDIT; default on]."),
     click.option("--audit-retention-days", default=None, metavar="DAYS", help="Remove audit events older than this [env OPENSTS_AUDIT_RETENTION_DAYS; default 90]."),
     click.option("--audit-log", default=None, metavar="PATH|-", help="Also write each event as a JSON line to PATH, or to standard output with - [env OPENSTS_AUDIT_LOG]."),
@@ -119,6 +121,7 @@ def serve(data_dir: str | None, database_url: str | None, **flags: str | None) -
         max_header_bytes=settings.max_header_bytes,
         max_headers=settings.max_headers,
         max_connections=serving.effective_max_connections(settings.max_connections),
+        shutdown_timeout=settings.shutdown_timeout,
     )
     if limits.max_connections < settings.max_connections:
         logging.getLogger("opensts").info(

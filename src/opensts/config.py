@@ -40,6 +40,9 @@ DEFAULT_MAX_CONNECTIONS = 1000  # per worker; lowered to fit the open-file limit
 DEFAULT_RATE_ACCESS_KEY = 20_000.0
 DEFAULT_RATE_SOURCE = 40_000.0
 DEFAULT_RATE_UNAUTHENTICATED = 1_000.0  # unsigned STS actions and presigned URLs: per source address
+# SIGTERM drains: requests in progress are answered within this bound, then the process exits
+# (server/serving.py). systemd's TimeoutStopSec must be longer (docs/DEPLOY.md).
+DEFAULT_SHUTDOWN_TIMEOUT = 10.0
 
 
 class SettingsError(ValueError):
@@ -72,6 +75,7 @@ class Settings:
     max_header_bytes: int = DEFAULT_MAX_HEADER_BYTES
     max_headers: int = DEFAULT_MAX_HEADERS
     max_connections: int = DEFAULT_MAX_CONNECTIONS
+    shutdown_timeout: float = DEFAULT_SHUTDOWN_TIMEOUT
     # Several workers: the directory where each publishes its /metrics figures for the others
     # (server/metrics.py). ``serve`` makes one when none is given.
     metrics_dir: str | None = None
@@ -259,6 +263,7 @@ _FIELDS: dict[str, Callable[[str, Any], Any]] = {
     "max_header_bytes": _int_in(4096, 1024 * 1024, "a number of bytes"),
     "max_headers": _int_in(16, 1000, "a number of headers"),
     "max_connections": _int_in(1, 1_000_000, "a number of connections"),
+    "shutdown_timeout": _seconds(1, 3600),
     "metrics_dir": _text,
     "test_clock_file": _text,
     "audit": _one_of("on", "off"),

@@ -2,7 +2,8 @@
 
 - ``GET /`` and ``POST /``: the AWS Query API of STS and IAM (``query_api.py``);
 - ``POST /v1/authorize``: may this signed request do ACTION on RESOURCE? (``authorize_endpoint.py``);
-- ``GET /health`` and ``GET /metrics``: for operators.
+- ``GET /health`` (liveness), ``GET /ready`` (readiness: ``readiness.py``) and ``GET /metrics``: for
+  operators and load balancers.
 
 The lifespan opens the runtime (unless given one), starts the background tasks (``background.py``)
 and tunes the garbage collector (``serving.py``); on shutdown it cancels the tasks and closes the
@@ -34,6 +35,7 @@ from opensts.server.access_log import log_request, peer
 from opensts.server.authorize_endpoint import AuthorizeEndpoint
 from opensts.server.forwarded import TrustedProxies
 from opensts.server.query_api import QueryApi
+from opensts.server.readiness import Readiness
 from opensts.server.serving import tune_garbage_collector
 from opensts.server.wire import next_request_id
 
@@ -45,6 +47,7 @@ class Endpoints:
         self.runtime: Runtime | None = None
         self.audit: AuditTrail | None = None
         self.query: QueryApi | None = None
+        self.readiness: Readiness | None = None
         self.authorize = AuthorizeEndpoint()
 
     def counters(self) -> metrics.Counters:
@@ -61,6 +64,7 @@ class Endpoints:
         self.runtime = runtime
         self.audit = audit
         self.query = QueryApi(runtime, audit)
+        self.readiness = Readiness(runtime)
         self.authorize.runtime = runtime
         self.authorize.limits = self.query.limits
         self.authorize.audit = audit
@@ -97,6 +101,11 @@ def create_app(runtime: Runtime | None = None, settings: Settings | None = None)
         ok = await run_in_threadpool(endpoints.runtime.store.ping)
         return JSONResponse({"status": "ok" if ok else "unavailable"}, 200 if ok else 503)
 
+    async def ready(request: Request) -> Response:
+        assert endpoints.readiness is not None
+        status, body = await run_in_threadpool(endpoints.readiness.check)
+        return JSONResponse(body, status)
+
     async def metrics_endpoint(request: Request) -> Response:
         own = metrics.own_figures()
         counters = endpoints.counters()
@@ -109,6 +118,7 @@ def create_app(runtime: Runtime | None = None, settings: Settings | None = None)
     routes = [
         Route("/", _AsgiEndpoint(query), methods=["GET", "POST"]),
         Route("/health", health, methods=["GET"]),
+        Route("/ready", ready, methods=["GET"]),
         Route("/metrics", metrics_endpoint, methods=["GET"]),
         Route("/v1/authorize", endpoints.authorize, methods=["POST"]),
     ]

@@ -21,6 +21,14 @@ many megabytes are buffered. :class:`LimitedHttpToolsProtocol` adds, per worker 
 - **keep-alive** (``--keep-alive-timeout``, 75 s): longer than the SDKs' idle time for pooled
   connections, so a client never sends a request on a connection the server is just closing.
 
+**Stopping** (SIGTERM or SIGINT) drains: the listening socket is closed at once (new connections are
+refused; with several workers the supervisor closes its copy too), every request in progress is
+answered (with ``Connection: close``), and a kept-alive connection that is idle gets
+:data:`DRAIN_IDLE_SECONDS` for a request its client may already have sent (one that arrives is
+answered, then the connection closes) before it is closed. All of it within ``--shutdown-timeout``
+(10 s): past it, unfinished requests are cancelled and the worker exits. The audit trail commits on
+the event loop until then, so writes in progress are recorded and answered.
+
 Without httptools, uvicorn's h11 protocol is used with its header-size limit; the timeouts and the
 cap are then not enforced (a warning says so).
 
@@ -40,6 +48,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 import uvicorn
+from uvicorn.supervisors import Multiprocess
 
 try:
     import httptools
@@ -61,6 +70,13 @@ class Limits:
     max_header_bytes: int = 64 * 1024
     max_headers: int = 100
     max_connections: int = 1000
+    shutdown_timeout: float = 10.0  # the drain's bound (module docstring: Stopping)
+
+
+# How long an idle kept-alive connection stays open once a drain begins: a client that picked it from
+# its pool just before the signal has its request on the way, and closing under it would drop a
+# request sent before the signal. Long enough for a round trip, short enough not to delay the exit.
+DRAIN_IDLE_SECONDS = 1.0
 
 
 class ServeConfig(uvicorn.Config):
@@ -170,15 +186,27 @@ def run(app: Callable[[], Any], host: str, port: int, workers: int, log_level: s
         proxy_headers=False,  # no forwarding header is believed unless configured (server/forwarded.py)
         lifespan="on",
         timeout_keep_alive=keep_alive,  # a float works: it goes to call_later
+        timeout_graceful_shutdown=limits.shutdown_timeout,  # a float works: it goes to asyncio.timeout
         **extra,
     )
     if workers > 1:
-        Multiprocess(config, sockets=[sock]).run()
+        Supervisor(config, sockets=[sock]).run()
         return
     server = uvicorn.Server(config)
     server.run(sockets=[sock])
     if not server.started:
         raise SystemExit(STARTUP_FAILURE)
+
+
+class Supervisor(Multiprocess):
+    """uvicorn's worker supervisor, closing its copy of the listening socket before it stops the
+    workers: otherwise the socket keeps listening while they drain, and new connections wait in its
+    backlog until the supervisor exits (then are reset) instead of being refused at once."""
+
+    def terminate_all(self) -> None:
+        for sock in self.sockets:
+            sock.close()
+        super().terminate_all()
 
 
 # --- the protocol -------------------------------------------------------------------------------
@@ -218,6 +246,8 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         self.awaiting_body = False
         self.deadline: TimerHandle | None = None
         self.rejected = False
+        self.draining = False  # the server is stopping: answer what arrives, then close
+        self.drain_timer: TimerHandle | None = None
 
     # Connection lifetime
 
@@ -239,7 +269,30 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         if self.rejected:
             return
         self._disarm()
+        if self.drain_timer is not None:
+            self.drain_timer.cancel()
         super().connection_lost(exc)
+
+    def shutdown(self) -> None:
+        """The server is stopping (uvicorn calls this on every open connection). uvicorn closes an
+        idle connection at once, dropping a request its client sent just before the signal (still in
+        flight, or unread, or half read); here it gets DRAIN_IDLE_SECONDS, and every request that
+        arrives meanwhile, like the ones in progress, is answered with ``Connection: close``."""
+        self.draining = True
+        if self.cycle is not None and not self.cycle.response_complete:
+            self.cycle.keep_alive = False
+            return
+        if self.transport.is_closing():
+            return
+        self.drain_timer = self.loop.call_later(DRAIN_IDLE_SECONDS, self._drain_idle_expired)
+
+    def _drain_idle_expired(self) -> None:
+        self.drain_timer = None
+        if self.transport.is_closing():
+            return
+        if self.head_bytes or (self.cycle is not None and not self.cycle.response_complete):
+            return  # a request is arriving or being answered: it closes the connection when done
+        self.transport.close()
 
     def _arm(self, seconds: float, callback: Any) -> None:
         if self.deadline is not None:
@@ -304,6 +357,8 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         self.heads_done += 1
         self.awaiting_body = True  # the body timer is armed after this read, if the body is not complete
         super().on_headers_complete()
+        if self.draining and self.cycle is not None:
+            self.cycle.keep_alive = False
 
     def on_message_complete(self) -> None:
         self.awaiting_body = False

@@ -17,7 +17,7 @@ from opensts.store.iam_policies import InlinePolicyRepository, ManagedPolicyRepo
 from opensts.store.iam_roles import RoleRepository
 from opensts.store.iam_users import UserRepository
 from opensts.store.meta import CountedWrites, MetaRepository
-from opensts.store.migrate import upgrade_to_head
+from opensts.store.migrate import schema_revision, upgrade_to_head
 from opensts.store.principal_policies import PrincipalPolicyRepository
 from opensts.store.replay import ReplayRepository
 from opensts.store.signing_keys import SigningKeyRepository
@@ -63,6 +63,11 @@ class Store:
             return True
         except Exception:  # noqa: BLE001 - health checks report, they do not raise
             return False
+
+    def schema_revision(self) -> str | None:
+        """The migration the database is at (``migrate.head_revision()`` when current); raises when
+        the database cannot be reached."""
+        return schema_revision(self.engine)
 
     def close(self) -> None:
         self.audit.close()
