@@ -8,13 +8,15 @@ Over HTTP the server trusts 127.0.0.1 as a proxy, so each test speaks from the a
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Iterator
 
 import pyotp
 import pytest
 from botocore.exceptions import ClientError
 
-from opensts.brute_force import FREE_FAILURES, BruteForceGuard
+from opensts.brute_force import FAILURE_WRITES_PER_SECOND, FREE_FAILURES, BruteForceGuard
+from opensts.errors import Throttling
 from opensts.store.auth_failures import AuthFailureRepository
 from opensts.store.db import create_store_engine
 from opensts.store.migrate import upgrade_to_head
@@ -136,25 +138,26 @@ def fail_until_blocked_for_seconds(attempt: Any, free: int, seconds: float) -> l
     raise AssertionError(outcomes)
 
 
-def test_failed_signatures_block_the_key_from_that_address_only(proxied: ServerInfo) -> None:
+def test_failed_signatures_are_slowed_but_the_key_keeps_working(proxied: ServerInfo) -> None:
+    """Bad signatures for a key from one address: after 10, that address's failures are answered
+    Throttling (no more SignatureDoesNotMatch to learn from), yet a valid signature is still served,
+    from there and from anywhere: signatures cannot be guessed, so nobody is locked out."""
     name, creds = make_user(proxied)
     attacker = from_address(proxied.client("sts", Credentials(creds.access_key_id, "x" * 40)), "203.0.113.11")
-    blocked = from_address(proxied.client("sts", creds), "203.0.113.11")
+    same_address = from_address(proxied.client("sts", creds), "203.0.113.11")
     elsewhere = from_address(proxied.client("sts", creds), USER)
     outcomes = fail_until_blocked_for_seconds(lambda: error_code(attacker.get_caller_identity), FREE_FAILURES["key"], 8)
     assert outcomes[: FREE_FAILURES["key"] + 1] == ["SignatureDoesNotMatch"] * (FREE_FAILURES["key"] + 1)
-    assert "Throttling" in outcomes
     assert error_code(attacker.get_caller_identity) == "Throttling"
-    # The real secret from the blocked address is refused too, unseen...
-    assert error_code(blocked.get_caller_identity) == "Throttling"
-    # ...but the key works from anywhere else: a key id alone cannot be locked out.
+    assert same_address.get_caller_identity()["Arn"].endswith(":user/" + name)
     assert elsewhere.get_caller_identity()["Arn"].endswith(":user/" + name)
 
 
-def test_many_keys_from_one_address_block_the_address(proxied: ServerInfo) -> None:
+def test_unknown_key_ids_block_the_address(proxied: ServerInfo) -> None:
+    """Scanning for key ids from one address: after 30 failures its failures say Throttling, so
+    whether a key id exists (InvalidClientTokenId vs SignatureDoesNotMatch) is no longer told."""
     address = "203.0.113.12"
     root = from_address(proxied.client("sts"), address)
-    elsewhere = from_address(proxied.client("sts"), USER)
     unknown = iter(range(10_000))
 
     def attempt() -> str:
@@ -163,8 +166,24 @@ def test_many_keys_from_one_address_block_the_address(proxied: ServerInfo) -> No
 
     outcomes = fail_until_blocked_for_seconds(attempt, FREE_FAILURES["ip"], 8)
     assert outcomes[: FREE_FAILURES["ip"] + 1] == ["InvalidClientTokenId"] * (FREE_FAILURES["ip"] + 1)
-    assert error_code(root.get_caller_identity) == "Throttling"
-    assert elsewhere.get_caller_identity()["Account"] == proxied.account_id
+    assert attempt() == "Throttling"
+    assert error_code(from_address(proxied.client("sts", Credentials(proxied.root.access_key_id, "z" * 40)),
+                                   address).get_caller_identity) == "Throttling"
+    assert root.get_caller_identity()["Account"] == proxied.account_id  # valid signatures still served
+
+
+def test_codes_for_someone_elses_device_do_not_block_it(proxied: ServerInfo) -> None:
+    """Another user naming the victim's device in GetSessionToken is refused without the code being
+    looked at, and counts for the address only: the victim's device is not blocked."""
+    victim, victim_creds = make_user(proxied)
+    serial, totp = enabled_device(proxied, victim)
+    _, mallory = make_user(proxied)
+    attacker = from_address(proxied.client("sts", mallory), "203.0.113.13")
+    outcomes = [error_code(lambda: attacker.get_session_token(SerialNumber=serial, TokenCode=wrong_code(totp)))
+                for _ in range(FREE_FAILURES["mfa"] + 2)]
+    assert set(outcomes) <= {"AccessDenied", "Throttling"}
+    user = from_address(proxied.client("sts", victim_creds), USER)
+    assert user.get_session_token(SerialNumber=serial, TokenCode=totp.at(time.time() + 30))["Credentials"]
 
 
 def test_loopback_is_exempt_by_default(server: ServerInfo) -> None:
@@ -199,27 +218,71 @@ def test_counts_hold_across_two_workers(tmp_path_factory: pytest.TempPathFactory
 # --- the store and the policy, in process -----------------------------------------------------
 
 
-def test_two_nodes_count_the_same_failures(database_url: str) -> None:
+def test_two_nodes_count_the_same_attempts(database_url: str) -> None:
     upgrade_to_head(database_url)
     engines = [create_store_engine(database_url), create_store_engine(database_url)]
     try:
         guards = [BruteForceGuard(AuthFailureRepository(engine), exempt=()) for engine in engines]
-        subjects = guards[0].mfa_subjects("arn:aws:iam::123456789012:mfa/d", "192.0.2.1")
+        subjects = guards[0].mfa_subjects("arn:aws:iam::123456789012:mfa/d", "192.0.2.1", True)
         now = 1_000_000.0
-        for n in range(FREE_FAILURES["mfa@"]):
-            guards[n % 2].count_failure(subjects, now)
-            guards[0].check_store(subjects, now)  # not blocked yet: free failures
-        guards[1].count_failure(subjects, now)  # the 4th, on the other node: blocks for 1 s
+        for n in range(FREE_FAILURES["mfa@"] + 1):  # 3 free, the 4th admitted and blocks for 1 s
+            guards[n % 2].begin_attempt(subjects, now)
         for guard in guards:
-            with pytest.raises(Exception) as refused:
-                guard.check_store(subjects, now + 0.5)
-            assert type(refused.value).__name__ == "Throttling"
-            guard.check_store(subjects, now + 1.01)
-        assert guards[0].prune(now + 1) == 0
-        assert guards[0].prune(now + 2 * guards[0].max_delay + 1) == len(subjects)
+            with pytest.raises(Throttling):
+                guard.begin_attempt(subjects, now + 0.5)
+        guards[1].begin_attempt(subjects, now + 1.01)  # over: admitted (the 5th), blocks for 2 s
+        guards[1].forgive(subjects)  # ...and it was the right code: the count goes back to 4
+        with pytest.raises(Throttling):  # 4 > 3 free: the block stands until it ends
+            guards[0].begin_attempt(subjects, now + 1.02)
+        guards[0].begin_attempt(subjects, now + 3.02)  # the 5th again, not the 6th: blocks for 2 s
+        with pytest.raises(Throttling):
+            guards[0].begin_attempt(subjects, now + 4.5)
+        assert guards[0].prune(now + 5) == 0
+        assert guards[0].prune(now + 2 * guards[0].max_delay + 4) == len(subjects)
     finally:
         for engine in engines:
             engine.dispose()
+
+
+def test_concurrent_attempts_cannot_all_pass_the_check(database_url: str) -> None:
+    """The check and the count are one transaction: 40 attempts at once, from two nodes' worth of
+    threads, get no more codes looked at than one after the other would."""
+    upgrade_to_head(database_url)
+    engines = [create_store_engine(database_url), create_store_engine(database_url)]
+    try:
+        guards = [BruteForceGuard(AuthFailureRepository(engine), exempt=()) for engine in engines]
+        subjects = guards[0].mfa_subjects("arn:aws:iam::123456789012:mfa/race", "192.0.2.2", True)
+        now = time.time()
+
+        def attempt(n: int) -> bool:
+            try:
+                guards[n % 2].begin_attempt(subjects, now)
+            except Throttling:
+                return False
+            return True
+
+        with ThreadPoolExecutor(max_workers=16) as pool:
+            admitted = sum(pool.map(attempt, range(40)))
+        assert admitted == FREE_FAILURES["mfa@"] + 1
+    finally:
+        for engine in engines:
+            engine.dispose()
+
+
+def test_signature_failures_are_written_within_a_budget() -> None:
+    """A flood of bad signatures is not a flood of store writes: past the process's budget, failures
+    are answered Throttling without a write (closed, not open)."""
+    class Counting:
+        writes = 0
+
+        def record(self, *_: Any) -> dict[str, float]:
+            Counting.writes += 1
+            return {}
+
+    guard = BruteForceGuard(Counting(), exempt=())  # type: ignore[arg-type]
+    results = [guard.count_failure(("ip:192.0.2.9",), 0.0) for _ in range(1000)]
+    assert results.count(False) > 0
+    assert Counting.writes == results.count(True) <= 2 * FAILURE_WRITES_PER_SECOND + 50
 
 
 def test_delays_double_up_to_the_cap() -> None:
@@ -240,4 +303,7 @@ def test_address_subjects() -> None:
     assert guard.address_subject("not an address") is None and guard.address_subject(None) is None
     assert BruteForceGuard(None, exempt=()).address_subject("127.0.0.1") == "ip:127.0.0.1"
     key = "AKIA" + "X" * 500
-    assert all(len(s) <= 320 for s in guard.signature_subjects(key, "2001:db8::1"))
+    assert all(len(s) <= 320 for s in guard.signature_subjects(key, "2001:db8::1", True))
+    assert guard.signature_subjects(key, "192.0.2.1", False) == ("ip:192.0.2.1",)
+    assert guard.mfa_subjects("arn:aws:iam::1:mfa/d", "192.0.2.1", False) == ("ip:192.0.2.1",)
+    assert guard.mfa_subjects("arn:aws:iam::1:mfa/d", "127.0.0.1", True) == ("mfa:arn:aws:iam::1:mfa/d",)

@@ -14,7 +14,7 @@ from botocore.exceptions import ClientError
 from opensts.config import Settings, SettingsError
 from opensts.server.throttle import TokenBuckets, address_key
 from tests.authorize.conftest import signed_headers
-from tests.conftest import BACKENDS, ServerInfo, start_server, stop_server
+from tests.conftest import BACKENDS, Credentials, ServerInfo, start_server, stop_server
 from tests.iam.conftest import make_user
 from tests.server.test_brute_force import from_address
 
@@ -52,6 +52,16 @@ def test_each_access_key_has_its_own_bucket(limited: ServerInfo) -> None:
     metrics = httpx.get(limited.url + "/metrics").text
     # boto3 retried each Throttling once (retries={"max_attempts": 1}: one retry), as SDKs do.
     assert "opensts_throttled_access_key_total 4" in metrics
+
+
+def test_bad_signatures_do_not_spend_a_keys_tokens(limited: ServerInfo) -> None:
+    """Anyone may send a key id with a garbage signature; the key's bucket is charged only once a
+    signature verifies, so such requests cannot throttle the key's owner."""
+    _, dave = make_user(limited)
+    forged = limited.client("sts", Credentials(dave.access_key_id, "f" * 40))
+    for _ in range(BURST + 5):
+        assert outcome(forged.get_caller_identity)[0] == "SignatureDoesNotMatch"
+    assert outcome(limited.client("sts", dave).get_caller_identity)[0] == "ok"
 
 
 def test_unsigned_calls_are_limited_per_address(limited: ServerInfo) -> None:
@@ -116,6 +126,8 @@ def test_a_bucket_refills_at_its_rate() -> None:
 def test_ipv6_clients_share_their_64() -> None:
     assert address_key("2001:db8:1:2::5") == address_key("2001:db8:1:2:ffff::1") == "2001:db8:1:2::/64"
     assert address_key("192.0.2.1") == "192.0.2.1"
+    # A dual-stack socket's IPv4 clients are each themselves, not one ::/64 together.
+    assert address_key("::ffff:192.0.2.1") == "192.0.2.1" != address_key("::ffff:192.0.2.2")
 
 
 @pytest.mark.parametrize("value, expected", [

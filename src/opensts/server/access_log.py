@@ -133,10 +133,10 @@ def log_request(
         principal, key_id = clean(caller.arn, ARN), caller.access_key_id  # a key id the store knew
     else:
         principal, key_id = "-", clean(claimed_key_id)
-    # The request id, service, error code and decision are OpenSTS's own words, the address a parsed
-    # one: only the action (a path, for unknown paths), the principal and a claimed key id need clean().
+    # The request id, service, error code and decision are OpenSTS's own words; the address, the action
+    # (a path, for unknown paths), the principal and a claimed key id go through clean().
     args: tuple[Any, ...] = (
-        request_id, client or "-", service, clean(action, LONG), principal, key_id, status, error_code or "-",
+        request_id, clean(client), service, clean(action, LONG), principal, key_id, status, error_code or "-",
         seconds * 1000.0, size,
     )
     if authorize:

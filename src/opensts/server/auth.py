@@ -17,7 +17,7 @@ from opensts.actions import ActionContext
 
 from opensts.cache import BoundedCache
 from opensts.credentials_cache import MISSING
-from opensts.errors import ExpiredToken, InvalidClientTokenId, SignatureDoesNotMatch
+from opensts.errors import ExpiredToken, InvalidClientTokenId, SignatureDoesNotMatch, Throttling
 from opensts.identity import arn
 from opensts.identity.principal import Caller, PrincipalKind
 from opensts.runtime import Runtime
@@ -43,18 +43,23 @@ async def authenticate(
 ) -> Caller:
     """Verify a parsed signature and return who made the request.
 
-    With the request's ``source`` address, failed attempts are counted and slowed down
-    (``brute_force.py``): Throttling while the address, or the key id from it, is blocked."""
+    With the request's ``source`` address, failed signatures are counted (``brute_force.py``); a
+    failure whose address or key id is blocked is answered Throttling instead, uncounted."""
     guard = runtime.guard
     if source is None or not guard.enabled:
         return await _authenticate(runtime, request, info, now)
-    guard.check_signature(info.access_key_id, source, now.timestamp())
     try:
         return await _authenticate(runtime, request, info, now)
-    except (InvalidClientTokenId, SignatureDoesNotMatch):
-        subjects = guard.signature_subjects(info.access_key_id, source)
-        if subjects:
-            await run_in_threadpool(guard.count_failure, subjects, now.timestamp())
+    except (InvalidClientTokenId, SignatureDoesNotMatch) as failure:
+        # An unknown key id (or session token) counts for the address only: no row per invented id.
+        subjects = guard.signature_subjects(info.access_key_id, source, not isinstance(failure, InvalidClientTokenId))
+        if not subjects:
+            raise
+        moment = now.timestamp()
+        if guard.refuses_failure(subjects, moment):
+            raise Throttling() from None
+        if not await run_in_threadpool(guard.count_failure, subjects, moment):
+            raise Throttling() from None
         raise
 
 

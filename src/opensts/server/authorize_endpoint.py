@@ -367,8 +367,10 @@ class AuthorizeEndpoint:
             outer_info = parse_signature(http_request, services=(SIGNING_SERVICE,))
             asked.key_id = outer_info.access_key_id
             if self.limits is not None:
-                self.limits.admit_signed(outer_info.access_key_id, source_ip)
+                self.limits.admit_source(source_ip)
             outer = asked.caller = await authenticate(runtime, http_request, outer_info, now, source_ip)
+            if self.limits is not None:
+                self.limits.admit_key(outer.access_key_id)
         except Throttling as error:
             raise HttpProblem(429, error.code, error.message) from None
         except AwsError as error:
@@ -391,9 +393,9 @@ class AuthorizeEndpoint:
         info = None
         try:
             info = parse_signature(body.inner, services=(body.service,))
-            if self.limits is not None:
-                self.limits.admit_key(info.access_key_id)
             caller = await authenticate(runtime, body.inner, info, now, body.source_ip)
+            if self.limits is not None:
+                self.limits.admit_key(caller.access_key_id)
         except AwsError as error:
             if self.audit is not None:
                 self.audit.record(_decision(body, now, request_id, outer, "Deny", None, info, error))

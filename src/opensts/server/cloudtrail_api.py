@@ -100,6 +100,8 @@ class CloudTrailApi:
             caller = await authenticate_recorded(
                 self.runtime, http_request, signature, now, call, client[0] if client else None
             )
+            if self.limits is not None:
+                self.limits.admit_key(caller.access_key_id)
             result = await self._lookup_events(http_request, signature, caller, scope, request_id, now, call)
             status, body, outcome = 200, _dumps(lookup.result_json(result)), "success"
         except AwsError as error:

@@ -66,6 +66,8 @@ def parse_address(text: str) -> str | None:
         text, port = text.split(":")
         if not _is_port(port):
             return None
+    if "%" in text:  # an IPv6 scope id names an interface of the sender's host: no use here, and free text
+        return None
     try:
         return str(ipaddress.ip_address(text))
     except ValueError:

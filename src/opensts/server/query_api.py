@@ -38,6 +38,7 @@ from opensts.errors import (
     MissingParameter,
     ServiceUnavailable,
     SignatureDoesNotMatch,
+    Throttling,
 )
 from opensts.identity.principal import Caller
 from opensts.runtime import Runtime
@@ -97,6 +98,12 @@ class QueryApi:
             if self.audit is not None:
                 call = new_call(spec.service, spec.name, not spec.writes, http_request, scope, request_id, now)
             caller, region = await self.authenticate(spec, signature, http_request, scope, now, call)
+            if self.limits is not None and caller is not None:
+                try:
+                    self.limits.admit_key(caller.access_key_id)  # once the signature verified
+                except Throttling:
+                    call = None  # a refusal is not audited
+                    raise
             result = await self.run(spec, caller, region, params, scope, request_id, now, call)
             if call is not None:
                 call.result = result

@@ -2,19 +2,22 @@
 
 Three limits (``--rate-limit-*``, each ``RATE`` or ``RATE/BURST`` requests per second, or ``off``):
 
-- **access key** (default 20,000/s, burst 40,000): every signed request, by the access key id it
-  claims: a Query API call (header-signed or presigned), and both keys of a ``/v1/authorize`` call
-  (the calling service's and the checked request's);
-- **source** (default 40,000/s): every signed request, by source address;
+- **access key** (default 20,000/s, burst 40,000): every signed request whose signature verified,
+  by its access key id: a Query API call (header-signed or presigned), and both keys of a
+  ``/v1/authorize`` call (the calling service's and the checked request's). Charged after the
+  signature is checked, so that nobody can spend a key's tokens by sending its id with garbage;
+- **source** (default 40,000/s): every signed request, by source address, before its signature
+  is checked;
 - **unauthenticated** (default 1,000/s): requests that do costly work before any identity is
   proven, by source address: unsigned STS actions (``AssumeRoleWithWebIdentity``,
   ``AssumeRoleWithSAML``: a JWT or XML signature to verify) and presigned URLs (bearer proofs that
   anyone holding one may send).
 
-A request over a limit is answered AWS's ``Throttling`` (400, "Rate exceeded") at once, before its
-signature is checked, and is not recorded in the audit trail (a flood must stay cheap; it is
+A request over a limit is answered AWS's ``Throttling`` (400, "Rate exceeded") at once, and is not
+recorded in the audit trail (a flood must stay cheap; it is
 counted in ``/metrics`` as ``opensts_throttled_total{limit=...}``). The address is the one
-``aws:SourceIp`` sees (after trusted proxies); an IPv6 address counts as its /64.
+``aws:SourceIp`` sees (after trusted proxies); an IPv6 address counts as its /64 (an IPv4 address
+that a dual-stack socket shows as ``::ffff:a.b.c.d`` as itself).
 
 **Per process, on purpose.** The limits protect a worker's capacity, and a worker's capacity is
 its own: checking costs a dict lookup and some arithmetic, no I/O. A node with N workers admits up
@@ -101,32 +104,29 @@ class RateLimits:
         return limits if any(b is not None for b in (limits.access_key, limits.source, limits.unauthenticated)) else None
 
     def admit(self, signature: SignatureInfo | None, scope: Scope) -> None:
-        """Throttling unless a Query API request (signed or not) is within the limits."""
+        """Throttling unless a request's source address may send one more: signed requests count
+        against the source limit, unsigned ones and presigned URLs against the unauthenticated one.
+        The key id is charged only once its signature verifies (:meth:`admit_key`): a request with a
+        bad signature must not spend the real key's tokens."""
         client = scope.get("client")
         address = client[0] if client else None
-        if signature is None:
+        if signature is None or signature.presigned:
             self.admit_unauthenticated(address)
-        else:
-            self.admit_signed(signature.access_key_id, address, signature.presigned)
+        if signature is not None:
+            self.admit_source(address)
 
-    def admit_signed(self, access_key_id: str, address: str | None, presigned: bool = False) -> None:
-        """Throttling unless the key id and the address may make one more signed request."""
-        if self.access_key is not None and not self.access_key.take(access_key_id[:128]):
+    def admit_source(self, address: str | None) -> None:
+        """Throttling unless the address may send one more signed request."""
+        if address and self.source is not None and not self.source.take(address_key(address)):
             raise Throttling()
-        if address:
-            key = address_key(address)
-            if self.source is not None and not self.source.take(key):
-                raise Throttling()
-            if presigned and self.unauthenticated is not None and not self.unauthenticated.take(key):
-                raise Throttling()
 
     def admit_key(self, access_key_id: str) -> None:
-        """Throttling unless the key id may make one more request (the key inside /v1/authorize)."""
-        if self.access_key is not None and not self.access_key.take(access_key_id[:128]):
+        """Throttling unless the (verified) access key id may make one more request."""
+        if self.access_key is not None and not self.access_key.take(access_key_id):
             raise Throttling()
 
     def admit_unauthenticated(self, address: str | None) -> None:
-        """Throttling unless the address may make one more unsigned request."""
+        """Throttling unless the address may send one more unsigned request or presigned URL."""
         if address and self.unauthenticated is not None and not self.unauthenticated.take(address_key(address)):
             raise Throttling()
 
@@ -152,7 +152,13 @@ def address_key(address: str) -> str:
         key = address
     else:
         try:
-            key = str(ipaddress.ip_network(f"{address}/64", strict=False))
+            parsed = ipaddress.IPv6Address(address)
+            # A dual-stack socket shows IPv4 clients as ::ffff:a.b.c.d: each is its own address,
+            # not one /64 shared by every IPv4 client.
+            if parsed.ipv4_mapped is not None:
+                key = str(parsed.ipv4_mapped)
+            else:
+                key = str(ipaddress.IPv6Network((int(parsed) >> 64 << 64, 64)))
         except ValueError:
             key = address[:64]
     if len(_ADDRESS_KEYS) >= MAX_BUCKETS:

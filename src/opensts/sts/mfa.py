@@ -2,8 +2,8 @@
 
 The device must be an enabled MFA device of the calling IAM user; each code is accepted once,
 across every process and node (the accepted TOTP step is recorded in the store). Wrong codes are
-counted per device and per source address, and slow down (``brute_force.py``): while blocked, the
-caller hears ``Throttling`` and the code is not checked. See
+counted per device of the caller's and per source address, and slow down (``brute_force.py``):
+while blocked, the caller hears ``Throttling`` and the code is not checked. See
 https://docs.aws.amazon.com/IAM/latest/UserGuide/id_credentials_mfa_configure-api-require.html
 """
 
@@ -25,10 +25,14 @@ def verify_mfa(ctx: ActionContext, caller: Caller, mfa: MfaInput) -> int:
     if caller.kind is not PrincipalKind.USER or not caller.entity_id:
         raise AccessDenied(NOT_A_USER)
     guard = ctx.runtime.guard
-    now = ctx.request_time.timestamp()
-    subjects = guard.mfa_subjects(mfa.serial_number, ctx.source_ip) if guard.enabled else ()
-    guard.check_store(subjects, now)  # Throttling while blocked: the code is not even looked at
+    subjects: tuple[str, ...] = ()
+    if guard.enabled:
+        device = ctx.runtime.store.mfa.get(mfa.serial_number)
+        callers_device = device is not None and device.user_id == caller.entity_id
+        subjects = guard.mfa_subjects(mfa.serial_number, ctx.source_ip, callers_device)
+    # Counted as a failure before the code is looked at (Throttling while blocked), forgiven if right.
+    guard.begin_attempt(subjects, ctx.request_time.timestamp())
     if not check_mfa_code(ctx.runtime.store.mfa, mfa.serial_number, caller.entity_id, mfa.token_code, ctx.request_time):
-        guard.count_failure(subjects, now)
         raise AccessDenied(INVALID_CODE)
+    guard.forgive(subjects)
     return int(ctx.request_time.timestamp())
