@@ -78,6 +78,11 @@ class Settings:
     audit_dir: str | None = None
     # Seconds between signed checkpoints of each account's audit chain.
     audit_checkpoint_seconds: float = 60.0
+    # TLS (server/tls.py): certificate chain and key (PEM files, both or neither); a CA bundle for
+    # mutual TLS (client certificates required).
+    tls_cert: str | None = None
+    tls_key: str | None = None
+    tls_client_ca: str | None = None
 
     @property
     def resolved_database_url(self) -> str:
@@ -106,7 +111,19 @@ class Settings:
             if name not in _FIELDS:
                 raise TypeError(f"unknown setting {name}")
             values[name] = _FIELDS[name](f"--{name.replace('_', '-')}", value)
-        return replace(cls(), **values)
+        settings = replace(cls(), **values)
+        _check_tls(settings)
+        return settings
+
+
+def _check_tls(settings: Settings) -> None:
+    if bool(settings.tls_cert) != bool(settings.tls_key):
+        given, missing = ("cert", "key") if settings.tls_cert else ("key", "cert")
+        raise SettingsError(
+            f"--tls-{given} (OPENSTS_TLS_{given.upper()}) needs --tls-{missing} (OPENSTS_TLS_{missing.upper()}) too"
+        )
+    if settings.tls_client_ca and not settings.tls_cert:
+        raise SettingsError("--tls-client-ca (OPENSTS_TLS_CLIENT_CA) needs --tls-cert and --tls-key")
 
 
 def _text(label: str, value: Any) -> str:
@@ -214,4 +231,7 @@ _FIELDS: dict[str, Callable[[str, Any], Any]] = {
     "audit_log": _text,
     "audit_dir": _text,
     "audit_checkpoint_seconds": _seconds(1, 86400),
+    "tls_cert": _text,
+    "tls_key": _text,
+    "tls_client_ca": _text,
 }

@@ -12,7 +12,9 @@
   wins and the others leave it;
 - **audit streams** (audit trail on): every second, time-based streams may deliver (``audit/streams.py``);
 - **audit retention** (audit trail on): hourly, events older than ``audit_retention_days`` are
-  removed in short batches (``audit/retention.py``), the first pass a minute after start.
+  removed in short batches (``audit/retention.py``), the first pass a minute after start;
+- **TLS certificate** (TLS on): the certificate files are checked every 2 s and reloaded when they
+  changed, and on SIGHUP (``server/tls.py``).
 
 Store reads and file writes run in worker threads, never on the event loop. A failing iteration
 is logged and retried at the next one.
@@ -33,7 +35,7 @@ from opensts.audit.retention import prune_expired
 from opensts.audit.trail import AuditTrail
 from opensts.audit.verify import sign_checkpoints
 from opensts.runtime import KEYRING_REFRESH_SECONDS, Runtime, rotate_keyring_if_due
-from opensts.server import metrics
+from opensts.server import metrics, tls
 
 log = logging.getLogger("opensts.server")
 
@@ -52,6 +54,9 @@ def start(runtime: Runtime, audit: AuditTrail | None = None) -> list[asyncio.Tas
         tasks.append(asyncio.create_task(sign_audit_checkpoints(runtime)))
         tasks.append(asyncio.create_task(audit_retention(runtime)))
         tasks.append(asyncio.create_task(tick_audit_streams(audit)))
+    server_tls = tls.active()  # made by this worker's server config (server/serving.py)
+    if server_tls is not None:
+        tasks.append(asyncio.create_task(server_tls.watch()))
     return tasks
 
 

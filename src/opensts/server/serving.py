@@ -21,6 +21,23 @@ many megabytes are buffered. :class:`LimitedHttpToolsProtocol` adds, per worker 
 - **keep-alive** (``--keep-alive-timeout``, 75 s): longer than the SDKs' idle time for pooled
   connections, so a client never sends a request on a connection the server is just closing.
 
+With TLS (``--tls-cert``/``--tls-key``, ``server/tls.py``) the same protocol terminates it, so that a
+plain-HTTP request to the TLS port can be answered rather than dropped. uvicorn is given no
+``ssl``; each connection's first read decides:
+
+- first byte ``0x16`` (a TLS handshake record): the event loop's own TLS layer (the ``SSLProtocol``
+  that ``loop.start_tls`` uses, uvloop's or asyncio's) is put between the socket and this protocol,
+  with those bytes fed to it first, and the handshake runs with the worker's current certificate
+  (a reloaded one applies to new connections only). The HTTP side starts once it completes;
+  ``scope["scheme"]`` is then ``https``, which is what makes ``aws:SecureTransport`` true.
+- anything else: ``400 Bad Request``, "The plain HTTP request was sent to the HTTPS port.", and close
+  (nginx's answer).
+
+The header timeout runs from the connection's acceptance through the handshake to the first
+request's complete headers (a slow handshake is a slow header); a connection in its handshake
+counts toward the connection cap. ``--tls-client-ca`` makes the handshake require a client
+certificate. With TLS off, none of this runs: one attribute test per read.
+
 Without httptools, uvicorn's h11 protocol is used with its header-size limit; the timeouts and the
 cap are then not enforced (a warning says so).
 
@@ -32,14 +49,20 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+import os
 import resource
+import signal
 import socket
+import sys
 import time
 from asyncio import TimerHandle
 from dataclasses import dataclass
 from typing import Any, Callable
 
 import uvicorn
+from uvicorn.supervisors import Multiprocess
+
+from opensts.server import tls
 
 try:
     import httptools
@@ -65,11 +88,46 @@ class Limits:
 
 
 class ServeConfig(uvicorn.Config):
-    """uvicorn's Config plus our limits (it is pickled to each worker process, limits included)."""
+    """uvicorn's Config plus our limits and TLS files (it is pickled to each worker process, limits
+    included); ``load()``, run in each worker, makes that worker's TLS context (``server_tls``)."""
 
-    def __init__(self, app: Any, *, limits: Limits, **kwargs: Any) -> None:
+    def __init__(self, app: Any, *, limits: Limits, tls_files: tls.TlsFiles | None = None, **kwargs: Any) -> None:
         self.limits = limits
+        self.tls_files = tls_files
+        self.server_tls: tls.ServerTls | None = None
         super().__init__(app, **kwargs)
+
+    def load(self) -> None:
+        super().load()
+        if self.tls_files is not None and self.server_tls is None:
+            self.server_tls = tls.activate(self.tls_files)
+            self.server_tls.hold_sighup()  # until the reload task (server/background.py) handles it
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        state["server_tls"] = None  # an SSLContext does not travel; each worker loads its own
+        return state
+
+
+class Supervisor(Multiprocess):
+    """uvicorn's worker supervisor, except that with TLS a SIGHUP is passed on to every worker (each
+    reloads its certificate, no worker restarts) rather than restarting the workers one by one."""
+
+    def __init__(self, config: ServeConfig, sockets: list[socket.socket]) -> None:
+        super().__init__(config, sockets)
+        self.forward_hup = config.tls_files is not None
+
+    def handle_hup(self) -> None:
+        if not self.forward_hup:
+            super().handle_hup()
+            return
+        log.info("SIGHUP: the workers reload their TLS certificates")
+        for process in self.processes:
+            if process.pid is not None and process.exitcode is None:
+                try:
+                    os.kill(process.pid, signal.SIGHUP)
+                except OSError:  # exited meanwhile: its replacement loads the files afresh
+                    pass
 
 
 class ListenError(Exception):
@@ -144,15 +202,17 @@ def http_protocol(limits: Limits) -> tuple[Any, dict[str, Any]]:
 
 
 def run(app: Callable[[], Any], host: str, port: int, workers: int, log_level: str, keep_alive: float,
-        limits: Limits, sock: socket.socket) -> None:
+        limits: Limits, sock: socket.socket, tls_files: tls.TlsFiles | None = None) -> None:
     """Serve the app ``app()`` builds in each worker (a picklable factory: it travels to the worker
-    processes with the config) on the bound ``sock`` until a signal stops it."""
-    from uvicorn.supervisors import Multiprocess
-
+    processes with the config) on the bound ``sock`` until a signal stops it; over TLS with
+    ``tls_files``."""
     http, extra = http_protocol(limits)
+    if tls_files is not None and http != LimitedHttpToolsProtocol:  # pragma: no cover - see http_protocol()
+        raise SystemExit("TLS needs httptools (pip install httptools)")
     config = ServeConfig(
         app,
         limits=limits,
+        tls_files=tls_files,
         factory=True,
         host=host,
         port=port,
@@ -169,7 +229,7 @@ def run(app: Callable[[], Any], host: str, port: int, workers: int, log_level: s
         **extra,
     )
     if workers > 1:
-        Multiprocess(config, sockets=[sock]).run()
+        Supervisor(config, sockets=[sock]).run()
         return
     server = uvicorn.Server(config)
     server.run(sockets=[sock])
@@ -179,7 +239,7 @@ def run(app: Callable[[], Any], host: str, port: int, workers: int, log_level: s
 
 # --- the protocol -------------------------------------------------------------------------------
 
-_REASONS = {408: b"Request Timeout", 431: b"Request Header Fields Too Large", 503: b"Service Unavailable"}
+_REASONS = {400: b"Bad Request", 408: b"Request Timeout", 431: b"Request Header Fields Too Large", 503: b"Service Unavailable"}
 _OVERLOADED_LOG_SECONDS = 10.0
 _last_overloaded_log = 0.0
 
@@ -193,6 +253,22 @@ def _response(status: int, message: str) -> bytes:
 
 
 _OVERLOADED = _response(503, "Too many connections.")
+_PLAIN_HTTP = _response(400, "The plain HTTP request was sent to the HTTPS port.")
+_TLS_HANDSHAKE = 0x16  # the first byte of a TLS record carrying a handshake message (ClientHello)
+
+# A TLS connection's phases before its HTTP side starts (LimitedHttpToolsProtocol.tls_phase).
+_FIRST_READ, _HANDSHAKE, _CLOSED = "first read", "handshake", "closed"
+
+
+def _ssl_protocol_class(loop: asyncio.AbstractEventLoop) -> Any:
+    """The TLS layer ``loop.start_tls`` would use on this loop: uvloop's for a uvloop loop (its
+    transports accept no other), asyncio's otherwise."""
+    uvloop = sys.modules.get("uvloop")
+    if uvloop is not None and isinstance(loop, uvloop.Loop):
+        return uvloop.loop.SSLProtocol
+    import asyncio.sslproto
+
+    return asyncio.sslproto.SSLProtocol
 
 
 class _HeaderLimit(Exception):
@@ -214,6 +290,10 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         self.awaiting_body = False
         self.deadline: TimerHandle | None = None
         self.rejected = False
+        # TLS: the worker's certificate holder, and the connection's phase until HTTP starts (None then).
+        self.server_tls: tls.ServerTls | None = getattr(config, "server_tls", None)
+        self.tls_phase: str | None = None
+        self.tls_early: list[bytes] = []  # application data read with the handshake's last flight
 
     # Connection lifetime
 
@@ -228,14 +308,71 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
                 _last_overloaded_log = now
                 log.warning("connection cap reached (%d): answering 503 to new connections", self.limits.max_connections)
             return
-        super().connection_made(transport)
+        if self.server_tls is not None:
+            # Counted toward the cap and closed by a shutdown from now on, its handshake included.
+            self.connections.add(self)
+            self.transport = transport
+            self.tls_phase = _FIRST_READ
+        else:
+            super().connection_made(transport)
         self._arm(self.limits.header_timeout, self._head_timed_out)
 
     def connection_lost(self, exc: Exception | None) -> None:
         if self.rejected:
             return
         self._disarm()
+        if self.tls_phase is not None:  # before the HTTP side started (a failed handshake, say)
+            self.tls_phase = _CLOSED
+            self.connections.discard(self)
+            self.tls_early = []
+            return
         super().connection_lost(exc)
+
+    # TLS
+
+    def _tls_first_read(self, data: bytes) -> None:
+        """The connection's first bytes: start TLS with them, or answer a plain-HTTP request."""
+        transport = self.transport
+        if data[0] != _TLS_HANDSHAKE:
+            self.tls_phase = _CLOSED
+            self._disarm()
+            transport.write(_PLAIN_HTTP)
+            transport.close()
+            return
+        assert self.server_tls is not None
+        self.tls_phase = _HANDSHAKE
+        waiter = self.loop.create_future()
+        layer = _ssl_protocol_class(self.loop)(
+            self.loop, self, self.server_tls.context, waiter, server_side=True, call_connection_made=False,
+            ssl_handshake_timeout=self.limits.header_timeout,
+        )
+        # What loop.start_tls does, done here and at once so that the bytes already read go in first.
+        transport.pause_reading()
+        transport.set_protocol(layer)
+        layer.connection_made(transport)
+        app_transport = layer._get_app_transport()
+        view = memoryview(data)
+        while view and self.tls_phase == _HANDSHAKE and not transport.is_closing():  # ends: each pass consumes
+            buffer = layer.get_buffer(len(view))
+            n = min(len(buffer), len(view))
+            buffer[:n] = view[:n]
+            layer.buffer_updated(n)
+            view = view[n:]
+        transport.resume_reading()
+        waiter.add_done_callback(lambda done: self._tls_established(done, app_transport))
+
+    def _tls_established(self, waiter: asyncio.Future[None], app_transport: asyncio.Transport) -> None:
+        if waiter.cancelled() or waiter.exception() is not None or self.tls_phase != _HANDSHAKE:
+            return  # connection_lost comes (or came): the layer closes the socket on a failed handshake
+        self.tls_phase = None
+        early, self.tls_early = self.tls_early, []
+        deadline, self.deadline = self.deadline, None  # the header timeout goes on running
+        super().connection_made(app_transport)
+        self.deadline = deadline
+        for chunk in early:
+            if self.transport.is_closing():
+                break
+            self.data_received(chunk)
 
     def _arm(self, seconds: float, callback: Any) -> None:
         if self.deadline is not None:
@@ -250,6 +387,12 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
     # Reading
 
     def data_received(self, data: bytes) -> None:
+        if self.tls_phase is not None:
+            if self.tls_phase == _FIRST_READ:
+                self._tls_first_read(data)
+            elif self.tls_phase == _HANDSHAKE:
+                self.tls_early.append(data)  # decrypted before _tls_established ran; kept for it
+            return
         self._unset_keepalive_if_required()
         if self.in_head and self.head_bytes + len(data) > self.limits.max_header_bytes:
             allowed = self.limits.max_header_bytes - self.head_bytes
@@ -328,6 +471,9 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
     def _head_timed_out(self) -> None:
         self.deadline = None
         if self.transport.is_closing():
+            return
+        if self.tls_phase is not None:
+            self.transport.close()  # no request yet, not even a TLS connection: close quietly
             return
         if self.head_bytes == 0 and (self.cycle is None or self.cycle.response_complete):
             self.transport.close()  # nothing of a request arrived: close quietly
