@@ -428,3 +428,33 @@ def test_plain_http_on_a_public_address_warns(tmp_path: Path) -> None:
     finally:
         process.terminate()
         process.wait(10)
+
+
+def test_handshake_is_under_the_header_timeout_and_the_connection_cap(tmp_path: Path, tls: TlsSetup) -> None:
+    server = start_server(tmp_path, "sqlite", {**tls.env(), "OPENSTS_HEADER_TIMEOUT": "3", "OPENSTS_MAX_CONNECTIONS": "2"},
+                          https=tls.client_context())
+    host, port = server.url.removeprefix("https://").split(":")
+    try:
+        # A handshake that never completes (slowloris on TLS) is closed by the header timeout.
+        with socket.create_connection((host, int(port)), timeout=30) as stalled:
+            stalled.sendall(b"\x16\x03\x01\x02\x00\x01")  # the start of a ClientHello, no more
+            assert stalled.recv(100) == b""
+        # Connections still in their handshake count toward the cap: a third is closed unanswered.
+        idle = [socket.create_connection((host, int(port)), timeout=30) for _ in range(2)]
+        try:
+            # (Accepted in order: the third after these two, which the header timeout keeps 3 s.)
+            with pytest.raises((ssl.SSLError, ConnectionError, OSError)):
+                served_serial(server.url, tls)
+        finally:
+            for conn in idle:
+                conn.close()
+        assert wait_for(lambda: _serves(server, tls), 10)
+    finally:
+        stop_server(server)
+
+
+def _serves(server: ServerInfo, tls: TlsSetup) -> bool:
+    try:
+        return boto3_client(server, tls).get_caller_identity()["Account"] == server.account_id
+    except Exception:
+        return False

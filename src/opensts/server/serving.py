@@ -35,7 +35,8 @@ plain-HTTP request to the TLS port can be answered rather than dropped. uvicorn 
 
 The header timeout runs from the connection's acceptance through the handshake to the first
 request's complete headers (a slow handshake is a slow header); a connection in its handshake
-counts toward the connection cap. ``--tls-client-ca`` makes the handshake require a client
+counts toward the connection cap; one over the cap is closed without an answer (a TLS client could
+not read a plain ``503``; SDKs retry a closed connection as they retry a 503). ``--tls-client-ca`` makes the handshake require a client
 certificate. With TLS off, none of this runs: one attribute test per read.
 
 Without httptools, uvicorn's h11 protocol is used with its header-size limit; the timeouts and the
@@ -255,6 +256,11 @@ def _response(status: int, message: str) -> bytes:
 _OVERLOADED = _response(503, "Too many connections.")
 _PLAIN_HTTP = _response(400, "The plain HTTP request was sent to the HTTPS port.")
 _TLS_HANDSHAKE = 0x16  # the first byte of a TLS record carrying a handshake message (ClientHello)
+# After our close_notify, how long to wait for the client's before closing the socket. An idle pooled
+# SDK connection never answers (nobody reads it), and with the loops' default of 30 s every such
+# connection held a worker's shutdown (and a descriptor) that long. Responses are a few KB: they have
+# left the process's buffers well within this.
+_TLS_SHUTDOWN_SECONDS = 2.0
 
 # A TLS connection's phases before its HTTP side starts (LimitedHttpToolsProtocol.tls_phase).
 _FIRST_READ, _HANDSHAKE, _CLOSED = "first read", "handshake", "closed"
@@ -294,13 +300,15 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         self.server_tls: tls.ServerTls | None = getattr(config, "server_tls", None)
         self.tls_phase: str | None = None
         self.tls_early: list[bytes] = []  # application data read with the handshake's last flight
+        self.tls_raw: asyncio.Transport | None = None  # the socket's transport, under the TLS layer
 
     # Connection lifetime
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         if len(self.connections) >= self.limits.max_connections:
             self.rejected = True
-            transport.write(_OVERLOADED)
+            if self.server_tls is None:  # a TLS client could not read a plain answer: it sees the close
+                transport.write(_OVERLOADED)
             transport.close()
             global _last_overloaded_log
             now = time.monotonic()
@@ -328,6 +336,16 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
             return
         super().connection_lost(exc)
 
+    def shutdown(self) -> None:
+        raw = self.tls_raw
+        if (raw is not None and self.tls_phase is None and (self.cycle is None or self.cycle.response_complete)
+                and self.transport.get_write_buffer_size() == 0 and raw.get_write_buffer_size() == 0):
+            # An idle TLS connection, everything sent: closed at once at shutdown, as a plain one is,
+            # rather than after waiting for a close_notify the client's pool will not send.
+            self.transport.abort()
+            return
+        super().shutdown()
+
     # TLS
 
     def _tls_first_read(self, data: bytes) -> None:
@@ -344,7 +362,7 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         waiter = self.loop.create_future()
         layer = _ssl_protocol_class(self.loop)(
             self.loop, self, self.server_tls.context, waiter, server_side=True, call_connection_made=False,
-            ssl_handshake_timeout=self.limits.header_timeout,
+            ssl_handshake_timeout=self.limits.header_timeout, ssl_shutdown_timeout=_TLS_SHUTDOWN_SECONDS,
         )
         # What loop.start_tls does, done here and at once so that the bytes already read go in first.
         transport.pause_reading()
@@ -365,6 +383,7 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         if waiter.cancelled() or waiter.exception() is not None or self.tls_phase != _HANDSHAKE:
             return  # connection_lost comes (or came): the layer closes the socket on a failed handshake
         self.tls_phase = None
+        self.tls_raw = self.transport
         early, self.tls_early = self.tls_early, []
         deadline, self.deadline = self.deadline, None  # the header timeout goes on running
         super().connection_made(app_transport)
