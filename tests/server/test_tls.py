@@ -250,6 +250,26 @@ def test_plain_http_to_the_tls_port_gets_a_clear_error(https_server: ServerInfo)
     assert response.headers["connection"] == "close"
 
 
+def _handshake(url: str, context: ssl.SSLContext) -> str:
+    host, port = url.removeprefix("https://").split(":")
+    with socket.create_connection((host, int(port)), timeout=5) as raw:
+        with context.wrap_socket(raw, server_hostname=host) as conn:
+            return f"{conn.version()} {conn.cipher()[0]}"  # type: ignore[index]
+
+
+def test_only_modern_protocols_and_ciphers(https_server: ServerInfo, tls: TlsSetup) -> None:
+    assert _handshake(https_server.url, tls.client_context()).startswith("TLSv1.3")
+    tls12 = tls.client_context()
+    tls12.maximum_version = ssl.TLSVersion.TLSv1_2
+    version, cipher = _handshake(https_server.url, tls12).split()
+    assert version == "TLSv1.2" and ("GCM" in cipher or "CHACHA20" in cipher)
+    cbc = tls.client_context()
+    cbc.maximum_version = ssl.TLSVersion.TLSv1_2
+    cbc.set_ciphers("ECDHE-ECDSA-AES128-SHA256:ECDHE-ECDSA-AES128-SHA")  # CBC suites only
+    with pytest.raises(ssl.SSLError):
+        _handshake(https_server.url, cbc)
+
+
 def test_mutual_tls(tmp_path: Path, tls: TlsSetup) -> None:
     client_ca = make_ca(tmp_path, "client CA")
     cert, key, _ = issue(client_ca, client=True)

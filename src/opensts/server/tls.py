@@ -4,9 +4,9 @@ they change, without a restart or a dropped request.
 - **Files** (:class:`TlsFiles`): ``--tls-cert`` (PEM, the certificate followed by any intermediates),
   ``--tls-key`` (PEM, unencrypted), optional ``--tls-client-ca`` (PEM CA bundle: mutual TLS, a client
   certificate is then required and must chain to it).
-- **Context** (:func:`load_context`): a server context with OpenSSL's secure defaults (Python's
-  cipher list: ECDHE/DHE with AES-GCM or ChaCha20, no SHA-1, no RC4, no CBC-mode on TLS 1.2),
-  TLS 1.2 minimum, no renegotiation, compression off. A bad file is :class:`TlsError`, one line
+- **Context** (:func:`load_context`): TLS 1.2 minimum; on TLS 1.2 Mozilla's "intermediate" suites
+  (ECDHE/DHE key exchange, AES-GCM or ChaCha20-Poly1305 only: no CBC, SHA-1 or RC4), TLS 1.3's
+  suites as OpenSSL has them; no renegotiation, no compression. A bad file is :class:`TlsError`, one line
   naming the file and OpenSSL's reason; ``serve`` checks this before it listens.
 - **Reload** (:class:`ServerTls`, one per worker process): every ``POLL_SECONDS`` (2 s) the files'
   (device, inode, size, mtime) are compared with those last loaded, and on ``SIGHUP``. A change
@@ -31,6 +31,12 @@ from pathlib import Path
 log = logging.getLogger("opensts.server")
 
 POLL_SECONDS = 2.0
+# TLS 1.2 suites: Mozilla's "intermediate" list (forward-secret AEAD only). TLS 1.3's are OpenSSL's.
+TLS12_CIPHERS = ":".join([
+    "ECDHE-ECDSA-AES128-GCM-SHA256", "ECDHE-RSA-AES128-GCM-SHA256", "ECDHE-ECDSA-AES256-GCM-SHA384",
+    "ECDHE-RSA-AES256-GCM-SHA384", "ECDHE-ECDSA-CHACHA20-POLY1305", "ECDHE-RSA-CHACHA20-POLY1305",
+    "DHE-RSA-AES128-GCM-SHA256", "DHE-RSA-AES256-GCM-SHA384", "DHE-RSA-CHACHA20-POLY1305",
+])
 
 
 class TlsError(Exception):
@@ -64,7 +70,8 @@ def load_context(files: TlsFiles) -> ssl.SSLContext:
     """A new server context from the files, or TlsError."""
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.minimum_version = ssl.TLSVersion.TLSv1_2
-    context.options |= ssl.OP_NO_COMPRESSION | ssl.OP_NO_RENEGOTIATION
+    context.options |= ssl.OP_NO_COMPRESSION | ssl.OP_NO_RENEGOTIATION | ssl.OP_CIPHER_SERVER_PREFERENCE
+    context.set_ciphers(TLS12_CIPHERS)
     try:
         context.load_cert_chain(files.cert, files.key)
     except (OSError, ssl.SSLError) as exc:
