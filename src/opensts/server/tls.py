@@ -157,6 +157,7 @@ class ServerTls:
         finally:
             try:
                 loop.remove_signal_handler(signal.SIGHUP)
+                signal.signal(signal.SIGHUP, signal.SIG_IGN)  # shutting down: a SIGHUP must not end it early
             except (NotImplementedError, RuntimeError, ValueError):  # pragma: no cover
                 pass
 
