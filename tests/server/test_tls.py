@@ -478,3 +478,79 @@ def _serves(server: ServerInfo, tls: TlsSetup) -> bool:
         return boto3_client(server, tls).get_caller_identity()["Account"] == server.account_id
     except Exception:
         return False
+
+
+def test_a_request_sent_with_the_handshakes_last_message_is_served(https_server: ServerInfo, tls: TlsSetup) -> None:
+    """The client's Finished and its first request in one TCP write (one server read): the request may
+    be decrypted before the TLS connection is handed to HTTP, and must still be answered."""
+    assert _finished_and_request_together(https_server.url, tls).startswith(b"HTTP/1.1 200")
+
+
+@pytest.mark.parametrize("loop", ["asyncio", "uvloop"])
+def test_both_event_loops_terminate_tls(tmp_path: Path, tls: TlsSetup, loop: str) -> None:
+    """The protocol's TLS layer on asyncio's loop as on uvloop's (their SSLProtocol classes differ;
+    asyncio's hands over data decrypted with the handshake's last message before the handshake's
+    completion is seen)."""
+    import uvicorn
+
+    from opensts.server import serving
+    from opensts.server.tls import TlsFiles
+
+    async def app(scope, receive, send):  # type: ignore[no-untyped-def]
+        if scope["type"] != "http":
+            return
+        body = scope["scheme"].encode()
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", str(len(body)).encode())]})
+        await send({"type": "http.response.body", "body": body})
+
+    sock = serving.bind("127.0.0.1", 0)
+    config = serving.ServeConfig(app, limits=serving.Limits(), tls_files=TlsFiles(str(tls.cert), str(tls.key)),
+                                 http=serving.LimitedHttpToolsProtocol, loop=loop, lifespan="off", log_level="warning")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]})
+    thread.start()
+    try:
+        url = f"https://127.0.0.1:{sock.getsockname()[1]}"
+        assert wait_for(lambda: server.started, 20)
+        for _ in range(3):
+            assert _finished_and_request_together(url, tls).endswith(b"\r\n\r\nhttps")
+            assert httpx.get(url, verify=tls.client_context(), timeout=5).text == "https"
+        assert httpx.get(url.replace("https", "http"), timeout=5).status_code == 400
+    finally:
+        server.should_exit = True
+        thread.join(20)
+        sock.close()
+
+
+def _finished_and_request_together(url: str, tls: TlsSetup) -> bytes:
+    host, port = url.removeprefix("https://").split(":")
+    incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+    tls_client = tls.client_context().wrap_bio(incoming, outgoing, server_hostname=host)
+    with socket.create_connection((host, int(port)), timeout=10) as raw:
+        for _ in range(10):  # a TLS handshake takes at most a few round trips
+            try:
+                tls_client.do_handshake()
+                break
+            except ssl.SSLWantReadError:
+                raw.sendall(outgoing.read())
+                data = raw.recv(65536)
+                assert data
+                incoming.write(data)
+        tls_client.write(b"GET /health HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        raw.sendall(outgoing.read())  # Finished and the request together
+        response = b""
+        while True:
+            data = raw.recv(65536)
+            if not data:
+                break
+            incoming.write(data)
+            try:
+                while chunk := tls_client.read(65536):  # ends: b"" once the TLS stream is closed
+                    response += chunk
+            except (ssl.SSLWantReadError, ssl.SSLZeroReturnError):
+                pass
+            head, sep, body = response.partition(b"\r\n\r\n")
+            length = [int(line.split(b":")[1]) for line in head.lower().split(b"\r\n") if line.startswith(b"content-length:")]
+            if sep and length and len(body) >= length[0]:
+                break
+    return response

@@ -114,7 +114,10 @@ class ServerTls:
         def remember(signum: int, frame: object) -> None:
             self.early_hup = True
 
-        signal.signal(signal.SIGHUP, remember)
+        try:
+            signal.signal(signal.SIGHUP, remember)
+        except ValueError:  # not the main thread (an embedded server): SIGHUP is not ours to handle
+            pass
 
     async def reload(self, reason: str) -> bool:
         """Build a context from the files now; use it if it loads. True if it did."""
