@@ -6,7 +6,9 @@ they change, without a restart or a dropped request.
   certificate is then required and must chain to it).
 - **Context** (:func:`load_context`): TLS 1.2 minimum; on TLS 1.2 Mozilla's "intermediate" suites
   (ECDHE/DHE key exchange, AES-GCM or ChaCha20-Poly1305 only: no CBC, SHA-1 or RC4), TLS 1.3's
-  suites as OpenSSL has them; no renegotiation, no compression. A bad file is :class:`TlsError`, one line
+  suites as OpenSSL has them; no renegotiation, no compression. (Not
+  ``ssl.create_default_context(Purpose.CLIENT_AUTH)``: it would trust the system's CA store as issuers
+  of client certificates under ``--tls-client-ca``; only the given bundle is trusted here.) A bad file is :class:`TlsError`, one line
   naming the file and OpenSSL's reason; ``serve`` checks this before it listens.
 - **Reload** (:class:`ServerTls`, one per worker process): every ``POLL_SECONDS`` (2 s) the files'
   (device, inode, size, mtime) are compared with those last loaded, and on ``SIGHUP``. A change
