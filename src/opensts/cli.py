@@ -1,4 +1,4 @@
-"""The ``opensts`` command line: serve, account, keys, policy."""
+"""The ``opensts`` command line: serve, account, keys, policy, audit, backup, restore."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ import click
 
 from opensts import __version__
 from opensts.commands.audit import audit
+from opensts.commands.backup import backup, open_serving_runtime, restore
 from opensts.commands.common import fail, open_existing_store_or_fail, open_runtime_or_fail, store_options
 from opensts.commands.audit_events import record_cli_event
 from opensts.commands.policy import policy
@@ -25,6 +26,7 @@ from opensts.config import (
     DEFAULT_MAX_HEADER_BYTES,
     DEFAULT_MAX_HEADERS,
     DEFAULT_PORT,
+    DEFAULT_SHUTDOWN_TIMEOUT,
     LOG_LEVELS,
     MAX_WORKERS,
     Settings,
@@ -50,6 +52,7 @@ _serve_options = [
     click.option("--port", default=None, metavar="PORT", help=f"Port to listen on, 1-65535 [env OPENSTS_PORT; default {DEFAULT_PORT}]."),
     click.option("--workers", default=None, metavar="N", help=f"Worker processes, 1-{MAX_WORKERS} [env OPENSTS_WORKERS; default 1]."),
     click.option("--log-level", default=None, metavar="LEVEL", help=f"{'|'.join(LOG_LEVELS)} [env OPENSTS_LOG_LEVEL; default info]."),
+    click.option("--log-format", default=None, metavar="text|json", help="Log lines as text, or one JSON object per line [env OPENSTS_LOG_FORMAT; default text]."),
     click.option(
         "--trusted-proxies", default=None, metavar="CIDR[,CIDR...]",
         help="Reverse proxies whose forwarding headers give the client's address and scheme "
@@ -68,10 +71,17 @@ _serve_options = [
     click.option("--tls-cert", default=None, metavar="FILE", help="Serve HTTPS with this PEM certificate chain; reloaded when it changes or on SIGHUP [env OPENSTS_TLS_CERT]."),
     click.option("--tls-key", default=None, metavar="FILE", help="The certificate's PEM private key [env OPENSTS_TLS_KEY]."),
     click.option("--tls-client-ca", default=None, metavar="FILE", help="Mutual TLS: require client certificates issued by these PEM CAs [env OPENSTS_TLS_CLIENT_CA]."),
+    click.option("--shutdown-timeout", default=None, metavar="SECONDS", help=f"On SIGTERM, requests in progress get this long to finish [env OPENSTS_SHUTDOWN_TIMEOUT; default {DEFAULT_SHUTDOWN_TIMEOUT:g}]."),
     click.option("--audit", default=None, metavar="on|off", help="Record every call in the audit trail (docs/AUDIT.md) [env OPENSTS_AUDIT; default on]."),
     click.option("--audit-retention-days", default=None, metavar="DAYS", help="Remove audit events older than this [env OPENSTS_AUDIT_RETENTION_DAYS; default 90]."),
     click.option("--audit-log", default=None, metavar="PATH|-", help="Also write each event as a JSON line to PATH, or to standard output with - [env OPENSTS_AUDIT_LOG]."),
     click.option("--audit-dir", default=None, metavar="DIR", help="Also write CloudTrail's delivery files under DIR/AWSLogs/ [env OPENSTS_AUDIT_DIR]."),
+    click.option("--rate-limit-access-key", default=None, metavar="RATE[/BURST]|off", help="Signed requests per second per access key id, per worker [env OPENSTS_RATE_LIMIT_ACCESS_KEY; default 20000/40000]."),
+    click.option("--rate-limit-source", default=None, metavar="RATE[/BURST]|off", help="Signed requests per second per source address, per worker [env OPENSTS_RATE_LIMIT_SOURCE; default 40000/80000]."),
+    click.option("--rate-limit-unauthenticated", default=None, metavar="RATE[/BURST]|off", help="Unsigned STS calls and presigned URLs per second per source address, per worker [env OPENSTS_RATE_LIMIT_UNAUTHENTICATED; default 1000/2000]."),
+    click.option("--brute-force", default=None, metavar="on|off", help="Slow down failed signatures and MFA codes per address, key id and device [env OPENSTS_BRUTE_FORCE; default on]."),
+    click.option("--brute-force-max-delay", default=None, metavar="SECONDS", help="The longest delay after repeated failures [env OPENSTS_BRUTE_FORCE_MAX_DELAY; default 900]."),
+    click.option("--brute-force-exempt", default=None, metavar="CIDR[,CIDR...]|none", help="Addresses whose failures are not counted per address [env OPENSTS_BRUTE_FORCE_EXEMPT; default 127.0.0.0/8,::1]."),
     click.option("--audit-checkpoint-seconds", default=None, metavar="SECONDS", help="Sign each account's audit chain head this often [env OPENSTS_AUDIT_CHECKPOINT_SECONDS; default 60]."),
 ]
 
@@ -99,11 +109,15 @@ def serve(data_dir: str | None, database_url: str | None, **flags: str | None) -
         settings = Settings.from_env(data_dir=data_dir, database_url=database_url, **flags)
     except SettingsError as exc:
         fail(str(exc))
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
     tls_files = _tls_files_or_fail(settings)
-    runtime = open_runtime_or_fail(settings)  # first-start work happens once, before any worker
+    # First-start work happens once, before any worker. store_lock stays open for the server's life.
+    runtime, store_lock = open_serving_runtime(settings)
     account = runtime.default_account_id
-    runtime.close()
+    try:
+        account_count = len(runtime.store.accounts.list())
+    finally:
+        runtime.close()
     try:
         sock = serving.bind(settings.host, settings.port)
     except serving.ListenError as exc:
@@ -114,6 +128,7 @@ def serve(data_dir: str | None, database_url: str | None, **flags: str | None) -
         max_header_bytes=settings.max_header_bytes,
         max_headers=settings.max_headers,
         max_connections=serving.effective_max_connections(settings.max_connections),
+        shutdown_timeout=settings.shutdown_timeout,
     )
     if limits.max_connections < settings.max_connections:
         logging.getLogger("opensts").info(
@@ -129,10 +144,17 @@ def serve(data_dir: str | None, database_url: str | None, **flags: str | None) -
         database_url=settings.resolved_database_url,
         metrics_dir=settings.metrics_dir or metrics_dir,
     )
-    logging.getLogger("opensts").info(
-        "OpenSTS %s listening on %s://%s:%d (account %s, %d worker%s)",
-        __version__, "https" if tls_files else "http", settings.host, sock.getsockname()[1], account,
-        settings.workers, "" if settings.workers == 1 else "s",
+    tls = tls_files is not None
+    startup = logging.getLogger("opensts")  # once, in this (the parent) process: never a secret
+    startup.info(
+        "OpenSTS %s listening on %s://%s:%d (tls %s, %d worker%s)",
+        __version__, "https" if tls else "http", f"[{settings.host}]" if ":" in settings.host else settings.host,
+        sock.getsockname()[1], "on" if tls else "off", settings.workers, "" if settings.workers == 1 else "s",
+    )
+    startup.info(
+        "store %s; %d account%s (default %s); audit %s; log level %s, format %s",
+        settings.store_summary, account_count, "" if account_count == 1 else "s", account, settings.audit,
+        settings.log_level, settings.log_format,
     )
     if tls_files is None and not _is_loopback(settings.host):
         logging.getLogger("opensts").warning(
@@ -143,7 +165,7 @@ def serve(data_dir: str | None, database_url: str | None, **flags: str | None) -
     try:
         serving.run(
             AppFactory(worker_settings), settings.host, settings.port, settings.workers, settings.log_level,
-            settings.keep_alive_timeout, limits, sock, tls_files,
+            settings.keep_alive_timeout, limits, sock, tls_files, log_format=settings.log_format,
         )
     finally:
         sock.close()
@@ -176,11 +198,11 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
-def configure_logging(level: str) -> None:
+def configure_logging(level: str, log_format: str = "text") -> None:
     """The same configuration uvicorn applies in every worker (server/serving.py)."""
     from opensts.server.serving import log_config
 
-    logging.config.dictConfig(log_config(level))
+    logging.config.dictConfig(log_config(level, log_format))
 
 
 @cli.group()
@@ -283,6 +305,8 @@ def keys_list(data_dir: str | None, database_url: str | None) -> None:
 
 cli.add_command(policy)
 cli.add_command(audit)
+cli.add_command(backup)
+cli.add_command(restore)
 
 
 def main() -> None:

@@ -22,6 +22,7 @@ DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 7070
 DEFAULT_DATA_DIR = "./opensts-data"
 LOG_LEVELS = ("debug", "info", "warning", "error")
+LOG_FORMATS = ("text", "json")
 MAX_WORKERS = 64
 
 # Connection handling (docs/DEPLOYMENT.md). Keep-alive outlasts the SDKs' pooled-connection idle
@@ -34,6 +35,14 @@ DEFAULT_BODY_TIMEOUT = 30.0  # from complete headers to the complete body (bodie
 DEFAULT_MAX_HEADER_BYTES = 64 * 1024
 DEFAULT_MAX_HEADERS = 100
 DEFAULT_MAX_CONNECTIONS = 1000  # per worker; lowered to fit the open-file limit (server/serving.py)
+# Requests per second per worker process (burst: twice as many); docs/DEPLOYMENT.md "Rate limits".
+# Signed calls: per access key id and per source address.
+DEFAULT_RATE_ACCESS_KEY = 20_000.0
+DEFAULT_RATE_SOURCE = 40_000.0
+DEFAULT_RATE_UNAUTHENTICATED = 1_000.0  # unsigned STS actions and presigned URLs: per source address
+# SIGTERM drains: requests in progress are answered within this bound, then the process exits
+# (server/serving.py). systemd's TimeoutStopSec must be longer (docs/DEPLOY.md).
+DEFAULT_SHUTDOWN_TIMEOUT = 10.0
 
 
 class SettingsError(ValueError):
@@ -56,6 +65,7 @@ class Settings:
     # OpenSTS's own SAML audience/recipient URLs, accepted besides AWS's (comma-separated).
     saml_audiences: tuple[str, ...] = ()
     log_level: str = "info"
+    log_format: str = "text"  # or "json": one JSON object per line (server/access_log.py)
     # Peers (CIDRs, normalised) whose X-Forwarded-For/-Proto and Forwarded headers are believed.
     trusted_proxies: tuple[str, ...] = ()
     forwarded_header: str = "x-forwarded-for"  # or "forwarded" (RFC 7239): server/forwarded.py
@@ -65,6 +75,7 @@ class Settings:
     max_header_bytes: int = DEFAULT_MAX_HEADER_BYTES
     max_headers: int = DEFAULT_MAX_HEADERS
     max_connections: int = DEFAULT_MAX_CONNECTIONS
+    shutdown_timeout: float = DEFAULT_SHUTDOWN_TIMEOUT
     # Several workers: the directory where each publishes its /metrics figures for the others
     # (server/metrics.py). ``serve`` makes one when none is given.
     metrics_dir: str | None = None
@@ -78,11 +89,39 @@ class Settings:
     audit_dir: str | None = None
     # Seconds between signed checkpoints of each account's audit chain.
     audit_checkpoint_seconds: float = 60.0
+    # Token-bucket rate limits per worker process (server/throttle.py): (requests per second, burst)
+    # or None for off. Generous by default: above what one worker serves, so only a flood meets them.
+    rate_limit_access_key: tuple[float, float] | None = (DEFAULT_RATE_ACCESS_KEY, 2 * DEFAULT_RATE_ACCESS_KEY)
+    rate_limit_source: tuple[float, float] | None = (DEFAULT_RATE_SOURCE, 2 * DEFAULT_RATE_SOURCE)
+    rate_limit_unauthenticated: tuple[float, float] | None = (
+        DEFAULT_RATE_UNAUTHENTICATED, 2 * DEFAULT_RATE_UNAUTHENTICATED
+    )
+    # Failed authentication and MFA codes slow down (brute_force.py): "on" or "off"; the longest delay.
+    brute_force: str = "on"
+    brute_force_max_delay: float = 900.0
+    # Addresses not counted per address (a reverse proxy not named in trusted_proxies looks like them).
+    brute_force_exempt: tuple[str, ...] = ("127.0.0.0/8", "::1/128")
     # TLS (server/tls.py): certificate chain and key (PEM files, both or neither); a CA bundle for
     # mutual TLS (client certificates required).
     tls_cert: str | None = None
     tls_key: str | None = None
     tls_client_ca: str | None = None
+
+    @property
+    def store_summary(self) -> str:
+        """The store, for the startup log: ``sqlite PATH`` or ``postgresql HOST:PORT/DB``, never a
+        user name or password."""
+        from sqlalchemy.engine import make_url
+        from sqlalchemy.exc import ArgumentError
+
+        try:
+            url = make_url(self.resolved_database_url)
+        except (ArgumentError, ValueError):
+            return "(unparsable database URL)"
+        if url.get_backend_name() == "sqlite":
+            return f"sqlite {url.database or ':memory:'}"
+        port = f":{url.port}" if url.port else ""
+        return f"{url.get_backend_name()} {url.host or 'localhost'}{port}/{url.database or ''}"
 
     @property
     def resolved_database_url(self) -> str:
@@ -191,6 +230,22 @@ def _one_of(*choices: str) -> Callable[[str, Any], str]:
     return parse
 
 
+def _rate(label: str, value: Any) -> tuple[float, float] | None:
+    """``RATE`` or ``RATE/BURST`` requests per second (burst default: twice the rate), or ``off``."""
+    text = str(value).strip().lower()
+    if text in ("off", "0"):
+        return None
+    rate_text, _, burst_text = text.partition("/")
+    try:
+        rate = float(rate_text) if len(rate_text) <= 20 else float("nan")
+        burst = float(burst_text) if burst_text and len(burst_text) <= 20 else max(1.0, 2 * rate)
+    except ValueError:
+        rate = burst = float("nan")
+    if not (0 < rate <= 1e7 and 1 <= burst <= 1e8):  # NaN fails too
+        raise SettingsError(f"{label} must be RATE or RATE/BURST requests per second, or off, got {str(value)!r}")
+    return rate, burst
+
+
 def _cidrs(label: str, value: Any) -> tuple[str, ...]:
     networks = []
     for part in _csv(label, value):
@@ -216,6 +271,7 @@ _FIELDS: dict[str, Callable[[str, Any], Any]] = {
     "master_key": _text,
     "allowed_regions": _regions,
     "log_level": _one_of(*LOG_LEVELS),
+    "log_format": _one_of(*LOG_FORMATS),
     "trusted_proxies": _cidrs,
     "forwarded_header": _one_of("x-forwarded-for", "forwarded"),
     "keep_alive_timeout": _seconds(1, 3600),
@@ -224,6 +280,7 @@ _FIELDS: dict[str, Callable[[str, Any], Any]] = {
     "max_header_bytes": _int_in(4096, 1024 * 1024, "a number of bytes"),
     "max_headers": _int_in(16, 1000, "a number of headers"),
     "max_connections": _int_in(1, 1_000_000, "a number of connections"),
+    "shutdown_timeout": _seconds(1, 3600),
     "metrics_dir": _text,
     "test_clock_file": _text,
     "audit": _one_of("on", "off"),
@@ -231,6 +288,12 @@ _FIELDS: dict[str, Callable[[str, Any], Any]] = {
     "audit_log": _text,
     "audit_dir": _text,
     "audit_checkpoint_seconds": _seconds(1, 86400),
+    "rate_limit_access_key": _rate,
+    "rate_limit_source": _rate,
+    "rate_limit_unauthenticated": _rate,
+    "brute_force": _one_of("on", "off"),
+    "brute_force_max_delay": _seconds(1, 86400),
+    "brute_force_exempt": lambda label, value: () if str(value).strip().lower() == "none" else _cidrs(label, value),
     "tls_cert": _text,
     "tls_key": _text,
     "tls_client_ca": _text,

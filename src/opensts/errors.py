@@ -145,6 +145,16 @@ class InvalidAuthorizationMessage(AwsError):
     code, status = "InvalidAuthorizationMessageException", 400
 
 
+class Throttling(AwsError):
+    """Too many requests (a rate limit), or too many failed attempts to authenticate (AWS's code and
+    status for both; SDKs retry it with backoff)."""
+
+    code, status = "Throttling", 400
+
+    def __init__(self, message: str = "Rate exceeded", **kw: object) -> None:
+        super().__init__(message, **kw)  # type: ignore[arg-type]
+
+
 # --- Server faults -----------------------------------------------------------------------------
 class InternalFailure(AwsError):
     code, status, sender_fault = "InternalFailure", 500, False

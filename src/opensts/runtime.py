@@ -22,6 +22,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
 
 from opensts.access.policy_sets import PolicyCache
+from opensts.brute_force import BruteForceGuard
 from opensts.cache import Caches
 from opensts.clock import Clock
 from opensts.config import Settings
@@ -61,6 +62,8 @@ class Runtime:
     # Every cache of the process (opensts.cache.Caches); the two below are views over some of them.
     caches: Caches = field(repr=False)
     credentials: CredentialCache = field(repr=False)
+    # Failed authentication and MFA attempts, counted across nodes (brute_force.py).
+    guard: BruteForceGuard = field(repr=False)
     _keyring: KeyRing = field(repr=False)
     # The store's IAM change counter as this process last saw it (see _after_iam_write).
     iam_version: int = 0
@@ -180,6 +183,11 @@ def open_runtime(settings: Settings, *, bootstrap: bool = True, create: bool = T
             default_account_id=account_id,
             caches=caches,
             credentials=CredentialCache(store, caches.credentials),
+            guard=BruteForceGuard(
+                store.auth_failures if settings.brute_force == "on" else None,
+                settings.brute_force_max_delay,
+                settings.brute_force_exempt,
+            ),
             _keyring=keyring_from_store(store, master_key),
             _keyring_loaded_at=time.monotonic(),
             iam_version=store.meta.version("iam"),

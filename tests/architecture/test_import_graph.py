@@ -87,7 +87,7 @@ def test_layers_import_only_downwards(graph: grimp.ImportGraph) -> None:
         "opensts.fields",
         "opensts.params",
         "opensts.runtime",
-        grimp.Layer("opensts.access", "opensts.credentials_cache", independent=True),
+        grimp.Layer("opensts.access", "opensts.credentials_cache", "opensts.brute_force", independent=True),
         grimp.Layer("opensts.federation", "opensts.store", independent=True),
         "opensts.identity",
         grimp.Layer("opensts.policy", "opensts.tokens", independent=True),

@@ -97,7 +97,8 @@ def test_several_workers_log_alike_and_clean_up(tmp_path: Path) -> None:
         for _ in range(4):  # some reach each worker
             httpx.post(f"http://127.0.0.1:{port}/", data={"Action": "GetCallerIdentity", "Version": "2011-06-15"}, timeout=5)
         deadline = time.monotonic() + 10
-        pattern = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} INFO opensts\.access: POST / sts:GetCallerIdentity 403 ", re.M)
+        pattern = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} INFO opensts\.access: request_id=\S+ client=127\.0\.0\.1 "
+                         r"service=sts action=GetCallerIdentity principal=- access_key_id=- status=403 ", re.M)
         while not pattern.search(log_path.read_text()):
             assert time.monotonic() < deadline, log_path.read_text()
             time.sleep(0.2)

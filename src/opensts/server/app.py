@@ -2,7 +2,8 @@
 
 - ``GET /`` and ``POST /``: the AWS Query API of STS and IAM (``query_api.py``);
 - ``POST /v1/authorize``: may this signed request do ACTION on RESOURCE? (``authorize_endpoint.py``);
-- ``GET /health`` and ``GET /metrics``: for operators.
+- ``GET /health`` (liveness), ``GET /ready`` (readiness: ``readiness.py``) and ``GET /metrics``: for
+  operators and load balancers.
 
 The lifespan opens the runtime (unless given one), starts the background tasks (``background.py``)
 and tunes the garbage collector (``serving.py``); on shutdown it cancels the tasks and closes the
@@ -13,6 +14,7 @@ travel with it, not through the environment.
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -22,17 +24,20 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
-from starlette.types import Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 from opensts.audit.streams import open_audit_trail
 from opensts.audit.trail import AuditTrail
 from opensts.config import Settings
 from opensts.runtime import Runtime, open_runtime
 from opensts.server import background, metrics
+from opensts.server.access_log import log_request, peer
 from opensts.server.authorize_endpoint import AuthorizeEndpoint
 from opensts.server.forwarded import TrustedProxies
 from opensts.server.query_api import QueryApi
+from opensts.server.readiness import Readiness
 from opensts.server.serving import tune_garbage_collector
+from opensts.server.wire import next_request_id
 
 
 class Endpoints:
@@ -42,13 +47,26 @@ class Endpoints:
         self.runtime: Runtime | None = None
         self.audit: AuditTrail | None = None
         self.query: QueryApi | None = None
+        self.readiness: Readiness | None = None
         self.authorize = AuthorizeEndpoint()
+
+    def counters(self) -> metrics.Counters:
+        """This process's counters for /metrics: the audit trail's, the rate limits', the guard's."""
+        counters = self.audit.counters() if self.audit is not None else {}
+        if self.query is not None and self.query.limits is not None:
+            counters.update(self.query.limits.counters())
+        if self.runtime is not None and self.runtime.guard.enabled:
+            counters["opensts_failed_attempts_counted_total"] = float(self.runtime.guard.failures)
+            counters["opensts_blocked_attempts_refused_total"] = float(self.runtime.guard.refused)
+        return counters
 
     def start(self, runtime: Runtime, audit: AuditTrail | None) -> None:
         self.runtime = runtime
         self.audit = audit
         self.query = QueryApi(runtime, audit)
+        self.readiness = Readiness(runtime)
         self.authorize.runtime = runtime
+        self.authorize.limits = self.query.limits
         self.authorize.audit = audit
 
 
@@ -62,7 +80,7 @@ def create_app(runtime: Runtime | None = None, settings: Settings | None = None)
         opened = runtime if runtime is not None else await run_in_threadpool(open_runtime, effective)
         audit = open_audit_trail(opened) if opened.settings.audit == "on" else None
         endpoints.start(opened, audit)
-        tasks = background.start(opened, audit)
+        tasks = background.start(opened, audit, endpoints.counters)
         tune_garbage_collector()
         try:
             yield
@@ -83,9 +101,14 @@ def create_app(runtime: Runtime | None = None, settings: Settings | None = None)
         ok = await run_in_threadpool(endpoints.runtime.store.ping)
         return JSONResponse({"status": "ok" if ok else "unavailable"}, 200 if ok else 503)
 
+    async def ready(request: Request) -> Response:
+        assert endpoints.readiness is not None
+        status, body = await run_in_threadpool(endpoints.readiness.check)
+        return JSONResponse(body, status)
+
     async def metrics_endpoint(request: Request) -> Response:
         own = metrics.own_figures()
-        counters = endpoints.audit.counters() if endpoints.audit is not None else None
+        counters = endpoints.counters()
         if effective.metrics_dir:  # other workers' files: read them off the event loop
             body, content_type = await run_in_threadpool(metrics.render, own, effective.metrics_dir, counters)
         else:
@@ -95,6 +118,7 @@ def create_app(runtime: Runtime | None = None, settings: Settings | None = None)
     routes = [
         Route("/", _AsgiEndpoint(query), methods=["GET", "POST"]),
         Route("/health", health, methods=["GET"]),
+        Route("/ready", ready, methods=["GET"]),
         Route("/metrics", metrics_endpoint, methods=["GET"]),
         Route("/v1/authorize", endpoints.authorize, methods=["POST"]),
     ]
@@ -112,6 +136,9 @@ class QueryFirst:
     With trusted proxies configured, the request's client address and scheme are first taken from
     their forwarding headers (server/forwarded.py), here, once, for every endpoint alike. Without,
     no forwarding header is read (uvicorn's own proxy-header handling is off: ``opensts serve``).
+
+    Every HTTP request gets one access line (server/access_log.py): the hot endpoints log their own,
+    with the caller and the action; the rest are logged here.
     """
 
     def __init__(self, app: Starlette, endpoints: Endpoints, proxies: TrustedProxies | None = None) -> None:
@@ -131,7 +158,32 @@ class QueryFirst:
             if path == "/v1/authorize" and method == "POST":
                 await self.endpoints.authorize(scope, receive, send)
                 return
+        if scope["type"] == "http":
+            await _logged(self.app, scope, receive, send)
+            return
         await self.app(scope, receive, send)
+
+
+async def _logged(app: Starlette, scope: Scope, receive: Receive, send: Send) -> None:
+    """Serve a request Starlette routes (/health, /metrics, unknown paths) and log its access line:
+    service ``-``, the path as the action, the status and body size the app sent."""
+    started = time.perf_counter()
+    answer = [500, 0]  # status, body bytes: a request that fails before answering is logged as 500
+
+    async def counting_send(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            answer[0] = message["status"]
+        elif message["type"] == "http.response.body":
+            answer[1] += len(message.get("body", b""))
+        await send(message)
+
+    try:
+        await app(scope, receive, counting_send)
+    finally:
+        log_request(
+            next_request_id(), peer(scope), "-", scope["path"], None, None, answer[0], None,
+            time.perf_counter() - started, answer[1],
+        )
 
 
 class _AsgiEndpoint:

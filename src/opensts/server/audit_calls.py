@@ -34,14 +34,15 @@ def new_call(
 
 
 async def authenticate_recorded(
-    runtime: Runtime, http_request: HttpRequest, signature: SignatureInfo, now: datetime, call: ApiCall | None
+    runtime: Runtime, http_request: HttpRequest, signature: SignatureInfo, now: datetime, call: ApiCall | None,
+    source: str | None = None,
 ) -> Caller:
     """:func:`~opensts.server.auth.authenticate`, noting on ``call`` the key id and token the request
     claimed (recorded even when authentication fails) and then who it proved to be."""
     if call is not None:
         call.claimed_key_id, call.session_token = signature.access_key_id, signature.security_token
         call.region = signature.region
-    caller = await authenticate(runtime, http_request, signature, now)
+    caller = await authenticate(runtime, http_request, signature, now, source)
     if call is not None:
         call.caller = caller
     return caller

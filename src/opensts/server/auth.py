@@ -38,8 +38,27 @@ _SESSION_KINDS = {
 }
 
 
-async def authenticate(runtime: Runtime, request: HttpRequest, info: SignatureInfo, now: datetime) -> Caller:
-    """Verify a parsed signature and return who made the request."""
+async def authenticate(
+    runtime: Runtime, request: HttpRequest, info: SignatureInfo, now: datetime, source: str | None = None
+) -> Caller:
+    """Verify a parsed signature and return who made the request.
+
+    With the request's ``source`` address, failed attempts are counted and slowed down
+    (``brute_force.py``): Throttling while the address, or the key id from it, is blocked."""
+    guard = runtime.guard
+    if source is None or not guard.enabled:
+        return await _authenticate(runtime, request, info, now)
+    guard.check_signature(info.access_key_id, source, now.timestamp())
+    try:
+        return await _authenticate(runtime, request, info, now)
+    except (InvalidClientTokenId, SignatureDoesNotMatch):
+        subjects = guard.signature_subjects(info.access_key_id, source)
+        if subjects:
+            await run_in_threadpool(guard.count_failure, subjects, now.timestamp())
+        raise
+
+
+async def _authenticate(runtime: Runtime, request: HttpRequest, info: SignatureInfo, now: datetime) -> Caller:
     allowed = runtime.settings.allowed_regions
     if allowed and info.region not in allowed:
         raise SignatureDoesNotMatch(f"Credential should be scoped to a valid region. Region '{info.region}' is not enabled.")

@@ -52,13 +52,15 @@ from opensts.access.authorize_request import (
 from opensts.audit.record import AuthorizationCall
 from opensts.audit.trail import AuditTrail
 from opensts.cache import BoundedCache, Caches
-from opensts.errors import AwsError, MalformedPolicyDocument
+from opensts.errors import AwsError, MalformedPolicyDocument, Throttling
 from opensts.params import LONE_SURROGATE, json_has_lone_surrogate
 from opensts.policy import Policy, parse_policy
 from opensts.policy.errors import PolicyValidationError
 from opensts.runtime import Runtime
 from opensts.server import metrics
+from opensts.server.access_log import log_request, peer
 from opensts.server.auth import authenticate
+from opensts.server.throttle import RateLimits
 from opensts.server.concurrency import cache_first
 from opensts.identity.principal import Caller
 from opensts.server.sigv4 import HttpRequest, SignatureInfo, parse_signature
@@ -66,7 +68,6 @@ from opensts.server.json_wire import JSON_TYPE
 from opensts.server.wire import BodyTooLarge, next_request_id, read_http_request, send_response
 
 log = logging.getLogger("opensts.server.authorize")
-access_log = logging.getLogger("opensts.access")
 
 SIGNING_SERVICE = "opensts"
 MAX_CONTEXT_KEYS = 256
@@ -298,6 +299,17 @@ def _principal_bytes(arn: str, user_id: str, account: str, kind: str) -> bytes:
     return json.dumps({"arn": arn, "userId": user_id, "account": account, "type": kind}, separators=(",", ":")).encode()
 
 
+class Asked:
+    """Who asked and what, as far as one call got: its access-log fields."""
+
+    __slots__ = ("key_id", "caller", "action")
+
+    def __init__(self) -> None:
+        self.key_id: str | None = None  # the outer signature's key id, authenticated or not
+        self.caller: Caller | None = None  # the outer caller, once authenticated
+        self.action = "unknown"  # the action asked about, once the body is valid
+
+
 class AuthorizeEndpoint:
     """The endpoint as a raw ASGI app (Starlette routes to it; no Request objects on this path).
 
@@ -306,38 +318,59 @@ class AuthorizeEndpoint:
     def __init__(self, runtime: Runtime | None = None, audit: AuditTrail | None = None) -> None:
         self.runtime = runtime
         self.audit = audit  # every decision is recorded (not awaited): docs/AUDIT.md
+        self.limits: RateLimits | None = None  # the Query API's (server/throttle.py)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = time.perf_counter()
         request_id = next_request_id()
         runtime = self.runtime
         assert runtime is not None  # requests are routed here only after the lifespan started
+        asked = Asked()
+        error_code: str | None = None
         try:
-            status, (outcome, body) = 200, await self.handle(runtime, scope, receive, request_id)
+            status, (outcome, body) = 200, await self.handle(runtime, scope, receive, request_id, asked)
+            if outcome != "Allow" and outcome != "Deny":  # the inner request failed authentication
+                error_code = outcome
         except HttpProblem as problem:
             status, outcome = problem.status, problem.code
+            error_code = outcome
             body = json.dumps({"error": {"code": problem.code, "message": problem.message}}).encode()
         except Exception:
             log.exception("unhandled error in /v1/authorize (request %s)", request_id)
             status, outcome = 500, "InternalFailure"
+            error_code = outcome
             body = b'{"error":{"code":"InternalFailure","message":"An internal error occurred."}}'
         await send_response(send, status, body, request_id, JSON_TYPE)
         elapsed = time.perf_counter() - started
         metrics.observe(SIGNING_SERVICE, "Authorize", outcome, elapsed)
-        if access_log.isEnabledFor(logging.INFO):
-            access_log.info("POST /v1/authorize %s %s %.1fms %s", status, outcome, elapsed * 1000, request_id)
+        log_request(
+            request_id, peer(scope), SIGNING_SERVICE, asked.action, asked.caller, asked.key_id, status, error_code,
+            elapsed, len(body), ("Deny" if error_code is not None else outcome) if status == 200 else None,
+            authorize=True,
+        )
 
-    async def handle(self, runtime: Runtime, scope: Scope, receive: Receive, request_id: str = "") -> tuple[str, bytes]:
-        """The 200 answer: (outcome for metrics, JSON body)."""
+    async def handle(
+        self, runtime: Runtime, scope: Scope, receive: Receive, request_id: str = "", asked: Asked | None = None
+    ) -> tuple[str, bytes]:
+        """The 200 answer: (outcome for metrics, JSON body). ``asked`` notes, as they become known, who
+        asked (the outer call's key id and caller) and the action asked about, for the access log."""
+        asked = asked or Asked()
         try:
             http_request = await read_http_request(scope, receive)
         except AwsError as error:  # body too large, or incomplete
             raise HttpProblem(413 if isinstance(error, BodyTooLarge) else 400, error.code, error.message) from None
         now = runtime.clock.now()
+        client = scope.get("client")
+        source_ip = client[0] if client else None
         # 1. The outer call: signed for "opensts", by a principal allowed opensts:Authorize.
         try:
             outer_info = parse_signature(http_request, services=(SIGNING_SERVICE,))
-            outer = await authenticate(runtime, http_request, outer_info, now)
+            asked.key_id = outer_info.access_key_id
+            if self.limits is not None:
+                self.limits.admit_signed(outer_info.access_key_id, source_ip)
+            outer = asked.caller = await authenticate(runtime, http_request, outer_info, now, source_ip)
+        except Throttling as error:
+            raise HttpProblem(429, error.code, error.message) from None
         except AwsError as error:
             raise HttpProblem(403, error.code, error.message) from None
         try:
@@ -347,8 +380,7 @@ class AuthorizeEndpoint:
         except (ValueError, RecursionError):
             raise _bad("The request body is not valid JSON.", "MalformedRequest") from None
         body = AuthorizeBody(data, runtime.caches)
-        client = scope.get("client")
-        source_ip = client[0] if client else None
+        asked.action = body.action
         secure = scope.get("scheme") == "https"
         denied = await cache_first(
             decide_permission, runtime, outer, body.action, now, source_ip, secure, outer_info.region
@@ -359,7 +391,9 @@ class AuthorizeEndpoint:
         info = None
         try:
             info = parse_signature(body.inner, services=(body.service,))
-            caller = await authenticate(runtime, body.inner, info, now)
+            if self.limits is not None:
+                self.limits.admit_key(info.access_key_id)
+            caller = await authenticate(runtime, body.inner, info, now, body.source_ip)
         except AwsError as error:
             if self.audit is not None:
                 self.audit.record(_decision(body, now, request_id, outer, "Deny", None, info, error))

@@ -11,6 +11,8 @@
   is signed (``audit/verify.py``); every worker and node does it, the first insert of a checkpoint
   wins and the others leave it;
 - **audit streams** (audit trail on): every second, time-based streams may deliver (``audit/streams.py``);
+- **failure counts** (brute-force protection on): every 5 minutes, counts of failed attempts
+  nobody added to for twice the longest delay are removed (``brute_force.py``);
 - **audit retention** (audit trail on): hourly, events older than ``audit_retention_days`` are
   removed in short batches (``audit/retention.py``), the first pass a minute after start;
 - **TLS certificate** (TLS on): the certificate files are checked every 2 s and reloaded when they
@@ -27,6 +29,7 @@ import contextlib
 import logging
 import time
 from datetime import datetime, timezone
+from typing import Callable
 
 from starlette.concurrency import run_in_threadpool
 
@@ -43,13 +46,19 @@ KEY_ROTATION_CHECK_SECONDS = 3600.0
 IAM_VERSION_POLL_SECONDS = 0.25
 AUDIT_RETENTION_SECONDS = 3600.0
 AUDIT_RETENTION_FIRST_DELAY = 60.0
+FAILURE_PRUNE_SECONDS = 300.0
 
 
-def start(runtime: Runtime, audit: AuditTrail | None = None) -> list[asyncio.Task[None]]:
-    """Start the background tasks (on the running event loop); cancel them to stop."""
+def start(
+    runtime: Runtime, audit: AuditTrail | None = None, counters: Callable[[], metrics.Counters] | None = None
+) -> list[asyncio.Task[None]]:
+    """Start the background tasks (on the running event loop); cancel them to stop. ``counters``:
+    this process's counters for /metrics (server/metrics.py COUNTERS)."""
     tasks = [asyncio.create_task(refresh_keyring(runtime, audit)), asyncio.create_task(watch_iam_version(runtime))]
     if runtime.settings.metrics_dir:
-        tasks.append(asyncio.create_task(publish_metrics(runtime.settings.metrics_dir, audit)))
+        tasks.append(asyncio.create_task(publish_metrics(runtime.settings.metrics_dir, counters)))
+    if runtime.guard.enabled:
+        tasks.append(asyncio.create_task(forget_old_failures(runtime)))
     if audit is not None:
         tasks.append(asyncio.create_task(sign_audit_checkpoints(runtime)))
         tasks.append(asyncio.create_task(audit_retention(runtime)))
@@ -58,6 +67,16 @@ def start(runtime: Runtime, audit: AuditTrail | None = None) -> list[asyncio.Tas
     if server_tls is not None:
         tasks.append(asyncio.create_task(server_tls.watch()))
     return tasks
+
+
+async def forget_old_failures(runtime: Runtime) -> None:
+    """Every few minutes: failure counts nobody added to for a while are removed (brute_force.py)."""
+    while True:
+        await asyncio.sleep(FAILURE_PRUNE_SECONDS)
+        try:
+            await run_in_threadpool(runtime.guard.prune, runtime.clock.now().timestamp())
+        except Exception:
+            log.warning("could not remove old failure counts", exc_info=True)
 
 
 async def tick_audit_streams(audit: AuditTrail) -> None:
@@ -120,15 +139,15 @@ async def watch_iam_version(runtime: Runtime) -> None:
             log.warning("could not read the IAM change counter", exc_info=True)
 
 
-async def publish_metrics(directory: str, audit: AuditTrail | None = None) -> None:
-    """Several workers: share this one's figures with the others' /metrics."""
+async def publish_metrics(directory: str, counters: Callable[[], metrics.Counters] | None = None) -> None:
+    """Several workers: share this one's figures (and ``counters()``) with the others' /metrics."""
     try:
         while True:
             await asyncio.sleep(metrics.PUBLISH_SECONDS)
             try:
                 # The snapshot on the loop (the only thread that changes the figures), the write off it.
-                counters = audit.counters() if audit is not None else None
-                await run_in_threadpool(metrics.publish, directory, metrics.snapshot(counters))
+                snapshot = metrics.snapshot(counters() if counters is not None else None)
+                await run_in_threadpool(metrics.publish, directory, snapshot)
             except OSError:
                 log.warning("could not write this worker's metrics", exc_info=True)
     finally:

@@ -42,15 +42,17 @@ from opensts.audit import lookup
 from opensts.audit.record import ApiCall
 from opensts.audit.trail import AuditTrail
 from opensts.errors import AwsError, InternalFailure
+from opensts.identity.principal import Caller
 from opensts.runtime import Runtime
 from opensts.server import metrics
+from opensts.server.access_log import log_request, peer
 from opensts.server.audit_calls import authenticate_recorded, new_call
+from opensts.server.throttle import RateLimits
 from opensts.server.auth import action_context
-from opensts.server.sigv4 import HttpRequest, parse_signature
+from opensts.server.sigv4 import HttpRequest, SignatureInfo, parse_signature
 from opensts.server.wire import send_response
 
 log = logging.getLogger("opensts.server")
-access_log = logging.getLogger("opensts.access")
 
 TARGET_PREFIX = "com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101."
 JSON_11 = "application/x-amz-json-1.1"
@@ -66,6 +68,7 @@ _JSON_CODES = {
     "MissingAuthenticationToken": ("MissingAuthenticationTokenException", 403),
     "IncompleteSignature": ("IncompleteSignatureException", 400),
     "ValidationError": ("ValidationException", 400),
+    "Throttling": ("ThrottlingException", 400),
 }
 
 
@@ -74,29 +77,42 @@ class UnknownOperationException(AwsError):
 
 
 class CloudTrailApi:
-    def __init__(self, runtime: Runtime, audit: AuditTrail | None) -> None:
+    def __init__(self, runtime: Runtime, audit: AuditTrail | None, limits: RateLimits | None = None) -> None:
         self.runtime = runtime
         self.audit = audit
+        self.limits = limits
 
     async def __call__(self, http_request: HttpRequest, scope: Scope, send: Send, request_id: str, started: Any) -> None:
         operation = "unknown"
         call: ApiCall | None = None
+        signature: SignatureInfo | None = None
+        caller: Caller | None = None
+        error_code: str | None = None
         try:
             operation = _operation(http_request, scope)
             now = self.runtime.clock.now()
             if self.audit is not None:
                 call = new_call(SERVICE, operation, True, http_request, scope, request_id, now)
-            result = await self._lookup_events(http_request, scope, request_id, now, call)
+            signature = parse_signature(http_request, services=(SERVICE,))
+            if self.limits is not None:
+                self.limits.admit(signature, scope)
+            client = scope.get("client")
+            caller = await authenticate_recorded(
+                self.runtime, http_request, signature, now, call, client[0] if client else None
+            )
+            result = await self._lookup_events(http_request, signature, caller, scope, request_id, now, call)
             status, body, outcome = 200, _dumps(lookup.result_json(result)), "success"
         except AwsError as error:
             error = _json_error(error)
             status, body, outcome = error.status, _error_body(error), error.code
+            error_code = error.code
             if call is not None:
                 call.error = error
         except Exception:  # a bug: answer like AWS does and keep the details in our log
             log.exception("unhandled error in cloudtrail:%s (request %s)", operation, request_id)
             failure = InternalFailure("An internal error occurred.")
             status, body, outcome = failure.status, _error_body(failure), failure.code
+            error_code = failure.code
             if call is not None:
                 call.error = failure
         if call is not None and self.audit is not None:
@@ -104,18 +120,16 @@ class CloudTrailApi:
         await send_response(send, status, body, request_id, JSON_11)
         elapsed = time.perf_counter() - started
         metrics.observe(SERVICE, operation, outcome, elapsed)
-        if access_log.isEnabledFor(logging.INFO):
-            access_log.info(
-                "%s %s %s:%s %s %.1fms %s", scope["method"], scope["path"], SERVICE, operation, status,
-                elapsed * 1000, request_id,
-            )
+        log_request(
+            request_id, peer(scope), SERVICE, operation, caller,
+            signature.access_key_id if signature is not None else None, status, error_code, elapsed, len(body),
+        )
 
     async def _lookup_events(
-        self, http_request: HttpRequest, scope: Scope, request_id: str, now: datetime, call: ApiCall | None
+        self, http_request: HttpRequest, signature: SignatureInfo, caller: Caller, scope: Scope, request_id: str,
+        now: datetime, call: ApiCall | None,
     ) -> lookup.LookupEventsResult:
         runtime = self.runtime
-        signature = parse_signature(http_request, services=(SERVICE,))
-        caller = await authenticate_recorded(runtime, http_request, signature, now, call)
         request = lookup.parse_request(_json_body(http_request.body))
         if call is not None:
             call.request = request

@@ -35,6 +35,11 @@ COUNTERS = {
     "opensts_audit_events_written_total": "Audit events committed to the store",
     "opensts_audit_events_failed_total": "Audit events the store refused after retries",
     "opensts_audit_events_pending": "Audit events waiting for this turn of the event loop's commit",
+    "opensts_throttled_access_key_total": "Requests refused by the per-access-key rate limit",
+    "opensts_throttled_source_total": "Signed requests refused by the per-source-address rate limit",
+    "opensts_throttled_unauthenticated_total": "Unsigned and presigned requests refused by the per-source-address rate limit",
+    "opensts_failed_attempts_counted_total": "Failed signatures and MFA codes counted against their address, key id or device",
+    "opensts_blocked_attempts_refused_total": "Attempts refused while their address, key id or device was blocked after failures",
 }
 
 

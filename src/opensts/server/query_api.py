@@ -39,8 +39,10 @@ from opensts.errors import (
     ServiceUnavailable,
     SignatureDoesNotMatch,
 )
+from opensts.identity.principal import Caller
 from opensts.runtime import Runtime
 from opensts.server import metrics
+from opensts.server.access_log import log_request, peer
 from opensts.server.audit_calls import authenticate_recorded, new_call
 from opensts.server.auth import action_context
 from opensts.server.cloudtrail_api import CloudTrailApi
@@ -48,11 +50,11 @@ from opensts.server.concurrency import cache_first
 from opensts.server.json_wire import JSON_TYPE, error_json, success_json, wants_json
 from opensts.server.query import decode_params, parse_pairs
 from opensts.server.sigv4 import HttpRequest, SignatureInfo, parse_signature
+from opensts.server.throttle import RateLimits
 from opensts.server.wire import XML_TYPE, next_request_id, read_http_request, send_response
 from opensts.server.xml import error_body, success_body
 
 log = logging.getLogger("opensts.server")
-access_log = logging.getLogger("opensts.access")
 
 _VERSION_TO_SERVICE = {version: service for service, version in API_VERSIONS.items()}
 
@@ -67,7 +69,8 @@ class QueryApi:
         self.runtime = runtime
         self.audit = audit
         self.actions = load_actions()
-        self.cloudtrail = CloudTrailApi(runtime, audit)
+        self.limits = RateLimits.from_settings(runtime.settings)
+        self.cloudtrail = CloudTrailApi(runtime, audit, self.limits)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = time.perf_counter()
@@ -75,6 +78,9 @@ class QueryApi:
         service, action_name = "sts", "unknown"
         as_json = False
         call: ApiCall | None = None
+        signature: SignatureInfo | None = None
+        caller: Caller | None = None
+        error_code: str | None = None
         try:
             http_request = await read_http_request(scope, receive)
             if "x-amz-target" in http_request.lower_headers:  # JSON 1.1 protocol: CloudTrail
@@ -85,10 +91,13 @@ class QueryApi:
             service, signature = identify_service(http_request, params)
             spec = self.find_action(service, params)
             action_name = spec.name
+            if self.limits is not None:  # before anything costly; a refusal is not audited
+                self.limits.admit(signature, scope)
             now = self.runtime.clock.now()
             if self.audit is not None:
                 call = new_call(spec.service, spec.name, not spec.writes, http_request, scope, request_id, now)
-            result = await self.run(spec, signature, http_request, params, scope, request_id, now, call)
+            caller, region = await self.authenticate(spec, signature, http_request, scope, now, call)
+            result = await self.run(spec, caller, region, params, scope, request_id, now, call)
             if call is not None:
                 call.result = result
                 if spec.writes or carries_secret(result):
@@ -102,7 +111,7 @@ class QueryApi:
             status, outcome = 200, "success"
         except AwsError as error:
             status, body = error.status, _error(service, error, request_id, as_json)
-            outcome = error.code
+            outcome = error_code = error.code
             if call is not None:
                 call.error, call.result = error, None
                 # Cut from the recorded message: the raw values of the request's secret parameters.
@@ -111,7 +120,7 @@ class QueryApi:
             log.exception("unhandled error in %s:%s (request %s)", service, action_name, request_id)
             failure = InternalFailure("An internal error occurred.")
             status, body = failure.status, _error(service, failure, request_id, as_json)
-            outcome = "InternalFailure"
+            outcome = error_code = "InternalFailure"
             if call is not None:
                 call.error, call.result = failure, None
         if call is not None and self.audit is not None:
@@ -119,12 +128,10 @@ class QueryApi:
         await send_response(send, status, body, request_id, JSON_TYPE if as_json else XML_TYPE)
         elapsed = time.perf_counter() - started
         metrics.observe(service, action_name, outcome, elapsed)
-        if access_log.isEnabledFor(logging.INFO):
-            # The path only, never the query string: presigned URLs carry session tokens.
-            access_log.info(
-                "%s %s %s:%s %s %.1fms %s", scope["method"], scope["path"], service, action_name, status,
-                elapsed * 1000, request_id,
-            )
+        log_request(
+            request_id, peer(scope), service, action_name, caller,
+            signature.access_key_id if signature is not None else None, status, error_code, elapsed, len(body),
+        )
 
     def find_action(self, service: str, params: dict[str, Any]) -> ActionSpec:
         action_name = params.get("Action")
@@ -140,11 +147,26 @@ class QueryApi:
             raise InvalidAction(f"Could not find operation {action_name} for version {version}")
         return spec
 
+    async def authenticate(
+        self, spec: ActionSpec, signature: SignatureInfo | None, http_request: HttpRequest, scope: Scope,
+        now: datetime, call: ApiCall | None,
+    ) -> tuple[Caller | None, str]:
+        """(who signed the request, or None for an action that needs no signature; the region)."""
+        if signature is not None:
+            client = scope.get("client")
+            caller = await authenticate_recorded(
+                self.runtime, http_request, signature, now, call, client[0] if client else None
+            )
+            return caller, signature.region
+        if not spec.unsigned:
+            raise MissingAuthenticationToken("Request is missing Authentication Token")
+        return None, "us-east-1"
+
     async def run(
         self,
         spec: ActionSpec,
-        signature: SignatureInfo | None,
-        http_request: HttpRequest,
+        caller: Caller | None,
+        region: str,
         params: dict[str, Any],
         scope: Scope,
         request_id: str,
@@ -152,13 +174,6 @@ class QueryApi:
         call: ApiCall | None = None,
     ) -> Any:
         runtime = self.runtime
-        caller = None
-        region = "us-east-1"
-        if signature is not None:
-            caller = await authenticate_recorded(runtime, http_request, signature, now, call)
-            region = signature.region
-        elif not spec.unsigned:
-            raise MissingAuthenticationToken("Request is missing Authentication Token")
         check_credentials_may_call(caller, spec.service, spec.name)
         request = spec.decode(params)
         if call is not None:

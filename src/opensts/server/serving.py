@@ -21,6 +21,14 @@ many megabytes are buffered. :class:`LimitedHttpToolsProtocol` adds, per worker 
 - **keep-alive** (``--keep-alive-timeout``, 75 s): longer than the SDKs' idle time for pooled
   connections, so a client never sends a request on a connection the server is just closing.
 
+**Stopping** (SIGTERM or SIGINT) drains: the listening socket is closed at once (new connections are
+refused; with several workers the supervisor closes its copy too), every request in progress is
+answered (with ``Connection: close``), and a kept-alive connection that is idle gets
+:data:`DRAIN_IDLE_SECONDS` for a request its client may already have sent (one that arrives is
+answered, then the connection closes) before it is closed. All of it within ``--shutdown-timeout``
+(10 s): past it, unfinished requests are cancelled and the worker exits. The audit trail commits on
+the event loop until then, so writes in progress are recorded and answered.
+
 With TLS (``--tls-cert``/``--tls-key``, ``server/tls.py``) the same protocol terminates it, so that a
 plain-HTTP request to the TLS port can be answered rather than dropped. uvicorn is given no
 ``ssl``; each connection's first read decides:
@@ -36,8 +44,11 @@ plain-HTTP request to the TLS port can be answered rather than dropped. uvicorn 
 The header timeout runs from the connection's acceptance through the handshake to the first
 request's complete headers (a slow handshake is a slow header); a connection in its handshake
 counts toward the connection cap; one over the cap is closed without an answer (a TLS client could
-not read a plain ``503``; SDKs retry a closed connection as they retry a 503). ``--tls-client-ca`` makes the handshake require a client
-certificate. With TLS off, none of this runs: one attribute test per read.
+not read a plain ``503``; SDKs retry a closed connection as they retry a 503). ``--tls-client-ca``
+makes the handshake require a client certificate. Closing sends ``close_notify`` and waits at most
+2 s for the client's; an idle connection at the end of a drain is closed without waiting (a pooled
+SDK connection never answers). Stopping closes a connection still in its handshake at once. With
+TLS off, none of this runs: one attribute test per read.
 
 Without httptools, uvicorn's h11 protocol is used with its header-size limit; the timeouts and the
 cap are then not enforced (a warning says so).
@@ -74,7 +85,6 @@ except ImportError:  # pragma: no cover - see http_protocol()
 
 log = logging.getLogger("opensts.server")
 
-LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 FD_RESERVE = 64  # descriptors kept for the store, logs and worker threads
 STARTUP_FAILURE = 3  # uvicorn's exit status when a worker cannot start
 
@@ -86,6 +96,13 @@ class Limits:
     max_header_bytes: int = 64 * 1024
     max_headers: int = 100
     max_connections: int = 1000
+    shutdown_timeout: float = 10.0  # the drain's bound (module docstring: Stopping)
+
+
+# How long an idle kept-alive connection stays open once a drain begins: a client that picked it from
+# its pool just before the signal has its request on the way, and closing under it would drop a
+# request sent before the signal. Long enough for a round trip, short enough not to delay the exit.
+DRAIN_IDLE_SECONDS = 1.0
 
 
 class ServeConfig(uvicorn.Config):
@@ -108,27 +125,6 @@ class ServeConfig(uvicorn.Config):
         state = self.__dict__.copy()
         state["server_tls"] = None  # an SSLContext does not travel; each worker loads its own
         return state
-
-
-class Supervisor(Multiprocess):
-    """uvicorn's worker supervisor, except that with TLS a SIGHUP is passed on to every worker (each
-    reloads its certificate, no worker restarts) rather than restarting the workers one by one."""
-
-    def __init__(self, config: ServeConfig, sockets: list[socket.socket]) -> None:
-        super().__init__(config, sockets)
-        self.forward_hup = config.tls_files is not None
-
-    def handle_hup(self) -> None:
-        if not self.forward_hup:
-            super().handle_hup()
-            return
-        log.info("SIGHUP: the workers reload their TLS certificates")
-        for process in self.processes:
-            if process.pid is not None and process.exitcode is None:
-                try:
-                    os.kill(process.pid, signal.SIGHUP)
-                except OSError:  # exited meanwhile: its replacement loads the files afresh
-                    pass
 
 
 class ListenError(Exception):
@@ -164,18 +160,23 @@ def effective_max_connections(wanted: int) -> int:
     return max(1, min(wanted, room))
 
 
-def log_config(level: str) -> dict[str, Any]:
-    """The logging configuration, as a dict uvicorn applies in the parent and in every worker."""
+def log_config(level: str, log_format: str = "text") -> dict[str, Any]:
+    """The logging configuration, as a dict uvicorn applies in the parent and in every worker
+    (formats and access lines: server/access_log.py)."""
+    formatter = (
+        {"()": "opensts.server.access_log.JsonFormatter"} if log_format == "json"
+        else {"()": "opensts.server.access_log.TextFormatter"}
+    )
     return {
         "version": 1,
         "disable_existing_loggers": False,
-        "formatters": {"default": {"format": LOG_FORMAT}},
+        "formatters": {"default": formatter},
         "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "default", "stream": "ext://sys.stderr"}},
         "root": {"level": level.upper(), "handlers": ["stderr"]},
         "loggers": {
             "alembic": {"level": "WARNING"},
-            # The per-request access log is only on at debug level.
-            "opensts.access": {"level": "DEBUG" if level == "debug" else "WARNING"},
+            # One access line per request at info (on at debug and info, off at warning and error).
+            "opensts.access": {"level": "INFO" if level in ("debug", "info") else "WARNING"},
             # uvicorn's access log would log query strings, and presigned URLs carry session tokens.
             "uvicorn.access": {"handlers": [], "propagate": False},
         },
@@ -203,7 +204,8 @@ def http_protocol(limits: Limits) -> tuple[Any, dict[str, Any]]:
 
 
 def run(app: Callable[[], Any], host: str, port: int, workers: int, log_level: str, keep_alive: float,
-        limits: Limits, sock: socket.socket, tls_files: tls.TlsFiles | None = None) -> None:
+        limits: Limits, sock: socket.socket, tls_files: tls.TlsFiles | None = None,
+        log_format: str = "text") -> None:
     """Serve the app ``app()`` builds in each worker (a picklable factory: it travels to the worker
     processes with the config) on the bound ``sock`` until a signal stops it; over TLS with
     ``tls_files``."""
@@ -220,13 +222,14 @@ def run(app: Callable[[], Any], host: str, port: int, workers: int, log_level: s
         workers=workers,
         http=http,
         ws="none",
-        log_config=log_config(log_level),
+        log_config=log_config(log_level, log_format),
         log_level="warning" if log_level == "info" else log_level,
         access_log=False,
         server_header=False,
         proxy_headers=False,  # no forwarding header is believed unless configured (server/forwarded.py)
         lifespan="on",
         timeout_keep_alive=keep_alive,  # a float works: it goes to call_later
+        timeout_graceful_shutdown=limits.shutdown_timeout,  # a float works: it goes to asyncio.timeout
         **extra,
     )
     if workers > 1:
@@ -236,6 +239,38 @@ def run(app: Callable[[], Any], host: str, port: int, workers: int, log_level: s
     server.run(sockets=[sock])
     if not server.started:
         raise SystemExit(STARTUP_FAILURE)
+
+
+class Supervisor(Multiprocess):
+    """uvicorn's worker supervisor, with two changes:
+
+    - it closes its copy of the listening socket before it stops the workers: otherwise the socket
+      keeps listening while they drain, and new connections wait in its backlog until the
+      supervisor exits (then are reset) instead of being refused at once;
+    - with TLS, a SIGHUP is passed on to every worker (each reloads its certificate, none restarts)
+      rather than restarting the workers one by one.
+    """
+
+    def __init__(self, config: ServeConfig, sockets: list[socket.socket]) -> None:
+        super().__init__(config, sockets)
+        self.forward_hup = config.tls_files is not None
+
+    def terminate_all(self) -> None:
+        for sock in self.sockets:
+            sock.close()
+        super().terminate_all()
+
+    def handle_hup(self) -> None:
+        if not self.forward_hup:
+            super().handle_hup()
+            return
+        log.info("SIGHUP: the workers reload their TLS certificates")
+        for process in self.processes:
+            if process.pid is not None and process.exitcode is None:
+                try:
+                    os.kill(process.pid, signal.SIGHUP)
+                except OSError:  # exited meanwhile: its replacement loads the files afresh
+                    pass
 
 
 # --- the protocol -------------------------------------------------------------------------------
@@ -296,6 +331,8 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         self.awaiting_body = False
         self.deadline: TimerHandle | None = None
         self.rejected = False
+        self.draining = False  # the server is stopping: answer what arrives, then close
+        self.drain_timer: TimerHandle | None = None
         # TLS: the worker's certificate holder, and the connection's phase until HTTP starts (None then).
         self.server_tls: tls.ServerTls | None = getattr(config, "server_tls", None)
         self.tls_phase: str | None = None
@@ -329,6 +366,8 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         if self.rejected:
             return
         self._disarm()
+        if self.drain_timer is not None:
+            self.drain_timer.cancel()
         if self.tls_phase is not None:  # before the HTTP side started (a failed handshake, say)
             self.tls_phase = _CLOSED
             self.connections.discard(self)
@@ -337,14 +376,34 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         super().connection_lost(exc)
 
     def shutdown(self) -> None:
+        """The server is stopping (uvicorn calls this on every open connection). uvicorn closes an
+        idle connection at once, dropping a request its client sent just before the signal (still in
+        flight, or unread, or half read); here it gets DRAIN_IDLE_SECONDS, and every request that
+        arrives meanwhile, like the ones in progress, is answered with ``Connection: close``."""
+        self.draining = True
+        if self.tls_phase is not None:  # no TLS connection yet, so no request: nothing to drain
+            self.transport.close()
+            return
+        if self.cycle is not None and not self.cycle.response_complete:
+            self.cycle.keep_alive = False
+            return
+        if self.transport.is_closing():
+            return
+        self.drain_timer = self.loop.call_later(DRAIN_IDLE_SECONDS, self._drain_idle_expired)
+
+    def _drain_idle_expired(self) -> None:
+        self.drain_timer = None
+        if self.transport.is_closing():
+            return
+        if self.head_bytes or (self.cycle is not None and not self.cycle.response_complete):
+            return  # a request is arriving or being answered: it closes the connection when done
         raw = self.tls_raw
-        if (raw is not None and self.tls_phase is None and (self.cycle is None or self.cycle.response_complete)
-                and self.transport.get_write_buffer_size() == 0 and raw.get_write_buffer_size() == 0):
-            # An idle TLS connection, everything sent: closed at once at shutdown, as a plain one is,
-            # rather than after waiting for a close_notify the client's pool will not send.
+        if raw is not None and self.transport.get_write_buffer_size() == 0 and raw.get_write_buffer_size() == 0:
+            # An idle TLS connection, everything sent: closed at once, as a plain one is, rather than
+            # after waiting for a close_notify the client's pool will not send.
             self.transport.abort()
             return
-        super().shutdown()
+        self.transport.close()
 
     # TLS
 
@@ -462,6 +521,8 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         self.heads_done += 1
         self.awaiting_body = True  # the body timer is armed after this read, if the body is not complete
         super().on_headers_complete()
+        if self.draining and self.cycle is not None:
+            self.cycle.keep_alive = False
 
     def on_message_complete(self) -> None:
         self.awaiting_body = False

@@ -6,6 +6,7 @@ from sqlalchemy import text
 
 from opensts.store.access_keys import AccessKeyRepository
 from opensts.store.audit import AuditRepository
+from opensts.store.auth_failures import AuthFailureRepository
 from opensts.store.accounts import AccountExists, AccountRepository
 from opensts.store.db import create_store_engine
 from opensts.store.iam_mfa import MfaRepository
@@ -16,7 +17,7 @@ from opensts.store.iam_policies import InlinePolicyRepository, ManagedPolicyRepo
 from opensts.store.iam_roles import RoleRepository
 from opensts.store.iam_users import UserRepository
 from opensts.store.meta import CountedWrites, MetaRepository
-from opensts.store.migrate import upgrade_to_head
+from opensts.store.migrate import schema_revision, upgrade_to_head
 from opensts.store.principal_policies import PrincipalPolicyRepository
 from opensts.store.replay import ReplayRepository
 from opensts.store.signing_keys import SigningKeyRepository
@@ -44,6 +45,7 @@ class Store:
         self.reports = AccountReportRepository(self.engine)
         self.replay = ReplayRepository(self.engine)
         self.audit = AuditRepository(self.engine)
+        self.auth_failures = AuthFailureRepository(self.engine)
         self.mfa = MfaRepository(iam, master_key)
         self.providers = ProviderRepository(iam)
         self.users = UserRepository(iam)
@@ -61,6 +63,11 @@ class Store:
             return True
         except Exception:  # noqa: BLE001 - health checks report, they do not raise
             return False
+
+    def schema_revision(self) -> str | None:
+        """The migration the database is at (``migrate.head_revision()`` when current); raises when
+        the database cannot be reached."""
+        return schema_revision(self.engine)
 
     def close(self) -> None:
         self.audit.close()

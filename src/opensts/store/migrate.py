@@ -1,15 +1,18 @@
-"""Apply Alembic migrations on start, safely when several processes or nodes start at once."""
+"""Apply Alembic migrations on start, safely when several processes or nodes start at once, and
+tell whether a store's schema is the one this code expects (``GET /ready``)."""
 
 from __future__ import annotations
 
 import contextlib
 import fcntl
+import functools
 from collections.abc import Iterator
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection, text
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection, Engine, text
 from sqlalchemy.engine import make_url
 
 from opensts.store.db import create_migration_engine, is_sqlite, normalise_url
@@ -19,13 +22,34 @@ MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 _ADVISORY_LOCK_ID = 0x0575_7301
 
 
+def _config() -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    return config
+
+
+@functools.cache
+def head_revision() -> str:
+    """The newest migration this code carries (the schema it expects)."""
+    head = ScriptDirectory.from_config(_config()).get_current_head()
+    assert head is not None  # the migrations are a single line
+    return head
+
+
+def schema_revision(engine: Engine) -> str | None:
+    """The migration the store was last brought to (None: the table is empty). Errors reaching
+    the database, or a store never migrated (no table), propagate."""
+    with engine.connect() as connection:
+        revision = connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
+        return None if revision is None else str(revision)
+
+
 def upgrade_to_head(url: str) -> None:
     url = normalise_url(url)
     engine = create_migration_engine(url)
     try:
         with engine.connect() as connection, _migration_lock(url, connection):
-            config = Config()
-            config.set_main_option("script_location", str(MIGRATIONS_DIR))
+            config = _config()
             config.attributes["connection"] = connection
             command.upgrade(config, "head")
             connection.commit()

@@ -11,6 +11,7 @@ from datetime import datetime, timezone
 from sqlalchemy import (
     Boolean,
     Column,
+    Float,
     Index,
     DateTime,
     ForeignKey,
@@ -253,6 +254,17 @@ replay_cache = Table(
     Column("kind", String(16), primary_key=True),
     Column("item", String(512), primary_key=True),
     Column("expires_at", UtcDateTime, nullable=False, index=True),
+)
+
+# Failed authentication and MFA attempts per subject (an address, a key id from an address, an MFA
+# device), shared by every node: brute_force.py. Times are epoch seconds.
+auth_failures = Table(
+    "auth_failures",
+    metadata,
+    Column("subject", String(320), primary_key=True),
+    Column("failures", Integer, nullable=False),
+    Column("last_failure_at", Float, nullable=False, index=True),
+    Column("blocked_until", Float, nullable=False),
 )
 
 # --- The audit trail (opensts/audit, store/audit.py) ---------------------------------------------

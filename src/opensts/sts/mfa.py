@@ -1,7 +1,9 @@
 """Checking an MFA code passed to an STS action (SerialNumber + TokenCode).
 
 The device must be an enabled MFA device of the calling IAM user; each code is accepted once,
-across every process and node (the accepted TOTP step is recorded in the store). See
+across every process and node (the accepted TOTP step is recorded in the store). Wrong codes are
+counted per device and per source address, and slow down (``brute_force.py``): while blocked, the
+caller hears ``Throttling`` and the code is not checked. See
 https://docs.aws.amazon.com/IAM/latest/UserGuide/id_credentials_mfa_configure-api-require.html
 """
 
@@ -22,6 +24,11 @@ def verify_mfa(ctx: ActionContext, caller: Caller, mfa: MfaInput) -> int:
 
     if caller.kind is not PrincipalKind.USER or not caller.entity_id:
         raise AccessDenied(NOT_A_USER)
+    guard = ctx.runtime.guard
+    now = ctx.request_time.timestamp()
+    subjects = guard.mfa_subjects(mfa.serial_number, ctx.source_ip) if guard.enabled else ()
+    guard.check_store(subjects, now)  # Throttling while blocked: the code is not even looked at
     if not check_mfa_code(ctx.runtime.store.mfa, mfa.serial_number, caller.entity_id, mfa.token_code, ctx.request_time):
+        guard.count_failure(subjects, now)
         raise AccessDenied(INVALID_CODE)
     return int(ctx.request_time.timestamp())
