@@ -473,6 +473,30 @@ def test_handshake_is_under_the_header_timeout_and_the_connection_cap(tmp_path: 
         stop_server(server)
 
 
+def test_handshakes_the_client_abandons_free_their_slot_at_once(tmp_path: Path, tls: TlsSetup) -> None:
+    """A client that starts a handshake and goes away frees its place under the cap at once (not
+    after the header timeout): the TLS layer reports no connection_lost for a connection it never
+    made, and the slot used to stay taken until the timeout (and a stop waited for it)."""
+    server = start_server(tmp_path, "sqlite", {**tls.env(), "OPENSTS_HEADER_TIMEOUT": "60", "OPENSTS_MAX_CONNECTIONS": "2"},
+                          https=tls.client_context())
+    host, port = server.url.removeprefix("https://").split(":")
+    try:
+        for _ in range(4):
+            # A whole ClientHello, then gone while the server is still answering it (as wrk's last connections).
+            incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+            client = tls.client_context().wrap_bio(incoming, outgoing, server_hostname="127.0.0.1")
+            with pytest.raises(ssl.SSLWantReadError):
+                client.do_handshake()
+            with socket.create_connection((host, int(port)), timeout=30) as abandoned:
+                abandoned.sendall(outgoing.read())  # and gone at once, the server's answer unread
+        assert wait_for(lambda: _serves(server, tls), 20)  # well before the 60 s header timeout
+        stop_server(server)
+        assert "timeout graceful shutdown exceeded" not in log_text(server)  # nothing left to wait for
+    finally:
+        if server.process.poll() is None:
+            stop_server(server)
+
+
 def _serves(server: ServerInfo, tls: TlsSetup) -> bool:
     try:
         return boto3_client(server, tls).get_caller_identity()["Account"] == server.account_id

@@ -439,8 +439,15 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         waiter.add_done_callback(lambda done: self._tls_established(done, app_transport))
 
     def _tls_established(self, waiter: asyncio.Future[None], app_transport: asyncio.Transport) -> None:
-        if waiter.cancelled() or waiter.exception() is not None or self.tls_phase != _HANDSHAKE:
-            return  # connection_lost comes (or came): the layer closes the socket on a failed handshake
+        if self.tls_phase != _HANDSHAKE:
+            return  # connection_lost came
+        if waiter.cancelled() or waiter.exception() is not None:
+            # The handshake failed (timed out, a bad hello, the client went away): the TLS layer
+            # closes the socket but never reports connection_lost to us for a connection it never
+            # made, so the connection leaves the count here (else each one would hold a slot of the
+            # cap forever, and a client could fill it with half-made handshakes).
+            self.connection_lost(None)
+            return
         self.tls_phase = None
         self.tls_raw = self.transport
         early, self.tls_early = self.tls_early, []
