@@ -98,3 +98,61 @@ def verify_joserfc(token: str, issuer: str, audience: str) -> dict[str, Any]:
 def error_of(exc: Any) -> tuple[str, int]:
     response = exc.value.response
     return response["Error"]["Code"], response["ResponseMetadata"]["HTTPStatusCode"]
+
+
+class TlsProxy:
+    """A TLS-terminating proxy on 127.0.0.1:``port`` in front of an HTTP server (threads, for tests):
+    lets an OpenSTS server's issuer be reached over HTTPS, as OpenSTS's OIDC client requires."""
+
+    def __init__(self, port: int, backend_port: int, cert_path: str, key_path: str) -> None:
+        import socket
+        import ssl
+        import threading
+
+        self._socket_module = socket
+        self._threading = threading
+        self.backend_port = backend_port
+        self.context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        self.context.load_cert_chain(cert_path, key_path)
+        self.listener = socket.create_server(("127.0.0.1", port))
+        self.closed = False
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while not self.closed:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            self._threading.Thread(target=self._serve, args=(client,), daemon=True).start()
+
+    def _serve(self, client: Any) -> None:
+        try:
+            tls = self.context.wrap_socket(client, server_side=True)
+            backend = self._socket_module.create_connection(("127.0.0.1", self.backend_port), timeout=30)
+        except OSError:
+            client.close()
+            return
+        self._threading.Thread(target=self._pipe, args=(backend, tls), daemon=True).start()
+        self._pipe(tls, backend)
+
+    @staticmethod
+    def _pipe(source: Any, target: Any) -> None:
+        try:
+            while True:
+                data = source.recv(65536)
+                if not data:
+                    break
+                target.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for end in (source, target):
+                try:
+                    end.close()
+                except OSError:
+                    pass
+
+    def close(self) -> None:
+        self.closed = True
+        self.listener.close()

@@ -10,6 +10,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -18,9 +19,10 @@ import pytest
 from botocore.exceptions import ClientError
 from joserfc import errors as jose_errors
 
-from tests.conftest import REGION, Credentials, ServerInfo, random_name
+from tests.conftest import BACKENDS, REGION, Credentials, ServerInfo, free_port, random_name, start_server, stop_server
 from tests.sts.outbound import (
     AWS,
+    TlsProxy,
     allow,
     discovery,
     enabled_account,
@@ -320,3 +322,70 @@ def test_aws_cli(server: ServerInfo) -> None:
     claims = verify_pyjwt(answer["WebIdentityToken"], issuer, "https://two.example.com")
     assert claims["exp"] - claims["iat"] == 120 and claims[AWS]["request_tags"] == {"run": "42"}
     assert "Expiration" in answer
+
+
+# --- OpenSTS federates with itself --------------------------------------------------------------
+def _trusting_role(server: ServerInfo, root: Credentials, issuer: str, audience: str, subject: str) -> str:
+    """An OIDC provider for ``issuer`` and a role trusting it for ``audience`` and ``subject``."""
+    iam = server.client("iam", root)
+    provider_arn = iam.create_open_id_connect_provider(Url=issuer, ClientIDList=[audience])["OpenIDConnectProviderArn"]
+    prefix = issuer[len("https://"):]
+    trust = policy({
+        "Effect": "Allow", "Principal": {"Federated": provider_arn}, "Action": "sts:AssumeRoleWithWebIdentity",
+        "Condition": {"StringEquals": {f"{prefix}:aud": audience, f"{prefix}:sub": subject}},
+    })
+    return iam.create_role(RoleName=random_name("fed"), AssumeRolePolicyDocument=trust)["Role"]["Arn"]
+
+
+def _assume(server: ServerInfo, role_arn: str, token: str) -> dict[str, Any]:
+    import boto3
+    from botocore import UNSIGNED
+    from botocore.config import Config
+
+    sts = boto3.client("sts", endpoint_url=server.url, region_name=REGION,
+                       config=Config(signature_version=UNSIGNED, retries={"max_attempts": 1}))
+    return sts.assume_role_with_web_identity(RoleArn=role_arn, RoleSessionName="from-a", WebIdentityToken=token)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_opensts_trusts_its_own_issuer_over_https(tmp_path: Path, backend: str) -> None:
+    """Account A's token is accepted by AssumeRoleWithWebIdentity in account B of the same deployment,
+    and in a second deployment, once A's issuer is registered there as an OIDC provider. The issuer
+    is reached over HTTPS through a TLS-terminating proxy whose CA the servers trust (SSL_CERT_FILE)."""
+    from tests.federation.oidc_issuer import IssuerPki
+
+    pki = IssuerPki(tmp_path / "pki")
+    proxy_port = free_port()
+    tls_env = {"SSL_CERT_FILE": str(pki.ca_path)}
+    first = start_server(tmp_path / "first", backend, {**tls_env, "OPENSTS_PUBLIC_URL": f"https://127.0.0.1:{proxy_port}"})
+    second = start_server(tmp_path / "second", backend, tls_env)
+    proxy = TlsProxy(proxy_port, int(first.url.rsplit(":", 1)[1]), str(pki.cert_path), str(pki.key_path))
+    try:
+        a, issuer = enabled_account(first)
+        assert issuer.startswith(f"https://127.0.0.1:{proxy_port}/oidc/")
+        user_arn, user = make_user(first, a, allow("sts:GetWebIdentityToken"))
+        _, other = make_user(first, a, allow("sts:GetWebIdentityToken"))
+        audience = "opensts-account-b"
+        token = token_for(first, user, Audience=[audience])["WebIdentityToken"]
+        stranger = token_for(first, other, Audience=[audience])["WebIdentityToken"]
+        wrong_audience = token_for(first, user, Audience=["someone-else"])["WebIdentityToken"]
+
+        b = new_account(first)
+        for server, root in ((first, b.root), (second, second.root)):
+            role_arn = _trusting_role(server, root, issuer, audience, user_arn)
+            answer = _assume(server, role_arn, token)
+            assert answer["SubjectFromWebIdentityToken"] == user_arn
+            assert answer["Provider"].endswith(issuer[len("https://"):])
+            c = answer["Credentials"]
+            caller = server.client("sts", Credentials(c["AccessKeyId"], c["SecretAccessKey"], c["SessionToken"]))
+            assert caller.get_caller_identity()["Arn"].startswith(role_arn.replace(":iam::", ":sts::").replace(":role/", ":assumed-role/"))
+            with pytest.raises(ClientError) as exc:
+                _assume(server, role_arn, stranger)  # another subject: the trust condition refuses it
+            assert error_of(exc) == ("AccessDenied", 403)
+            with pytest.raises(ClientError) as exc:
+                _assume(server, role_arn, wrong_audience)  # not a client id of the provider
+            assert error_of(exc) == ("InvalidIdentityToken", 400)
+    finally:
+        proxy.close()
+        stop_server(first)
+        stop_server(second)
