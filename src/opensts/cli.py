@@ -85,7 +85,7 @@ _serve_options = [
     click.option(
         "--public-url", default=None, metavar="URL",
         help="The URL clients reach this server at; each account's OIDC issuer is a path under it "
-        "[env OPENSTS_PUBLIC_URL; default http://HOST:PORT, for local use only].",
+        "[env OPENSTS_PUBLIC_URL; default http(s)://HOST:PORT, for local use only].",
     ),
     click.option("--audit-checkpoint-seconds", default=None, metavar="SECONDS", help="Sign each account's audit chain head this often [env OPENSTS_AUDIT_CHECKPOINT_SECONDS; default 60]."),
 ]

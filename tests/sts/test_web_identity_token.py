@@ -348,21 +348,39 @@ def _assume(server: ServerInfo, role_arn: str, token: str) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
-def test_opensts_trusts_its_own_issuer_over_https(tmp_path: Path, backend: str) -> None:
+@pytest.mark.parametrize("https", ["tls", "proxy"])
+def test_opensts_trusts_its_own_issuer_over_https(tmp_path: Path, backend: str, https: str,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     """Account A's token is accepted by AssumeRoleWithWebIdentity in account B of the same deployment,
     and in a second deployment, once A's issuer is registered there as an OIDC provider. The issuer
-    is reached over HTTPS through a TLS-terminating proxy whose CA the servers trust (SSL_CERT_FILE)."""
+    is reached over HTTPS: served by OpenSTS's own TLS listener (``--tls-cert``; the default public
+    URL is then https), or through a TLS-terminating proxy named by ``--public-url``. Both servers
+    trust the test CA (SSL_CERT_FILE)."""
+    import ssl
+
     from tests.federation.oidc_issuer import IssuerPki
 
     pki = IssuerPki(tmp_path / "pki")
-    proxy_port = free_port()
     tls_env = {"SSL_CERT_FILE": str(pki.ca_path)}
-    first = start_server(tmp_path / "first", backend, {**tls_env, "OPENSTS_PUBLIC_URL": f"https://127.0.0.1:{proxy_port}"})
+    proxy: TlsProxy | None = None
+    if https == "tls":
+        monkeypatch.setenv("AWS_CA_BUNDLE", str(pki.ca_path))  # boto3 trusts the test CA
+        first = start_server(
+            tmp_path / "first", backend,
+            {**tls_env, "OPENSTS_TLS_CERT": str(pki.cert_path), "OPENSTS_TLS_KEY": str(pki.key_path)},
+            https=ssl.create_default_context(cafile=str(pki.ca_path)),
+        )
+        expected_base = first.url
+    else:
+        proxy_port = free_port()
+        first = start_server(tmp_path / "first", backend,
+                             {**tls_env, "OPENSTS_PUBLIC_URL": f"https://127.0.0.1:{proxy_port}"})
+        proxy = TlsProxy(proxy_port, int(first.url.rsplit(":", 1)[1]), str(pki.cert_path), str(pki.key_path))
+        expected_base = f"https://127.0.0.1:{proxy_port}"
     second = start_server(tmp_path / "second", backend, tls_env)
-    proxy = TlsProxy(proxy_port, int(first.url.rsplit(":", 1)[1]), str(pki.cert_path), str(pki.key_path))
     try:
         a, issuer = enabled_account(first)
-        assert issuer.startswith(f"https://127.0.0.1:{proxy_port}/oidc/")
+        assert issuer.startswith(expected_base + "/oidc/")
         user_arn, user = make_user(first, a, allow("sts:GetWebIdentityToken"))
         _, other = make_user(first, a, allow("sts:GetWebIdentityToken"))
         audience = "opensts-account-b"
@@ -386,6 +404,7 @@ def test_opensts_trusts_its_own_issuer_over_https(tmp_path: Path, backend: str) 
                 _assume(server, role_arn, wrong_audience)  # not a client id of the provider
             assert error_of(exc) == ("InvalidIdentityToken", 400)
     finally:
-        proxy.close()
+        if proxy is not None:
+            proxy.close()
         stop_server(first)
         stop_server(second)
