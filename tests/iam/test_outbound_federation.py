@@ -7,7 +7,10 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
+import sys
 import time
+from pathlib import Path
 from typing import Any, Callable
 
 import httpx
@@ -144,3 +147,16 @@ def test_condition_keys_in_the_policy_simulator(server: ServerInfo) -> None:
     assert decision("sts:TagGetWebIdentityToken", [entry("aws:RequestTag/env", "string", "prod"),
                                                    entry("aws:TagKeys", "stringList", "env")]) == "allowed"
     assert decision("sts:TagGetWebIdentityToken", [entry("aws:TagKeys", "stringList", "env", "owner")]) == "implicitDeny"
+
+
+def test_public_url_setting_is_validated(tmp_path: Path) -> None:
+    from opensts.config import Settings
+
+    assert Settings.from_env({"OPENSTS_PUBLIC_URL": "https://sts.example.com/"}).public_base_url == "https://sts.example.com"
+    assert Settings.from_env({}, host="::1", port="7443").public_base_url == "http://[::1]:7443"
+    for bad in ("ftp://sts.example.com", "https://sts.example.com/?a=1", "https://sts.example.com/#x",
+                "https://user@sts.example.com", "sts.example.com", "https://"):
+        out = subprocess.run([sys.executable, "-m", "opensts", "serve", "--public-url", bad, "--data-dir", str(tmp_path)],
+                             capture_output=True, text=True, timeout=60)
+        assert out.returncode != 0 and "--public-url must be an http(s) URL" in out.stderr, bad
+    assert not any(tmp_path.iterdir())  # refused before anything was created
