@@ -82,6 +82,11 @@ _serve_options = [
     click.option("--brute-force", default=None, metavar="on|off", help="Slow down failed signatures and MFA codes per address, key id and device [env OPENSTS_BRUTE_FORCE; default on]."),
     click.option("--brute-force-max-delay", default=None, metavar="SECONDS", help="The longest delay after repeated failures [env OPENSTS_BRUTE_FORCE_MAX_DELAY; default 900]."),
     click.option("--brute-force-exempt", default=None, metavar="CIDR[,CIDR...]|none", help="Addresses whose failures are not counted per address [env OPENSTS_BRUTE_FORCE_EXEMPT; default 127.0.0.0/8,::1]."),
+    click.option(
+        "--public-url", default=None, metavar="URL",
+        help="The URL clients reach this server at; each account's OIDC issuer is a path under it "
+        "[env OPENSTS_PUBLIC_URL; default http(s)://HOST:PORT, for local use only].",
+    ),
     click.option("--audit-checkpoint-seconds", default=None, metavar="SECONDS", help="Sign each account's audit chain head this often [env OPENSTS_AUDIT_CHECKPOINT_SECONDS; default 60]."),
 ]
 
@@ -274,16 +279,24 @@ def keys() -> None:
 @keys.command("rotate")
 @store_options
 def keys_rotate(data_dir: str | None, database_url: str | None) -> None:
-    """Make a new signing key active. Old keys keep verifying until the sessions they signed have expired."""
-    from opensts.runtime import rotate_keyring
+    """Make a new signing key active. Old keys keep verifying until the sessions they signed have expired.
+
+    The JWT signing keys of GetWebIdentityToken (once it has been used) rotate too: the old ones stay
+    in every issuer's JWKS until the tokens they signed have expired.
+    """
+    from opensts.runtime import rotate_jwt_keys, rotate_keyring
 
     runtime = open_existing_store_or_fail(data_dir, database_url)
     try:
         active = rotate_keyring(runtime)
-        record_cli_event(runtime, "RotateSigningKey", None, {"activeKeyId": active})
+        jwt_ids = rotate_jwt_keys(runtime)
+        record_cli_event(runtime, "RotateSigningKey", None, {"activeKeyId": active, **({"jwtKeyIds": jwt_ids} if jwt_ids else {})})
     finally:
         runtime.close()
-    click.echo(json.dumps({"ActiveKeyId": active}))
+    out: dict[str, Any] = {"ActiveKeyId": active}
+    if jwt_ids:
+        out["JwtKeyIds"] = jwt_ids
+    click.echo(json.dumps(out))
 
 
 @keys.command("list")
@@ -293,6 +306,7 @@ def keys_list(data_dir: str | None, database_url: str | None) -> None:
     runtime = open_existing_store_or_fail(data_dir, database_url)
     try:
         rows = runtime.store.signing_keys.load()
+        jwt_rows = runtime.store.jwt_signing_keys.load()
     finally:
         runtime.close()
     def when(epoch: int) -> str:
@@ -301,6 +315,12 @@ def keys_list(data_dir: str | None, database_url: str | None) -> None:
     for row in rows:
         retire = f"verify-only until {when(row.not_after)}" if row.not_after else ""
         click.echo(f"{'*' if row.active else ' '} {row.key_id}  created {when(row.created_at)}  {retire}".rstrip())
+    for jwt_row in jwt_rows:  # GetWebIdentityToken's keys, by kid (the public key's thumbprint)
+        retire = f"published until {when(jwt_row.not_after)}" if jwt_row.not_after else ""
+        click.echo(
+            f"{'*' if jwt_row.active else ' '} jwt {jwt_row.algorithm} {jwt_row.key_id}  "
+            f"created {when(jwt_row.created_at)}  {retire}".rstrip()
+        )
 
 
 cli.add_command(policy)

@@ -106,6 +106,18 @@ class Settings:
     tls_cert: str | None = None
     tls_key: str | None = None
     tls_client_ca: str | None = None
+    # The URL clients reach this server at (https://sts.example.com), under which each account's OIDC
+    # issuer lives (GetWebIdentityToken). None: SCHEME://HOST:PORT, right for local use only.
+    public_url: str | None = None
+
+    @property
+    def public_base_url(self) -> str:
+        """``public_url``, or ``http(s)://HOST:PORT`` (https with --tls-cert; brackets around an IPv6
+        address); no trailing slash."""
+        if self.public_url:
+            return self.public_url
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{'https' if self.tls_cert else 'http'}://{host}:{self.port}"
 
     @property
     def store_summary(self) -> str:
@@ -258,6 +270,28 @@ def _cidrs(label: str, value: Any) -> tuple[str, ...]:
     return tuple(networks)
 
 
+def _public_url(label: str, value: Any) -> str:
+    """An absolute http(s) URL with a host and no query, fragment or user info; trailing ``/`` dropped."""
+    from urllib.parse import urlsplit
+
+    text = str(value).strip()
+    try:
+        parts = urlsplit(text)
+        port_ok = parts.port is None or parts.port > 0
+    except ValueError:
+        parts, port_ok = None, False
+    if (
+        parts is None or not port_ok or parts.scheme not in ("http", "https") or not parts.hostname
+        or parts.query or parts.fragment or "?" in text or "#" in text or parts.username is not None
+        or any(c.isspace() for c in text) or not text.isascii()
+    ):
+        raise SettingsError(
+            f"{label} must be an http(s) URL like https://sts.example.com, without query, fragment or user info, "
+            f"got {text[:200]!r}"
+        )
+    return text.rstrip("/")
+
+
 # Field -> parser. Environment variable: OPENSTS_<FIELD>; flag: --<field-with-dashes>.
 _FIELDS: dict[str, Callable[[str, Any], Any]] = {
     "host": _text,
@@ -293,6 +327,7 @@ _FIELDS: dict[str, Callable[[str, Any], Any]] = {
     "rate_limit_unauthenticated": _rate,
     "brute_force": _one_of("on", "off"),
     "brute_force_max_delay": _seconds(1, 86400),
+    "public_url": _public_url,
     "brute_force_exempt": lambda label, value: () if str(value).strip().lower() == "none" else _cidrs(label, value),
     "tls_cert": _text,
     "tls_key": _text,

@@ -30,6 +30,14 @@ from opensts.credentials_cache import CredentialCache
 from opensts.identity import ids
 from opensts.store import AccountExists, Store
 from opensts.store.errors import AccountNameExists
+from opensts.tokens.jwt_keys import (
+    ALGORITHMS as JWT_ALGORITHMS,
+    JwtKeyRecord,
+    JwtSigner,
+    jwt_rotation_due,
+    missing_jwt_key_records,
+    rotate_jwt_key_records,
+)
 from opensts.tokens.keyring import KeyRecord, KeyRing, initial_key_records, rotate_key_records, rotation_due
 from opensts.store.probe import StoreState, probe_store
 from opensts.tokens.master_key import MasterKey, load_master_key, load_or_create_master_key
@@ -73,6 +81,8 @@ class Runtime:
     _iam_version_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _jwks: "JwksCache | None" = field(default=None, repr=False)
     _jwks_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    # Unsealed JWT signing keys (GetWebIdentityToken), opened on first use of each.
+    _jwt_signer: JwtSigner | None = field(default=None, repr=False)
 
     @property
     def keyring(self) -> KeyRing:
@@ -105,6 +115,13 @@ class Runtime:
                     self._jwks = JwksCache(on_error=log_fetch_error)
                 jwks = self._jwks
         return jwks
+
+    @property
+    def jwt_signer(self) -> JwtSigner:
+        signer = self._jwt_signer
+        if signer is None:
+            signer = self._jwt_signer = JwtSigner(self.master_key)
+        return signer
 
     def __post_init__(self) -> None:
         self.policies = PolicyCache(self, self.caches)
@@ -240,7 +257,40 @@ def rotate_keyring_if_due(runtime: "Runtime") -> str | None:
     key_id = rotate_keyring(runtime, only_if_due=True)
     if key_id is not None:
         log.info("rotated the session-token signing key (new key %s)", key_id)
+    jwt_ids = rotate_jwt_keys(runtime, only_if_due=True)
+    if jwt_ids is not None:
+        log.info("rotated the JWT signing keys (new keys %s)", ", ".join(f"{a} {k}" for a, k in sorted(jwt_ids.items())))
     return key_id
+
+
+def jwt_keys(runtime: "Runtime") -> list[JwtKeyRecord]:
+    """The JWT signing keys (blocking: one small read), created on first need, one transaction
+    across nodes. Read on every use rather than cached: every node then signs and publishes the same
+    keys the moment one rotates them (tokens/jwt_keys.py publishes new keys before they sign)."""
+    records = runtime.store.jwt_signing_keys.load()
+    if {r.algorithm for r in records if r.active} >= set(JWT_ALGORITHMS):
+        return records
+    return runtime.store.jwt_signing_keys.change(
+        lambda current: missing_jwt_key_records(current, runtime.master_key, int(runtime.clock.timestamp()))
+    )
+
+
+def rotate_jwt_keys(runtime: "Runtime", *, only_if_due: bool = False) -> dict[str, str] | None:
+    """New RS256 and ES384 keys; the old ones stay published until every token they signed has
+    expired. Only once keys exist (the feature was used). Returns the new kid per algorithm, or None."""
+    now = int(runtime.clock.timestamp())
+    made: dict[str, str] = {}
+
+    def compute(current: list[JwtKeyRecord]) -> list[JwtKeyRecord] | None:
+        made.clear()
+        if not current or (only_if_due and not jwt_rotation_due(current, now)):
+            return None
+        rotated = rotate_jwt_key_records(current, runtime.master_key, now)
+        made.update({r.algorithm: r.key_id for r in rotated if r.active})
+        return list(rotated)
+
+    runtime.store.jwt_signing_keys.change(compute)
+    return dict(made) or None
 
 
 def check_bootstrap_settings(settings: Settings) -> None:

@@ -37,6 +37,7 @@ STS_ACTIONS = {
     "GetCallerIdentity": "get_caller_identity",
     "GetAccessKeyInfo": "get_access_key_info",
     "DecodeAuthorizationMessage": "decode_authorization_message",
+    "GetWebIdentityToken": "get_web_identity_token",
 }
 
 
@@ -206,3 +207,17 @@ def test_redacted_assume_role_request_and_result_show_no_secret() -> None:
     for secret in (code, secret_key, token):
         assert secret not in text
     assert not re.search(secret_key, repr(result))  # kept out of repr() too
+
+
+def test_get_web_identity_token_decodes_every_parameter() -> None:
+    request = decode("GetWebIdentityToken", {
+        "Audience": ["https://a.example.com", "b"], "DurationSeconds": "900", "SigningAlgorithm": "ES384",
+        "SubjectMode": "AWSIdentity", "Tags": [{"Key": "job", "Value": ""}],
+    })
+    assert request.audience == ["https://a.example.com", "b"] and request.duration_seconds == 900
+    assert request.signing_algorithm == "ES384" and request.tags == (("job", ""),) and request.scope is None
+    default = decode("GetWebIdentityToken", {"Audience": ["a"], "SigningAlgorithm": "RS256"})
+    assert default.duration_seconds == 300 and default.subject_mode == "AWSIdentity" and default.tags == ()
+    message = validation_message("GetWebIdentityToken", {"Audience": [], "SigningAlgorithm": "RS257", "DurationSeconds": "59"})
+    assert message.startswith("3 validation errors detected")
+

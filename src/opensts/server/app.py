@@ -2,6 +2,8 @@
 
 - ``GET /`` and ``POST /``: the AWS Query API of STS and IAM (``query_api.py``);
 - ``POST /v1/authorize``: may this signed request do ACTION on RESOURCE? (``authorize_endpoint.py``);
+- ``GET /oidc/<issuer id>/.well-known/openid-configuration`` and ``.../jwks.json``: each account's
+  OIDC issuer for the tokens of GetWebIdentityToken (``oidc_issuer.py``), unauthenticated;
 - ``GET /health`` (liveness), ``GET /ready`` (readiness: ``readiness.py``) and ``GET /metrics``: for
   operators and load balancers.
 
@@ -34,6 +36,7 @@ from opensts.server import background, metrics
 from opensts.server.access_log import log_request, peer
 from opensts.server.authorize_endpoint import AuthorizeEndpoint
 from opensts.server.forwarded import TrustedProxies
+from opensts.server.oidc_issuer import DISCOVERY_ROUTE, JWKS_ROUTE, IssuerDocuments
 from opensts.server.query_api import QueryApi
 from opensts.server.readiness import Readiness
 from opensts.server.serving import tune_garbage_collector
@@ -48,6 +51,7 @@ class Endpoints:
         self.audit: AuditTrail | None = None
         self.query: QueryApi | None = None
         self.readiness: Readiness | None = None
+        self.issuer: IssuerDocuments | None = None
         self.authorize = AuthorizeEndpoint()
 
     def counters(self) -> metrics.Counters:
@@ -65,6 +69,7 @@ class Endpoints:
         self.audit = audit
         self.query = QueryApi(runtime, audit)
         self.readiness = Readiness(runtime)
+        self.issuer = IssuerDocuments(runtime)
         self.authorize.runtime = runtime
         self.authorize.limits = self.query.limits
         self.authorize.audit = audit
@@ -115,12 +120,24 @@ def create_app(runtime: Runtime | None = None, settings: Settings | None = None)
             body, content_type = metrics.render(own, None, counters)
         return Response(body, 200, media_type=content_type)
 
+    def issuer_endpoint(document: str) -> Any:
+        async def endpoint(request: Request) -> Response:
+            assert endpoints.issuer is not None
+            status, body, cache = await run_in_threadpool(
+                endpoints.issuer.answer, request.path_params["issuer_id"], document
+            )
+            return JSONResponse(body, status, headers={"Cache-Control": cache})
+
+        return endpoint
+
     routes = [
         Route("/", _AsgiEndpoint(query), methods=["GET", "POST"]),
         Route("/health", health, methods=["GET"]),
         Route("/ready", ready, methods=["GET"]),
         Route("/metrics", metrics_endpoint, methods=["GET"]),
         Route("/v1/authorize", endpoints.authorize, methods=["POST"]),
+        Route(DISCOVERY_ROUTE, issuer_endpoint("discovery"), methods=["GET"]),
+        Route(JWKS_ROUTE, issuer_endpoint("jwks"), methods=["GET"]),
     ]
     proxies = TrustedProxies(effective.trusted_proxies, effective.forwarded_header) if effective.trusted_proxies else None
     return QueryFirst(Starlette(routes=routes, lifespan=lifespan), endpoints, proxies)

@@ -16,8 +16,10 @@ from opensts.store.iam_groups import GroupRepository
 from opensts.store.iam_policies import InlinePolicyRepository, ManagedPolicyRepository
 from opensts.store.iam_roles import RoleRepository
 from opensts.store.iam_users import UserRepository
+from opensts.store.jwt_signing_keys import JwtSigningKeyRepository
 from opensts.store.meta import CountedWrites, MetaRepository
 from opensts.store.migrate import schema_revision, upgrade_to_head
+from opensts.store.outbound_federation import OutboundFederationRepository
 from opensts.store.principal_policies import PrincipalPolicyRepository
 from opensts.store.replay import ReplayRepository
 from opensts.store.signing_keys import SigningKeyRepository
@@ -55,6 +57,8 @@ class Store:
         self.role_use = UsageRecorder(self.roles.record_uses, "role-last-used")
         self.inline_policies = InlinePolicyRepository(iam)
         self.managed_policies = ManagedPolicyRepository(iam)
+        self.outbound_federation = OutboundFederationRepository(iam, self.engine)
+        self.jwt_signing_keys = JwtSigningKeyRepository(self.engine)
 
     def ping(self) -> bool:
         try:

@@ -84,3 +84,12 @@ class NoSuchProvider(StoreError):
 
 class TooManyClientIds(StoreError):
     """The OIDC provider would have more client ids (audiences) than allowed."""
+
+
+# --- outbound identity federation ------------------------------------------------------------------
+class FederationAlreadyEnabled(StoreError):
+    """The account's outbound identity federation is already on."""
+
+
+class FederationAlreadyDisabled(StoreError):
+    """The account's outbound identity federation is already off (or was never on)."""

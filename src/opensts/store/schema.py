@@ -327,3 +327,29 @@ audit_checkpoints = Table(
     Column("signed_at", UtcDateTime, nullable=False),
     Column("signature", String(128), nullable=False),
 )
+
+# --- Outbound identity federation (migration 0007) ------------------------------------------------
+# Per account: whether GetWebIdentityToken may be called, and the opaque id of its issuer URL
+# (``<public-url>/oidc/<issuer_id>``), kept across disable and enable so that the URL never changes.
+outbound_federation = Table(
+    "outbound_federation",
+    metadata,
+    Column("account_id", String(12), ForeignKey("accounts.account_id"), primary_key=True),
+    Column("issuer_id", String(32), nullable=False, unique=True),
+    Column("enabled", Boolean, nullable=False),
+    Column("enabled_at", UtcDateTime, nullable=False),
+    Column("disabled_at", UtcDateTime),
+)
+
+# The deployment's JWT signing keys (tokens/jwt_keys.py): private keys sealed, public JWKs in clear.
+jwt_signing_keys = Table(
+    "jwt_signing_keys",
+    metadata,
+    Column("key_id", String(64), primary_key=True),
+    Column("algorithm", String(8), nullable=False),
+    Column("key_sealed", LargeBinary, nullable=False),
+    Column("public_jwk", Text, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("active", Boolean, nullable=False),
+    Column("not_after", UtcDateTime),
+)
