@@ -37,6 +37,9 @@ STS_ACTIONS = {
     "GetCallerIdentity": "get_caller_identity",
     "GetAccessKeyInfo": "get_access_key_info",
     "DecodeAuthorizationMessage": "decode_authorization_message",
+    "GetScopedCredentials": "get_scoped_credentials",
+    "AssumeRoot": "assume_root",
+    "GetDelegatedAccessToken": "get_delegated_access_token",
 }
 
 
@@ -206,3 +209,21 @@ def test_redacted_assume_role_request_and_result_show_no_secret() -> None:
     for secret in (code, secret_key, token):
         assert secret not in text
     assert not re.search(secret_key, repr(result))  # kept out of repr() too
+
+
+def test_token_size_and_scoped_parameters_decode() -> None:
+    request = decode("GetScopedCredentials", {"Policy": "{}", "DurationSeconds": "60",
+                                              "MinimumSessionTokenSize": "4096", "ScopedSessionDescription": "job 7"})
+    assert (request.policy, request.duration_seconds, request.minimum_session_token_size,
+            request.scoped_session_description) == ("{}", 60, 4096, "job 7")
+    for action in ("AssumeRole", "GetSessionToken", "GetFederationToken", "AssumeRoleWithSAML",
+                   "AssumeRoleWithWebIdentity", "GetScopedCredentials", "AssumeRoot"):
+        message = validation_message(action, {"MinimumSessionTokenSize": "4097"})
+        assert "Value '4097' at 'minimumSessionTokenSize' failed to satisfy constraint: Member must have value " \
+               "less than or equal to 4096" in message, action
+
+
+def test_trade_in_token_is_secret() -> None:
+    request = decode("GetDelegatedAccessToken", {"TradeInToken": "trade-in-secret"})
+    assert "trade-in-secret" not in json.dumps(redacted(request))
+    assert "trade-in-secret" not in repr(request)
