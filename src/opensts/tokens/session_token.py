@@ -84,7 +84,7 @@ MAX_SCOPE_POLICIES = 3  # GetScopedCredentials layers a session may carry
 MAX_MIN_SIZE = 4096  # the largest MinimumSessionTokenSize
 _HEADER_SIZE = 5
 _MIN_RAW = _HEADER_SIZE + hazmat.NONCE_SIZE + hazmat.TAG_SIZE
-MAX_TOKEN_CHARS = 64 * 1024  # defensive cap on input; real tokens are a few hundred bytes to ~3 KB
+MAX_TOKEN_CHARS = 64 * 1024  # defensive cap on input; issuers never exceed 32 KiB (sts/credentials.py)
 _MAX_PAYLOAD = 1024 * 1024  # cap on the inflated payload
 
 # Preset DEFLATE dictionary of format v1: strings most tokens repeat. PART OF THE WIRE FORMAT --
