@@ -117,19 +117,19 @@ def main() -> None:
             # Set up through the plain twin of a TLS server's port? No: boto3 trusts our certificate.
             os.environ["AWS_CA_BUNDLE"] = str(cert)
             body, creds = assume_role_setup(url, root, f"{name.replace(' ', '-')}-{os.getpid()}")
-            gci_headers = sign(url + "/", gci, root, "sts", FORM)
-            assume_headers = sign(url + "/", body, creds, "sts", FORM)
-            check(url, gci, gci_headers, cert, "GetCallerIdentityResult")
-            check(url, body, assume_headers, cert, "SessionToken")
+            check(url, gci, sign(url + "/", gci, root, "sts", FORM), cert, "GetCallerIdentityResult")
+            check(url, body, sign(url + "/", body, creds, "sts", FORM), cert, "SessionToken")
 
-            def run(target: str, payload: bytes, headers: dict[str, str]) -> float:
-                wrk(target, payload, headers, 2, args.connections, workdir)  # warm-up
-                return wrk(target, payload, headers, args.duration, args.connections, workdir)
+            def run(url: str, payload: bytes, creds: tuple[str, str], extra: dict[str, str] | None = None) -> float:
+                # Signed afresh for every run: a signature is good for 5 minutes, and a run takes longer.
+                headers = {**sign(url + "/", payload, creds, "sts", FORM), **(extra or {})}
+                wrk(url + "/", payload, headers, 2, args.connections, workdir)  # warm-up
+                return wrk(url + "/", payload, headers, args.duration, args.connections, workdir)
 
-            runs["GetCallerIdentity"][name] = lambda url=url, h=gci_headers: run(url + "/", gci, h)
-            runs["AssumeRole"][name] = lambda url=url, b=body, h=assume_headers: run(url + "/", b, h)
+            runs["GetCallerIdentity"][name] = lambda url=url: run(url, gci, root)
+            runs["AssumeRole"][name] = lambda url=url, b=body, c=creds: run(url, b, c)
             runs["GetCallerIdentity, new connection each"][name] = (
-                lambda url=url, h=gci_headers: run(url + "/", gci, {**h, "Connection": "close"}))
+                lambda url=url: run(url, gci, root, {"Connection": "close"}))
         if not args.no_moto and shutil.which("moto_server"):
             from server_bench import measure as moto_measure
 

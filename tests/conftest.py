@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import secrets
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -93,7 +94,10 @@ class ServerInfo:
         self.clock_file.write_text(str(seconds))
 
 
-def start_server(tmp_path: Path, backend: str, extra_env: dict[str, str] | None = None) -> ServerInfo:
+def start_server(tmp_path: Path, backend: str, extra_env: dict[str, str] | None = None,
+                 https: ssl.SSLContext | None = None) -> ServerInfo:
+    """Start a server; with ``https`` (the client's TLS context: CA, client certificate) it serves TLS
+    (set OPENSTS_TLS_* in ``extra_env``) and its url is https."""
     data_dir = tmp_path / f"data-{backend}"
     data_dir.mkdir(parents=True, exist_ok=True)
     database_url = database_url_for(backend, data_dir)
@@ -119,13 +123,13 @@ def start_server(tmp_path: Path, backend: str, extra_env: dict[str, str] | None 
         stdout=log_file,
         stderr=subprocess.STDOUT,
     )
-    url = f"http://127.0.0.1:{port}"
+    url = f"{'https' if https else 'http'}://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
     while True:
         if process.poll() is not None:
             raise RuntimeError(f"server exited: {(data_dir / 'server.log').read_text()}")
         try:
-            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+            if httpx.get(f"{url}/health", timeout=1, verify=https or True).status_code == 200:
                 break
         except httpx.HTTPError:
             pass

@@ -7,7 +7,7 @@ import logging
 import logging.config
 from dataclasses import replace
 from datetime import datetime, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -33,6 +33,9 @@ from opensts.config import (
     SettingsError,
 )
 from opensts.server.metrics import create_shared_dir, remove_shared_dir
+
+if TYPE_CHECKING:
+    from opensts.server.tls import TlsFiles
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="opensts")
@@ -65,6 +68,9 @@ _serve_options = [
     click.option("--max-header-bytes", default=None, metavar="BYTES", help=f"Request line and headers, at most [env OPENSTS_MAX_HEADER_BYTES; default {DEFAULT_MAX_HEADER_BYTES}]."),
     click.option("--max-headers", default=None, metavar="N", help=f"Header fields per request, at most [env OPENSTS_MAX_HEADERS; default {DEFAULT_MAX_HEADERS}]."),
     click.option("--max-connections", default=None, metavar="N", help=f"Open connections per worker, at most; more are answered 503 [env OPENSTS_MAX_CONNECTIONS; default {DEFAULT_MAX_CONNECTIONS}]."),
+    click.option("--tls-cert", default=None, metavar="FILE", help="Serve HTTPS with this PEM certificate chain; reloaded when it changes or on SIGHUP [env OPENSTS_TLS_CERT]."),
+    click.option("--tls-key", default=None, metavar="FILE", help="The certificate's PEM private key [env OPENSTS_TLS_KEY]."),
+    click.option("--tls-client-ca", default=None, metavar="FILE", help="Mutual TLS: require client certificates issued by these PEM CAs [env OPENSTS_TLS_CLIENT_CA]."),
     click.option("--shutdown-timeout", default=None, metavar="SECONDS", help=f"On SIGTERM, requests in progress get this long to finish [env OPENSTS_SHUTDOWN_TIMEOUT; default {DEFAULT_SHUTDOWN_TIMEOUT:g}]."),
     click.option("--audit", default=None, metavar="on|off", help="Record every call in the audit trail (docs/AUDIT.md) [env OPENSTS_AUDIT; default on]."),
     click.option("--audit-retention-days", default=None, metavar="DAYS", help="Remove audit events older than this [env OPENSTS_AUDIT_RETENTION_DAYS; default 90]."),
@@ -104,6 +110,7 @@ def serve(data_dir: str | None, database_url: str | None, **flags: str | None) -
     except SettingsError as exc:
         fail(str(exc))
     configure_logging(settings.log_level, settings.log_format)
+    tls_files = _tls_files_or_fail(settings)
     # First-start work happens once, before any worker. store_lock stays open for the server's life.
     runtime, store_lock = open_serving_runtime(settings)
     account = runtime.default_account_id
@@ -137,7 +144,7 @@ def serve(data_dir: str | None, database_url: str | None, **flags: str | None) -
         database_url=settings.resolved_database_url,
         metrics_dir=settings.metrics_dir or metrics_dir,
     )
-    tls = False  # lead: True when settings.tls_cert is set (the TLS helper's settings)
+    tls = tls_files is not None
     startup = logging.getLogger("opensts")  # once, in this (the parent) process: never a secret
     startup.info(
         "OpenSTS %s listening on %s://%s:%d (tls %s, %d worker%s)",
@@ -149,15 +156,46 @@ def serve(data_dir: str | None, database_url: str | None, **flags: str | None) -
         settings.store_summary, account_count, "" if account_count == 1 else "s", account, settings.audit,
         settings.log_level, settings.log_format,
     )
+    if tls_files is None and not _is_loopback(settings.host):
+        logging.getLogger("opensts").warning(
+            "TLS is off and %s is not a loopback address: secret access keys and session tokens in "
+            "responses travel in clear text over the network (use --tls-cert/--tls-key, or a TLS proxy)",
+            settings.host,
+        )
     try:
         serving.run(
             AppFactory(worker_settings), settings.host, settings.port, settings.workers, settings.log_level,
-            settings.keep_alive_timeout, limits, sock, log_format=settings.log_format,
+            settings.keep_alive_timeout, limits, sock, tls_files, log_format=settings.log_format,
         )
     finally:
         sock.close()
         if metrics_dir is not None:
             remove_shared_dir(metrics_dir)
+
+
+def _tls_files_or_fail(settings: Settings) -> "TlsFiles | None":
+    """The TLS files, checked to load (one line and exit 1 if not), or None with TLS off."""
+    from opensts.server.tls import TlsError, TlsFiles, load_context
+
+    if not (settings.tls_cert and settings.tls_key):
+        return None
+    files = TlsFiles.resolved(settings.tls_cert, settings.tls_key, settings.tls_client_ca)
+    try:
+        load_context(files)
+    except TlsError as exc:
+        fail(str(exc))
+    return files
+
+
+def _is_loopback(host: str) -> bool:
+    import ipaddress
+
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 def configure_logging(level: str, log_format: str = "text") -> None:

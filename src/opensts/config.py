@@ -101,6 +101,11 @@ class Settings:
     brute_force_max_delay: float = 900.0
     # Addresses not counted per address (a reverse proxy not named in trusted_proxies looks like them).
     brute_force_exempt: tuple[str, ...] = ("127.0.0.0/8", "::1/128")
+    # TLS (server/tls.py): certificate chain and key (PEM files, both or neither); a CA bundle for
+    # mutual TLS (client certificates required).
+    tls_cert: str | None = None
+    tls_key: str | None = None
+    tls_client_ca: str | None = None
 
     @property
     def store_summary(self) -> str:
@@ -145,7 +150,19 @@ class Settings:
             if name not in _FIELDS:
                 raise TypeError(f"unknown setting {name}")
             values[name] = _FIELDS[name](f"--{name.replace('_', '-')}", value)
-        return replace(cls(), **values)
+        settings = replace(cls(), **values)
+        _check_tls(settings)
+        return settings
+
+
+def _check_tls(settings: Settings) -> None:
+    if bool(settings.tls_cert) != bool(settings.tls_key):
+        given, missing = ("cert", "key") if settings.tls_cert else ("key", "cert")
+        raise SettingsError(
+            f"--tls-{given} (OPENSTS_TLS_{given.upper()}) needs --tls-{missing} (OPENSTS_TLS_{missing.upper()}) too"
+        )
+    if settings.tls_client_ca and not settings.tls_cert:
+        raise SettingsError("--tls-client-ca (OPENSTS_TLS_CLIENT_CA) needs --tls-cert and --tls-key")
 
 
 def _text(label: str, value: Any) -> str:
@@ -277,4 +294,7 @@ _FIELDS: dict[str, Callable[[str, Any], Any]] = {
     "brute_force": _one_of("on", "off"),
     "brute_force_max_delay": _seconds(1, 86400),
     "brute_force_exempt": lambda label, value: () if str(value).strip().lower() == "none" else _cidrs(label, value),
+    "tls_cert": _text,
+    "tls_key": _text,
+    "tls_client_ca": _text,
 }

@@ -172,7 +172,7 @@ def test_restore_refuses_a_store_a_server_holds(tmp_path: Path) -> None:
         user = server.client("iam").create_user(UserName="after-backup")["User"]["UserName"]
         done = opensts("restore", "--from", str(backup), "--force", env=server.env())
         assert done.returncode != 0
-        assert "server is running" in done.stderr and len(done.stderr.strip().splitlines()) == 1
+        assert "is using" in done.stderr and len(done.stderr.strip().splitlines()) == 1
         assert server.client("iam").get_user(UserName=user)["User"]["UserName"] == user  # untouched
     finally:
         stop_server(server)
@@ -335,3 +335,31 @@ def test_postgresql_pg_dump_under_load_and_pg_restore(tmp_path: Path) -> None:
         assert again.client("sts", server.root).get_caller_identity()["Account"] == server.account_id
     finally:
         stop_server(again)
+
+
+def test_restore_waits_for_any_command_using_the_store(tmp_path: Path) -> None:
+    """Not only servers: a backup still copying, or any command with the store open, holds the lock
+    shared, and a restore refuses rather than replace the file under it."""
+    from opensts.commands.store_lock import hold_shared_lock
+    from opensts.config import Settings
+
+    data = tmp_path / "data"
+    data.mkdir()
+    database = data / "opensts.db"
+    database.write_bytes(b"")
+    settings = Settings.from_env({}, data_dir=str(data))
+    (tmp_path / "backup.db").write_bytes(b"")  # refused before it is even read
+    lock = hold_shared_lock(settings, create=True)
+    try:
+        done = opensts("restore", "--from", str(tmp_path / "backup.db"), "--force", env={**os.environ, "OPENSTS_DATA_DIR": str(data)})
+        assert done.returncode != 0 and "is using" in done.stderr
+    finally:
+        assert lock is not None
+        lock.close()
+
+
+def test_tool_urls_never_carry_a_password() -> None:
+    from opensts.commands.backup import _postgres_url_for_tools
+
+    url = _postgres_url_for_tools("postgresql+psycopg://u:pw@db.example/opensts?password=SECRET&sslmode=require")
+    assert "SECRET" not in url and "pw" not in url and "sslmode=require" in url

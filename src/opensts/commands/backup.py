@@ -55,6 +55,7 @@ from urllib.parse import quote
 import click
 
 from opensts.commands.common import fail, open_runtime_or_fail, store_options
+from opensts.commands.store_lock import StoreLocked, hold_shared_lock, lock_path, open_lock_file
 from opensts.config import Settings
 
 if TYPE_CHECKING:
@@ -63,7 +64,6 @@ if TYPE_CHECKING:
 # Pages per backup step (4 MiB at SQLite's default 4 KiB page) and the pause between steps.
 BACKUP_STEP_PAGES = 1024
 BACKUP_STEP_PAUSE = 0.005
-LOCK_SUFFIX = ".serve-lock"
 # Tables every OpenSTS store has had since its first schema revision.
 REQUIRED_TABLES = frozenset({"alembic_version", "meta", "accounts", "users", "access_keys", "signing_keys"})
 # Sidecar files SQLite keeps beside a database; a restore removes the old store's.
@@ -84,38 +84,13 @@ class StoreSummary:
     sealed_signing_keys: tuple[bytes, ...]
 
 
-# -- the serve lock --------------------------------------------------------------------------------
-def lock_path(database: Path) -> Path:
-    return database.with_name(database.name + LOCK_SUFFIX)
-
-
-def _open_lock_file(database: Path, *, create: bool = True) -> IO[bytes] | None:
-    flags = os.O_RDWR | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NOFOLLOW", 0) | (os.O_CREAT if create else 0)
-    try:
-        fd = os.open(lock_path(database), flags, 0o600)
-    except FileNotFoundError:
-        return None
-    return os.fdopen(fd, "r+b")
-
-
+# -- the serve lock (commands/store_lock.py) --------------------------------------------------------
 def hold_serve_lock(settings: Settings, *, create: bool) -> IO[bytes] | None:
-    """A shared lock on the SQLite store's lock file, held while the returned file is open. None for
-    PostgreSQL, or when there is no lock file and ``create`` is false. Stops with one line when a
-    restore holds the lock."""
-    from opensts.store.probe import sqlite_path
-
-    database = sqlite_path(settings.resolved_database_url)
-    if database is None:
-        return None
-    lock = _open_lock_file(database, create=create)
-    if lock is None:
-        return None
+    """:func:`~opensts.commands.store_lock.hold_shared_lock`, or one line and exit."""
     try:
-        fcntl.flock(lock, fcntl.LOCK_SH | fcntl.LOCK_NB)
-    except BlockingIOError:
-        lock.close()
-        fail(f"a restore into {database} is in progress (it holds {lock_path(database)}); start the server when it ends")
-    return lock
+        return hold_shared_lock(settings, create=create)
+    except StoreLocked as exc:
+        fail(str(exc))
 
 
 def open_serving_runtime(settings: Settings) -> "tuple[Runtime, IO[bytes] | None]":
@@ -230,14 +205,19 @@ def _settings(data_dir: str | None, database_url: str | None) -> Settings:
         fail(" ".join(str(exc).split()))
 
 
+_TOOL_URL_OPTIONS = frozenset({"sslmode", "sslrootcert", "connect_timeout", "application_name", "target_session_attrs"})
+
+
 def _postgres_url_for_tools(url: str) -> str:
     """The URL for libpq tools: plain ``postgresql://`` and no password (give it by PGPASSWORD or ~/.pgpass)."""
     from sqlalchemy.engine import URL, make_url
 
     try:
         parsed = make_url(url)
+        # Only connection options that are never secrets (a query may carry password=...).
+        query = {key: value for key, value in parsed.query.items() if key in _TOOL_URL_OPTIONS}
         plain = URL.create("postgresql", username=parsed.username, host=parsed.host, port=parsed.port,
-                           database=parsed.database, query=parsed.query)
+                           database=parsed.database, query=query)
         return plain.render_as_string(hide_password=False)
     except Exception:  # noqa: BLE001
         return "postgresql://USER@HOST/DB"
@@ -264,6 +244,15 @@ def _sqlite_database_or_fail(settings: Settings, action: str) -> Path:
     if database is None:
         fail("the store is not a SQLite file (an in-memory or URI database cannot be backed up or restored)")
     return database.resolve()
+
+
+def _match_owner(path: Path, reference: Path) -> None:
+    """Run as root (``sudo opensts restore``), give ``path`` the owner of ``reference`` (the store it
+    replaces, or its directory), so that the service's own user can open what was restored."""
+    if os.geteuid() != 0:
+        return
+    owner = reference.stat()
+    os.chown(path, owner.st_uid, owner.st_gid)
 
 
 def _temp_beside(path: Path) -> Path:
@@ -365,6 +354,7 @@ def backup(to: str, force: bool, data_dir: str | None, database_url: str | None)
         fail(f"{target} is the store's own database file")
     if (target.exists() or target.is_symlink()) and not force:
         fail(f"{target} exists; pass --force to replace it")
+    lock = hold_serve_lock(settings, create=False)  # a restore must not replace the store mid-copy
     started = _now()
     tmp = _temp_beside(target)
     try:
@@ -386,6 +376,8 @@ def backup(to: str, force: bool, data_dir: str | None, database_url: str | None)
                 fail(f"{target} exists; pass --force to replace it")
     finally:
         _remove_with_sidecars(tmp)
+        if lock is not None:
+            lock.close()
     _fsync_dir(target.parent)
     note = master_key_note(settings)
     click.echo(json.dumps({
@@ -444,13 +436,15 @@ def restore(from_: str, force: bool, data_dir: str | None, database_url: str | N
     if database.exists() and not force:
         fail(f"a store exists at {database}; pass --force to replace it")
     database.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    lock = _open_lock_file(database)
+    lock = open_lock_file(database)
     assert lock is not None  # created
+    _match_owner(lock_path(database), database.parent)
     try:
         try:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            fail(f"a server is running on {database} (it holds {lock_path(database)}); stop it before restoring")
+            fail(f"a server or an opensts command is using {database} (it holds {lock_path(database)}); "
+                 "stop it before restoring")
         summary, note, replaced = _restore_locked(source, database, settings, force)
     finally:
         lock.close()
@@ -489,6 +483,7 @@ def _restore_locked(source: Path, database: Path, settings: Settings,
                 f"does not open {source}: the backup was sealed with another master key; put that key in place first"
             )
         _fsync(tmp)
+        _match_owner(tmp, database if database.exists() else database.parent)
         replaced = database.exists()
         if replaced and not force:  # appeared since the first check
             fail(f"a store exists at {database}; pass --force to replace it")

@@ -4,10 +4,11 @@ failures (never a traceback), and opening the store."""
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import IO, TYPE_CHECKING, Any, NoReturn
 
 import click
 
+from opensts.commands.store_lock import StoreLocked, hold_shared_lock
 from opensts.config import DEFAULT_DATA_DIR, Settings
 
 if TYPE_CHECKING:
@@ -41,6 +42,9 @@ def fail(message: str, status: int = 1) -> NoReturn:
     sys.exit(status)
 
 
+_HELD_LOCKS: list[IO[bytes]] = []
+
+
 def open_runtime_or_fail(settings: Settings, *, create: bool = True, status: int = 1) -> "Runtime":
     """The runtime, or one line on stderr and exit ``status``.
 
@@ -52,6 +56,13 @@ def open_runtime_or_fail(settings: Settings, *, create: bool = True, status: int
     from opensts.runtime import BootstrapError, open_runtime
     from opensts.tokens.errors import TokenError
 
+    if not create:  # not serve, which holds the lock itself (commands/backup.py open_serving_runtime)
+        try:
+            lock = hold_shared_lock(settings, create=False)
+        except StoreLocked as exc:
+            fail(str(exc), status)
+        if lock is not None:
+            _HELD_LOCKS.append(lock)  # until the command exits: a restore must wait for it
     try:
         return open_runtime(settings, create=create)
     except (BootstrapError, TokenError, ValueError) as exc:
@@ -78,6 +89,7 @@ def _safe_url(url: str) -> str:
     from sqlalchemy.engine import make_url
 
     try:
-        return make_url(url).render_as_string(hide_password=True)
+        parsed = make_url(url)
+        return parsed.set(query={}).render_as_string(hide_password=True)  # a query may carry password=...
     except Exception:  # noqa: BLE001
         return "(unparseable URL)"

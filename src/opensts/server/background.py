@@ -14,7 +14,9 @@
 - **failure counts** (brute-force protection on): every 5 minutes, counts of failed attempts
   nobody added to for twice the longest delay are removed (``brute_force.py``);
 - **audit retention** (audit trail on): hourly, events older than ``audit_retention_days`` are
-  removed in short batches (``audit/retention.py``), the first pass a minute after start.
+  removed in short batches (``audit/retention.py``), the first pass a minute after start;
+- **TLS certificate** (TLS on): the certificate files are checked every 2 s and reloaded when they
+  changed, and on SIGHUP (``server/tls.py``).
 
 Store reads and file writes run in worker threads, never on the event loop. A failing iteration
 is logged and retried at the next one.
@@ -36,7 +38,7 @@ from opensts.audit.retention import prune_expired
 from opensts.audit.trail import AuditTrail
 from opensts.audit.verify import sign_checkpoints
 from opensts.runtime import KEYRING_REFRESH_SECONDS, Runtime, rotate_keyring_if_due
-from opensts.server import metrics
+from opensts.server import metrics, tls
 
 log = logging.getLogger("opensts.server")
 
@@ -61,6 +63,9 @@ def start(
         tasks.append(asyncio.create_task(sign_audit_checkpoints(runtime)))
         tasks.append(asyncio.create_task(audit_retention(runtime)))
         tasks.append(asyncio.create_task(tick_audit_streams(audit)))
+    server_tls = tls.active()  # made by this worker's server config (server/serving.py)
+    if server_tls is not None:
+        tasks.append(asyncio.create_task(server_tls.watch()))
     return tasks
 
 

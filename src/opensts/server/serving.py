@@ -29,6 +29,27 @@ answered, then the connection closes) before it is closed. All of it within ``--
 (10 s): past it, unfinished requests are cancelled and the worker exits. The audit trail commits on
 the event loop until then, so writes in progress are recorded and answered.
 
+With TLS (``--tls-cert``/``--tls-key``, ``server/tls.py``) the same protocol terminates it, so that a
+plain-HTTP request to the TLS port can be answered rather than dropped. uvicorn is given no
+``ssl``; each connection's first read decides:
+
+- first byte ``0x16`` (a TLS handshake record): the event loop's own TLS layer (the ``SSLProtocol``
+  that ``loop.start_tls`` uses, uvloop's or asyncio's) is put between the socket and this protocol,
+  with those bytes fed to it first, and the handshake runs with the worker's current certificate
+  (a reloaded one applies to new connections only). The HTTP side starts once it completes;
+  ``scope["scheme"]`` is then ``https``, which is what makes ``aws:SecureTransport`` true.
+- anything else: ``400 Bad Request``, "The plain HTTP request was sent to the HTTPS port.", and close
+  (nginx's answer).
+
+The header timeout runs from the connection's acceptance through the handshake to the first
+request's complete headers (a slow handshake is a slow header); a connection in its handshake
+counts toward the connection cap; one over the cap is closed without an answer (a TLS client could
+not read a plain ``503``; SDKs retry a closed connection as they retry a 503). ``--tls-client-ca``
+makes the handshake require a client certificate. Closing sends ``close_notify`` and waits at most
+2 s for the client's; an idle connection at the end of a drain is closed without waiting (a pooled
+SDK connection never answers). Stopping closes a connection still in its handshake at once. With
+TLS off, none of this runs: one attribute test per read.
+
 Without httptools, uvicorn's h11 protocol is used with its header-size limit; the timeouts and the
 cap are then not enforced (a warning says so).
 
@@ -40,8 +61,11 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+import os
 import resource
+import signal
 import socket
+import sys
 import time
 from asyncio import TimerHandle
 from dataclasses import dataclass
@@ -49,6 +73,8 @@ from typing import Any, Callable
 
 import uvicorn
 from uvicorn.supervisors import Multiprocess
+
+from opensts.server import tls
 
 try:
     import httptools
@@ -80,11 +106,25 @@ DRAIN_IDLE_SECONDS = 1.0
 
 
 class ServeConfig(uvicorn.Config):
-    """uvicorn's Config plus our limits (it is pickled to each worker process, limits included)."""
+    """uvicorn's Config plus our limits and TLS files (it is pickled to each worker process, limits
+    included); ``load()``, run in each worker, makes that worker's TLS context (``server_tls``)."""
 
-    def __init__(self, app: Any, *, limits: Limits, **kwargs: Any) -> None:
+    def __init__(self, app: Any, *, limits: Limits, tls_files: tls.TlsFiles | None = None, **kwargs: Any) -> None:
         self.limits = limits
+        self.tls_files = tls_files
+        self.server_tls: tls.ServerTls | None = None
         super().__init__(app, **kwargs)
+
+    def load(self) -> None:
+        super().load()
+        if self.tls_files is not None and self.server_tls is None:
+            self.server_tls = tls.activate(self.tls_files)
+            self.server_tls.hold_sighup()  # until the reload task (server/background.py) handles it
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        state["server_tls"] = None  # an SSLContext does not travel; each worker loads its own
+        return state
 
 
 class ListenError(Exception):
@@ -164,15 +204,18 @@ def http_protocol(limits: Limits) -> tuple[Any, dict[str, Any]]:
 
 
 def run(app: Callable[[], Any], host: str, port: int, workers: int, log_level: str, keep_alive: float,
-        limits: Limits, sock: socket.socket, log_format: str = "text") -> None:
+        limits: Limits, sock: socket.socket, tls_files: tls.TlsFiles | None = None,
+        log_format: str = "text") -> None:
     """Serve the app ``app()`` builds in each worker (a picklable factory: it travels to the worker
-    processes with the config) on the bound ``sock`` until a signal stops it."""
-    from uvicorn.supervisors import Multiprocess
-
+    processes with the config) on the bound ``sock`` until a signal stops it; over TLS with
+    ``tls_files``."""
     http, extra = http_protocol(limits)
+    if tls_files is not None and http != LimitedHttpToolsProtocol:  # pragma: no cover - see http_protocol()
+        raise SystemExit("TLS needs httptools (pip install httptools)")
     config = ServeConfig(
         app,
         limits=limits,
+        tls_files=tls_files,
         factory=True,
         host=host,
         port=port,
@@ -199,19 +242,40 @@ def run(app: Callable[[], Any], host: str, port: int, workers: int, log_level: s
 
 
 class Supervisor(Multiprocess):
-    """uvicorn's worker supervisor, closing its copy of the listening socket before it stops the
-    workers: otherwise the socket keeps listening while they drain, and new connections wait in its
-    backlog until the supervisor exits (then are reset) instead of being refused at once."""
+    """uvicorn's worker supervisor, with two changes:
+
+    - it closes its copy of the listening socket before it stops the workers: otherwise the socket
+      keeps listening while they drain, and new connections wait in its backlog until the
+      supervisor exits (then are reset) instead of being refused at once;
+    - with TLS, a SIGHUP is passed on to every worker (each reloads its certificate, none restarts)
+      rather than restarting the workers one by one.
+    """
+
+    def __init__(self, config: ServeConfig, sockets: list[socket.socket]) -> None:
+        super().__init__(config, sockets)
+        self.forward_hup = config.tls_files is not None
 
     def terminate_all(self) -> None:
         for sock in self.sockets:
             sock.close()
         super().terminate_all()
 
+    def handle_hup(self) -> None:
+        if not self.forward_hup:
+            super().handle_hup()
+            return
+        log.info("SIGHUP: the workers reload their TLS certificates")
+        for process in self.processes:
+            if process.pid is not None and process.exitcode is None:
+                try:
+                    os.kill(process.pid, signal.SIGHUP)
+                except OSError:  # exited meanwhile: its replacement loads the files afresh
+                    pass
+
 
 # --- the protocol -------------------------------------------------------------------------------
 
-_REASONS = {408: b"Request Timeout", 431: b"Request Header Fields Too Large", 503: b"Service Unavailable"}
+_REASONS = {400: b"Bad Request", 408: b"Request Timeout", 431: b"Request Header Fields Too Large", 503: b"Service Unavailable"}
 _OVERLOADED_LOG_SECONDS = 10.0
 _last_overloaded_log = 0.0
 
@@ -225,6 +289,27 @@ def _response(status: int, message: str) -> bytes:
 
 
 _OVERLOADED = _response(503, "Too many connections.")
+_PLAIN_HTTP = _response(400, "The plain HTTP request was sent to the HTTPS port.")
+_TLS_HANDSHAKE = 0x16  # the first byte of a TLS record carrying a handshake message (ClientHello)
+# After our close_notify, how long to wait for the client's before closing the socket. An idle pooled
+# SDK connection never answers (nobody reads it), and with the loops' default of 30 s every such
+# connection held a worker's shutdown (and a descriptor) that long. Responses are a few KB: they have
+# left the process's buffers well within this.
+_TLS_SHUTDOWN_SECONDS = 2.0
+
+# A TLS connection's phases before its HTTP side starts (LimitedHttpToolsProtocol.tls_phase).
+_FIRST_READ, _HANDSHAKE, _CLOSED = "first read", "handshake", "closed"
+
+
+def _ssl_protocol_class(loop: asyncio.AbstractEventLoop) -> Any:
+    """The TLS layer ``loop.start_tls`` would use on this loop: uvloop's for a uvloop loop (its
+    transports accept no other), asyncio's otherwise."""
+    uvloop = sys.modules.get("uvloop")
+    if uvloop is not None and isinstance(loop, uvloop.Loop):
+        return uvloop.loop.SSLProtocol
+    import asyncio.sslproto
+
+    return asyncio.sslproto.SSLProtocol
 
 
 class _HeaderLimit(Exception):
@@ -248,13 +333,19 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         self.rejected = False
         self.draining = False  # the server is stopping: answer what arrives, then close
         self.drain_timer: TimerHandle | None = None
+        # TLS: the worker's certificate holder, and the connection's phase until HTTP starts (None then).
+        self.server_tls: tls.ServerTls | None = getattr(config, "server_tls", None)
+        self.tls_phase: str | None = None
+        self.tls_early: list[bytes] = []  # application data read with the handshake's last flight
+        self.tls_raw: asyncio.Transport | None = None  # the socket's transport, under the TLS layer
 
     # Connection lifetime
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         if len(self.connections) >= self.limits.max_connections:
             self.rejected = True
-            transport.write(_OVERLOADED)
+            if self.server_tls is None:  # a TLS client could not read a plain answer: it sees the close
+                transport.write(_OVERLOADED)
             transport.close()
             global _last_overloaded_log
             now = time.monotonic()
@@ -262,7 +353,13 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
                 _last_overloaded_log = now
                 log.warning("connection cap reached (%d): answering 503 to new connections", self.limits.max_connections)
             return
-        super().connection_made(transport)
+        if self.server_tls is not None:
+            # Counted toward the cap and closed by a shutdown from now on, its handshake included.
+            self.connections.add(self)
+            self.transport = transport
+            self.tls_phase = _FIRST_READ
+        else:
+            super().connection_made(transport)
         self._arm(self.limits.header_timeout, self._head_timed_out)
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -271,6 +368,11 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         self._disarm()
         if self.drain_timer is not None:
             self.drain_timer.cancel()
+        if self.tls_phase is not None:  # before the HTTP side started (a failed handshake, say)
+            self.tls_phase = _CLOSED
+            self.connections.discard(self)
+            self.tls_early = []
+            return
         super().connection_lost(exc)
 
     def shutdown(self) -> None:
@@ -279,6 +381,9 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         flight, or unread, or half read); here it gets DRAIN_IDLE_SECONDS, and every request that
         arrives meanwhile, like the ones in progress, is answered with ``Connection: close``."""
         self.draining = True
+        if self.tls_phase is not None:  # no TLS connection yet, so no request: nothing to drain
+            self.transport.close()
+            return
         if self.cycle is not None and not self.cycle.response_complete:
             self.cycle.keep_alive = False
             return
@@ -292,7 +397,67 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
             return
         if self.head_bytes or (self.cycle is not None and not self.cycle.response_complete):
             return  # a request is arriving or being answered: it closes the connection when done
+        raw = self.tls_raw
+        if raw is not None and self.transport.get_write_buffer_size() == 0 and raw.get_write_buffer_size() == 0:
+            # An idle TLS connection, everything sent: closed at once, as a plain one is, rather than
+            # after waiting for a close_notify the client's pool will not send.
+            self.transport.abort()
+            return
         self.transport.close()
+
+    # TLS
+
+    def _tls_first_read(self, data: bytes) -> None:
+        """The connection's first bytes: start TLS with them, or answer a plain-HTTP request."""
+        transport = self.transport
+        if data[0] != _TLS_HANDSHAKE:
+            self.tls_phase = _CLOSED
+            self._disarm()
+            transport.write(_PLAIN_HTTP)
+            transport.close()
+            return
+        assert self.server_tls is not None
+        self.tls_phase = _HANDSHAKE
+        waiter = self.loop.create_future()
+        layer = _ssl_protocol_class(self.loop)(
+            self.loop, self, self.server_tls.context, waiter, server_side=True, call_connection_made=False,
+            ssl_handshake_timeout=self.limits.header_timeout, ssl_shutdown_timeout=_TLS_SHUTDOWN_SECONDS,
+        )
+        # What loop.start_tls does, done here and at once so that the bytes already read go in first.
+        transport.pause_reading()
+        transport.set_protocol(layer)
+        layer.connection_made(transport)
+        app_transport = layer._get_app_transport()
+        view = memoryview(data)
+        while view and self.tls_phase == _HANDSHAKE and not transport.is_closing():  # ends: each pass consumes
+            buffer = layer.get_buffer(len(view))
+            n = min(len(buffer), len(view))
+            buffer[:n] = view[:n]
+            layer.buffer_updated(n)
+            view = view[n:]
+        transport.resume_reading()
+        waiter.add_done_callback(lambda done: self._tls_established(done, app_transport))
+
+    def _tls_established(self, waiter: asyncio.Future[None], app_transport: asyncio.Transport) -> None:
+        if self.tls_phase != _HANDSHAKE:
+            return  # connection_lost came
+        if waiter.cancelled() or waiter.exception() is not None:
+            # The handshake failed (timed out, a bad hello, the client went away): the TLS layer
+            # closes the socket but never reports connection_lost to us for a connection it never
+            # made, so the connection leaves the count here (else each one would hold a slot of the
+            # cap forever, and a client could fill it with half-made handshakes).
+            self.connection_lost(None)
+            return
+        self.tls_phase = None
+        self.tls_raw = self.transport
+        early, self.tls_early = self.tls_early, []
+        deadline, self.deadline = self.deadline, None  # the header timeout goes on running
+        super().connection_made(app_transport)
+        self.deadline = deadline
+        for chunk in early:
+            if self.transport.is_closing():
+                break
+            self.data_received(chunk)
 
     def _arm(self, seconds: float, callback: Any) -> None:
         if self.deadline is not None:
@@ -307,6 +472,12 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
     # Reading
 
     def data_received(self, data: bytes) -> None:
+        if self.tls_phase is not None:
+            if self.tls_phase == _FIRST_READ:
+                self._tls_first_read(data)
+            elif self.tls_phase == _HANDSHAKE:
+                self.tls_early.append(data)  # decrypted before _tls_established ran; kept for it
+            return
         self._unset_keepalive_if_required()
         if self.in_head and self.head_bytes + len(data) > self.limits.max_header_bytes:
             allowed = self.limits.max_header_bytes - self.head_bytes
@@ -387,6 +558,9 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
     def _head_timed_out(self) -> None:
         self.deadline = None
         if self.transport.is_closing():
+            return
+        if self.tls_phase is not None:
+            self.transport.close()  # no request yet, not even a TLS connection: close quietly
             return
         if self.head_bytes == 0 and (self.cycle is None or self.cycle.response_complete):
             self.transport.close()  # nothing of a request arrived: close quietly
