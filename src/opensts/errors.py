@@ -155,6 +155,25 @@ class Throttling(AwsError):
         super().__init__(message, **kw)  # type: ignore[arg-type]
 
 
+# --- STS: GetScopedCredentials, and actions OpenSTS answers without serving ---------------------
+class InvalidSubjectCredentials(AwsError):
+    """GetScopedCredentials called with credentials that are not a session's."""
+
+    code, status = "InvalidSubjectCredentials", 400
+
+
+class InsufficientSessionLifetime(AwsError):
+    """GetScopedCredentials asked for a DurationSeconds beyond the calling session's expiry."""
+
+    code, status = "InsufficientSessionLifetime", 400
+
+
+class RegionDisabled(AwsError):
+    """The modelled error of AssumeRoot and GetDelegatedAccessToken that says "not available here"."""
+
+    code, status = "RegionDisabledException", 403
+
+
 # --- Server faults -----------------------------------------------------------------------------
 class InternalFailure(AwsError):
     code, status, sender_fault = "InternalFailure", 500, False

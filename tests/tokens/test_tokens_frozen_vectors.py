@@ -23,6 +23,8 @@ from opensts.tokens import (
 )
 
 VECTORS = json.loads((Path(__file__).parent / "vectors" / "v1.json").read_text())
+# Format v2 tokens (scope-down layers, padding), made with v1.json's keys.
+VECTORS_V2 = json.loads((Path(__file__).parent / "vectors" / "v2.json").read_text())
 
 
 def ring() -> KeyRing:
@@ -34,13 +36,18 @@ def claims_of(data: dict) -> SessionClaims:
     data = dict(data)
     for name in ("tags", "attributes"):
         data[name] = tuple(tuple(pair) for pair in data[name])
-    for name in ("transitive_tag_keys", "policy_arns"):
-        data[name] = tuple(data[name])
+    for name in ("transitive_tag_keys", "policy_arns", "scope_policies"):
+        data[name] = tuple(data.get(name, ()))
     return SessionClaims(**data)
 
 
 @pytest.mark.parametrize("vector", VECTORS["session_tokens"], ids=lambda v: v["name"])
 def test_session_tokens_decode(vector: dict) -> None:
+    assert decode_session_token(vector["token"], ring()) == claims_of(vector["claims"])
+
+
+@pytest.mark.parametrize("vector", VECTORS_V2["session_tokens"], ids=lambda v: v["name"])
+def test_v2_session_tokens_decode(vector: dict) -> None:
     assert decode_session_token(vector["token"], ring()) == claims_of(vector["claims"])
 
 

@@ -52,6 +52,7 @@ def claims_strategy(draw) -> SessionClaims:
         role_chained=draw(st.booleans()),
         federated_provider=draw(opt_text),
         attributes=draw(pairs),
+        scope_policies=tuple(draw(st.lists(st.text(max_size=300), max_size=3))),
     )
 
 
@@ -59,6 +60,14 @@ def claims_strategy(draw) -> SessionClaims:
 @given(claims_strategy())
 def test_random_claims_round_trip(claims):
     token = encode_session_token(claims, RING)
+    assert decode_session_token(token, RING) == claims
+
+
+@settings(max_examples=100, deadline=None)
+@given(claims_strategy(), st.integers(min_value=0, max_value=4096))
+def test_padded_claims_round_trip(claims, min_size):
+    token = encode_session_token(claims, RING, min_size=min_size)
+    assert len(token) >= min_size
     assert decode_session_token(token, RING) == claims
 
 

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 import hashlib
 import json
 import zlib
@@ -23,6 +24,8 @@ from opensts.tokens import session_token as st
 from opensts.tokens.keyring import SigningKey
 
 from .conftest import ACCT, make_claims
+
+POLICY = '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"*"}]}'
 
 
 def test_round_trip_full(claims, ring):
@@ -133,10 +136,52 @@ def test_other_key_ring_rejected(claims, ring):
 
 def test_unknown_version_rejected(claims, ring):
     raw = bytearray(base64.b64decode(encode_session_token(claims, ring)))
-    raw[0] = 0x02
+    raw[0] = 0x03
     with pytest.raises(InvalidSessionToken) as exc:
         decode_session_token(base64.b64encode(bytes(raw)).decode(), ring)
     assert exc.value.reason == "unsupported-version"
+
+
+def test_version_byte_is_authenticated(claims, ring):
+    # A v1 token relabelled v2 (or the reverse) does not verify: the version byte is in the AAD.
+    for min_size, new_version in ((0, 0x02), (2000, 0x01)):
+        raw = bytearray(base64.b64decode(encode_session_token(claims, ring, min_size=min_size)))
+        raw[0] = new_version
+        with pytest.raises(InvalidSessionToken) as exc:
+            decode_session_token(base64.b64encode(bytes(raw)).decode(), ring)
+        assert exc.value.reason == "authentication"
+
+
+def test_plain_tokens_stay_version_1(claims, ring):
+    # Nodes that know only version 1 keep reading every token without scope-down policies or padding.
+    assert base64.b64decode(encode_session_token(claims, ring))[0] == 0x01
+    scoped = dataclasses.replace(claims, scope_policies=(POLICY,))
+    assert base64.b64decode(encode_session_token(scoped, ring))[0] == 0x02
+
+
+def test_scope_policies_round_trip(claims, ring):
+    scoped = dataclasses.replace(claims, scope_policies=(POLICY, POLICY.replace("s3", "ec2"), "{}"))
+    assert decode_session_token(encode_session_token(scoped, ring), ring) == scoped
+    with pytest.raises(ValueError):
+        dataclasses.replace(claims, scope_policies=("{}",) * 4)
+
+
+@pytest.mark.parametrize("min_size", [0, 1, 100, 401, 402, 403, 404, 405, 1000, 1001, 1002, 1003, 2048, 4095, 4096])
+def test_padding_reaches_the_minimum_size_and_decodes(claims, ring, min_size):
+    token = encode_session_token(claims, ring, min_size=min_size)
+    plain = encode_session_token(claims, ring)
+    assert len(token) >= min_size
+    if len(plain) >= min_size:
+        assert len(token) == len(plain)  # no padding needed: none added
+    else:
+        assert len(token) - min_size < 4  # the smallest base64 length at or above the minimum
+    assert decode_session_token(token, ring) == claims
+
+
+@pytest.mark.parametrize("min_size", [-1, 4097, 2.5])
+def test_padding_size_out_of_range(claims, ring, min_size):
+    with pytest.raises(ValueError):
+        encode_session_token(claims, ring, min_size=min_size)
 
 
 @pytest.mark.parametrize(

@@ -38,6 +38,9 @@ STS_ACTIONS = {
     "GetAccessKeyInfo": "get_access_key_info",
     "DecodeAuthorizationMessage": "decode_authorization_message",
     "GetWebIdentityToken": "get_web_identity_token",
+    "GetScopedCredentials": "get_scoped_credentials",
+    "AssumeRoot": "assume_root",
+    "GetDelegatedAccessToken": "get_delegated_access_token",
 }
 
 
@@ -221,3 +224,19 @@ def test_get_web_identity_token_decodes_every_parameter() -> None:
     message = validation_message("GetWebIdentityToken", {"Audience": [], "SigningAlgorithm": "RS257", "DurationSeconds": "59"})
     assert message.startswith("3 validation errors detected")
 
+def test_token_size_and_scoped_parameters_decode() -> None:
+    request = decode("GetScopedCredentials", {"Policy": "{}", "DurationSeconds": "60",
+                                              "MinimumSessionTokenSize": "4096", "ScopedSessionDescription": "job 7"})
+    assert (request.policy, request.duration_seconds, request.minimum_session_token_size,
+            request.scoped_session_description) == ("{}", 60, 4096, "job 7")
+    for action in ("AssumeRole", "GetSessionToken", "GetFederationToken", "AssumeRoleWithSAML",
+                   "AssumeRoleWithWebIdentity", "GetScopedCredentials", "AssumeRoot"):
+        message = validation_message(action, {"MinimumSessionTokenSize": "4097"})
+        assert "Value '4097' at 'minimumSessionTokenSize' failed to satisfy constraint: Member must have value " \
+               "less than or equal to 4096" in message, action
+
+
+def test_trade_in_token_is_secret() -> None:
+    request = decode("GetDelegatedAccessToken", {"TradeInToken": "trade-in-secret"})
+    assert "trade-in-secret" not in json.dumps(redacted(request))
+    assert "trade-in-secret" not in repr(request)

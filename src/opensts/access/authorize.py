@@ -73,6 +73,8 @@ class CallerPolicies:
     boundaries: tuple[Policy, ...]
     session: tuple[Policy, ...]
     exists: bool = True
+    # GetScopedCredentials layers: each must allow, on top of everything else (policy.evaluate).
+    scopes: tuple[Policy, ...] = ()
     # Decisions remembered by decision_for, and the context keys each action's decisions read.
     # They live as long as this object, which the cache drops at the next IAM change.
     decisions: BoundedCache[tuple[Any, ...], Decision] = field(
@@ -108,9 +110,10 @@ def decision_for(
     request: Request | None
     if resource_policy is not None:  # a policy the service sent: nothing to key it on cheaply
         request = Request(policies.principal, action, resource, resource_account, context())
-        return evaluate(request, policies.identity, resource_policy, policies.boundaries, policies.session), request
+        return evaluate(request, policies.identity, resource_policy, policies.boundaries, policies.session,
+                        scope_policies=policies.scopes), request
     keys = _keys_read(policies, action, lambda: context_keys(
-        action, policies.identity, policies.boundaries, policies.session))
+        action, policies.identity, policies.boundaries, policies.session, scope_policies=policies.scopes))
     memo = policies.decisions
     given: Mapping[str, Any] | None = None
     memo_key: tuple[Any, ...] | None
@@ -128,10 +131,11 @@ def decision_for(
         # the Request, for a denial's message, builds one with the context).
         request = None
         decision = evaluate(Request(policies.principal, action, resource, resource_account), policies.identity,
-                            None, policies.boundaries, policies.session)
+                            None, policies.boundaries, policies.session, scope_policies=policies.scopes)
     else:
         request = Request(policies.principal, action, resource, resource_account, given)
-        decision = evaluate(request, policies.identity, None, policies.boundaries, policies.session)
+        decision = evaluate(request, policies.identity, None, policies.boundaries, policies.session,
+                            scope_policies=policies.scopes)
     if memo_key is not None:
         memo.put(memo_key, decision)
     return decision, request
@@ -155,7 +159,8 @@ def trust_decision_for(
         trust = parse_policy(trust_policy, "trust")
         found: frozenset[str] = frozenset()
         for action in ("sts:AssumeRole", *extra_actions):
-            found |= context_keys(action, policies.identity, policies.boundaries, policies.session, trust)
+            found |= context_keys(action, policies.identity, policies.boundaries, policies.session, trust,
+                                  scope_policies=policies.scopes)
         return found
 
     memo_key = _memo_key(policies, (shape, role_account), context, _keys_read(policies, shape, keys_read))
@@ -165,7 +170,7 @@ def trust_decision_for(
             return decision
     request = Request(policies.principal, "sts:AssumeRole", role_arn, role_account, context, resource_policy_required=True)
     decision = evaluate_trust(request, trust_policy, policies.identity, policies.boundaries, policies.session,
-                              extra_actions=extra_actions)
+                              extra_actions=extra_actions, scope_policies=policies.scopes)
     if memo_key is not None:
         policies.decisions.put(memo_key, decision)
     return decision
@@ -226,11 +231,13 @@ def _load_caller_policies(runtime: IamState, caller: Caller) -> CallerPolicies:
     claims = caller.session
     kind = caller.kind
     session_policies: tuple[Policy, ...] = ()
+    scopes: tuple[Policy, ...] = ()
     if claims is not None:
         session_policies = _session_policies(runtime, claims.session_policy, claims.policy_arns)
+        scopes = scope_policies(claims.scope_policies)
     if kind is PrincipalKind.ROOT:
         principal = Principal(caller.arn, PrincipalType.ACCOUNT, caller.account_id, caller.account_id)
-        return CallerPolicies(principal, (ALLOW_ALL,), (), ())
+        return CallerPolicies(principal, (ALLOW_ALL,), (), (), scopes=scopes)
     entity: EntityPolicySet | None
     if kind is PrincipalKind.ASSUMED_ROLE:
         entity = runtime.policies.get("role", caller.entity_id or "")
@@ -255,10 +262,26 @@ def _load_caller_policies(runtime: IamState, caller: Caller) -> CallerPolicies:
     )
     if entity is None:
         if kind is PrincipalKind.FEDERATED_USER and claims is not None and not claims.source_id:
-            return CallerPolicies(principal, (ALLOW_ALL,), (), session_policies)
+            return CallerPolicies(principal, (ALLOW_ALL,), (), session_policies, scopes=scopes)
         return CallerPolicies(principal, (), (), (), exists=False)
     boundaries = (entity.boundary,) if entity.boundary is not None else ()
-    return CallerPolicies(principal, entity.identity, boundaries, session_policies)
+    return CallerPolicies(principal, entity.identity, boundaries, session_policies, scopes=scopes)
+
+
+_ALLOW_NOTHING = '{"Version":"2012-10-17","Statement":[]}'
+
+
+def scope_policies(texts: tuple[str, ...]) -> tuple[Policy, ...]:
+    """A session's scope-down policies (GetScopedCredentials), parsed; one that no longer parses
+    (validated when issued, so only a stricter engine) allows nothing: it still counts as a layer."""
+    out = []
+    for i, text in enumerate(texts, start=1):
+        name = f"scope-down-policy-{i}"
+        try:
+            out.append(parse_policy(text, "identity", name=name))
+        except PolicyValidationError:
+            out.append(parse_policy(_ALLOW_NOTHING, "identity", name=name))
+    return tuple(out)
 
 
 def _session_policies(runtime: IamState, inline: str | None, policy_arns: tuple[str, ...]) -> tuple[Policy, ...]:

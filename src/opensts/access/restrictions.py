@@ -1,9 +1,9 @@
 """Which credentials may call which STS and IAM actions at all, before any policy
 (https://docs.aws.amazon.com/IAM/latest/UserGuide/id_credentials_temp_request.html#stsapi_comparison).
 
-* GetFederationToken credentials: no IAM; of STS only GetCallerIdentity.
-* GetSessionToken credentials (user or root): IAM only with MFA; of STS only AssumeRole and
-  GetCallerIdentity.
+* GetFederationToken credentials: no IAM; of STS only GetCallerIdentity and GetScopedCredentials.
+* GetSessionToken credentials (user or root): IAM only with MFA; of STS only AssumeRole,
+  GetCallerIdentity and GetScopedCredentials.
 * AssumeRole* credentials: anything but GetSessionToken and GetFederationToken (those actions
   refuse session credentials themselves).
 
@@ -17,8 +17,10 @@ from opensts.errors import AccessDenied, InvalidClientTokenId
 from opensts.identity.principal import Caller
 
 INVALID_TOKEN_MESSAGE = "The security token included in the request is invalid."
-_SESSION_STS_ACTIONS = frozenset({"AssumeRole", "GetCallerIdentity"})
-_FEDERATED_STS_ACTIONS = frozenset({"GetCallerIdentity"})
+# GetScopedCredentials exists to scope down any temporary credentials, federated users' included
+# (https://docs.aws.amazon.com/STS/latest/APIReference/API_GetScopedCredentials.html).
+_SESSION_STS_ACTIONS = frozenset({"AssumeRole", "GetCallerIdentity", "GetScopedCredentials"})
+_FEDERATED_STS_ACTIONS = frozenset({"GetCallerIdentity", "GetScopedCredentials"})
 
 
 def check_credentials_may_call(caller: Caller | None, service: str, action: str) -> None:

@@ -24,7 +24,7 @@ class MatchedStatement:
     """A statement that applied to the request (action, resource, principal and conditions matched)."""
 
     policy: str  # the Policy's name (policy ARN, inline name, Id or digest prefix)
-    source: str  # identity | resource | boundary | session | scp | rcp | endpoint
+    source: str  # identity | resource | boundary | session | scp | rcp | endpoint | scope
     index: int  # 0-based position in the policy
     sid: str | None
     effect: str  # "Allow" | "Deny"
@@ -40,7 +40,7 @@ class Decision:
     allow, the first applying Allow of each policy type that had to allow; for an implicit deny,
     the Allows found in the policy types that did allow. ``blocked_by``: the policy types that
     denied explicitly or failed to allow (identity, resource, boundary, session, scp, rcp,
-    endpoint, guardrail, root). ``reasons``: human-readable explanations.
+    endpoint, scope, guardrail, root). ``reasons``: human-readable explanations.
     """
 
     __slots__ = ("outcome", "reasons", "blocked_by", "_raw", "_matched")

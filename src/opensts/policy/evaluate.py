@@ -14,6 +14,8 @@ AWS guardrails on reserved resources deny; then the grant rules:
 * SCPs (every level must allow; not for anonymous/service callers), RCPs (deny only: AWS attaches
   RCPFullAWSAccess everywhere) and VPC endpoint policies (must allow) constrain all of the above.
 * A federated user (GetFederationToken) with no session policy gets nothing from identity policies.
+* Scope-down policies (GetScopedCredentials: ``scope_policies``, one per layer) constrain all of
+  the above for an AWS principal: an explicit Deny in any denies, and every one must allow.
 """
 from __future__ import annotations
 
@@ -47,6 +49,7 @@ _REASONS = {
     "resource": "the resource-based policy does not allow the principal",
     "scp": "a service control policy does not allow the action",
     "endpoint": "the VPC endpoint policy does not allow the action",
+    "scope": "a scope-down policy of the session (GetScopedCredentials) does not allow the action",
 }
 
 
@@ -165,6 +168,8 @@ def context_keys(
     permissions_boundaries: Policies = (),
     session_policies: Policies = (),
     resource_policy: PolicyLike | None = None,
+    *,
+    scope_policies: Sequence[PolicyLike] = (),
 ) -> frozenset[str]:
     """The (lower-case) context keys a decision on ``action`` under these policies can read.
 
@@ -177,7 +182,7 @@ def context_keys(
     action_lc = action.lower()
     keys: set[str] = set()
     for policies, kind in ((identity_policies, PolicyKind.IDENTITY), (permissions_boundaries, PolicyKind.IDENTITY),
-                           (session_policies, PolicyKind.IDENTITY),
+                           (session_policies, PolicyKind.IDENTITY), (scope_policies, PolicyKind.IDENTITY),
                            ((resource_policy,) if resource_policy is not None else (), PolicyKind.RESOURCE)):
         if not policies:
             continue
@@ -220,6 +225,7 @@ def evaluate(
     *,
     rcps: Sequence[ScpLevel] = (),
     endpoint_policies: Policies = (),
+    scope_policies: Sequence[PolicyLike] = (),
 ) -> Decision:
     """Decide ``request``.
 
@@ -227,6 +233,8 @@ def evaluate(
     raises PolicyValidationError) or a :class:`PolicySet` (fastest: build it once per principal).
     ``scps``/``rcps`` are organisation levels, each a policy or a sequence of policies; every SCP
     level must allow. RCPs only deny (AWS attaches RCPFullAWSAccess to every level).
+    ``scope_policies``: a session's scope-down policies (identity policies), each of which must
+    allow (AWS principals only).
     """
     action_lc = request.action_lc
     if action_lc == "sts:getcalleridentity":
@@ -248,7 +256,10 @@ def evaluate(
     g_ep: Sequence[Group] = ()
     g_scp: Sequence[Sequence[Group]] = ()
     g_rcp: Sequence[Sequence[Group]] = ()
+    g_scope: Sequence[Sequence[Group]] = ()
     if aws_principal:
+        if scope_policies:
+            g_scope = [groups_of((p,), action_lc, PolicyKind.IDENTITY) for p in scope_policies]
         if permissions_boundaries:
             g_b = groups_of(permissions_boundaries, action_lc, PolicyKind.IDENTITY)
         if session_policies:
@@ -281,6 +292,9 @@ def evaluate(
             denied.append("rcp")
     if g_ep and _resource_deny(g_ep, "endpoint", request, raw, False):
         denied.append("endpoint")
+    for layer in g_scope:
+        if _any_deny(layer, "scope", request, raw) and "scope" not in denied:
+            denied.append("scope")
     if denied:
         return Decision(Outcome.EXPLICIT_DENY, raw, tuple(f"explicit deny in {s} policy" for s in denied), tuple(denied))
 
@@ -333,6 +347,11 @@ def evaluate(
     if endpoint_policies and _resource_allow(g_ep, "endpoint", request, raw) == NO_MATCH:
         allowed = False
         blocked.append("endpoint")
+    for layer in g_scope:
+        if not _first_allow(layer, "scope", request, raw):
+            allowed = False
+            blocked.append("scope")
+            break
     if allowed:
         return Decision(Outcome.ALLOW, raw)
     reasons = tuple(_REASONS.get(b, b) for b in blocked) or ("no policy allows the request",)

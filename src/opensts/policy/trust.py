@@ -37,6 +37,7 @@ def evaluate_trust(
     scps: Sequence[ScpLevel] = (),
     *,
     extra_actions: Sequence[str] = (),
+    scope_policies: Sequence[PolicyLike] = (),
 ) -> Decision:
     """Decide whether ``request.principal`` may assume the role ``request.resource``.
 
@@ -44,7 +45,7 @@ def evaluate_trust(
     needs on the same trust policy (``sts:TagSession`` when tags are passed,
     ``sts:SetSourceIdentity`` when a source identity is set). All must be allowed; the first
     refusal is returned. ``identity_policies`` etc. are the *caller's* (unused for web-identity and
-    SAML callers, who have none).
+    SAML callers, who have none); ``scope_policies`` the calling session's scope-down policies.
     """
     trust = as_policy(trust_policy, PolicyKind.TRUST)
     identity = _identity_policies(identity_policies)
@@ -59,7 +60,7 @@ def evaluate_trust(
         req = request if action == request.action else replace(request, action=action)
         if req.resource_policy_required is not True:
             req = replace(req, resource_policy_required=True)
-        decision = evaluate(req, identity, trust, boundaries, sessions, scps)
+        decision = evaluate(req, identity, trust, boundaries, sessions, scps, scope_policies=scope_policies)
         if not decision.allowed:
             return decision
         allowed.append(decision)

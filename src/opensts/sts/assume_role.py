@@ -22,7 +22,7 @@ from opensts.errors import AccessDenied
 from opensts.fields import custom, integer, text
 from opensts.identity.principal import PrincipalKind
 from opensts.sts import session_params as sp
-from opensts.sts.credentials import AssumedRoleUser, Credentials
+from opensts.sts.credentials import AssumedRoleUser, Credentials, token_size_fields
 from opensts.sts.role_sessions import (
     find_role,
     issue_role_session,
@@ -51,6 +51,7 @@ class AssumeRoleRequest:
     tags: sp.SessionTags = custom(sp.read_session_tags, default=sp.NO_SESSION_TAGS)
     mfa: sp.MfaInput | None = custom(sp.read_mfa, default=None)  # its token code is marked secret
     source_identity: str | None = custom(sp.read_source_identity, default=None)
+    minimum_session_token_size: int | None = sp.minimum_session_token_size()
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +60,8 @@ class AssumeRoleResult:
     assumed_role_user: AssumedRoleUser
     packed_policy_size: int | None = None
     source_identity: str | None = None
+    session_token_utilization: int | None = None
+    session_token_size: int | None = None
 
 
 @action("sts", "AssumeRole", request=AssumeRoleRequest, cache_first=True)
@@ -108,6 +111,6 @@ def assume_role(ctx: ActionContext, request: AssumeRoleRequest) -> AssumeRoleRes
     credentials, assumed_role_user, packed = issue_role_session(
         runtime, role, request.role_session_name, ctx.request_time, duration,
         policies=request.policies, tags=tags, source_identity=source_identity, mfa_authenticated_at=mfa_at,
-        chained=chained, region=ctx.region,
+        chained=chained, region=ctx.region, min_token_size=request.minimum_session_token_size,
     )
-    return AssumeRoleResult(credentials, assumed_role_user, packed, source_identity)
+    return AssumeRoleResult(credentials, assumed_role_user, packed, source_identity, *token_size_fields(credentials))

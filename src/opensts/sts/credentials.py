@@ -2,12 +2,20 @@
 
 The token carries everything needed to authenticate and authorize later requests (see
 ``tokens/session_token.py``); nothing is stored. Also: the result shapes the issuing actions share,
-and PackedPolicySize.
+PackedPolicySize, and the token-size fields every issuing action has: ``MinimumSessionTokenSize``
+(0-4,096; the token is padded inside its sealed payload to at least that many characters),
+``SessionTokenSize`` (the token's length in bytes: base64 text, one byte a character) and
+``SessionTokenUtilization`` (that size as a percentage of :data:`MAX_SESSION_TOKEN_SIZE`, rounded
+up). OpenSTS never issues a token longer than :data:`MAX_SESSION_TOKEN_SIZE`: one that would be is
+refused with ``PackedPolicyTooLarge`` (AWS's error for a session token over its maximum size).
+Every combination of inputs within the documented limits fits (docs/SESSION-TOKENS.md, and a test
+that builds the largest such token).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import math
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
@@ -18,6 +26,24 @@ from opensts.tokens.session_token import SessionClaims, encode_session_token, pa
 
 if TYPE_CHECKING:
     from opensts.runtime import Runtime
+
+# The longest session token OpenSTS issues, in bytes (characters of base64). The largest token the
+# input limits allow measures about 18,200 (docs/SESSION-TOKENS.md); the rest is margin for
+# federation claims in multi-byte UTF-8. Well within what the edge accepts (64 KiB of headers).
+MAX_SESSION_TOKEN_SIZE = 32768
+
+
+def token_size_fields(credentials: "Credentials") -> tuple[int, int]:
+    """(SessionTokenUtilization, SessionTokenSize) of issued credentials."""
+    size = len(credentials.session_token)
+    return min(100, math.ceil(size * 100 / MAX_SESSION_TOKEN_SIZE)), size
+
+
+def too_large(size: int) -> PackedPolicyTooLarge:
+    return PackedPolicyTooLarge(
+        f"The session token is {size} bytes, more than the maximum allowed size of {MAX_SESSION_TOKEN_SIZE} bytes. "
+        "Session policies, session tags and scope-down policies add to its size."
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,9 +102,14 @@ def issue(
     role_chained: bool = False,
     federated_provider: str | None = None,
     attributes: tuple[tuple[str, str], ...] = (),
+    scope_policies: tuple[str, ...] = (),
+    min_token_size: int | None = None,
+    expires_at: int | None = None,
 ) -> Credentials:
+    """New credentials for these claims, expiring ``duration_seconds`` after ``issued_at`` (or at
+    ``expires_at`` when given). PackedPolicyTooLarge if the token would exceed the maximum size."""
     issued = int(issued_at.timestamp())
-    expires = issued + duration_seconds
+    expires = issued + duration_seconds if expires_at is None else expires_at
     access_key_id, secret_access_key = ids.new_temporary_key_pair(account_id)
     claims = SessionClaims(
         access_key_id=access_key_id,
@@ -100,8 +131,33 @@ def issue(
         role_chained=role_chained,
         federated_provider=federated_provider,
         attributes=attributes,
+        scope_policies=scope_policies,
     )
-    token = encode_session_token(claims, runtime.keyring)
+    token = encode_session_token(claims, runtime.keyring, min_size=min_token_size or 0)
+    if len(token) > MAX_SESSION_TOKEN_SIZE:
+        raise too_large(len(token))
     return Credentials(
         claims.access_key_id, claims.secret_access_key, token, datetime.fromtimestamp(expires, timezone.utc)
     )
+
+
+def reissue(
+    runtime: "Runtime",
+    claims: SessionClaims,
+    *,
+    issued_at: datetime,
+    expires_at: int,
+    scope_policies: tuple[str, ...],
+    min_token_size: int | None = None,
+) -> Credentials:
+    """New credentials for the same session (GetScopedCredentials): a fresh key pair, every claim
+    kept, the given expiry and scope-down policies."""
+    access_key_id, secret_access_key = ids.new_temporary_key_pair(claims.account_id)
+    new = replace(
+        claims, access_key_id=access_key_id, secret_access_key=secret_access_key,
+        issued_at=min(int(issued_at.timestamp()), expires_at), expires_at=expires_at, scope_policies=scope_policies,
+    )
+    token = encode_session_token(new, runtime.keyring, min_size=min_token_size or 0)
+    if len(token) > MAX_SESSION_TOKEN_SIZE:
+        raise too_large(len(token))
+    return Credentials(access_key_id, secret_access_key, token, datetime.fromtimestamp(expires_at, timezone.utc))

@@ -18,7 +18,7 @@ from opensts.fields import custom, integer, text
 from opensts.identity import arn as arns
 from opensts.identity.principal import PrincipalKind
 from opensts.sts import session_params as sp
-from opensts.sts.credentials import Credentials, FederatedUser, issue, packed_size
+from opensts.sts.credentials import Credentials, FederatedUser, issue, packed_size, token_size_fields
 
 NAME_PATTERN = r"[\w+=,.@-]*"
 DEFAULT_DURATION = 43200
@@ -32,6 +32,7 @@ class GetFederationTokenRequest:
     duration_seconds: int | None = integer("DurationSeconds", min_value=900, max_value=129600)
     policies: sp.SessionPolicies = custom(sp.read_session_policies, default=sp.NO_SESSION_POLICIES)
     tags: sp.SessionTags = custom(sp.read_session_tags, default=sp.NO_SESSION_TAGS)
+    minimum_session_token_size: int | None = sp.minimum_session_token_size()
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +40,8 @@ class GetFederationTokenResult:
     credentials: Credentials
     federated_user: FederatedUser
     packed_policy_size: int | None = None
+    session_token_utilization: int | None = None
+    session_token_size: int | None = None
 
 
 @action("sts", "GetFederationToken", request=GetFederationTokenRequest, cache_first=True)
@@ -76,8 +79,11 @@ def get_federation_token(ctx: ActionContext, request: GetFederationTokenRequest)
         transitive_tag_keys=tags.transitive_keys,
         session_policy=request.policies.policy,
         policy_arns=request.policies.policy_arns,
+        min_token_size=request.minimum_session_token_size,
     )
-    return GetFederationTokenResult(credentials, FederatedUser(federated_id, federated_arn), packed)
+    return GetFederationTokenResult(
+        credentials, FederatedUser(federated_id, federated_arn), packed, *token_size_fields(credentials)
+    )
 
 
 def _tag_context(tags: sp.SessionTags) -> dict[str, object]:

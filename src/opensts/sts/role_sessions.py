@@ -107,6 +107,7 @@ def issue_role_session(
     federated_provider: str | None = None,
     attributes: tuple[tuple[str, str], ...] = (),
     region: str | None = None,
+    min_token_size: int | None = None,
 ) -> tuple[Credentials, AssumedRoleUser, int | None]:
     """Credentials for a session of ``role``, its AssumedRoleUser, and PackedPolicySize."""
     packed = packed_size(policies.policy, policies.policy_arns, tags.tags)
@@ -132,5 +133,6 @@ def issue_role_session(
         role_chained=chained,
         federated_provider=federated_provider,
         attributes=attributes,
+        min_token_size=min_token_size,
     )
     return credentials, AssumedRoleUser(principal_id, session_arn), packed

@@ -52,7 +52,7 @@ from opensts.identity import arn as arns
 from opensts.params import ParamReader
 from opensts.policy import Principal, PrincipalType, Request, evaluate_trust
 from opensts.sts import session_params as sp
-from opensts.sts.credentials import AssumedRoleUser, Credentials
+from opensts.sts.credentials import AssumedRoleUser, Credentials, token_size_fields
 from opensts.sts.role_sessions import (
     find_role,
     issue_role_session,
@@ -87,6 +87,7 @@ class AssumeRoleWithSAMLRequest:
     saml_assertion: str = text("SAMLAssertion", required=True, min_len=4, max_len=100_000, secret=True)
     duration_seconds: int | None = integer("DurationSeconds", min_value=900, max_value=43200)
     policies: sp.SessionPolicies = custom(sp.read_session_policies, default=sp.NO_SESSION_POLICIES)
+    minimum_session_token_size: int | None = sp.minimum_session_token_size()
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +101,8 @@ class AssumeRoleWithSAMLResult:
     audience: str
     name_qualifier: str
     source_identity: str | None = None
+    session_token_utilization: int | None = None
+    session_token_size: int | None = None
 
 
 # --- the SAML provider, cached per IAM version ----------------------------------------------------
@@ -324,8 +327,9 @@ def assume_role_with_saml(ctx: ActionContext, request: AssumeRoleWithSAMLRequest
     credentials, assumed_role_user, packed = issue_role_session(
         runtime, role, session.session_name, now, duration,
         policies=request.policies, tags=session.tags, source_identity=session.source_identity,
-        federated_provider=provider.arn, attributes=saml_keys,
+        federated_provider=provider.arn, attributes=saml_keys, min_token_size=request.minimum_session_token_size,
     )
+    utilization, size = token_size_fields(credentials)
     return AssumeRoleWithSAMLResult(
         credentials, assumed_role_user, packed,
         subject=assertion.name_id,
@@ -334,4 +338,6 @@ def assume_role_with_saml(ctx: ActionContext, request: AssumeRoleWithSAMLRequest
         audience=assertion.recipient,
         name_qualifier=qualifier,
         source_identity=session.source_identity,
+        session_token_utilization=utilization,
+        session_token_size=size,
     )

@@ -12,15 +12,17 @@ AWS's validation messages; the action then checks what needs more than the param
 (:func:`validate_session_policy`, :func:`check_session_tags`). ``SerialNumber`` and ``TokenCode`` are
 one field (:class:`MfaInput`, whose code is marked secret): sending one without the other is a
 validation error. A ``SourceIdentity`` starting with ``aws:`` (a prefix AWS reserves) is refused
-while reading.
+while reading. ``MinimumSessionTokenSize`` (0-4,096) is one plain field every issuing action
+declares with :func:`minimum_session_token_size`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from opensts.errors import InvalidParameterValue, MalformedPolicyDocument
-from opensts.fields import SECRET_FIELD
+from opensts.fields import SECRET_FIELD, integer
 from opensts.params import (
     LONE_SURROGATE,
     POLICY_TEXT_PATTERN,
@@ -36,6 +38,7 @@ TOKEN_CODE_PATTERN = r"[\d]*"
 SOURCE_IDENTITY_PATTERN = r"[\w+=,.@-]*"
 MAX_TAGS = 50
 MAX_POLICY_ARNS = 10
+MAX_MINIMUM_SESSION_TOKEN_SIZE = 4096
 
 DUPLICATE_TAGS = "Duplicate tag keys found. Please note that Tag keys are case insensitive."
 TRANSITIVE_NOT_IN_TAGS = "The specified transitive tag key must be included in the requested tags."
@@ -65,6 +68,11 @@ NO_SESSION_TAGS = SessionTags((), ())
 class MfaInput:
     serial_number: str
     token_code: str = field(repr=False, metadata=SECRET_FIELD)
+
+
+def minimum_session_token_size() -> Any:
+    """The ``MinimumSessionTokenSize`` field: pad the session token to at least this many bytes."""
+    return integer("MinimumSessionTokenSize", min_value=0, max_value=MAX_MINIMUM_SESSION_TOKEN_SIZE)
 
 
 def read_session_policies(reader: ParamReader) -> SessionPolicies:

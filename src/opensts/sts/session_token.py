@@ -17,7 +17,7 @@ from opensts.fields import custom, integer
 from opensts.identity import arn as arns
 from opensts.identity.principal import PrincipalKind
 from opensts.sts import session_params as sp
-from opensts.sts.credentials import Credentials, issue
+from opensts.sts.credentials import Credentials, issue, token_size_fields
 from opensts.sts.mfa import verify_mfa
 
 DEFAULT_DURATION = 43200
@@ -29,11 +29,14 @@ SESSION_CREDENTIALS_MESSAGE = "Cannot call GetSessionToken with session credenti
 class GetSessionTokenRequest:
     duration_seconds: int | None = integer("DurationSeconds", min_value=900, max_value=129600)
     mfa: sp.MfaInput | None = custom(sp.read_mfa, default=None)  # its token code is marked secret
+    minimum_session_token_size: int | None = sp.minimum_session_token_size()
 
 
 @dataclass(frozen=True, slots=True)
 class GetSessionTokenResult:
     credentials: Credentials
+    session_token_utilization: int | None = None
+    session_token_size: int | None = None
 
 
 @action("sts", "GetSessionToken", request=GetSessionTokenRequest, cache_first=True)
@@ -61,5 +64,6 @@ def get_session_token(ctx: ActionContext, request: GetSessionTokenRequest) -> Ge
         issued_at=ctx.request_time,
         duration_seconds=duration,
         mfa_authenticated_at=mfa_at,
+        min_token_size=request.minimum_session_token_size,
     )
-    return GetSessionTokenResult(credentials)
+    return GetSessionTokenResult(credentials, *token_size_fields(credentials))

@@ -41,7 +41,7 @@ from opensts.identity import arn as arns
 from opensts.params import ParamReader, tag_text_valid
 from opensts.policy import Principal, PrincipalType, Request, evaluate_trust
 from opensts.sts import session_params as sp
-from opensts.sts.credentials import AssumedRoleUser, Credentials
+from opensts.sts.credentials import AssumedRoleUser, Credentials, token_size_fields
 from opensts.sts.role_sessions import (
     find_role,
     issue_role_session,
@@ -81,6 +81,7 @@ class AssumeRoleWithWebIdentityRequest:
     provider_id: str | None = text("ProviderId", min_len=4, max_len=2048)
     policies: sp.SessionPolicies = custom(sp.read_session_policies, default=sp.NO_SESSION_POLICIES)
     duration_seconds: int | None = integer("DurationSeconds", min_value=900, max_value=43200)
+    minimum_session_token_size: int | None = sp.minimum_session_token_size()
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +93,8 @@ class AssumeRoleWithWebIdentityResult:
     provider: str
     audience: str
     source_identity: str | None = None
+    session_token_utilization: int | None = None
+    session_token_size: int | None = None
 
 
 # --- Providers ----------------------------------------------------------------------------------
@@ -241,6 +244,7 @@ def assume_role_with_web_identity(
         source_identity=source_identity,
         federated_provider=provider.arn,
         attributes=session_attributes(claim_keys),
+        min_token_size=request.minimum_session_token_size,
     )
     return AssumeRoleWithWebIdentityResult(
         credentials,
@@ -250,4 +254,5 @@ def assume_role_with_web_identity(
         provider.arn,
         token.audience,
         source_identity,
+        *token_size_fields(credentials),
     )

@@ -23,6 +23,19 @@ out. A new field or a change of meaning needs a new version byte; a decoder reje
 keys it does not know (fail closed), so during a rolling upgrade old nodes reject new-format tokens
 rather than misread them.
 
+Version 2 (0x02) is version 1 with two more keys, and everything else unchanged (key derivation,
+AAD, dictionary): ``sc``, the scope-down policies of GetScopedCredentials (a list of 1-3 policy
+texts, each of which must allow every later request), and ``pd``, padding (a string of ``0``,
+ignored) that makes the token at least ``min_size`` characters long (``MinimumSessionTokenSize``).
+A token is written as version 2 only when it has one of those keys, so every other token stays
+version 1 and is read by nodes that know only version 1; such a node refuses a version-2 token
+(as it must: it would drop the scope-down policies). Version-1 tokens are read as before.
+
+Padding sits inside the sealed payload, so it cannot be stripped without breaking the tag. A
+padded payload is sent as one stored block (not compressed) so that its size is exact: the token
+is then the smallest multiple of 4 characters at or above ``min_size`` -- or the unpadded token,
+when that is already long enough.
+
 **Expiry is not checked here.** :func:`decode_session_token` only proves the token is authentic and
 well formed; the caller compares ``claims.expires_at`` with its clock and answers ``ExpiredToken``.
 
@@ -43,7 +56,7 @@ from typing import Any, Iterable
 from . import compact_json, hazmat
 from .deflate import stored_block, stored_block_payload
 from .errors import InvalidSessionToken
-from .keyring import KeyRing
+from .keyring import KeyRing, SigningKey
 
 __all__ = [
     "SessionClaims",
@@ -55,17 +68,23 @@ __all__ = [
     "PACKED_POLICY_BUDGET",
     "KINDS",
     "MAX_TOKEN_CHARS",
+    "MAX_SCOPE_POLICIES",
+    "MAX_MIN_SIZE",
 ]
 
 KINDS = ("assumed-role", "federated-user", "session", "root-session")
 _KIND_CODE = {k: i for i, k in enumerate(KINDS)}
 
 VERSION_V1 = 0x01
-_LABEL = b"opensts/v1/session-token"
+VERSION_V2 = 0x02  # v1 + "sc" (scope-down policies) and "pd" (padding): see the module's text
+_LABEL = b"opensts/v1/session-token"  # the same key derivation and AAD prefix for both versions
 _VERSION_BYTE = bytes((VERSION_V1,))
+_VERSION_BYTE_V2 = bytes((VERSION_V2,))
+MAX_SCOPE_POLICIES = 3  # GetScopedCredentials layers a session may carry
+MAX_MIN_SIZE = 4096  # the largest MinimumSessionTokenSize
 _HEADER_SIZE = 5
 _MIN_RAW = _HEADER_SIZE + hazmat.NONCE_SIZE + hazmat.TAG_SIZE
-MAX_TOKEN_CHARS = 64 * 1024  # defensive cap on input; real tokens are a few hundred bytes to ~3 KB
+MAX_TOKEN_CHARS = 64 * 1024  # defensive cap on input; issuers never exceed 32 KiB (sts/credentials.py)
 _MAX_PAYLOAD = 1024 * 1024  # cap on the inflated payload
 
 # Preset DEFLATE dictionary of format v1: strings most tokens repeat. PART OF THE WIRE FORMAT --
@@ -105,9 +124,12 @@ _FIELDS = (
     ("rc", "role_chained"),
     ("fp", "federated_provider"),
     ("at", "attributes"),
+    ("sc", "scope_policies"),  # version 2 only
 )
 _REQUIRED = frozenset(("k", "s", "a", "t", "p", "i", "sa", "si", "ia", "ea"))
-_KNOWN = frozenset(k for k, _ in _FIELDS)
+_KNOWN_V2 = frozenset(k for k, _ in _FIELDS) | {"pd"}
+_V2_ONLY = frozenset(("sc", "pd"))
+_KNOWN = _KNOWN_V2 - _V2_ONLY  # version 1
 
 
 def _is_int(v: object) -> bool:
@@ -141,6 +163,8 @@ class SessionClaims:
     ``source_arn``/``source_id``: the role or user (or root) the session derives from; its policies
     are looked up, not frozen here. ``attributes``: extra condition keys (e.g. web-identity / SAML
     claims) as ``(key, value)`` pairs; a key may repeat for multi-valued keys.
+    ``scope_policies``: the scope-down policies of GetScopedCredentials, oldest first (at most
+    :data:`MAX_SCOPE_POLICIES`); each must allow a request, on top of everything else.
     """
 
     access_key_id: str
@@ -162,6 +186,7 @@ class SessionClaims:
     role_chained: bool = False
     federated_provider: str | None = None
     attributes: tuple[tuple[str, str], ...] = ()
+    scope_policies: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not (type(self.access_key_id) is str and type(self.secret_access_key) is str  # noqa: E721 - exact types
@@ -196,6 +221,10 @@ class SessionClaims:
             object.__setattr__(self, "transitive_tag_keys", _str_tuple(self.transitive_tag_keys, "transitive_tag_keys"))
         if type(self.policy_arns) is not tuple or self.policy_arns:
             object.__setattr__(self, "policy_arns", _str_tuple(self.policy_arns, "policy_arns"))
+        if type(self.scope_policies) is not tuple or self.scope_policies:
+            object.__setattr__(self, "scope_policies", _str_tuple(self.scope_policies, "scope_policies"))
+            if len(self.scope_policies) > MAX_SCOPE_POLICIES:
+                raise ValueError(f"at most {MAX_SCOPE_POLICIES} scope_policies")
 
     def __repr__(self) -> str:  # never print the secret
         return (f"SessionClaims(access_key_id={self.access_key_id!r}, kind={self.kind!r}, "
@@ -239,6 +268,8 @@ def _to_wire(c: SessionClaims) -> dict[str, Any]:
         d["fp"] = c.federated_provider
     if c.attributes:
         d["at"] = c.attributes
+    if c.scope_policies:
+        d["sc"] = c.scope_policies
     return d
 
 
@@ -268,14 +299,37 @@ def _inflate(data: bytes) -> bytes:
     return payload
 
 
-def encode_session_token(claims: SessionClaims, keyring: KeyRing) -> str:
-    """Encrypt ``claims`` under the ring's active key. Returns standard base64 text."""
+def encode_session_token(claims: SessionClaims, keyring: KeyRing, *, min_size: int = 0) -> str:
+    """Encrypt ``claims`` under the ring's active key. Returns standard base64 text of at least
+    ``min_size`` characters (0-:data:`MAX_MIN_SIZE`; padding inside the sealed payload)."""
     if not isinstance(claims, SessionClaims):
         raise TypeError("claims must be SessionClaims")
-    payload = compact_json.dumps(_to_wire(claims))
+    if type(min_size) is not int or not 0 <= min_size <= MAX_MIN_SIZE:
+        raise ValueError(f"min_size must be an int 0-{MAX_MIN_SIZE}")
+    wire = _to_wire(claims)
     key = keyring.active
-    header = _VERSION_BYTE + key.raw_id
-    raw = header + hazmat.seal(key._session_aead, _deflate(payload), _LABEL + header)
+    version = _VERSION_BYTE_V2 if claims.scope_policies else _VERSION_BYTE
+    token = _seal(key, version, _deflate(compact_json.dumps(wire)))
+    if len(token) >= min_size:
+        return token
+    # Too short: pad, and send the payload as one stored block so that its size is exact.
+    # 4 * ceil(raw / 3) >= min_size  <=>  raw >= 3 * ceil(min_size / 4) - 2
+    need_raw = 3 * -(-min_size // 4) - 2
+    wire["pd"] = ""
+    bare = len(compact_json.dumps(wire))  # the payload with an empty "pd"
+    wire["pd"] = "0" * max(0, need_raw - _OVERHEAD - _STORED_HEADER - bare)
+    token = _seal(key, _VERSION_BYTE_V2, stored_block(compact_json.dumps(wire)))
+    assert len(token) >= min_size
+    return token
+
+
+_OVERHEAD = _MIN_RAW  # header, nonce and tag around the sealed payload
+_STORED_HEADER = 5  # a stored block's BFINAL/BTYPE, LEN and NLEN
+
+
+def _seal(key: SigningKey, version: bytes, deflated: bytes) -> str:
+    header = version + key.raw_id
+    raw = header + hazmat.seal(key._session_aead, deflated, _LABEL + header)
     return base64.b64encode(raw).decode("ascii")
 
 
@@ -301,7 +355,7 @@ def decode_session_token(token: str, keyring: KeyRing) -> SessionClaims:
     # one canonical spelling per token (no alternative padding bits)
     if len(raw) < _MIN_RAW or base64.b64encode(raw) != text:
         raise _bad(InvalidSessionToken.MALFORMED, "truncated or not canonical base64")
-    if raw[0] != VERSION_V1:
+    if raw[0] != VERSION_V1 and raw[0] != VERSION_V2:
         raise _bad(InvalidSessionToken.VERSION, f"version {raw[0]}")
     header = raw[:_HEADER_SIZE]
     key = keyring.get_raw(header[1:])
@@ -313,14 +367,17 @@ def decode_session_token(token: str, keyring: KeyRing) -> SessionClaims:
     except hazmat.InvalidTag:
         raise _bad(InvalidSessionToken.AUTHENTICATION, "does not verify", key.key_id) from None
     try:
-        return _from_wire(json.loads(_inflate(compressed).decode("utf-8", "surrogatepass")))
+        return _from_wire(json.loads(_inflate(compressed).decode("utf-8", "surrogatepass")), raw[0])
     except Exception as exc:  # authenticated but unreadable: a bug or a foreign format, never a crash
         raise _bad(InvalidSessionToken.PAYLOAD, type(exc).__name__, key.key_id) from None
 
 
-def _from_wire(d: Any) -> SessionClaims:
-    if type(d) is not dict or not _REQUIRED.issubset(d) or not _KNOWN.issuperset(d):
+def _from_wire(d: Any, version: int = VERSION_V1) -> SessionClaims:
+    known = _KNOWN_V2 if version == VERSION_V2 else _KNOWN
+    if type(d) is not dict or not _REQUIRED.issubset(d) or not known.issuperset(d):
         raise ValueError("wrong fields")
+    if type(d.get("pd", "")) is not str:
+        raise ValueError("pd")
     kind = d["t"]
     if type(kind) is not int or not 0 <= kind < len(KINDS):
         raise ValueError("kind")
@@ -333,7 +390,7 @@ def _from_wire(d: Any) -> SessionClaims:
         issued_at=d["ia"], expires_at=d["ea"], mfa_authenticated_at=d.get("m"),
         source_identity=d.get("so"), tags=d.get("tg", ()), transitive_tag_keys=d.get("tt", ()),
         session_policy=d.get("sp"), policy_arns=d.get("pa", ()), role_chained=rc == 1,
-        federated_provider=d.get("fp"), attributes=d.get("at", ()),
+        federated_provider=d.get("fp"), attributes=d.get("at", ()), scope_policies=d.get("sc", ()),
     )
 
 
