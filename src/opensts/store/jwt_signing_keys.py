@@ -15,6 +15,7 @@ from datetime import datetime, timezone
 from sqlalchemy import Connection, Engine, delete, insert, select, text, update
 
 from opensts.store import schema
+from opensts.store.signing_keys import write_key_rows
 from opensts.tokens.jwt_keys import JwtKeyRecord
 
 # Arbitrary constant, distinct from the key ring's and the accounts' locks.
@@ -64,18 +65,6 @@ class JwtSigningKeyRepository:
 
     @staticmethod
     def _write(conn: Connection, records: list[JwtKeyRecord]) -> None:
-        table = schema.jwt_signing_keys
-        wanted = {r.key_id: r for r in records}
-        existing = {r.key_id for r in conn.execute(select(table.c.key_id))}
-        stale = existing - wanted.keys()
-        if stale:
-            conn.execute(delete(table).where(table.c.key_id.in_(stale)))
-        for record in records:
-            values = {"active": record.active, "not_after": _datetime(record.not_after)}
-            if record.key_id in existing:
-                conn.execute(update(table).where(table.c.key_id == record.key_id).values(**values))
-            else:
-                conn.execute(insert(table).values(
-                    key_id=record.key_id, algorithm=record.algorithm, key_sealed=record.sealed_key,
-                    public_jwk=record.public_jwk, created_at=_datetime(record.created_at), **values,
-                ))
+        write_key_rows(conn, schema.jwt_signing_keys, records, lambda record: {
+            "algorithm": record.algorithm, "key_sealed": record.sealed_key, "public_jwk": record.public_jwk,
+        })

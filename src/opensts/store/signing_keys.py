@@ -9,8 +9,9 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 from collections.abc import Callable, Sequence
+from typing import Any
 
-from sqlalchemy import Connection, Engine, delete, insert, select, text, update
+from sqlalchemy import Connection, Engine, Table, delete, insert, select, text, update
 
 from opensts.store import schema
 from opensts.tokens.keyring import KeyRecord
@@ -66,22 +67,24 @@ class SigningKeyRepository:
 
     @staticmethod
     def _write(conn: Connection, records: list[KeyRecord]) -> None:
-        table = schema.signing_keys
-        wanted = {r.key_id: r for r in records}
-        existing = {r.key_id for r in conn.execute(select(table.c.key_id))}
-        stale = existing - wanted.keys()
-        if stale:
-            conn.execute(delete(table).where(table.c.key_id.in_(stale)))
-        for record in records:
-            values = {"active": record.active, "not_after": _datetime(record.not_after)}
-            if record.key_id in existing:
-                conn.execute(update(table).where(table.c.key_id == record.key_id).values(**values))
-            else:
-                conn.execute(
-                    insert(table).values(
-                        key_id=record.key_id,
-                        key_sealed=record.sealed_key,
-                        created_at=_datetime(record.created_at),
-                        **values,
-                    )
-                )
+        write_key_rows(conn, schema.signing_keys, records, lambda record: {"key_sealed": record.sealed_key})
+
+
+def write_key_rows(conn: Connection, table: Table, records: Sequence[Any], new_row: Callable[[Any], dict[str, Any]]) -> None:
+    """Make a key table's rows equal to ``records`` (each with ``key_id``, ``active``, ``not_after``
+    and ``created_at``): stale keys deleted, kept ones' state updated, new ones inserted with
+    ``new_row(record)``'s columns besides. A key's material is never rewritten. Shared by the
+    session-token key ring and the JWT signing keys (store/jwt_signing_keys.py)."""
+    wanted = {r.key_id for r in records}
+    existing = {r.key_id for r in conn.execute(select(table.c.key_id))}
+    stale = existing - wanted
+    if stale:
+        conn.execute(delete(table).where(table.c.key_id.in_(stale)))
+    for record in records:
+        values = {"active": record.active, "not_after": _datetime(record.not_after)}
+        if record.key_id in existing:
+            conn.execute(update(table).where(table.c.key_id == record.key_id).values(**values))
+        else:
+            conn.execute(insert(table).values(
+                key_id=record.key_id, created_at=_datetime(record.created_at), **new_row(record), **values
+            ))

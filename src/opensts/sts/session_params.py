@@ -103,13 +103,11 @@ def validate_session_policy(policy: str | None) -> None:
         raise MalformedPolicyDocument(str(exc)) from None
 
 
-def read_session_tags(reader: ParamReader) -> SessionTags:
-    """``Tags.member.N.Key/Value`` and ``TransitiveTagKeys.member.N``; :data:`NO_SESSION_TAGS` when
-    neither is sent. Duplicates and transitive keys are :func:`check_session_tags`'s to judge."""
-    if "Tags" not in reader.params and "TransitiveTagKeys" not in reader.params:
-        return NO_SESSION_TAGS
+def read_tags(reader: ParamReader) -> list[tuple[str, str]]:
+    """``Tags.member.N.Key/Value``: at most 50; keys 1-128 and values 0-256 characters (STS's tag
+    rules, shared by the session-issuing actions and GetWebIdentityToken)."""
     tags: list[tuple[str, str]] = []
-    for i, item in enumerate(reader.list("Tags", max_items=MAX_TAGS), start=1):
+    for i, item in enumerate(reader.list("Tags", max_items=MAX_TAGS)[:MAX_TAGS], start=1):
         key = item.get("Key") if isinstance(item, dict) else None
         value = item.get("Value") if isinstance(item, dict) else None
         if not isinstance(key, str):
@@ -121,6 +119,15 @@ def read_session_tags(reader: ParamReader) -> SessionTags:
         reader.check_tag_key(key, f"tags.{i}.member.key", pattern_when_empty=False)
         reader.check_tag_value(value, f"tags.{i}.member.value")
         tags.append((key, value))
+    return tags
+
+
+def read_session_tags(reader: ParamReader) -> SessionTags:
+    """``Tags.member.N.Key/Value`` and ``TransitiveTagKeys.member.N``; :data:`NO_SESSION_TAGS` when
+    neither is sent. Duplicates and transitive keys are :func:`check_session_tags`'s to judge."""
+    if "Tags" not in reader.params and "TransitiveTagKeys" not in reader.params:
+        return NO_SESSION_TAGS
+    tags = read_tags(reader)
     transitive: list[str] = []
     for i, key in enumerate(reader.list("TransitiveTagKeys", max_items=MAX_TAGS), start=1):
         if not isinstance(key, str):

@@ -52,11 +52,11 @@ from opensts.fields import FINGERPRINTED_SECRET_FIELD, custom, integer, one_of, 
 from opensts.identity.principal import PrincipalKind
 from opensts.params import ParamReader
 from opensts.runtime import jwt_keys
+from opensts.sts.session_params import read_tags as read_tag_list
 from opensts.tokens.jwt_keys import ALGORITHMS
 
 DEFAULT_DURATION = 300
 MAX_AUDIENCES = 10
-MAX_TAGS = 50
 MAX_PAYLOAD_BYTES = 16 * 1024
 SUBJECT_MODES = ("AWSIdentity", "OriginIdentity")
 SCOPE_PATTERN = r"[\x21\x23-\x2B\x2D-\x5B\x5D-\x7E]+( [\x21\x23-\x2B\x2D-\x5B\x5D-\x7E]+)*"
@@ -99,21 +99,8 @@ def read_audience(reader: ParamReader) -> list[str]:
 
 
 def read_tags(reader: ParamReader) -> tuple[tuple[str, str], ...]:
-    """``Tags.member.N.Key/Value``: at most 50; keys 1-128 and values 0-256 characters."""
-    tags: list[tuple[str, str]] = []
-    for i, item in enumerate(reader.list("Tags", max_items=MAX_TAGS)[:MAX_TAGS], start=1):
-        key = item.get("Key") if isinstance(item, dict) else None
-        value = item.get("Value") if isinstance(item, dict) else None
-        if not isinstance(key, str):
-            reader.fail(None, f"tags.{i}.member.key", "Member must not be null")
-            continue
-        if not isinstance(value, str):
-            reader.fail(None, f"tags.{i}.member.value", "Member must not be null")
-            continue
-        reader.check_tag_key(key, f"tags.{i}.member.key", pattern_when_empty=False)
-        reader.check_tag_value(value, f"tags.{i}.member.value")
-        tags.append((key, value))
-    return tuple(tags)
+    """``Tags.member.N.Key/Value``: STS's tag rules (session_params.read_tags), as a tuple."""
+    return tuple(read_tag_list(reader))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
