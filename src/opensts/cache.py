@@ -93,7 +93,7 @@ class Caches:
 
     __slots__ = (
         "credentials", "callers", "policy_sets", "managed_policies", "iam_lookups", "caller_policies",
-        "authorize_permissions", "oidc_providers", "saml_providers",
+        "authorize_permissions", "oidc_providers", "saml_providers", "outbound_federation",
         "session_tokens", "authorize_actions", "context_keys", "_all",
     )
 
@@ -117,6 +117,10 @@ class Caches:
         )
         # account id → (IAM version, OIDC provider records): sts/web_identity.py
         self.oidc_providers: BoundedCache[str, Any] = BoundedCache("oidc-providers", 10_000, iam_data=True)
+        # ("account", id) or ("issuer", id) → (IAM version, OutboundFederation | None): runtime.py
+        self.outbound_federation: BoundedCache[tuple[str, str], Any] = BoundedCache(
+            "outbound-federation", 10_000, iam_data=True
+        )
         # SAML provider ARN → (IAM version, SamlProvider | None): sts/saml.py
         self.saml_providers: BoundedCache[str, Any] = BoundedCache("saml-providers", 1_000, iam_data=True)
         # --- values that check themselves or depend on their key alone ----------------------

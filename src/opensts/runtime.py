@@ -45,6 +45,7 @@ from opensts.tokens.private_file import create_private_file
 
 if TYPE_CHECKING:
     from opensts.federation.oidc import JwksCache
+    from opensts.store.outbound_federation import OutboundFederation
 
 log = logging.getLogger("opensts")
 
@@ -83,6 +84,8 @@ class Runtime:
     _jwks_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     # Unsealed JWT signing keys (GetWebIdentityToken), opened on first use of each.
     _jwt_signer: JwtSigner | None = field(default=None, repr=False)
+    # The JWT signing key records as last read: (clock time read, records); see jwt_keys().
+    _jwt_keys: "tuple[float, list[JwtKeyRecord]] | None" = field(default=None, repr=False)
 
     @property
     def keyring(self) -> KeyRing:
@@ -263,16 +266,43 @@ def rotate_keyring_if_due(runtime: "Runtime") -> str | None:
     return key_id
 
 
+JWT_KEYS_REFRESH_SECONDS = 30.0
+
+
 def jwt_keys(runtime: "Runtime") -> list[JwtKeyRecord]:
-    """The JWT signing keys (blocking: one small read), created on first need, one transaction
-    across nodes. Read on every use rather than cached: every node then signs and publishes the same
-    keys the moment one rotates them (tokens/jwt_keys.py publishes new keys before they sign)."""
+    """The JWT signing keys, created on first need (one transaction across nodes), read again at
+    most every JWT_KEYS_REFRESH_SECONDS (blocking when it reads). Safe to keep that long: a new key
+    is published PUBLISH_AHEAD (10 minutes) before any node signs with it, and a retired one stays
+    published until every token it signed has expired (tokens/jwt_keys.py), so a node with a set 30 s
+    old still signs with a published key and publishes every key in use."""
+    cached = runtime._jwt_keys
+    now = runtime.clock.timestamp()  # the server's clock, which tests may move
+    if cached is not None and 0 <= now - cached[0] < JWT_KEYS_REFRESH_SECONDS:
+        return cached[1]
     records = runtime.store.jwt_signing_keys.load()
-    if {r.algorithm for r in records if r.active} >= set(JWT_ALGORITHMS):
-        return records
-    return runtime.store.jwt_signing_keys.change(
-        lambda current: missing_jwt_key_records(current, runtime.master_key, int(runtime.clock.timestamp()))
-    )
+    if not {r.algorithm for r in records if r.active} >= set(JWT_ALGORITHMS):
+        records = runtime.store.jwt_signing_keys.change(
+            lambda current: missing_jwt_key_records(current, runtime.master_key, int(runtime.clock.timestamp()))
+        )
+    runtime._jwt_keys = (now, records)
+    return records
+
+
+def outbound_federation(runtime: "Runtime", *, account_id: str | None = None,
+                        issuer_id: str | None = None) -> "OutboundFederation | None":
+    """An account's outbound identity federation state, by account or by issuer id; kept until the
+    next IAM change (enabling and disabling are IAM writes: ``runtime.caches.outbound_federation``)."""
+    key = ("account", account_id or "") if issuer_id is None else ("issuer", issuer_id)
+    cache = runtime.caches.outbound_federation
+    version = runtime.iam_version
+    entry = cache.get(key)
+    if entry is not None and entry[0] == version:
+        return entry[1]
+    generation = cache.generation
+    repository = runtime.store.outbound_federation
+    state = repository.by_issuer(issuer_id) if issuer_id is not None else repository.get(account_id or "")
+    cache.put(key, (version, state), generation)
+    return state
 
 
 def rotate_jwt_keys(runtime: "Runtime", *, only_if_due: bool = False) -> dict[str, str] | None:

@@ -291,9 +291,13 @@ def test_rotation_keeps_the_old_key_published_until_its_tokens_expire(clock: Ser
     new_kids = json.loads(out.stdout)["JwtKeyIds"]
     assert set(new_kids) == {"RS256", "ES384"} and old_kid not in new_kids.values()
 
+    # A node reads the keys again within 30 s (runtime.JWT_KEYS_REFRESH_SECONDS); new keys sign only
+    # after being published for 10 minutes, so that delay never leaves a token's key unpublished.
+    server.set_clock_offset(31)
     jwks_uri = discovery(issuer)["jwks_uri"]
     kids = {k["kid"] for k in httpx.get(jwks_uri, timeout=10).json()["keys"]}
     assert old_kid in kids and set(new_kids.values()) <= kids
+    server.set_clock_offset(0)  # tokens issued from now on carry the verifier's time
     assert verify_pyjwt(before, issuer, AUDIENCE)
     after = token_for(server, account.root)["WebIdentityToken"]
     assert verify_joserfc(after, issuer, AUDIENCE)

@@ -24,7 +24,7 @@ from opensts.federation.outbound import (
     issuer_served,
     issuer_url,
 )
-from opensts.runtime import Runtime, jwt_keys
+from opensts.runtime import Runtime, jwt_keys, outbound_federation
 from opensts.tokens.jwt_keys import published_jwks
 
 NOT_FOUND: tuple[int, dict[str, Any], str] = (404, {"error": "not found"}, "no-store")
@@ -41,7 +41,7 @@ class IssuerDocuments:
         if not ISSUER_ID_RE.match(issuer_id):  # never reaches the store
             return NOT_FOUND
         runtime = self.runtime
-        state = runtime.store.outbound_federation.by_issuer(issuer_id)
+        state = outbound_federation(runtime, issuer_id=issuer_id)
         if state is None or not issuer_served(state.enabled, state.disabled_at, runtime.clock.now()):
             return NOT_FOUND
         if document == "discovery":

@@ -51,7 +51,7 @@ from opensts.federation.outbound import AWS_CLAIMS_NAMESPACE, issuer_url
 from opensts.fields import FINGERPRINTED_SECRET_FIELD, custom, integer, one_of, text
 from opensts.identity.principal import PrincipalKind
 from opensts.params import ParamReader
-from opensts.runtime import jwt_keys
+from opensts.runtime import jwt_keys, outbound_federation
 from opensts.sts.session_params import read_tags as read_tag_list
 from opensts.tokens.jwt_keys import ALGORITHMS
 
@@ -152,7 +152,7 @@ def get_web_identity_token(ctx: ActionContext, request: GetWebIdentityTokenReque
     if request.tags:
         authorize(ctx, "sts:TagGetWebIdentityToken", "*", context=context)
 
-    state = runtime.store.outbound_federation.get(caller.account_id)
+    state = outbound_federation(runtime, account_id=caller.account_id)
     if state is None or not state.enabled:
         raise OutboundWebIdentityFederationDisabledException(
             "Outbound identity federation is not enabled for this account: enable it with "
