@@ -239,3 +239,23 @@ def test_out_of_scope_actions_say_why(server: ServerInfo, operation: str, params
     error = info.value.response["Error"]
     assert error["Code"] == "RegionDisabledException" and words in error["Message"]
     assert info.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
+
+
+def test_revoking_a_session_revokes_its_scoped_copies(server: ServerInfo) -> None:
+    """The documented revocation (a Deny on aws:TokenIssueTime before now, docs/SESSION-TOKENS.md)
+    also stops credentials scoped from the session before or after it: they carry the session's
+    own issue time, so a stolen session cannot escape its revocation through GetScopedCredentials."""
+    role_arn, session = role_session(server, allow(["iam:ListUsers"]))
+    base = creds_of(session)
+    before = creds_of(scoped(server, base, DurationSeconds=1800))
+    server.client("iam", before).list_users()
+    time.sleep(1.1)  # the revocation's cut-off must be later than the session's issue time
+    cutoff = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    revoke = {"Version": "2012-10-17", "Statement": [{"Effect": "Deny", "Action": "*", "Resource": "*",
+                                                      "Condition": {"DateLessThan": {"aws:TokenIssueTime": cutoff}}}]}
+    server.client("iam").put_role_policy(RoleName=role_arn.rsplit("/", 1)[1], PolicyName="revoke",
+                                         PolicyDocument=json.dumps(revoke))
+    for creds in (base, before):
+        assert error_of(server.client("iam", creds).list_users)["Code"] == "AccessDenied"
+    late = creds_of(scoped(server, base, DurationSeconds=1700))
+    assert error_of(server.client("iam", late).list_users)["Code"] == "AccessDenied"

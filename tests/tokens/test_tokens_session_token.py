@@ -178,6 +178,18 @@ def test_padding_reaches_the_minimum_size_and_decodes(claims, ring, min_size):
     assert decode_session_token(token, ring) == claims
 
 
+def test_padding_keeps_a_well_compressed_token_small(claims, ring):
+    """Padding follows the compressed claims: a token whose claims compress well (50 long, alike
+    session tags) grows to the minimum, not to its uncompressed size (which would pass the largest
+    token size and refuse a request that succeeds unpadded)."""
+    tags = tuple((f"k{i:03d}" + "a" * 124, "v" * 256) for i in range(50))
+    big = dataclasses.replace(claims, tags=tags, transitive_tag_keys=tuple(k for k, _ in tags))
+    plain = encode_session_token(big, ring)
+    padded = encode_session_token(big, ring, min_size=4096)
+    assert len(plain) < 4096 <= len(padded) < 4096 + 4
+    assert decode_session_token(padded, ring) == big
+
+
 @pytest.mark.parametrize("min_size", [-1, 4097, 2.5])
 def test_padding_size_out_of_range(claims, ring, min_size):
     with pytest.raises(ValueError):

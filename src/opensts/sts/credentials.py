@@ -145,17 +145,18 @@ def reissue(
     runtime: "Runtime",
     claims: SessionClaims,
     *,
-    issued_at: datetime,
     expires_at: int,
     scope_policies: tuple[str, ...],
     min_token_size: int | None = None,
 ) -> Credentials:
     """New credentials for the same session (GetScopedCredentials): a fresh key pair, every claim
-    kept, the given expiry and scope-down policies."""
+    kept, the given expiry and scope-down policies. The issue time is the session's own: a Deny on
+    ``aws:TokenIssueTime`` that revokes a session revokes every scoped copy of it too (a fresh time
+    would let a stolen session escape its revocation)."""
     access_key_id, secret_access_key = ids.new_temporary_key_pair(claims.account_id)
     new = replace(
         claims, access_key_id=access_key_id, secret_access_key=secret_access_key,
-        issued_at=min(int(issued_at.timestamp()), expires_at), expires_at=expires_at, scope_policies=scope_policies,
+        expires_at=expires_at, scope_policies=scope_policies,
     )
     token = encode_session_token(new, runtime.keyring, min_size=min_token_size or 0)
     if len(token) > MAX_SESSION_TOKEN_SIZE:

@@ -106,7 +106,7 @@ def get_scoped_credentials(ctx: ActionContext, request: GetScopedCredentialsRequ
             )
         expires_at = now + request.duration_seconds
     credentials = reissue(
-        ctx.runtime, claims, issued_at=ctx.request_time, expires_at=expires_at, scope_policies=layers,
+        ctx.runtime, claims, expires_at=expires_at, scope_policies=layers,
         min_token_size=request.minimum_session_token_size,
     )
     utilization, size = token_size_fields(credentials)

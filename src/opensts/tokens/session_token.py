@@ -312,13 +312,19 @@ def encode_session_token(claims: SessionClaims, keyring: KeyRing, *, min_size: i
     token = _seal(key, version, _deflate(compact_json.dumps(wire)))
     if len(token) >= min_size:
         return token
-    # Too short: pad, and send the payload as one stored block so that its size is exact.
+    # Too short: pad. The claims stay compressed (a non-final block, flushed to a byte boundary) and
+    # the padding follows them in a final stored block, whose size is exact: ...,"pd":"000..."}.
+    # (Sending everything stored would make a well-compressed token grow to its raw size instead.)
     # 4 * ceil(raw / 3) >= min_size  <=>  raw >= 3 * ceil(min_size / 4) - 2
     need_raw = 3 * -(-min_size // 4) - 2
-    wire["pd"] = ""
-    bare = len(compact_json.dumps(wire))  # the payload with an empty "pd"
-    wire["pd"] = "0" * max(0, need_raw - _OVERHEAD - _STORED_HEADER - bare)
-    token = _seal(key, _VERSION_BYTE_V2, stored_block(compact_json.dumps(wire)))
+    body = compact_json.dumps(wire)
+    assert body.endswith(b"}") and len(body) > 2  # an object with members: the padding goes last
+    co = zlib.compressobj(9, zlib.DEFLATED, -15, 8, zlib.Z_DEFAULT_STRATEGY, ZDICT_V1)
+    claims_part = co.compress(body[:-1]) + co.flush(zlib.Z_SYNC_FLUSH)
+    bare_tail = b',"pd":""}'
+    pad = max(0, need_raw - _OVERHEAD - len(claims_part) - _STORED_HEADER - len(bare_tail))
+    tail = b',"pd":"' + b"0" * pad + b'"}'
+    token = _seal(key, _VERSION_BYTE_V2, claims_part + stored_block(tail))
     assert len(token) >= min_size
     return token
 
