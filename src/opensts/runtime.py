@@ -16,14 +16,14 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Callable, TypeVar
 
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
 
 from opensts.access.policy_sets import PolicyCache
 from opensts.brute_force import BruteForceGuard
-from opensts.cache import Caches
+from opensts.cache import BoundedCache, Caches
 from opensts.clock import Clock
 from opensts.config import Settings
 from opensts.credentials_cache import CredentialCache
@@ -48,6 +48,7 @@ if TYPE_CHECKING:
     from opensts.store.outbound_federation import OutboundFederation
 
 log = logging.getLogger("opensts")
+T = TypeVar("T")
 
 ROOT_CREDENTIALS_FILE = "root-credentials"
 KEYRING_REFRESH_SECONDS = 30.0
@@ -86,6 +87,19 @@ class Runtime:
     _jwt_signer: JwtSigner | None = field(default=None, repr=False)
     # The JWT signing key records as last read: (clock time read, records); see jwt_keys().
     _jwt_keys: "tuple[float, list[JwtKeyRecord]] | None" = field(default=None, repr=False)
+
+    def iam_cached(self, cache: BoundedCache[Any, Any], key: Any, load: Callable[[], T]) -> T:
+        """``load()`` (blocking: it reads IAM data), remembered in ``cache`` under ``key`` until the
+        next IAM change: the entry is stamped with the IAM version it was read under, and a value
+        read before a ``clear()`` (an IAM change as it commits) is not kept (the generation)."""
+        version = self.iam_version
+        entry = cache.get(key)
+        if entry is not None and entry[0] == version:
+            return entry[1]
+        generation = cache.generation
+        value = load()
+        cache.put(key, (version, value), generation)
+        return value
 
     @property
     def keyring(self) -> KeyRing:
@@ -292,17 +306,12 @@ def outbound_federation(runtime: "Runtime", *, account_id: str | None = None,
                         issuer_id: str | None = None) -> "OutboundFederation | None":
     """An account's outbound identity federation state, by account or by issuer id; kept until the
     next IAM change (enabling and disabling are IAM writes: ``runtime.caches.outbound_federation``)."""
-    key = ("account", account_id or "") if issuer_id is None else ("issuer", issuer_id)
-    cache = runtime.caches.outbound_federation
-    version = runtime.iam_version
-    entry = cache.get(key)
-    if entry is not None and entry[0] == version:
-        return entry[1]
-    generation = cache.generation
     repository = runtime.store.outbound_federation
-    state = repository.by_issuer(issuer_id) if issuer_id is not None else repository.get(account_id or "")
-    cache.put(key, (version, state), generation)
-    return state
+    if issuer_id is not None:
+        return runtime.iam_cached(runtime.caches.outbound_federation, ("issuer", issuer_id),
+                                  lambda: repository.by_issuer(issuer_id))
+    account = account_id or ""
+    return runtime.iam_cached(runtime.caches.outbound_federation, ("account", account), lambda: repository.get(account))
 
 
 def rotate_jwt_keys(runtime: "Runtime", *, only_if_due: bool = False) -> dict[str, str] | None:

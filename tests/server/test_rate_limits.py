@@ -94,6 +94,14 @@ def test_presigned_urls_are_limited_per_address(limited: ServerInfo) -> None:
     assert fetch("203.0.113.41") == 200
 
 
+def test_issuer_pages_are_limited_per_address(limited: ServerInfo) -> None:
+    """The OIDC issuer pages are unauthenticated: the unauthenticated limit applies (429 over it)."""
+    url = limited.url + "/oidc/" + "a" * 26 + "/.well-known/jwks.json"  # well-formed, no such issuer
+    statuses = [httpx.get(url, headers={"X-Forwarded-For": "203.0.113.50"}, timeout=10).status_code for _ in range(4)]
+    assert statuses == [404, 404, 404, 429]
+    assert httpx.get(url, headers={"X-Forwarded-For": "203.0.113.51"}, timeout=10).status_code == 404
+
+
 def test_authorize_callers_are_limited_per_key(limited: ServerInfo) -> None:
     _, service = make_user(limited, {"Version": "2012-10-17", "Statement": [
         {"Effect": "Allow", "Action": "opensts:Authorize", "Resource": "*"}]})

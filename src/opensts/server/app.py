@@ -31,6 +31,7 @@ from starlette.types import Message, Receive, Scope, Send
 from opensts.audit.streams import open_audit_trail
 from opensts.audit.trail import AuditTrail
 from opensts.config import Settings
+from opensts.errors import Throttling
 from opensts.runtime import Runtime, open_runtime
 from opensts.server import background, metrics
 from opensts.server.access_log import log_request, peer
@@ -123,6 +124,13 @@ def create_app(runtime: Runtime | None = None, settings: Settings | None = None)
     def issuer_endpoint(document: str) -> Any:
         async def endpoint(request: Request) -> Response:
             assert endpoints.issuer is not None
+            limits = endpoints.query.limits if endpoints.query is not None else None
+            if limits is not None:  # unauthenticated, and a page may cost a store read
+                try:
+                    limits.admit_unauthenticated(request.client.host if request.client else None)
+                except Throttling:
+                    return JSONResponse({"error": "Throttling", "message": "Rate exceeded"}, 429,
+                                        headers={"Retry-After": "1", "Cache-Control": "no-store"})
             status, body, cache = await run_in_threadpool(
                 endpoints.issuer.answer, request.path_params["issuer_id"], document
             )

@@ -117,23 +117,18 @@ class SamlProvider:
 
 def load_provider(runtime: "Runtime", arn: str) -> SamlProvider | None:
     """The provider and its parsed metadata; cached until the next IAM change (``runtime.caches``)."""
-    cache = runtime.caches.saml_providers
-    version = runtime.iam_version
-    entry = cache.get(arn)
-    if entry is not None and entry[0] == version:
-        return entry[1]
-    generation = cache.generation
+    return runtime.iam_cached(runtime.caches.saml_providers, arn, lambda: _read_provider(runtime, arn))
+
+
+def _read_provider(runtime: "Runtime", arn: str) -> SamlProvider | None:
     record = runtime.store.providers.get_saml(arn)
-    provider: SamlProvider | None = None
-    if record is not None:
-        try:
-            metadata = parse_idp_metadata(record.metadata_document)
-        except MetadataError:
-            metadata = None  # validated on write; a stricter parser may refuse it later
-        if metadata is not None:
-            provider = SamlProvider(record.arn, record.account_id, record.name, metadata, record.valid_until)
-    cache.put(arn, (version, provider), generation)
-    return provider
+    if record is None:
+        return None
+    try:
+        metadata = parse_idp_metadata(record.metadata_document)
+    except MetadataError:
+        return None  # validated on write; a stricter parser may refuse it later
+    return SamlProvider(record.arn, record.account_id, record.name, metadata, record.valid_until)
 
 
 def endpoints(runtime: "Runtime") -> SamlEndpoints:

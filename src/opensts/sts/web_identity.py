@@ -101,15 +101,8 @@ class AssumeRoleWithWebIdentityResult:
 def find_provider(runtime: Runtime, account_id: str, issuer: str) -> OidcProviderRecord | None:
     """The account's OIDC provider for ``issuer``; the account's providers are cached until the next
     IAM change (``runtime.caches.oidc_providers``)."""
-    cache = runtime.caches.oidc_providers
-    version = runtime.iam_version
-    entry = cache.get(account_id)
-    if entry is not None and entry[0] == version:
-        records = entry[1]
-    else:
-        generation = cache.generation
-        records = tuple(runtime.store.providers.list_oidc(account_id))
-        cache.put(account_id, (version, records), generation)
+    records = runtime.iam_cached(runtime.caches.oidc_providers, account_id,
+                                 lambda: tuple(runtime.store.providers.list_oidc(account_id)))
     for record in records:
         if oidc.issuer_matches(issuer, record.url):
             return record
