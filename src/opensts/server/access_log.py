@@ -104,12 +104,6 @@ def clean(value: str | None, limit: int = SHORT) -> str:
     return "".join(out)
 
 
-def peer(scope: Scope) -> str | None:
-    """The client's address: the TCP peer's, or the one trusted proxies named (already in the scope)."""
-    client = scope.get("client")
-    return client[0] if client else None
-
-
 def log_request(
     request_id: str,
     client: str | None,

@@ -34,7 +34,8 @@ from opensts.config import Settings
 from opensts.errors import Throttling
 from opensts.runtime import Runtime, open_runtime
 from opensts.server import background, metrics
-from opensts.server.access_log import log_request, peer
+from opensts.server.access_log import log_request
+from opensts.server.forwarded import client_address
 from opensts.server.authorize_endpoint import AuthorizeEndpoint
 from opensts.server.forwarded import TrustedProxies
 from opensts.server.oidc_issuer import DISCOVERY_ROUTE, JWKS_ROUTE, IssuerDocuments
@@ -206,7 +207,7 @@ async def _logged(app: Starlette, scope: Scope, receive: Receive, send: Send) ->
         await app(scope, receive, counting_send)
     finally:
         log_request(
-            next_request_id(), peer(scope), "-", scope["path"], None, None, answer[0], None,
+            next_request_id(), client_address(scope), "-", scope["path"], None, None, answer[0], None,
             time.perf_counter() - started, answer[1],
         )
 

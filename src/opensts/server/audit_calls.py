@@ -11,6 +11,7 @@ from opensts.audit.record import ApiCall
 from opensts.identity.principal import Caller
 from opensts.runtime import Runtime
 from opensts.server.auth import authenticate
+from opensts.server.forwarded import client_address
 from opensts.server.sigv4 import HttpRequest, SignatureInfo
 
 
@@ -18,14 +19,13 @@ def new_call(
     service: str, action: str, read_only: bool, http_request: HttpRequest, scope: Scope, request_id: str, now: datetime
 ) -> ApiCall:
     headers = http_request.lower_headers
-    client = scope.get("client")
     return ApiCall(
         event_time=now,
         request_id=request_id,
         service=service,
         action=action,
         read_only=read_only,
-        source_ip=client[0] if client else None,
+        source_ip=client_address(scope),
         user_agent=(headers.get("user-agent") or "")[:1024] or None,
         region="us-east-1",
         host=(headers.get("host") or "")[:256] or None,

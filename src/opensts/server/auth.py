@@ -21,6 +21,7 @@ from opensts.errors import ExpiredToken, InvalidClientTokenId, SignatureDoesNotM
 from opensts.identity import arn
 from opensts.identity.principal import Caller, PrincipalKind
 from opensts.runtime import Runtime
+from opensts.server.forwarded import client_address
 from opensts.server.sigv4 import HttpRequest, SignatureInfo, verify_signature
 from opensts.store.records import Credential
 from opensts.tokens.errors import InvalidSessionToken
@@ -167,13 +168,12 @@ def action_context(
     runtime: Runtime, caller: Caller | None, now: datetime, request_id: str, scope: Scope, region: str
 ) -> ActionContext:
     """The context an action runs with: who called, when, from where (the edge's view of the request)."""
-    client = scope.get("client")
     return ActionContext(
         runtime=runtime,
         caller=caller,
         request_time=now,
         request_id=request_id,
-        source_ip=client[0] if client else None,
+        source_ip=client_address(scope),
         region=region,
         secure_transport=scope.get("scheme") == "https",
     )

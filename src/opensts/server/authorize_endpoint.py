@@ -58,7 +58,8 @@ from opensts.policy import Policy, parse_policy
 from opensts.policy.errors import PolicyValidationError
 from opensts.runtime import Runtime
 from opensts.server import metrics
-from opensts.server.access_log import log_request, peer
+from opensts.server.access_log import log_request
+from opensts.server.forwarded import client_address
 from opensts.server.auth import authenticate
 from opensts.server.throttle import RateLimits
 from opensts.server.concurrency import cache_first
@@ -344,7 +345,7 @@ class AuthorizeEndpoint:
         elapsed = time.perf_counter() - started
         metrics.observe(SIGNING_SERVICE, "Authorize", outcome, elapsed)
         log_request(
-            request_id, peer(scope), SIGNING_SERVICE, asked.action, asked.caller, asked.key_id, status, error_code,
+            request_id, client_address(scope), SIGNING_SERVICE, asked.action, asked.caller, asked.key_id, status, error_code,
             elapsed, len(body), ("Deny" if error_code is not None else outcome) if status == 200 else None,
             authorize=True,
         )
@@ -360,8 +361,7 @@ class AuthorizeEndpoint:
         except AwsError as error:  # body too large, or incomplete
             raise HttpProblem(413 if isinstance(error, BodyTooLarge) else 400, error.code, error.message) from None
         now = runtime.clock.now()
-        client = scope.get("client")
-        source_ip = client[0] if client else None
+        source_ip = client_address(scope)
         # 1. The outer call: signed for "opensts", by a principal allowed opensts:Authorize.
         try:
             outer_info = parse_signature(http_request, services=(SIGNING_SERVICE,))

@@ -45,7 +45,8 @@ from opensts.errors import AwsError, InternalFailure
 from opensts.identity.principal import Caller
 from opensts.runtime import Runtime
 from opensts.server import metrics
-from opensts.server.access_log import log_request, peer
+from opensts.server.access_log import log_request
+from opensts.server.forwarded import client_address
 from opensts.server.audit_calls import authenticate_recorded, new_call
 from opensts.server.throttle import RateLimits
 from opensts.server.auth import action_context
@@ -96,9 +97,8 @@ class CloudTrailApi:
             signature = parse_signature(http_request, services=(SERVICE,))
             if self.limits is not None:
                 self.limits.admit(signature, scope)
-            client = scope.get("client")
             caller = await authenticate_recorded(
-                self.runtime, http_request, signature, now, call, client[0] if client else None
+                self.runtime, http_request, signature, now, call, client_address(scope)
             )
             if self.limits is not None:
                 self.limits.admit_key(caller.access_key_id)
@@ -123,7 +123,7 @@ class CloudTrailApi:
         elapsed = time.perf_counter() - started
         metrics.observe(SERVICE, operation, outcome, elapsed)
         log_request(
-            request_id, peer(scope), SERVICE, operation, caller,
+            request_id, client_address(scope), SERVICE, operation, caller,
             signature.access_key_id if signature is not None else None, status, error_code, elapsed, len(body),
         )
 

@@ -34,12 +34,21 @@ import ipaddress
 from collections.abc import Callable, Iterable, MutableMapping
 from typing import Any
 
+from starlette.types import Scope
+
 from opensts.cache import BoundedCache
 
 MAX_HOPS = 32
 HEADER_KINDS = ("x-forwarded-for", "forwarded")
 _SCHEMES = ("http", "https")
 _IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def client_address(scope: Scope) -> str | None:
+    """The request's client address: the TCP peer's, or the one trusted proxies named (applied to
+    the scope before any endpoint sees it: :meth:`TrustedProxies.apply`)."""
+    client = scope.get("client")
+    return client[0] if client else None
 
 
 def parse_address(text: str) -> str | None:

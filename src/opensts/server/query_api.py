@@ -43,7 +43,8 @@ from opensts.errors import (
 from opensts.identity.principal import Caller
 from opensts.runtime import Runtime
 from opensts.server import metrics
-from opensts.server.access_log import log_request, peer
+from opensts.server.access_log import log_request
+from opensts.server.forwarded import client_address
 from opensts.server.audit_calls import authenticate_recorded, new_call
 from opensts.server.auth import action_context
 from opensts.server.cloudtrail_api import CloudTrailApi
@@ -136,7 +137,7 @@ class QueryApi:
         elapsed = time.perf_counter() - started
         metrics.observe(service, action_name, outcome, elapsed)
         log_request(
-            request_id, peer(scope), service, action_name, caller,
+            request_id, client_address(scope), service, action_name, caller,
             signature.access_key_id if signature is not None else None, status, error_code, elapsed, len(body),
         )
 
@@ -160,9 +161,8 @@ class QueryApi:
     ) -> tuple[Caller | None, str]:
         """(who signed the request, or None for an action that needs no signature; the region)."""
         if signature is not None:
-            client = scope.get("client")
             caller = await authenticate_recorded(
-                self.runtime, http_request, signature, now, call, client[0] if client else None
+                self.runtime, http_request, signature, now, call, client_address(scope)
             )
             return caller, signature.region
         if not spec.unsigned:

@@ -40,6 +40,7 @@ from starlette.types import Scope
 from opensts.cache import BoundedCache
 from opensts.config import Settings
 from opensts.errors import Throttling
+from opensts.server.forwarded import client_address
 from opensts.server.sigv4 import SignatureInfo
 
 MAX_BUCKETS = 100_000  # per limit
@@ -108,8 +109,7 @@ class RateLimits:
         against the source limit, unsigned ones and presigned URLs against the unauthenticated one.
         The key id is charged only once its signature verifies (:meth:`admit_key`): a request with a
         bad signature must not spend the real key's tokens."""
-        client = scope.get("client")
-        address = client[0] if client else None
+        address = client_address(scope)
         if signature is None or signature.presigned:
             self.admit_unauthenticated(address)
         if signature is not None:
