@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+import sqlite3
+import time
 from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, TypeVar
@@ -103,8 +105,29 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     # Autocommit mode at the driver level: SQLAlchemy's "begin" listener issues BEGIN itself.
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute(f"PRAGMA busy_timeout={_SQLITE_BUSY_TIMEOUT_MS}")
+    _use_wal(cursor)
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()
+
+
+_SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+
+def _use_wal(cursor: sqlite3.Cursor) -> None:
+    """Put the database in WAL mode, once (the mode is stored in the file).
+
+    Switching a new database to WAL needs an exclusive lock, and SQLite answers "database is
+    locked" at once instead of calling the busy handler: two nodes first-starting on one empty
+    file would see it. So retry, for as long as the busy timeout, with a short sleep between."""
+    deadline = time.monotonic() + _SQLITE_BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            if cursor.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
