@@ -32,9 +32,6 @@ def test_role_side_and_account_entities_are_empty(server: ServerInfo, iam) -> No
     role = random_name("role")
     trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": server.account_id}, "Action": "sts:AssumeRole"}]}
     iam.create_role(RoleName=role, AssumeRolePolicyDocument=json.dumps(trust))
-    assert iam.list_instance_profiles_for_role(RoleName=role)["InstanceProfiles"] == []
-    assert iam.list_instance_profiles()["InstanceProfiles"] == []
-    assert code_of(lambda: iam.list_instance_profiles_for_role(RoleName="no-such-role")) == "NoSuchEntity"
     assert iam.list_account_aliases()["AccountAliases"] == []
     assert code_of(iam.get_account_password_policy) == "NoSuchEntity"
     # A Terraform-style destroy of the role goes through.
@@ -44,5 +41,5 @@ def test_role_side_and_account_entities_are_empty(server: ServerInfo, iam) -> No
 def test_reads_are_authorized(server: ServerInfo) -> None:
     name, creds = make_user(server)
     weak = server.client("iam", creds)
-    assert code_of(lambda: weak.list_instance_profiles()) == "AccessDenied"
+    assert code_of(lambda: weak.list_account_aliases()) == "AccessDenied"
     assert code_of(lambda: weak.get_login_profile(UserName=name)) == "AccessDenied"

@@ -15,7 +15,7 @@ import pytest
 from opensts.api import load_actions
 from opensts.errors import ValidationError
 from opensts.fields import REDACTED, redacted, request_decoder
-from opensts.iam import absent_entities, access_keys, groups, inline_policies
+from opensts.iam import absent_entities, access_keys, groups, inline_policies, instance_profiles
 from opensts.server.xml import success_body
 
 MODULES = (groups, access_keys, inline_policies, absent_entities)
@@ -141,8 +141,8 @@ def test_inline_policy_request_failures() -> None:
 def test_absent_entity_requests() -> None:
     got = decode(absent_entities.ListServiceSpecificCredentialsRequest, {"ServiceName": "codecommit.amazonaws.com"})
     assert (got.user_name, got.service_name, got.all_users, got.max_items) == (None, "codecommit.amazonaws.com", None, 100)
-    assert decode(absent_entities.ListInstanceProfilesRequest, {}).path_prefix == "/"
-    assert failure(absent_entities.ListInstanceProfilesForRoleRequest, {"MaxItems": "0"}) == (
+    assert decode(instance_profiles.ListInstanceProfilesRequest, {}).path_prefix == "/"
+    assert failure(instance_profiles.ListInstanceProfilesForRoleRequest, {"MaxItems": "0"}) == (
         "2 validation errors detected: "
         "Value null at 'roleName' failed to satisfy constraint: Member must not be null; "
         "Value '0' at 'maxItems' failed to satisfy constraint: Member must have value greater than or equal to 1"

@@ -1,5 +1,5 @@
-"""IAM entities OpenSTS does not have: instance profiles, console passwords, signing certificates,
-SSH keys, service-specific credentials, account aliases, password policies.
+"""IAM entities OpenSTS does not have: console passwords, signing certificates, SSH keys,
+service-specific credentials, account aliases, password policies.
 
 Tools that manage users and roles (Terraform's AWS provider among them) read or clean these up
 before deleting a user or role; an InvalidAction there would fail the whole operation. So the
@@ -20,24 +20,10 @@ from opensts.errors import NoSuchEntity
 from opensts.fields import NoParameters, text
 from opensts.iam import fields
 from opensts.iam.common import authorize_iam, caller_account, resource_arn
-from opensts.iam.entities import authorized_role, authorized_user
+from opensts.iam.entities import authorized_user
 
 
-# --- Requests (botocore: ListInstanceProfilesForRoleRequest, ...) and results ------------------------
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ListInstanceProfilesForRoleRequest:
-    role_name: str = fields.role_name()
-    marker: str | None = fields.marker()
-    max_items: int = fields.max_items()
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ListInstanceProfilesRequest:
-    path_prefix: str = fields.path_prefix()
-    marker: str | None = fields.marker()
-    max_items: int = fields.max_items()
-
-
+# --- Requests (botocore: GetLoginProfileRequest, ...) and results ------------------------
 @dataclass(frozen=True, slots=True, kw_only=True)
 class LoginProfileRequest:
     """GetLoginProfile, DeleteLoginProfile."""
@@ -69,12 +55,6 @@ class ListServiceSpecificCredentialsRequest:
 class ListAccountAliasesRequest:
     marker: str | None = fields.marker()
     max_items: int = fields.max_items()
-
-
-@dataclass(frozen=True, slots=True)
-class ListInstanceProfilesResult:
-    instance_profiles: list[Any] = field(default_factory=list)
-    is_truncated: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,21 +90,6 @@ def _authorize_user_scope(ctx: ActionContext, action_name: str, name: str | None
         authorized_user(ctx, action_name, ctx.caller.user_name)
     else:
         authorize_iam(ctx, action_name, resource_arn(caller_account(ctx), "user", ""))
-
-
-@action("iam", "ListInstanceProfilesForRole", request=ListInstanceProfilesForRoleRequest)
-def list_instance_profiles_for_role(
-    ctx: ActionContext, request: ListInstanceProfilesForRoleRequest
-) -> ListInstanceProfilesResult:
-    authorized_role(ctx, "ListInstanceProfilesForRole", request.role_name)
-    return ListInstanceProfilesResult()
-
-
-@action("iam", "ListInstanceProfiles", request=ListInstanceProfilesRequest)
-def list_instance_profiles(ctx: ActionContext, request: ListInstanceProfilesRequest) -> ListInstanceProfilesResult:
-    resource = resource_arn(caller_account(ctx), "instance-profile", "", request.path_prefix)
-    authorize_iam(ctx, "ListInstanceProfiles", resource)
-    return ListInstanceProfilesResult()
 
 
 def _no_login_profile(ctx: ActionContext, action_name: str, name: str) -> None:

@@ -5,10 +5,11 @@ https://docs.aws.amazon.com/IAM/latest/APIReference/API_GetAccountSummary.html a
 https://docs.aws.amazon.com/IAM/latest/APIReference/API_GetAccountAuthorizationDetails.html.
 Both are authorized on ``*``: AWS defines no resource for them.
 
-Deviations from AWS, because OpenSTS has no such things: the summary counts no instance profiles,
-server certificates, signing certificates or root password/MFA; the details list no instance
-profiles and no AWS managed policies (``AWSManagedPolicy`` is accepted as a filter and selects
-nothing).
+Deviations from AWS, because OpenSTS has no such things: the summary counts no server
+certificates, signing certificates or root password/MFA; the details list no AWS managed policies
+(``AWSManagedPolicy`` is accepted as a filter and selects nothing). Each role's
+``InstanceProfileList`` holds the instance profiles the role is in, each with its ``Roles`` (that
+role) and without tags.
 """
 
 from __future__ import annotations
@@ -21,12 +22,16 @@ from opensts.actions import ActionContext, action
 from opensts.fields import NoParameters, custom
 from opensts.iam import fields
 from opensts.iam.common import authorize_iam, caller_account, encode_policy_document
+from opensts.iam.instance_profiles import InstanceProfile, instance_profile_shape
 from opensts.iam.pagination import paginate
+from opensts.iam.roles import role_shape
 from opensts.iam.shapes import AttachedPolicy, PermissionsBoundary, PolicyVersion, RoleLastUsed, boundary_shape
 from opensts.iam.tagging import Tag
 from opensts.identity import arn as arns
 from opensts.params import ParamReader
+from opensts.store.iam_instance_profiles import profile_record
 from opensts.store.iam_reports import EntityReport, PolicyReport
+from opensts.store.iam_roles import role_record
 
 ENTITY_FILTERS = ("User", "Role", "Group", "LocalManagedPolicy", "AWSManagedPolicy")
 
@@ -115,7 +120,7 @@ class RoleDetail:
     arn: str
     create_date: datetime
     assume_role_policy_document: str
-    instance_profile_list: list[Any]
+    instance_profile_list: list[InstanceProfile]
     role_policy_list: list[PolicyDetail]
     attached_managed_policies: list[AttachedPolicy]
     permissions_boundary: PermissionsBoundary | None
@@ -166,7 +171,7 @@ def account_summary(ctx: ActionContext, account: str) -> dict[str, int]:
         "AccountPasswordPresent": 0,
         "AccountSigningCertificatesPresent": 0,
         "ServerCertificates": 0,
-        "InstanceProfiles": 0,
+        "InstanceProfiles": counts.instance_profiles,
         "GlobalEndpointTokenVersion": 1,
         **QUOTAS,
     }
@@ -207,9 +212,13 @@ def _group_detail(account: str, report: EntityReport) -> GroupDetail:
 
 def _role_detail(account: str, report: EntityReport) -> RoleDetail:
     r = report.row
+    # The profiles that hold this role hold only it (one role per profile).
+    role = role_shape(role_record(r), full=False)
+    profiles = [instance_profile_shape(profile_record(p), [role]) for p in report.instance_profiles]
     return RoleDetail(
         r.path, r.name, r.role_id, arns.role_arn(account, r.name, r.path), r.created_at,
-        encode_policy_document(r.assume_role_policy), [], _policy_list(report.inline), _attached_list(report.attached),
+        encode_policy_document(r.assume_role_policy), profiles, _policy_list(report.inline),
+        _attached_list(report.attached),
         boundary_shape(r.permissions_boundary_arn), [Tag(k, v) for k, v in report.tags],
         RoleLastUsed(r.last_used_at, r.last_used_region),
     )

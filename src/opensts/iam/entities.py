@@ -26,13 +26,14 @@ from opensts.store.iam_users import UserRecord
 
 NON_USER_CREDENTIALS = "Must specify userName when calling with non-User credentials"
 
-# DeleteUser/DeleteGroup refusals, by what still hangs on the entity.
+# DeleteUser/DeleteGroup/DeleteRole/DeleteInstanceProfile refusals, by what still hangs on the entity.
 DELETE_CONFLICT_MESSAGES = {
     "access_keys": "Cannot delete entity, must delete access keys first.",
     "policies": "Cannot delete entity, must delete policies first.",
     "attached_policies": "Cannot delete entity, must detach all policies first.",
     "mfa_devices": "Cannot delete entity, must delete MFA device first.",
     "groups": "Cannot delete entity, must remove users from group first.",
+    "instance_profiles": "Cannot delete entity, must remove roles from instance profile first.",
 }
 
 

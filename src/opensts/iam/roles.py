@@ -33,7 +33,7 @@ from opensts.iam.common import (
     resource_arn,
     validate_policy_document,
 )
-from opensts.iam.entities import authorized_role, check_boundary, no_such_role
+from opensts.iam.entities import DELETE_CONFLICT_MESSAGES, authorized_role, check_boundary, no_such_role
 from opensts.iam.pagination import paginate
 from opensts.iam.shapes import PermissionsBoundary, RoleLastUsed, boundary_shape
 from opensts.iam.tagging import ListTagsResult, Tag, add_tags, pairs, tag_context, tags_page, untag_context
@@ -288,6 +288,8 @@ def delete_role(ctx: ActionContext, request: RoleNameRequest) -> None:
     outcome = ctx.runtime.store.roles.delete(role.account_id, role.name)
     if outcome == "missing":
         raise no_such_role(request.role_name)
+    if outcome == "instance_profiles":
+        raise DeleteConflict(DELETE_CONFLICT_MESSAGES["instance_profiles"])
     if outcome == "attached":
         raise DeleteConflict("Cannot delete entity, must detach all policies first.")
     if outcome == "inline":

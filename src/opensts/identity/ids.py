@@ -5,7 +5,7 @@ base32 characters (10 bytes); bits 46..7 of the first six bytes hold the account
 not document the layout; GetAccessKeyInfo reads it:
 https://docs.aws.amazon.com/STS/latest/APIReference/API_GetAccessKeyInfo.html). We generate ours
 the same way so GetAccessKeyInfo answers without a lookup. The other unique ids (user,
-role, policy, group) are opaque: prefix + 17 random base32 characters, as AWS's are.
+role, policy, group, instance profile) are opaque: prefix + 17 random base32 characters, as AWS's are.
 """
 
 from __future__ import annotations
@@ -85,7 +85,7 @@ def new_temporary_key_pair(account_id: str) -> tuple[str, str]:
 
 
 def new_unique_id(prefix: str) -> str:
-    """A unique id such as AIDA…, AROA…, ANPA…, AGPA…: prefix + 17 random base32 characters."""
+    """A unique id such as AIDA…, AROA…, ANPA…, AGPA…, AIPA…: prefix + 17 random base32 characters."""
     return prefix + "".join(secrets.choice(_BASE32_ALPHABET) for _ in range(17))
 
 
@@ -103,3 +103,7 @@ def new_policy_id() -> str:
 
 def new_group_id() -> str:
     return new_unique_id("AGPA")
+
+
+def new_instance_profile_id() -> str:
+    return new_unique_id("AIPA")

@@ -13,6 +13,7 @@ from opensts.store.iam_mfa import MfaRepository
 from opensts.store.iam_providers import ProviderRepository
 from opensts.store.iam_reports import AccountReportRepository
 from opensts.store.iam_groups import GroupRepository
+from opensts.store.iam_instance_profiles import InstanceProfileRepository
 from opensts.store.iam_policies import InlinePolicyRepository, ManagedPolicyRepository
 from opensts.store.iam_roles import RoleRepository
 from opensts.store.iam_users import UserRepository
@@ -55,6 +56,7 @@ class Store:
         self.access_key_use = UsageRecorder(self.access_keys.record_last_used, "access-key-last-used")
         self.roles = RoleRepository(iam)
         self.role_use = UsageRecorder(self.roles.record_uses, "role-last-used")
+        self.instance_profiles = InstanceProfileRepository(iam)
         self.inline_policies = InlinePolicyRepository(iam)
         self.managed_policies = ManagedPolicyRepository(iam)
         self.outbound_federation = OutboundFederationRepository(iam, self.engine)

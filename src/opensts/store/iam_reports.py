@@ -38,18 +38,21 @@ class AccountCounts:
     mfa_devices_in_use: int
     providers: int
     root_access_keys: int
+    instance_profiles: int = 0
 
 
 @dataclass(frozen=True, slots=True)
 class EntityReport:
     """A user, group or role with its inline policies (name, document), attached policies (name,
-    ARN), tags (key, value) and, for users, its groups. ``row`` is the entity's table row."""
+    ARN), tags (key, value), for users its groups, and for roles the instance profiles that hold
+    them (``instance_profiles`` rows). ``row`` is the entity's table row."""
 
     row: Any
     inline: Pairs = field(default_factory=list)
     attached: Pairs = field(default_factory=list)
     tags: Pairs = field(default_factory=list)
     groups: list[str] = field(default_factory=list)
+    instance_profiles: list[Any] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +107,7 @@ class AccountReportRepository:
                 root_access_keys=_count(
                     conn, s.access_keys, s.access_keys.c.account_id == account, s.access_keys.c.user_id.is_(None)
                 ),
+                instance_profiles=_count(conn, s.instance_profiles, s.instance_profiles.c.account_id == account),
             )
 
     def page_keys(self, account: str, kinds: set[str]) -> list[tuple[str, str]]:
@@ -157,7 +161,19 @@ class AccountReportRepository:
             rows = conn.execute(select(roles).where(roles.c.role_id.in_(ids)).order_by(roles.c.name_key)).all()
             inline, attached = _inline(conn, "role", ids), _attached(conn, "role", ids)
             tags = read_tags_of(conn, ROLE, ids)
-        return [EntityReport(r, inline[r.role_id], attached[r.role_id], tags[r.role_id]) for r in rows]
+            profiles: dict[str, list[Any]] = {i: [] for i in ids}
+            ip, links = schema.instance_profiles, schema.instance_profile_roles
+            for p in conn.execute(
+                select(links.c.role_id, ip)
+                .select_from(links.join(ip, links.c.instance_profile_id == ip.c.instance_profile_id))
+                .where(links.c.role_id.in_(ids))
+                .order_by(ip.c.name_key)
+            ).all():
+                profiles[p.role_id].append(p)
+        return [
+            EntityReport(r, inline[r.role_id], attached[r.role_id], tags[r.role_id], instance_profiles=profiles[r.role_id])
+            for r in rows
+        ]
 
     def policies(self, ids: list[str]) -> list[PolicyReport]:
         if not ids:

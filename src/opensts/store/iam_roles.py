@@ -49,6 +49,11 @@ def _role(row: Any) -> RoleRecord:
     )
 
 
+def role_record(row: Any) -> RoleRecord:
+    """The record of a ``roles`` row read elsewhere (account reports, instance profiles)."""
+    return _role(row)
+
+
 class RoleRepository:
     def __init__(self, engine: CountedWrites) -> None:
         self._engine = engine
@@ -171,7 +176,8 @@ class RoleRepository:
             entity_tags.untag_entity(conn, ROLE_TAG_TYPE, role_id, keys)
 
     def delete(self, account_id: str, name: str) -> str:
-        """Delete the role: "deleted", "missing", "attached" (managed policies) or "inline"."""
+        """Delete the role: "deleted", "missing", "instance_profiles" (in a profile), "attached"
+        (managed policies) or "inline"."""
         roles = schema.roles
         with self._engine.begin() as conn:
             row = conn.execute(
@@ -182,6 +188,9 @@ class RoleRepository:
             if row is None:
                 return "missing"
             role_id = row.role_id
+            profiles = schema.instance_profile_roles
+            if conn.execute(select(profiles.c.role_id).where(profiles.c.role_id == role_id).limit(1)).first():
+                return "instance_profiles"
             att, inl = schema.policy_attachments, schema.inline_policies
             attached = conn.execute(
                 select(func.count()).select_from(att).where(att.c.entity_type == "role", att.c.entity_id == role_id)

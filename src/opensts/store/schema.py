@@ -353,3 +353,31 @@ jwt_signing_keys = Table(
     Column("active", Boolean, nullable=False),
     Column("not_after", UtcDateTime),
 )
+
+# --- IAM instance profiles (migration 0008) -------------------------------------------------------
+# Names are unique per account case-insensitively, as for roles. Tags live in ``tags`` under
+# entity type ``instance_profile``.
+instance_profiles = Table(
+    "instance_profiles",
+    metadata,
+    Column("instance_profile_id", String(32), primary_key=True),
+    Column("account_id", String(12), ForeignKey("accounts.account_id"), nullable=False),
+    Column("name", String(128), nullable=False),
+    Column("name_key", String(128), nullable=False),
+    Column("path", String(512), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    UniqueConstraint("account_id", "name_key", name="uq_instance_profiles_account_name"),
+)
+
+# The role of each instance profile. The profile id alone is the key: AWS allows one role per
+# profile, and the key keeps two concurrent AddRoleToInstanceProfile calls from both succeeding.
+# No cascade from roles: DeleteRole refuses while a role is in a profile (DeleteConflict).
+instance_profile_roles = Table(
+    "instance_profile_roles",
+    metadata,
+    Column(
+        "instance_profile_id", String(32), ForeignKey("instance_profiles.instance_profile_id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("role_id", String(32), ForeignKey("roles.role_id"), nullable=False, index=True),
+)
