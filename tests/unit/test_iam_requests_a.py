@@ -18,7 +18,7 @@ from opensts.fields import REDACTED, redacted, request_decoder
 from opensts.iam import absent_entities, access_keys, groups, inline_policies, instance_profiles
 from opensts.server.xml import success_body
 
-MODULES = (groups, access_keys, inline_policies, absent_entities)
+MODULES = (groups, access_keys, inline_policies, absent_entities, instance_profiles)
 
 
 def decode(request_type, params):  # type: ignore[no-untyped-def]
@@ -33,7 +33,7 @@ def failure(request_type, params) -> str:  # type: ignore[no-untyped-def]
 
 def test_every_action_is_typed_and_declares_its_writes() -> None:
     mine = {key: spec for key, spec in load_actions().items() if spec.function.__module__ in {m.__name__ for m in MODULES}}
-    assert len(mine) == 34
+    assert len(mine) == 42
     assert all(spec.request_type is not type(None) for spec in mine.values())
     writes = {name for (_, name), spec in mine.items() if spec.writes}
     assert writes == {
@@ -41,6 +41,8 @@ def test_every_action_is_typed_and_declares_its_writes() -> None:
         "CreateAccessKey", "UpdateAccessKey", "DeleteAccessKey",
         "PutUserPolicy", "DeleteUserPolicy", "PutRolePolicy", "DeleteRolePolicy", "PutGroupPolicy", "DeleteGroupPolicy",
         "DeleteLoginProfile",
+        "CreateInstanceProfile", "DeleteInstanceProfile", "AddRoleToInstanceProfile", "RemoveRoleFromInstanceProfile",
+        "TagInstanceProfile", "UntagInstanceProfile",
     }
     for (_, name), spec in mine.items():  # the function is named after the action
         assert spec.function.__name__.replace("_", "") == name.lower()
@@ -137,16 +139,28 @@ def test_inline_policy_request_failures() -> None:
     assert "at 'groupName'" in failure(inline_policies.GetGroupPolicyRequest, {"GroupName": "bad name", "PolicyName": "p"})
 
 
-# --- Absent entities ------------------------------------------------------------------------------
-def test_absent_entity_requests() -> None:
-    got = decode(absent_entities.ListServiceSpecificCredentialsRequest, {"ServiceName": "codecommit.amazonaws.com"})
-    assert (got.user_name, got.service_name, got.all_users, got.max_items) == (None, "codecommit.amazonaws.com", None, 100)
+# --- Instance profiles ----------------------------------------------------------------------------
+def test_instance_profile_requests() -> None:
     assert decode(instance_profiles.ListInstanceProfilesRequest, {}).path_prefix == "/"
+    assert decode(instance_profiles.ListInstanceProfilesRequest, {"PathPrefix": "/a\x7f"}).path_prefix == "/a\x7f"
     assert failure(instance_profiles.ListInstanceProfilesForRoleRequest, {"MaxItems": "0"}) == (
         "2 validation errors detected: "
         "Value null at 'roleName' failed to satisfy constraint: Member must not be null; "
         "Value '0' at 'maxItems' failed to satisfy constraint: Member must have value greater than or equal to 1"
     )
+    assert decode(instance_profiles.CreateInstanceProfileRequest, {"InstanceProfileName": "web"}) == (
+        instance_profiles.CreateInstanceProfileRequest(instance_profile_name="web", path="/", tags=[])
+    )
+    assert failure(instance_profiles.InstanceProfileRoleRequest, {"InstanceProfileName": "a b", "RoleName": "r"}) == (
+        "1 validation error detected: Value 'a b' at 'instanceProfileName' failed to satisfy constraint: "
+        "Member must satisfy regular expression pattern: [\\w+=,.@-]+"
+    )
+
+
+# --- Absent entities ------------------------------------------------------------------------------
+def test_absent_entity_requests() -> None:
+    got = decode(absent_entities.ListServiceSpecificCredentialsRequest, {"ServiceName": "codecommit.amazonaws.com"})
+    assert (got.user_name, got.service_name, got.all_users, got.max_items) == (None, "codecommit.amazonaws.com", None, 100)
     assert failure(absent_entities.LoginProfileRequest, {}) == (
         "1 validation error detected: Value null at 'userName' failed to satisfy constraint: Member must not be null"
     )
