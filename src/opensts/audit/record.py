@@ -57,6 +57,7 @@ _RESOURCE_FIELDS = {
     "role_name": "AWS::IAM::Role",
     "user_name": "AWS::IAM::User",
     "group_name": "AWS::IAM::Group",
+    "instance_profile_name": "AWS::IAM::InstanceProfile",
     "policy_arn": "AWS::IAM::Policy",
     "access_key_id": "AWS::IAM::AccessKey",
     "open_id_connect_provider_arn": "AWS::IAM::OIDCProvider",
