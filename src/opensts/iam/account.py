@@ -16,7 +16,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from opensts.actions import ActionContext, action
 from opensts.fields import NoParameters, custom

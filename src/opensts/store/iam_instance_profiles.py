@@ -20,7 +20,6 @@ from typing import Any
 from sqlalchemy import delete, insert, select
 from sqlalchemy.exc import IntegrityError
 
-from opensts.identity import arn as arns
 from opensts.store import schema, tags as entity_tags
 from opensts.store.errors import DeleteBlocked, NameTaken
 from opensts.store.iam_roles import RoleRecord, role_record
