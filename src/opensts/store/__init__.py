@@ -15,6 +15,7 @@ from opensts.store.iam_reports import AccountReportRepository
 from opensts.store.iam_groups import GroupRepository
 from opensts.store.iam_policies import InlinePolicyRepository, ManagedPolicyRepository
 from opensts.store.iam_roles import RoleRepository
+from opensts.store.iam_service_linked_roles import ServiceLinkedRoleRepository
 from opensts.store.iam_users import UserRepository
 from opensts.store.jwt_signing_keys import JwtSigningKeyRepository
 from opensts.store.meta import CountedWrites, MetaRepository
@@ -55,6 +56,7 @@ class Store:
         self.access_key_use = UsageRecorder(self.access_keys.record_last_used, "access-key-last-used")
         self.roles = RoleRepository(iam)
         self.role_use = UsageRecorder(self.roles.record_uses, "role-last-used")
+        self.service_linked_roles = ServiceLinkedRoleRepository(iam)
         self.inline_policies = InlinePolicyRepository(iam)
         self.managed_policies = ManagedPolicyRepository(iam)
         self.outbound_federation = OutboundFederationRepository(iam, self.engine)
