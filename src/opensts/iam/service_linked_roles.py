@@ -43,7 +43,8 @@ transaction. The task id has AWS's format, ``task/aws-service-role/SERVICE/NAME/
 stored (``service_linked_role_deletions``) rather than encoded, because GetServiceLinkedRoleDeletionStatus
 must say NoSuchEntity for an id that no deletion issued: a stored id answers exactly that, with no
 key to sign ids with and no way to forge one; the row is small and kept (one per deleted role). A
-deletion task of another account is NoSuchEntity. DeleteServiceLinkedRole on an ordinary role is
+deletion task of another account is NoSuchEntity, and so is an id not of that shape (said before
+authorization: it reveals only the format). DeleteServiceLinkedRole on an ordinary role is
 NoSuchEntity ("Role NAME is not a service-linked role.", OpenSTS's words).
 
 Authorization (service authorization reference): ``iam:CreateServiceLinkedRole`` on the role's ARN
