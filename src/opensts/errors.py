@@ -124,6 +124,12 @@ class DeleteConflict(AwsError):
     code, status = "DeleteConflict", 409
 
 
+class UnmodifiableEntity(AwsError):
+    """A change to a service-linked role, which only its service may change (400, as AWS)."""
+
+    code, status = "UnmodifiableEntity", 400
+
+
 # --- STS federation ----------------------------------------------------------------------------
 class ExpiredTokenException(AwsError):
     code, status = "ExpiredTokenException", 400

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from opensts.actions import ActionContext
-from opensts.errors import InvalidInput, NoSuchEntity, ValidationError
+from opensts.errors import InvalidInput, NoSuchEntity, UnmodifiableEntity, ValidationError
 from opensts.iam.common import authorize_iam, boundary_context, caller_account, resource_arn
 from opensts.identity import arn as arns
 from opensts.identity.principal import PrincipalKind
@@ -106,6 +106,30 @@ def authorized_role(
     if role is None:
         raise no_such_role(name)
     return role
+
+
+# Service-linked roles live under this path, which CreateRole refuses (iam/service_linked_roles.py).
+SERVICE_LINKED_ROLE_PATH = "/aws-service-role/"
+
+
+def is_service_linked(path: str) -> bool:
+    return path.startswith(SERVICE_LINKED_ROLE_PATH)
+
+
+def refuse_protected_role(name: str, path: str) -> None:
+    """UnmodifiableEntity, in AWS's words, if the role is service-linked: only its service may change
+    its trust, its policies, its boundary, or delete it (DeleteServiceLinkedRole does that here).
+    Called by every action that changes a role, after authorization and the existence check."""
+    if is_service_linked(path):
+        raise UnmodifiableEntity(
+            f"Cannot perform the operation on the protected role '{name}' - this role is only modifiable by AWS"
+        )
+
+
+def refuse_protected_owner(kind: OwnerKind, owner: EntityRef) -> None:
+    """refuse_protected_role for the policy actions, which serve users, roles and groups alike."""
+    if kind.entity_type == "role":
+        refuse_protected_role(owner.name, owner.path)
 
 
 # --- Groups --------------------------------------------------------------------------------------

@@ -11,6 +11,9 @@ Each entity's inline policies together may not exceed AWS's quota, counted in ch
 whitespace: users 2,048, roles 10,240, groups 5,120 (LimitExceeded "Maximum policy size of 2048
 bytes exceeded for user NAME", as AWS words it;
 https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_iam-quotas.html).
+
+A service-linked role's inline policies are its service's: Put/DeleteRolePolicy on one are
+UnmodifiableEntity (``entities.refuse_protected_owner``).
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from opensts.actions import ActionContext, action
 from opensts.errors import LimitExceeded, NoSuchEntity
 from opensts.iam import fields
 from opensts.iam.common import caller_account, encode_policy_document, validate_policy_document
-from opensts.iam.entities import GROUP, ROLE, USER, OwnerKind, authorized_owner, no_such_owner
+from opensts.iam.entities import GROUP, ROLE, USER, OwnerKind, authorized_owner, no_such_owner, refuse_protected_owner
 from opensts.iam.pagination import paginate
 from opensts.policy import policy_size
 
@@ -143,6 +146,7 @@ def no_such_policy(kind: OwnerKind, policy_name: str) -> NoSuchEntity:
 
 def _put(ctx: ActionContext, kind: OwnerKind, name: str, policy_name: str, document: str) -> None:
     owner = authorized_owner(ctx, kind, f"Put{kind.label}Policy", name)
+    refuse_protected_owner(kind, owner)
     validate_policy_document(document, "identity")
     outcome, _ = ctx.runtime.store.inline_policies.put(
         kind.entity_type, caller_account(ctx), owner.name, policy_name, document,
@@ -178,6 +182,7 @@ def _list(ctx: ActionContext, kind: OwnerKind, name: str, marker: str | None, ma
 
 def _delete(ctx: ActionContext, kind: OwnerKind, name: str, policy_name: str) -> None:
     owner = authorized_owner(ctx, kind, f"Delete{kind.label}Policy", name)
+    refuse_protected_owner(kind, owner)
     outcome = ctx.runtime.store.inline_policies.delete(kind.entity_type, caller_account(ctx), owner.name, policy_name)
     if outcome == "missing_owner":
         raise no_such_owner(kind, name)

@@ -13,6 +13,9 @@ group (with its real path when it exists) with the policy as ``iam:PolicyARN``.
 Deviations from AWS: OpenSTS holds no AWS managed policies (``arn:aws:iam::aws:policy/...``):
 ListPolicies with Scope=AWS is empty, and such ARNs are "not attachable". A policy's Description
 must be printable text (see CreatePolicyRequest).
+
+Attach/DetachRolePolicy on a service-linked role are UnmodifiableEntity, as AWS
+(``entities.refuse_protected_owner``).
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ from opensts.iam.entities import (
     authorized_owner,
     check_policy_arn,
     no_such_owner,
+    refuse_protected_owner,
 )
 from opensts.iam.pagination import paginate
 from opensts.iam.shapes import AttachedPolicy, PolicyVersion
@@ -460,6 +464,7 @@ def delete_policy_version(ctx: ActionContext, request: PolicyVersionRequest) -> 
 def _attach(ctx: ActionContext, kind: OwnerKind, name: str, policy_arn: str) -> None:
     check_policy_arn(policy_arn)
     owner = authorized_owner(ctx, kind, f"Attach{kind.label}Policy", name, {"iam:PolicyARN": policy_arn})
+    refuse_protected_owner(kind, owner)
     outcome = ctx.runtime.store.managed_policies.attach(
         kind.entity_type, caller_account(ctx), owner.name, policy_arn, max_attached=MAX_ATTACHED
     )
@@ -474,6 +479,7 @@ def _attach(ctx: ActionContext, kind: OwnerKind, name: str, policy_arn: str) -> 
 def _detach(ctx: ActionContext, kind: OwnerKind, name: str, policy_arn: str) -> None:
     check_policy_arn(policy_arn)
     owner = authorized_owner(ctx, kind, f"Detach{kind.label}Policy", name, {"iam:PolicyARN": policy_arn})
+    refuse_protected_owner(kind, owner)
     outcome = ctx.runtime.store.managed_policies.detach(kind.entity_type, caller_account(ctx), owner.name, policy_arn)
     if outcome == "missing_entity":
         raise no_such_owner(kind, name)

@@ -17,13 +17,40 @@ Every action authorizes ``iam:ACTION`` on the provider's ARN (``*`` for the List
 before it says whether the provider exists; an ARN that is not an IAM provider ARN of the right kind
 is InvalidInput first.
 
+OIDC trusted identity propagation settings (CreateOpenIDConnectProvider's and
+UpdateOpenIDConnectProvider's ``ContextProvider`` and ``IdentityCenterInstanceArn``;
+https://docs.aws.amazon.com/IAM/latest/APIReference/API_UpdateOpenIDConnectProvider.html) are
+validated as AWS documents them, stored, and reported by GetOpenIDConnectProvider:
+- ContextProvider: SubjectSourceKey (required), SubjectTypeValue or SubjectTypeSourceKey (not both),
+  KeyDefinitionList of at most 10 SourceKey/TargetKey mappings. Keys are 1-128 ASCII letters, digits,
+  ``_.:/=+-@#`` and single inner spaces (``CONTEXT_KEY_PATTERN``; AWS states the rule in prose only,
+  OpenSTS reports it as a ValidationError with that pattern).
+- IdentityCenterInstanceArn: ``arn:PARTITION:sso:::instance/ssoins-...`` (InvalidInput otherwise).
+  It needs a context provider: on Create, IdentityCenterInstanceArn without ContextProvider is
+  InvalidInput; on Update, associating a provider that has no context provider, or removing the
+  context provider of an associated one, is InvalidInput (remove the association first).
+- UpdateOpenIDConnectProvider changes one of the two per request, with either the new value or its
+  Remove* flag (both, or neither change, is InvalidInput); a Remove* of something not set is a no-op.
+- Authorization context: ``iam:EnableIdentityPropagation`` (true when the request sets a context
+  provider), ``iam:EnableIdentityCenterAssociation`` (true when it sets an instance),
+  ``iam:RequestIdentityCenterInstanceArn`` (the instance in the request),
+  ``iam:RequestIdentityProviderIssuers`` (Create: the provider's URL), and on Update the provider's
+  ``iam:ResourceIdentityProviderIssuers`` and ``iam:ResourceIdentityCenterInstanceArn``.
+What has effect: nothing beyond storage. OpenSTS has no IAM Identity Center and does not inject
+trusted context into sessions: AssumeRoleWithWebIdentity behaves the same with or without these
+settings. GetOpenIDConnectProvider never reports ``IdentityStoreArn``, which AWS resolves from the
+Identity Center instance.
+
 Deviations from AWS:
 - Encrypted SAML assertions are not supported: ``AssertionEncryptionMode=Required``,
   ``AddPrivateKey`` and ``RemovePrivateKey`` are InvalidInput.
+- Trusted identity propagation settings are stored and reported only (above); SAML providers do not
+  take them yet.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -35,13 +62,13 @@ from urllib.parse import urlsplit
 from opensts.actions import ActionContext, action
 from opensts.errors import EntityAlreadyExists, InvalidInput, LimitExceeded, NoSuchEntity
 from opensts.federation.saml_metadata import IdpMetadata, MetadataError, parse_idp_metadata
-from opensts.fields import NoParameters, custom, one_of, text
+from opensts.fields import NoParameters, boolean, custom, one_of, text
 from opensts.iam import fields, tagging
 from opensts.iam.common import authorize_iam, caller_account
 from opensts.iam.tagging import ListTagsResult, Tag, add_tags, pairs, tag_context, tags_page, untag_context
 from opensts.identity import arn as arns
 from opensts.params import ParamReader
-from opensts.store.iam_providers import OidcProviderRecord, ProviderRepository, SamlProviderRecord
+from opensts.store.iam_providers import OidcProviderRecord, ProviderConfigConflict, ProviderRepository, SamlProviderRecord
 from opensts.store.tags import OIDC as OIDC_TAG_TYPE, SAML as SAML_TAG_TYPE
 from opensts.store.errors import NoSuchProvider, ProviderExists, TooManyClientIds
 
@@ -56,6 +83,9 @@ _HOST_RE = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A
 _THUMBPRINT_RE = re.compile(r"^[0-9A-Fa-f]{40}$")
 _PATH_RE = re.compile(r"^[\x21-\x7e]*$")
 DEFAULT_SAML_VALIDITY = timedelta(days=365 * 100)  # AWS shows 100 years when metadata sets no validUntil
+MAX_KEY_DEFINITIONS = 10
+CONTEXT_KEY_PATTERN = r"[A-Za-z0-9_.:/=+\-@#]+( [A-Za-z0-9_.:/=+\-@#]+)*"
+_IDENTITY_CENTER_ARN_RE = re.compile(r"^arn:aws[a-zA-Z0-9-]*:sso:::instance/(sso)?ins-[a-zA-Z0-9.-]{16}$")
 ENCRYPTION_UNSUPPORTED = "Encrypted SAML assertions are not supported: OpenSTS accepts signed, unencrypted assertions."
 
 
@@ -86,6 +116,139 @@ def _read_thumbprints(reader: ParamReader, *, required: bool = False) -> list[st
         if item.lower() not in out:
             out.append(item.lower())
     return out
+
+
+# --- Trusted identity propagation (ContextProvider, IdentityCenterInstanceArn) ----------------------
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ContextProviderKeyDefinition:
+    source_key: str
+    target_key: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ContextProvider:
+    """botocore's ContextProvider, in a request and in GetOpenIDConnectProvider's answer."""
+
+    key_definition_list: list[ContextProviderKeyDefinition] | None = None
+    subject_source_key: str
+    subject_type_value: str | None = None
+    subject_type_source_key: str | None = None
+
+
+def _context_key(reader: ParamReader, raw: dict[str, Any], name: str, member: str, *, required: bool) -> str | None:
+    value = raw.get(name)
+    if value is None:
+        if required:
+            reader.fail(None, member, "Member must not be null")
+        return None
+    if not isinstance(value, str):
+        reader.fail(None, member, "Member must be a string")
+        return None
+    reader.check_string(value, member, min_len=1, max_len=128, pattern=CONTEXT_KEY_PATTERN)
+    return value
+
+
+def _read_context_provider(reader: ParamReader) -> ContextProvider | None:
+    """``ContextProvider.*``: the structure, each key checked; SubjectTypeValue and
+    SubjectTypeSourceKey together are InvalidInput."""
+    raw = reader.params.get("ContextProvider")
+    if raw is None:
+        return None
+    if not isinstance(raw, dict):
+        reader.fail(None, "contextProvider", "Member must be a structure")
+        return None
+    subject = _context_key(reader, raw, "SubjectSourceKey", "contextProvider.subjectSourceKey", required=True)
+    type_key = _context_key(reader, raw, "SubjectTypeSourceKey", "contextProvider.subjectTypeSourceKey", required=False)
+    type_value = raw.get("SubjectTypeValue")
+    if type_value is not None:
+        if isinstance(type_value, str):
+            reader.check_string(type_value, "contextProvider.subjectTypeValue", max_len=128)
+        else:
+            reader.fail(None, "contextProvider.subjectTypeValue", "Member must be a string")
+            type_value = None
+    definitions: list[ContextProviderKeyDefinition] | None = None
+    if "KeyDefinitionList" in raw:
+        items = raw["KeyDefinitionList"]
+        items = [] if items == "" else items  # botocore sends an empty list as an empty value
+        if not isinstance(items, list):
+            reader.fail(None, "contextProvider.keyDefinitionList", "Member must be a list")
+            items = []
+        if len(items) > MAX_KEY_DEFINITIONS:
+            reader.fail(None, "contextProvider.keyDefinitionList",
+                        f"Member must have length less than or equal to {MAX_KEY_DEFINITIONS}")
+            items = []
+        definitions = []
+        for i, item in enumerate(items, start=1):
+            member = f"contextProvider.keyDefinitionList.{i}.member"
+            if not isinstance(item, dict):
+                reader.fail(None, member, "Member must be a structure")
+                continue
+            source = _context_key(reader, item, "SourceKey", f"{member}.sourceKey", required=True)
+            target = _context_key(reader, item, "TargetKey", f"{member}.targetKey", required=False)
+            if source is not None:
+                definitions.append(ContextProviderKeyDefinition(source_key=source, target_key=target))
+    if type_value is not None and type_key is not None:
+        raise InvalidInput("Specify either SubjectTypeValue or SubjectTypeSourceKey in the ContextProvider, not both.")
+    if subject is None:
+        return None
+    return ContextProvider(
+        key_definition_list=definitions, subject_source_key=subject, subject_type_value=type_value,
+        subject_type_source_key=type_key,
+    )
+
+
+def _context_provider_field() -> Any:
+    return custom(_read_context_provider, default=None, param="ContextProvider")
+
+
+def _identity_center_arn_field() -> Any:
+    return text("IdentityCenterInstanceArn", min_len=1, max_len=1224)
+
+
+def _check_identity_center_arn(arn: str | None) -> None:
+    if arn is not None and not _IDENTITY_CENTER_ARN_RE.match(arn):
+        raise InvalidInput(f"IdentityCenterInstanceArn {arn} is not a valid IAM Identity Center instance ARN.")
+
+
+def _context_provider_json(provider: ContextProvider) -> str:
+    """As stored: AWS's member names, absent members left out."""
+    out: dict[str, Any] = {"SubjectSourceKey": provider.subject_source_key}
+    if provider.key_definition_list is not None:
+        out["KeyDefinitionList"] = [
+            {"SourceKey": d.source_key, **({"TargetKey": d.target_key} if d.target_key is not None else {})}
+            for d in provider.key_definition_list
+        ]
+    if provider.subject_type_value is not None:
+        out["SubjectTypeValue"] = provider.subject_type_value
+    if provider.subject_type_source_key is not None:
+        out["SubjectTypeSourceKey"] = provider.subject_type_source_key
+    return json.dumps(out, separators=(",", ":"))
+
+
+def _context_provider_shape(stored: str | None) -> ContextProvider | None:
+    if not stored:
+        return None
+    data = json.loads(stored)
+    definitions = data.get("KeyDefinitionList")
+    return ContextProvider(
+        key_definition_list=None if definitions is None else [
+            ContextProviderKeyDefinition(source_key=d["SourceKey"], target_key=d.get("TargetKey")) for d in definitions
+        ],
+        subject_source_key=data["SubjectSourceKey"],
+        subject_type_value=data.get("SubjectTypeValue"),
+        subject_type_source_key=data.get("SubjectTypeSourceKey"),
+    )
+
+
+def _propagation_request_context(context_provider: ContextProvider | None, instance_arn: str | None) -> dict[str, Any]:
+    """The Request condition keys of trusted identity propagation (see the module docstring)."""
+    context: dict[str, Any] = {}
+    if context_provider is not None:
+        context["iam:EnableIdentityPropagation"] = True
+    if instance_arn is not None:
+        context["iam:EnableIdentityCenterAssociation"] = True
+        context["iam:RequestIdentityCenterInstanceArn"] = instance_arn
+    return context
 
 
 def _oidc_arn() -> Any:
@@ -119,6 +282,17 @@ class CreateOpenIDConnectProviderRequest:
     client_id_list: list[str] = custom(_read_client_ids, default=[])
     thumbprint_list: list[str] = custom(_read_thumbprints, default=[])
     tags: list[Tag] = tagging.tags()
+    context_provider: ContextProvider | None = _context_provider_field()
+    identity_center_instance_arn: str | None = _identity_center_arn_field()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UpdateOpenIDConnectProviderRequest:
+    open_id_connect_provider_arn: str = _oidc_arn()
+    context_provider: ContextProvider | None = _context_provider_field()
+    identity_center_instance_arn: str | None = _identity_center_arn_field()
+    remove_context_provider: bool = boolean("RemoveContextProvider", default=False)
+    remove_identity_center_instance: bool = boolean("RemoveIdentityCenterInstance", default=False)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -219,6 +393,8 @@ class GetOpenIDConnectProviderResult:
     thumbprint_list: list[str]
     create_date: datetime
     tags: list[Tag] | None = None
+    context_provider: ContextProvider | None = None
+    identity_center_instance_arn: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -384,10 +560,20 @@ def create_open_id_connect_provider(
     ctx: ActionContext, request: CreateOpenIDConnectProviderRequest
 ) -> CreateOpenIDConnectProviderResult:
     client_ids, thumbprints, tags = request.client_id_list, request.thumbprint_list, request.tags
+    context_provider, instance_arn = request.context_provider, request.identity_center_instance_arn
     without_scheme = normalise_oidc_url(request.url)
+    _check_identity_center_arn(instance_arn)
+    if instance_arn is not None and context_provider is None:
+        raise InvalidInput("IdentityCenterInstanceArn requires a ContextProvider.")
     account = caller_account(ctx)
     arn = arns.oidc_provider_arn(account, without_scheme)
-    authorize_iam(ctx, "CreateOpenIDConnectProvider", arn)
+    authorize_iam(
+        ctx, "CreateOpenIDConnectProvider", arn,
+        {
+            **_propagation_request_context(context_provider, instance_arn),
+            **({"iam:RequestIdentityProviderIssuers": ["https://" + without_scheme]} if context_provider else {}),
+        },
+    )
     _check_client_id_count(client_ids)
     _check_thumbprint_count(thumbprints)
     repo = ctx.runtime.store.providers
@@ -395,7 +581,8 @@ def create_open_id_connect_provider(
         raise LimitExceeded(f"Cannot exceed quota for OpenIdConnectProvidersPerAccount: {MAX_OIDC_PROVIDERS}")
     try:
         repo.create_oidc(
-            arn, account, "https://" + without_scheme, client_ids, thumbprints, pairs(tags), ctx.request_time
+            arn, account, "https://" + without_scheme, client_ids, thumbprints, pairs(tags), ctx.request_time,
+            _context_provider_json(context_provider) if context_provider else None, instance_arn,
         )
     except ProviderExists:
         raise EntityAlreadyExists(f"Provider with url https://{without_scheme} already exists.") from None
@@ -411,7 +598,8 @@ def get_open_id_connect_provider(
     tags = ctx.runtime.store.providers.tags(OIDC_TAG_TYPE, arn)
     url = record.url[len("https://") :] if record.url.lower().startswith("https://") else record.url
     return GetOpenIDConnectProviderResult(
-        url, list(record.client_ids), list(record.thumbprints), record.created_at, _tag_list(tags)
+        url, list(record.client_ids), list(record.thumbprints), record.created_at, _tag_list(tags),
+        _context_provider_shape(record.context_provider), record.identity_center_instance_arn,
     )
 
 
@@ -466,6 +654,59 @@ def update_open_id_connect_provider_thumbprint(
         ctx.runtime.store.providers.update_oidc_thumbprints(arn, thumbprints)
     except NoSuchProvider:
         raise _no_such_oidc(arn) from None
+
+
+@action("iam", "UpdateOpenIDConnectProvider", request=UpdateOpenIDConnectProviderRequest, writes=True)
+def update_open_id_connect_provider(ctx: ActionContext, request: UpdateOpenIDConnectProviderRequest) -> None:
+    arn = request.open_id_connect_provider_arn
+    context_provider, instance_arn = request.context_provider, request.identity_center_instance_arn
+    if context_provider is not None and request.remove_context_provider:
+        raise InvalidInput("Specify either ContextProvider or RemoveContextProvider, not both.")
+    if instance_arn is not None and request.remove_identity_center_instance:
+        raise InvalidInput("Specify either IdentityCenterInstanceArn or RemoveIdentityCenterInstance, not both.")
+    changes_context = context_provider is not None or request.remove_context_provider
+    changes_instance = instance_arn is not None or request.remove_identity_center_instance
+    if changes_context and changes_instance:
+        raise InvalidInput(
+            "A request can change either the context provider or the IAM Identity Center association, not both."
+        )
+    if not changes_context and not changes_instance:
+        raise InvalidInput(
+            "Specify ContextProvider, RemoveContextProvider, IdentityCenterInstanceArn or RemoveIdentityCenterInstance."
+        )
+    _check_identity_center_arn(instance_arn)
+    _check_provider_arn(arn, OIDC.resource_type)
+    # The Resource keys come from the provider as stored, so it is read before authorizing; whether
+    # it exists is said only after.
+    account = caller_account(ctx)
+    record = ctx.runtime.store.providers.get_oidc(arn)
+    if record is not None and record.account_id != account:
+        record = None
+    context = _propagation_request_context(context_provider, instance_arn)
+    if record is not None:
+        context["iam:ResourceIdentityProviderIssuers"] = [record.url]
+        if record.identity_center_instance_arn:
+            context["iam:ResourceIdentityCenterInstanceArn"] = record.identity_center_instance_arn
+    authorize_iam(ctx, "UpdateOpenIDConnectProvider", arn, context)
+    if record is None:
+        raise _no_such_oidc(arn)
+    change: dict[str, Any] = {}
+    if changes_context:
+        change["context_provider"] = _context_provider_json(context_provider) if context_provider else None
+    else:
+        change["identity_center_instance_arn"] = instance_arn
+    try:
+        ctx.runtime.store.providers.update_oidc_configuration(arn, **change)
+    except NoSuchProvider:
+        raise _no_such_oidc(arn) from None
+    except ProviderConfigConflict:
+        if changes_context:
+            raise InvalidInput(
+                "Remove the IAM Identity Center association before removing the context provider."
+            ) from None
+        raise InvalidInput(
+            "An IAM Identity Center instance can be associated only with a provider that has a context provider."
+        ) from None
 
 
 @action("iam", "TagOpenIDConnectProvider", request=TagOpenIDConnectProviderRequest, writes=True)

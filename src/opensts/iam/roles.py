@@ -11,6 +11,11 @@ Names are unique per account case-insensitively. Every action authorizes ``iam:A
 role's ARN before it says whether the role exists
 (https://docs.aws.amazon.com/IAM/latest/APIReference/API_CreateRole.html and the pages beside it).
 
+Service-linked roles (path ``/aws-service-role/``, made by CreateServiceLinkedRole) are protected,
+as AWS protects them: DeleteRole, UpdateAssumeRolePolicy, Put/DeleteRolePermissionsBoundary and an
+UpdateRole that sets MaxSessionDuration are UnmodifiableEntity; their description and tags stay
+editable. CreateRole refuses that path (InvalidInput, AWS's wording).
+
 AssumeRole does not read roles through this module: ``access/`` and ``sts/`` do.
 """
 
@@ -22,7 +27,7 @@ from typing import Any
 
 from opensts.access.trust_principals import bind_trust_principals, effective_trust_policy
 from opensts.actions import ActionContext, action
-from opensts.errors import DeleteConflict, EntityAlreadyExists, LimitExceeded
+from opensts.errors import DeleteConflict, EntityAlreadyExists, InvalidInput, LimitExceeded
 from opensts.fields import integer
 from opensts.iam import fields, tagging
 from opensts.iam.common import (
@@ -33,7 +38,15 @@ from opensts.iam.common import (
     resource_arn,
     validate_policy_document,
 )
-from opensts.iam.entities import DELETE_CONFLICT_MESSAGES, authorized_role, check_boundary, no_such_role
+from opensts.iam.entities import (
+    DELETE_CONFLICT_MESSAGES,
+    SERVICE_LINKED_ROLE_PATH,
+    authorized_role,
+    check_boundary,
+    is_service_linked,
+    no_such_role,
+    refuse_protected_role,
+)
 from opensts.iam.pagination import paginate
 from opensts.iam.shapes import PermissionsBoundary, RoleLastUsed, boundary_shape
 from opensts.iam.tagging import ListTagsResult, Tag, add_tags, pairs, tag_context, tags_page, untag_context
@@ -201,6 +214,8 @@ def create_role(ctx: ActionContext, request: CreateRoleRequest) -> RoleResult:
         ctx, "CreateRole", resource_arn(account, "role", name, path),
         {**tag_context(request.tags), **boundary_context(boundary)},
     )
+    if is_service_linked(path):
+        raise InvalidInput(f"Path prefix '{SERVICE_LINKED_ROLE_PATH}' can only be used for AWS Service linked Roles")
     validate_trust_policy(document)
     principal_ids = bind_trust_principals(ctx.runtime, document)
     if boundary:
@@ -250,6 +265,8 @@ def list_roles(ctx: ActionContext, request: ListRolesRequest) -> ListRolesResult
 @action("iam", "UpdateRole", request=UpdateRoleRequest, writes=True)
 def update_role(ctx: ActionContext, request: UpdateRoleRequest) -> UpdateRoleResult:
     role = authorized_role(ctx, "UpdateRole", request.role_name)
+    if request.max_session_duration is not None:  # a service-linked role's description stays editable
+        refuse_protected_role(role.name, role.path)
     changes: dict[str, Any] = {}
     if request.description is not None:
         changes["description"] = request.description
@@ -273,6 +290,7 @@ def update_role_description(ctx: ActionContext, request: UpdateRoleDescriptionRe
 def update_assume_role_policy(ctx: ActionContext, request: UpdateAssumeRolePolicyRequest) -> None:
     document = request.policy_document
     role = authorized_role(ctx, "UpdateAssumeRolePolicy", request.role_name)
+    refuse_protected_role(role.name, role.path)
     validate_trust_policy(document)
     principal_ids = bind_trust_principals(ctx.runtime, document)
     updated = ctx.runtime.store.roles.update(
@@ -285,6 +303,7 @@ def update_assume_role_policy(ctx: ActionContext, request: UpdateAssumeRolePolic
 @action("iam", "DeleteRole", request=RoleNameRequest, writes=True)
 def delete_role(ctx: ActionContext, request: RoleNameRequest) -> None:
     role = authorized_role(ctx, "DeleteRole", request.role_name)
+    refuse_protected_role(role.name, role.path)
     outcome = ctx.runtime.store.roles.delete(role.account_id, role.name)
     if outcome == "missing":
         raise no_such_role(request.role_name)
@@ -318,6 +337,7 @@ def list_role_tags(ctx: ActionContext, request: ListRoleTagsRequest) -> ListTags
 def put_role_permissions_boundary(ctx: ActionContext, request: PutRolePermissionsBoundaryRequest) -> None:
     boundary = request.permissions_boundary
     role = authorized_role(ctx, "PutRolePermissionsBoundary", request.role_name, boundary_context(boundary))
+    refuse_protected_role(role.name, role.path)
     check_boundary(ctx, boundary)
     ctx.runtime.store.roles.update(role.account_id, role.name, permissions_boundary_arn=boundary)
 
@@ -325,5 +345,6 @@ def put_role_permissions_boundary(ctx: ActionContext, request: PutRolePermission
 @action("iam", "DeleteRolePermissionsBoundary", request=RoleNameRequest, writes=True)
 def delete_role_permissions_boundary(ctx: ActionContext, request: RoleNameRequest) -> None:
     role = authorized_role(ctx, "DeleteRolePermissionsBoundary", request.role_name, with_boundary=True)
+    refuse_protected_role(role.name, role.path)
     if role.permissions_boundary_arn:
         ctx.runtime.store.roles.update(role.account_id, role.name, permissions_boundary_arn=None)

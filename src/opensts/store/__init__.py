@@ -16,6 +16,7 @@ from opensts.store.iam_groups import GroupRepository
 from opensts.store.iam_instance_profiles import InstanceProfileRepository
 from opensts.store.iam_policies import InlinePolicyRepository, ManagedPolicyRepository
 from opensts.store.iam_roles import RoleRepository
+from opensts.store.iam_service_linked_roles import ServiceLinkedRoleRepository
 from opensts.store.iam_users import UserRepository
 from opensts.store.jwt_signing_keys import JwtSigningKeyRepository
 from opensts.store.meta import CountedWrites, MetaRepository
@@ -57,6 +58,7 @@ class Store:
         self.roles = RoleRepository(iam)
         self.role_use = UsageRecorder(self.roles.record_uses, "role-last-used")
         self.instance_profiles = InstanceProfileRepository(iam)
+        self.service_linked_roles = ServiceLinkedRoleRepository(iam)
         self.inline_policies = InlinePolicyRepository(iam)
         self.managed_policies = ManagedPolicyRepository(iam)
         self.outbound_federation = OutboundFederationRepository(iam, self.engine)

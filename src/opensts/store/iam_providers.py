@@ -2,6 +2,12 @@
 
 Every write is one transaction with its checks inside it, so concurrent callers cannot slip
 between a check and the write.
+
+An OIDC provider's trusted identity propagation configuration (UpdateOpenIDConnectProvider): the
+context provider, kept as the JSON of AWS's ``ContextProvider`` structure, and the IAM Identity
+Center instance ARN. Two rules hold in the store's transaction: an Identity Center instance needs a
+context provider, so neither can a provider without one be associated, nor can the context provider
+of an associated one be removed (``ProviderConfigConflict``).
 """
 
 from __future__ import annotations
@@ -9,6 +15,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
@@ -17,6 +24,12 @@ from opensts.store import schema, tags as entity_tags
 from opensts.store.errors import NoSuchProvider, ProviderExists, TooManyClientIds
 from opensts.store.meta import CountedWrites
 from opensts.store.tags import OIDC as OIDC_TAG_TYPE, SAML as SAML_TAG_TYPE
+
+_UNSET: Any = object()
+
+
+class ProviderConfigConflict(Exception):
+    """An update that would leave an Identity Center instance without a context provider."""
 
 
 # --- records ----------------------------------------------------------------------------------
@@ -28,6 +41,8 @@ class OidcProviderRecord:
     client_ids: tuple[str, ...]
     thumbprints: tuple[str, ...]
     created_at: datetime
+    context_provider: str | None = None  # JSON of AWS's ContextProvider structure
+    identity_center_instance_arn: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,7 +58,7 @@ class SamlProviderRecord:
 def _oidc(row) -> OidcProviderRecord:
     return OidcProviderRecord(
         row.arn, row.account_id, row.url, tuple(json.loads(row.client_ids)), tuple(json.loads(row.thumbprints)),
-        row.created_at,
+        row.created_at, row.context_provider, row.identity_center_instance_arn,
     )
 
 
@@ -65,6 +80,8 @@ class ProviderRepository:
         thumbprints: list[str],
         tags: list[tuple[str, str]],
         now: datetime,
+        context_provider: str | None = None,
+        identity_center_instance_arn: str | None = None,
     ) -> OidcProviderRecord:
         table = schema.oidc_providers
         try:
@@ -75,13 +92,17 @@ class ProviderRepository:
                 conn.execute(
                     insert(table).values(
                         arn=arn, account_id=account_id, url=url, client_ids=json.dumps(client_ids),
-                        thumbprints=json.dumps(thumbprints), created_at=now,
+                        thumbprints=json.dumps(thumbprints), created_at=now, context_provider=context_provider,
+                        identity_center_instance_arn=identity_center_instance_arn,
                     )
                 )
                 entity_tags.tag_new_entity(conn, OIDC_TAG_TYPE, arn, tags)
         except IntegrityError:
             raise ProviderExists(arn) from None
-        return OidcProviderRecord(arn, account_id, url, tuple(client_ids), tuple(thumbprints), now)
+        return OidcProviderRecord(
+            arn, account_id, url, tuple(client_ids), tuple(thumbprints), now, context_provider,
+            identity_center_instance_arn,
+        )
 
     def get_oidc(self, arn: str) -> OidcProviderRecord | None:
         table = schema.oidc_providers
@@ -123,6 +144,29 @@ class ProviderRepository:
             result = conn.execute(update(table).where(table.c.arn == arn).values(thumbprints=json.dumps(thumbprints)))
             if result.rowcount == 0:
                 raise NoSuchProvider(arn)
+
+    def update_oidc_configuration(
+        self, arn: str, *, context_provider: Any = _UNSET, identity_center_instance_arn: Any = _UNSET
+    ) -> OidcProviderRecord:
+        """Set (a value) or remove (None) the context provider and/or the Identity Center instance;
+        NoSuchProvider, ProviderConfigConflict (see the module docstring)."""
+        table = schema.oidc_providers
+        with self._engine.begin() as conn:
+            row = conn.execute(select(table).where(table.c.arn == arn).with_for_update()).first()
+            if row is None:
+                raise NoSuchProvider(arn)
+            changes: dict[str, Any] = {}
+            if context_provider is not _UNSET:
+                changes["context_provider"] = context_provider
+            if identity_center_instance_arn is not _UNSET:
+                changes["identity_center_instance_arn"] = identity_center_instance_arn
+            after = {**row._asdict(), **changes}
+            if after["identity_center_instance_arn"] is not None and after["context_provider"] is None:
+                raise ProviderConfigConflict(arn)
+            if changes:
+                conn.execute(update(table).where(table.c.arn == arn).values(**changes))
+            row = conn.execute(select(table).where(table.c.arn == arn)).first()
+        return _oidc(row)
 
     # --- SAML ---------------------------------------------------------------------------------
     def create_saml(

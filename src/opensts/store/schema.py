@@ -381,3 +381,24 @@ instance_profile_roles = Table(
     ),
     Column("role_id", String(32), ForeignKey("roles.role_id"), nullable=False, index=True),
 )
+
+
+# --- Service-linked roles and OIDC provider configuration (migration 0012) --------------------------
+# DeleteServiceLinkedRole's deletion tasks, so that GetServiceLinkedRoleDeletionStatus can answer for
+# them (iam/service_linked_roles.py). The task id is AWS's
+# ``task/aws-service-role/SERVICE/ROLE/UUID``; rows are kept (one per deleted role).
+service_linked_role_deletions = Table(
+    "service_linked_role_deletions",
+    metadata,
+    Column("task_id", String(320), primary_key=True),
+    Column("account_id", String(12), ForeignKey("accounts.account_id"), nullable=False),
+    Column("role_name", String(64), nullable=False),
+    Column("status", String(16), nullable=False),  # SUCCEEDED | IN_PROGRESS | FAILED | NOT_STARTED
+    Column("reason", Text),  # why a FAILED task failed
+    Column("created_at", UtcDateTime, nullable=False),
+)
+
+# UpdateOpenIDConnectProvider's attributes (iam/providers.py): the trusted identity propagation
+# context provider (JSON, as given) and the associated IAM Identity Center instance ARN.
+oidc_providers.append_column(Column("context_provider", Text))
+oidc_providers.append_column(Column("identity_center_instance_arn", String(1224)))
