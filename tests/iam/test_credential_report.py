@@ -89,6 +89,13 @@ def test_generate_then_get(server: ServerInfo, account: Credentials) -> None:
     iso(root["access_key_1_last_rotated"])
     assert root["access_key_1_last_used_service"] in ("iam", "sts") and root["access_key_1_last_used_region"] == REGION
     assert [root[c] for c in AWS_COLUMNS[13:]] == ["false", "N/A", "N/A", "N/A", "N/A", "false", "N/A", "false", "N/A"]
+    # The audit trail records the call, not the report.
+    events = server.client("cloudtrail", account).lookup_events(
+        LookupAttributes=[{"AttributeKey": "EventName", "AttributeValue": "GetCredentialReport"}]
+    )["Events"]
+    record = json.loads(events[0]["CloudTrailEvent"])
+    assert record["responseElements"]["content"] == "HIDDEN_DUE_TO_SECURITY_REASONS"
+    assert record["responseElements"]["reportFormat"] == "text/csv"
 
 
 def test_user_rows(server: ServerInfo, account: Credentials) -> None:

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
+from opensts.iam.service_last_accessed import allowed_namespaces
 from tests.conftest import REGION, Credentials, ServerInfo, random_name
 from tests.iam.conftest import allow, make_user
 from tests.iam.test_users import error_of
@@ -235,3 +236,19 @@ def test_aws_cli(server: ServerInfo, tmp_path: Path) -> None:
     # trail to commit): IAM shows as accessed by the user.
     service = by_namespace(got)["iam"]
     assert service["LastAuthenticatedEntity"] == arn and service["TotalAuthenticatedEntities"] == 1
+
+
+def test_allowed_namespaces_follow_the_engines_globbing() -> None:
+    candidates = {"iam", "s3", "sqs", "sns", "sts", "ec2"}
+
+    def statement(effect: str, key: str, actions: Any) -> str:
+        return json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": effect, key: actions, "Resource": "*"}]})
+
+    assert allowed_namespaces([statement("Allow", "Action", ["IAM:Get*", "s3:PutObject"])], candidates) == {"iam", "s3"}
+    assert allowed_namespaces([statement("Allow", "Action", "s?s:*")], candidates) == {"sqs", "sns", "sts"}
+    assert allowed_namespaces([statement("Allow", "Action", "*")], candidates) == candidates
+    assert allowed_namespaces([statement("Deny", "Action", "*")], candidates) == set()
+    # NotAction: every service but those wholly excluded.
+    assert allowed_namespaces([statement("Allow", "NotAction", ["iam:*", "s3:Get*"])], candidates) == candidates - {"iam"}
+    # A service named only in the policy (not a candidate) is listed too.
+    assert allowed_namespaces([statement("Allow", "Action", "myapp:Do")], candidates) == {"myapp"}
