@@ -11,6 +11,7 @@ from opensts.store.accounts import AccountExists, AccountRepository
 from opensts.store.db import create_store_engine
 from opensts.store.iam_mfa import MfaRepository
 from opensts.store.iam_providers import ProviderRepository
+from opensts.store.iam_report_jobs import ReportJobRepository
 from opensts.store.iam_reports import AccountReportRepository
 from opensts.store.iam_groups import GroupRepository
 from opensts.store.iam_instance_profiles import InstanceProfileRepository
@@ -47,6 +48,7 @@ class Store:
         self.meta = MetaRepository(self.engine)
         self.principal_policies = PrincipalPolicyRepository(self.engine)
         self.reports = AccountReportRepository(self.engine)
+        self.report_jobs = ReportJobRepository(self.engine)  # credential report, service last accessed
         self.replay = ReplayRepository(self.engine)
         self.audit = AuditRepository(self.engine)
         self.auth_failures = AuthFailureRepository(self.engine)

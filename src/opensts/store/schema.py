@@ -402,3 +402,32 @@ service_linked_role_deletions = Table(
 # context provider (JSON, as given) and the associated IAM Identity Center instance ARN.
 oidc_providers.append_column(Column("context_provider", Text))
 oidc_providers.append_column(Column("identity_center_instance_arn", String(1224)))
+
+
+# --- IAM reports (issue 17: credential report, service last accessed; migration 0011) ------------
+# One credential report per account (store/iam_report_jobs.py): INPROGRESS while a node generates it
+# (``started_at`` tells an abandoned generation from a live one), COMPLETE with the CSV afterwards.
+credential_reports = Table(
+    "credential_reports",
+    metadata,
+    Column("account_id", String(12), ForeignKey("accounts.account_id"), primary_key=True),
+    Column("state", String(16), nullable=False),  # INPROGRESS | COMPLETE
+    Column("started_at", UtcDateTime, nullable=False),
+    Column("generated_at", UtcDateTime),  # the report's GeneratedTime (None until the first completes)
+    Column("content", LargeBinary),  # the CSV, UTF-8
+)
+
+# GenerateServiceLastAccessedDetails jobs: the parameters and the computed report (JSON), kept 30 days.
+service_access_jobs = Table(
+    "service_access_jobs",
+    metadata,
+    Column("job_id", String(36), primary_key=True),
+    Column("account_id", String(12), ForeignKey("accounts.account_id"), nullable=False),
+    Column("arn", String(2048), nullable=False),
+    Column("granularity", String(16), nullable=False),  # SERVICE_LEVEL | ACTION_LEVEL
+    Column("created_by", String(2048), nullable=False),  # the caller's ARN: only it may read the job
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("completed_at", UtcDateTime, nullable=False),
+    Column("result", Text, nullable=False),
+)
+Index("ix_service_access_jobs_account_created", service_access_jobs.c.account_id, service_access_jobs.c.created_at)

@@ -1,7 +1,7 @@
 """Service-linked role deletion tasks; OIDC providers' context provider and Identity Center instance.
 
 Revision ID: 0012
-Revises: 0008
+Revises: 0011
 """
 import sqlalchemy as sa
 from alembic import op
@@ -9,7 +9,7 @@ from alembic import op
 from opensts.store.schema import UtcDateTime
 
 revision = "0012"
-down_revision = "0008"
+down_revision = "0011"
 branch_labels = None
 depends_on = None
 
