@@ -124,6 +124,10 @@ class DeleteConflict(AwsError):
     code, status = "DeleteConflict", 409
 
 
+class PolicyNotAttachable(AwsError):
+    code, status = "PolicyNotAttachable", 400
+
+
 # --- STS federation ----------------------------------------------------------------------------
 class ExpiredTokenException(AwsError):
     code, status = "ExpiredTokenException", 400
