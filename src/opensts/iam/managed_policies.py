@@ -537,7 +537,8 @@ def _list_attached(
     if attached is None:
         raise no_such_owner(kind, name)
     attached = [a for a in attached if a.path.startswith(prefix)]
-    page = paginate(attached, marker, max_items, key=lambda a: a.name.lower())
+    # An account's policy may share its name with an AWS one: the ARN breaks ties.
+    page = paginate(attached, marker, max_items, key=lambda a: f"{a.name.lower()} {a.arn}")
     return ListAttachedPoliciesResult(
         [AttachedPolicy(a.name, a.arn) for a in page.items], page.is_truncated, page.marker
     )
