@@ -130,6 +130,10 @@ class UnmodifiableEntity(AwsError):
     code, status = "UnmodifiableEntity", 400
 
 
+class PolicyNotAttachable(AwsError):
+    code, status = "PolicyNotAttachable", 400
+
+
 # --- STS federation ----------------------------------------------------------------------------
 class ExpiredTokenException(AwsError):
     code, status = "ExpiredTokenException", 400

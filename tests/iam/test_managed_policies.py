@@ -65,8 +65,8 @@ def test_missing_and_invalid_arns(iam, server: ServerInfo) -> None:  # type: ign
     with pytest.raises(ClientError) as exc:
         iam.get_policy(PolicyArn="not-an-arn-but-long-enough")
     assert error(exc) == ("InvalidInput", 400, "ARN not-an-arn-but-long-enough is not valid.")
-    # AWS managed policies do not exist here.
-    aws_managed = "arn:aws:iam::aws:policy/ReadOnlyAccess"
+    # An AWS managed policy that does not exist (tests/iam/test_aws_managed_policies.py: those that do).
+    aws_managed = "arn:aws:iam::aws:policy/NoSuchAwsPolicy"
     role = make_owner(iam, server, "role")
     with pytest.raises(ClientError) as exc:
         iam.attach_role_policy(RoleName=role, PolicyArn=aws_managed)
@@ -82,7 +82,7 @@ def test_list_policies(iam, server: ServerInfo) -> None:  # type: ignore[no-unty
     # ListPolicies leaves out Description and Tags, as AWS does.
     assert "Tags" not in listed[0] and "Description" not in listed[0]
     assert [p["PolicyName"] for p in iam.list_policies(Scope="All", PathPrefix=path)["Policies"]] == names
-    assert iam.list_policies(Scope="AWS")["Policies"] == []
+    assert iam.list_policies(Scope="AWS", PathPrefix=path)["Policies"] == []
     paged = [
         p["PolicyName"]
         for page in iam.get_paginator("list_policies").paginate(PathPrefix=path, PaginationConfig={"PageSize": 3})

@@ -6,10 +6,12 @@ https://docs.aws.amazon.com/IAM/latest/APIReference/API_GetAccountAuthorizationD
 Both are authorized on ``*``: AWS defines no resource for them.
 
 Deviations from AWS, because OpenSTS has no such things: the summary counts no server
-certificates, signing certificates or root password/MFA; the details list no AWS managed policies
-(``AWSManagedPolicy`` is accepted as a filter and selects nothing). Each role's
-``InstanceProfileList`` holds the instance profiles the role is in, each with its ``Roles`` (that
-role) and without tags.
+certificates, signing certificates or root password/MFA. Each role's ``InstanceProfileList``
+holds the instance profiles the role is in, each with its ``Roles`` (that role) and without tags.
+
+AWS managed policies (``AWSManagedPolicy``) are listed as AWS lists them: only those the account
+uses (attached to a user, group or role, or a permissions boundary), after its own policies, each
+with its one shipped version (the default; docs/iam/aws-managed-policies.md).
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from opensts.iam.tagging import Tag
 from opensts.identity import arn as arns
 from opensts.params import ParamReader
 from opensts.store.iam_instance_profiles import profile_record
-from opensts.store.iam_reports import EntityReport, PolicyReport
+from opensts.store.iam_reports import AwsPolicyReport, EntityReport, PolicyReport
 from opensts.store.iam_roles import role_record
 
 ENTITY_FILTERS = ("User", "Role", "Group", "LocalManagedPolicy", "AWSManagedPolicy")
@@ -235,6 +237,16 @@ def _policy_detail(report: PolicyReport) -> ManagedPolicyDetail:
     )
 
 
+def _aws_policy_detail(report: AwsPolicyReport) -> ManagedPolicyDetail:
+    p = report.policy
+    # The source keeps no version dates: the policy's UpdateDate is when its default version became so.
+    version = PolicyVersion(encode_policy_document(p.document), p.default_version_id, True, p.updated_at)
+    return ManagedPolicyDetail(
+        p.name, p.policy_id, p.arn, p.path, p.default_version_id, report.attachment_count,
+        report.boundary_usage_count, True, None, p.created_at, p.updated_at, [version],
+    )
+
+
 @action("iam", "GetAccountAuthorizationDetails", request=GetAccountAuthorizationDetailsRequest)
 def get_account_authorization_details(
     ctx: ActionContext, request: GetAccountAuthorizationDetailsRequest
@@ -244,14 +256,15 @@ def get_account_authorization_details(
     kinds = set(request.filter) if request.filter else set(ENTITY_FILTERS)
     reports = ctx.runtime.store.reports
     page = paginate(reports.page_keys(account, kinds), request.marker, request.max_items, key=lambda e: e[0])
-    by_kind: dict[str, list[str]] = {"1": [], "2": [], "3": [], "4": []}
+    by_kind: dict[str, list[str]] = {"1": [], "2": [], "3": [], "4": [], "5": []}
     for sort_key, entity_id in page.items:
         by_kind[sort_key[0]].append(entity_id)
     return GetAccountAuthorizationDetailsResult(
         [_user_detail(account, r) for r in reports.users(by_kind["1"])],
         [_group_detail(account, r) for r in reports.groups(by_kind["2"])],
         [_role_detail(account, r) for r in reports.roles(by_kind["3"])],
-        [_policy_detail(r) for r in reports.policies(by_kind["4"])],
+        [_policy_detail(r) for r in reports.policies(by_kind["4"])]
+        + [_aws_policy_detail(r) for r in reports.aws_policies(account, by_kind["5"])],
         page.is_truncated,
         page.marker,
     )

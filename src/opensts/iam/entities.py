@@ -19,6 +19,7 @@ from opensts.iam.common import authorize_iam, boundary_context, caller_account, 
 from opensts.identity import arn as arns
 from opensts.identity.principal import PrincipalKind
 from opensts.policy import GROUP_INLINE_POLICIES_MAX_SIZE, ROLE_INLINE_POLICIES_MAX_SIZE, USER_INLINE_POLICIES_MAX_SIZE
+from opensts.store import aws_policies
 from opensts.store.iam_groups import GroupRecord
 from opensts.store.iam_policies import EntityRef
 from opensts.store.iam_roles import RoleRecord
@@ -198,7 +199,12 @@ def check_policy_arn(policy_arn: str) -> arns.Arn:
 
 
 def check_boundary(ctx: ActionContext, policy_arn: str) -> None:
-    """A permissions boundary must be a managed policy that exists in the caller's account."""
+    """A permissions boundary must be a managed policy that exists in the caller's account, or an
+    AWS managed policy (``arn:aws:iam::aws:policy/...``) that OpenSTS ships."""
     check_policy_arn(policy_arn)
+    if aws_policies.is_aws_policy_arn(policy_arn):
+        if aws_policies.find(policy_arn) is None:
+            raise NoSuchEntity(f"Scope ARN: {policy_arn} does not exist or is not attachable.")
+        return
     if ctx.runtime.store.managed_policies.get(caller_account(ctx), policy_arn) is None:
         raise NoSuchEntity(f"Scope ARN: {policy_arn} does not exist or is not attachable.")

@@ -10,12 +10,27 @@ policy checks that the ARN is a policy ARN (InvalidInput), then authorizes ``iam
 then looks the policy up in the caller's account; attachments are authorized on the user, role or
 group (with its real path when it exists) with the policy as ``iam:PolicyARN``.
 
-Deviations from AWS: OpenSTS holds no AWS managed policies (``arn:aws:iam::aws:policy/...``):
-ListPolicies with Scope=AWS is empty, and such ARNs are "not attachable". A policy's Description
-must be printable text (see CreatePolicyRequest).
+AWS managed policies (``arn:aws:iam::aws:policy/PATH/NAME``) are shipped, read-only data
+(``store/aws_policies.py``; docs/iam/aws-managed-policies.md): ListPolicies lists them with
+Scope=AWS or All (the default), GetPolicy/GetPolicyVersion/ListPolicyVersions/ListPolicyTags read
+them, and they attach to users, groups and roles (counted in the same quota of 10) and serve as
+permissions boundaries and session PolicyArns. Their AttachmentCount and
+PermissionsBoundaryUsageCount count the caller's account only, as AWS does. Writes to them
+(CreatePolicyVersion, DeletePolicy, DeletePolicyVersion, SetDefaultPolicyVersion, TagPolicy,
+UntagPolicy) are AccessDenied for every caller, the account root included: the engine's guardrail
+("AWS managed policies cannot be modified"), as in AWS. An ARN under ``arn:aws:iam::aws:policy/``
+that names no shipped policy is "not found" / "does not exist or is not attachable", as AWS says.
+A policy under ``/aws-service-role/`` attached to a role is PolicyNotAttachable ("Cannot attach a
+Service Role Policy to a Customer Role."), as AWS answers.
 
 Attach/DetachRolePolicy on a service-linked role are UnmodifiableEntity, as AWS
 (``entities.refuse_protected_owner``).
+
+Deviations from AWS: a policy's Description must be printable text (see CreatePolicyRequest). AWS
+managed policies have only their default version (the source holds no other: ListPolicyVersions
+lists one, GetPolicyVersion of another id is NoSuchEntity), no Description, no tags, an id derived
+from the ARN (not AWS's), and their version's CreateDate is the policy's UpdateDate. Attaching a
+``/aws-service-role/`` policy to a user or group is allowed (AWS's answer there is unverified).
 """
 
 from __future__ import annotations
@@ -25,7 +40,7 @@ from datetime import datetime
 from typing import Any
 
 from opensts.actions import ActionContext, action
-from opensts.errors import DeleteConflict, EntityAlreadyExists, LimitExceeded, NoSuchEntity
+from opensts.errors import DeleteConflict, EntityAlreadyExists, LimitExceeded, NoSuchEntity, PolicyNotAttachable
 from opensts.fields import boolean, one_of, text
 from opensts.iam import fields, tagging
 from opensts.iam.common import (
@@ -51,6 +66,7 @@ from opensts.iam.tagging import ListTagsResult, Tag, add_tags, pairs, tag_contex
 from opensts.identity import arn as arns
 from opensts.identity import ids
 from opensts.policy import MANAGED_POLICY_MAX_SIZE, policy_size
+from opensts.store import aws_policies
 from opensts.store.iam_policies import PolicyRecord, PolicyVersionRecord
 from opensts.store.errors import EntityExists
 
@@ -62,6 +78,8 @@ ENTITY_FILTERS = ("User", "Role", "Group", "LocalManagedPolicy", "AWSManagedPoli
 MAX_VERSIONS = 5
 MAX_ATTACHED = 10
 TAG_QUOTA = "TagsPerPolicy"
+# AWS's policies for service-linked roles: attached by AWS to the roles it creates, never by customers.
+SERVICE_ROLE_POLICY_PREFIX = aws_policies.AWS_POLICY_ARN_PREFIX + "aws-service-role/"
 
 
 # --- Fields --------------------------------------------------------------------------------------
@@ -315,11 +333,24 @@ def authorized_policy(
 ) -> PolicyRecord:
     """Check the ARN, authorize ``iam:ACTION`` on it, then find the policy (in the caller's account)."""
     check_policy_arn(policy_arn)
-    authorize_iam(ctx, action_name, policy_arn, context)
-    record = ctx.runtime.store.managed_policies.get(caller_account(ctx), policy_arn)
+    authorize_iam(ctx, action_name, policy_arn, context)  # writes to AWS managed policies stop here
+    repo = ctx.runtime.store.managed_policies
+    if aws_policies.is_aws_policy_arn(policy_arn):
+        record = repo.aws_policy(caller_account(ctx), policy_arn)
+    else:
+        record = repo.get(caller_account(ctx), policy_arn)
     if record is None:
         raise policy_not_found(policy_arn)
     return record
+
+
+def aws_versions(policy_arn: str) -> list[PolicyVersionRecord] | None:
+    """An AWS managed policy's one shipped version (the default); None for other ARNs."""
+    policy = aws_policies.find(policy_arn)
+    if policy is None:
+        return None
+    # The source keeps no version dates: the policy's UpdateDate is when its default version became so.
+    return [PolicyVersionRecord(policy.default_version_id, policy.document, True, policy.updated_at)]
 
 
 def validate_managed_document(document: str) -> None:
@@ -349,7 +380,13 @@ def create_policy(ctx: ActionContext, request: CreatePolicyRequest) -> PolicyRes
 @action("iam", "GetPolicy", request=PolicyArnRequest)
 def get_policy(ctx: ActionContext, request: PolicyArnRequest) -> PolicyResult:
     record = authorized_policy(ctx, "GetPolicy", request.policy_arn)
+    if aws_policies.is_aws_policy_arn(record.arn):
+        return PolicyResult(policy_shape(record))
     return PolicyResult(policy_shape(record, ctx.runtime.store.managed_policies.tags(record.policy_id)))
+
+
+def _list_key(record: PolicyRecord) -> str:
+    return f"{record.name.lower()} {record.arn}"
 
 
 @action("iam", "ListPolicies", request=ListPoliciesRequest)
@@ -357,9 +394,12 @@ def list_policies(ctx: ActionContext, request: ListPoliciesRequest) -> ListPolic
     prefix, usage = request.path_prefix, request.policy_usage_filter
     account = caller_account(ctx)
     authorize_iam(ctx, "ListPolicies", resource_arn(account, "policy", "", prefix))
+    repo = ctx.runtime.store.managed_policies
     records: list[PolicyRecord] = []
-    if request.scope != "AWS":  # OpenSTS holds only the account's own (Local) policies
-        records = ctx.runtime.store.managed_policies.list(account, prefix)
+    if request.scope != "AWS":
+        records += repo.list(account, prefix)
+    if request.scope != "Local":
+        records += repo.aws_list(account, prefix)
     if request.only_attached:
         if usage == "PermissionsPolicy":
             records = [r for r in records if r.attachment_count]
@@ -367,7 +407,9 @@ def list_policies(ctx: ActionContext, request: ListPoliciesRequest) -> ListPolic
             records = [r for r in records if r.boundary_usage_count]
         else:
             records = [r for r in records if r.attachment_count or r.boundary_usage_count]
-    page = paginate(records, request.marker, request.max_items, key=lambda r: r.name.lower())
+    # By name; an account's policy may share its name with an AWS one, so the ARN breaks ties.
+    records.sort(key=_list_key)
+    page = paginate(records, request.marker, request.max_items, key=_list_key)
     return ListPoliciesResult([policy_shape(r, full=False) for r in page.items], page.is_truncated, page.marker)
 
 
@@ -412,7 +454,11 @@ def create_policy_version(ctx: ActionContext, request: CreatePolicyVersionReques
 def get_policy_version(ctx: ActionContext, request: PolicyVersionRequest) -> PolicyVersionResult:
     policy_arn, version_id = request.policy_arn, request.version_id
     authorized_policy(ctx, "GetPolicyVersion", policy_arn)
-    exists, version = ctx.runtime.store.managed_policies.get_version(caller_account(ctx), policy_arn, version_id)
+    shipped = aws_versions(policy_arn)
+    if shipped is not None:
+        exists, version = True, next((v for v in shipped if v.version_id == version_id), None)
+    else:
+        exists, version = ctx.runtime.store.managed_policies.get_version(caller_account(ctx), policy_arn, version_id)
     if not exists:
         raise policy_not_found(policy_arn)
     if version is None:
@@ -424,7 +470,7 @@ def get_policy_version(ctx: ActionContext, request: PolicyVersionRequest) -> Pol
 def list_policy_versions(ctx: ActionContext, request: PolicyPageRequest) -> ListPolicyVersionsResult:
     policy_arn = request.policy_arn
     authorized_policy(ctx, "ListPolicyVersions", policy_arn)
-    versions = ctx.runtime.store.managed_policies.versions(caller_account(ctx), policy_arn)
+    versions = aws_versions(policy_arn) or ctx.runtime.store.managed_policies.versions(caller_account(ctx), policy_arn)
     if versions is None:
         raise policy_not_found(policy_arn)
     # Newest first; the marker is a key that grows along the list.
@@ -465,6 +511,8 @@ def _attach(ctx: ActionContext, kind: OwnerKind, name: str, policy_arn: str) -> 
     check_policy_arn(policy_arn)
     owner = authorized_owner(ctx, kind, f"Attach{kind.label}Policy", name, {"iam:PolicyARN": policy_arn})
     refuse_protected_owner(kind, owner)
+    if kind is ROLE and policy_arn.startswith(SERVICE_ROLE_POLICY_PREFIX) and aws_policies.find(policy_arn):
+        raise PolicyNotAttachable("Cannot attach a Service Role Policy to a Customer Role.")
     outcome = ctx.runtime.store.managed_policies.attach(
         kind.entity_type, caller_account(ctx), owner.name, policy_arn, max_attached=MAX_ATTACHED
     )
@@ -495,7 +543,8 @@ def _list_attached(
     if attached is None:
         raise no_such_owner(kind, name)
     attached = [a for a in attached if a.path.startswith(prefix)]
-    page = paginate(attached, marker, max_items, key=lambda a: a.name.lower())
+    # An account's policy may share its name with an AWS one: the ARN breaks ties.
+    page = paginate(attached, marker, max_items, key=lambda a: f"{a.name.lower()} {a.arn}")
     return ListAttachedPoliciesResult(
         [AttachedPolicy(a.name, a.arn) for a in page.items], page.is_truncated, page.marker
     )
@@ -590,4 +639,6 @@ def untag_policy(ctx: ActionContext, request: UntagPolicyRequest) -> None:
 @action("iam", "ListPolicyTags", request=PolicyPageRequest)
 def list_policy_tags(ctx: ActionContext, request: PolicyPageRequest) -> ListTagsResult:
     record = authorized_policy(ctx, "ListPolicyTags", request.policy_arn)
+    if aws_policies.is_aws_policy_arn(record.arn):
+        return tags_page([], request.marker, request.max_items)  # AWS managed policies carry no tags
     return tags_page(ctx.runtime.store.managed_policies.tags(record.policy_id), request.marker, request.max_items)

@@ -9,6 +9,11 @@ Layout shared with :mod:`opensts.store.principal_policies` (the read side for au
 ``inline_policies.owner_type`` / ``policy_attachments.entity_type`` are ``user`` | ``role`` |
 ``group`` with the entity's id; a managed policy's effective document is the version named by
 ``managed_policies.default_version_id``.
+
+AWS managed policies (``arn:aws:iam::aws:policy/...``) are not rows: they are the shipped catalogue
+(:mod:`opensts.store.aws_policies`). Their attachments are rows of ``aws_policy_attachments`` (by
+ARN, with the entity's account), and the repository below takes either kind of ARN: attach,
+detach, the attached lists and the per-entity quota count both together.
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ from typing import Any, Callable, Sequence
 from sqlalchemy import ColumnElement, Connection, and_, delete, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
-from opensts.store import schema, tags as entity_tags
+from opensts.store import aws_policies, schema, tags as entity_tags
 from opensts.store.errors import EntityExists
 from opensts.store.meta import CountedWrites
 from opensts.store.queries import under_path
@@ -213,6 +218,44 @@ def boundary_counts(conn: Connection, arns: Sequence[str]) -> dict[str, int]:
     return counts
 
 
+def aws_usage(conn: Connection, account_id: str, arns: Sequence[str] | None = None) -> tuple[dict[str, int], dict[str, int]]:
+    """AWS managed policies in use in the account: (attachments, boundary uses) by ARN (unused: absent).
+    ``arns``: only these (all when None)."""
+    aws = schema.aws_policy_attachments
+    query = select(aws.c.policy_arn, func.count()).where(aws.c.account_id == account_id)
+    if arns is not None:
+        query = query.where(aws.c.policy_arn.in_(arns))
+    attachments = {r[0]: r[1] for r in conn.execute(query.group_by(aws.c.policy_arn)).all()}
+    boundaries: dict[str, int] = {}
+    for table in (schema.users, schema.roles):
+        column = table.c.permissions_boundary_arn
+        where = [table.c.account_id == account_id, column.like(aws_policies.AWS_POLICY_ARN_PREFIX + "%")]
+        if arns is not None:
+            where = [table.c.account_id == account_id, column.in_(arns)]
+        for arn, n in conn.execute(select(column, func.count()).where(*where).group_by(column)).all():
+            boundaries[arn] = boundaries.get(arn, 0) + n
+    return attachments, boundaries
+
+
+def _aws_record(policy: aws_policies.AwsPolicy, account_id: str, attachments: int, boundaries: int) -> "PolicyRecord":
+    return PolicyRecord(
+        policy.policy_id, account_id, policy.arn, policy.name, policy.path, None, policy.default_version_id,
+        policy.created_at, policy.updated_at, attachments, boundaries,
+    )
+
+
+def _attached_count(conn: Connection, entity_type: str, entity_id: str) -> int:
+    """Managed policies (customer and AWS) attached to the entity: what its quota counts."""
+    att, aws = schema.policy_attachments, schema.aws_policy_attachments
+    local = conn.execute(
+        select(func.count()).select_from(att).where(att.c.entity_type == entity_type, att.c.entity_id == entity_id)
+    ).scalar_one()
+    shipped = conn.execute(
+        select(func.count()).select_from(aws).where(aws.c.entity_type == entity_type, aws.c.entity_id == entity_id)
+    ).scalar_one()
+    return int(local) + int(shipped)
+
+
 def _records(conn: Connection, rows: Sequence[Any]) -> list[PolicyRecord]:
     attachments = attachment_counts(conn, [r.policy_id for r in rows])
     boundaries = boundary_counts(conn, [r.arn for r in rows])
@@ -223,6 +266,14 @@ def _records(conn: Connection, rows: Sequence[Any]) -> list[PolicyRecord]:
         )
         for r in rows
     ]
+
+
+def aws_attached_record(arn: str) -> AttachedPolicyRecord:
+    """An attached AWS managed policy; its name and path come from the ARN (so one that a later
+    catalogue no longer holds is still listed, and can be detached)."""
+    resource = arn[len("arn:aws:iam::aws:policy"):]
+    path, _, name = resource.rpartition("/")
+    return AttachedPolicyRecord(name, arn, path + "/")
 
 
 def _policy_row(conn: Connection, account_id: str, arn: str, *, lock: bool = False) -> Any:
@@ -415,27 +466,53 @@ class ManagedPolicyRepository:
     # attachments
     def attach(self, entity_type: str, account_id: str, entity_name: str, arn: str, *, max_attached: int) -> str:
         """"missing_entity" | "missing" | "limit" | "ok" (attaching twice is a no-op, as in AWS)."""
+        if aws_policies.is_aws_policy_arn(arn):
+            return self._attach_aws(entity_type, account_id, entity_name, arn, max_attached=max_attached)
         att = schema.policy_attachments
         with self._engine.begin() as conn:
             ends = _attachment_ends(conn, entity_type, account_id, entity_name, arn)
             if isinstance(ends, str):
                 return ends
             entity, row = ends
-            attached = set(
-                conn.execute(
-                    select(att.c.policy_id).where(att.c.entity_type == entity_type, att.c.entity_id == entity.entity_id)
-                ).scalars()
-            )
-            if row.policy_id in attached:
+            already = conn.execute(
+                select(att.c.policy_id).where(
+                    att.c.policy_id == row.policy_id, att.c.entity_type == entity_type,
+                    att.c.entity_id == entity.entity_id,
+                )
+            ).first()
+            if already is not None:
                 return "ok"
-            if len(attached) >= max_attached:
+            if _attached_count(conn, entity_type, entity.entity_id) >= max_attached:
                 return "limit"
             conn.execute(insert(att).values(policy_id=row.policy_id, entity_type=entity_type, entity_id=entity.entity_id))
+        return "ok"
+
+    def _attach_aws(self, entity_type: str, account_id: str, entity_name: str, arn: str, *, max_attached: int) -> str:
+        aws = schema.aws_policy_attachments
+        shipped = aws_policies.find(arn) is not None  # before the transaction: the first use loads the catalogue
+        with self._engine.begin() as conn:
+            entity = find_entity(conn, entity_type, account_id, entity_name, lock=True)
+            if entity is None:
+                return "missing_entity"
+            if not shipped:
+                return "missing"
+            key = (aws.c.policy_arn == arn, aws.c.entity_type == entity_type, aws.c.entity_id == entity.entity_id)
+            if conn.execute(select(aws.c.policy_arn).where(*key)).first() is not None:
+                return "ok"
+            if _attached_count(conn, entity_type, entity.entity_id) >= max_attached:
+                return "limit"
+            conn.execute(
+                insert(aws).values(
+                    policy_arn=arn, entity_type=entity_type, entity_id=entity.entity_id, account_id=account_id
+                )
+            )
         return "ok"
 
     def detach(self, entity_type: str, account_id: str, entity_name: str, arn: str) -> str:
         """"missing_entity" | "missing" (no such policy or not attached) | "ok"."""
         att = schema.policy_attachments
+        if aws_policies.is_aws_policy_arn(arn):
+            return self._detach_aws(entity_type, account_id, entity_name, arn)
         with self._engine.begin() as conn:
             ends = _attachment_ends(conn, entity_type, account_id, entity_name, arn)
             if isinstance(ends, str):
@@ -449,10 +526,24 @@ class ManagedPolicyRepository:
             ).rowcount
         return "ok" if deleted else "missing"
 
+    def _detach_aws(self, entity_type: str, account_id: str, entity_name: str, arn: str) -> str:
+        aws = schema.aws_policy_attachments
+        with self._engine.begin() as conn:
+            entity = find_entity(conn, entity_type, account_id, entity_name, lock=True)
+            if entity is None:
+                return "missing_entity"
+            deleted = conn.execute(
+                delete(aws).where(
+                    aws.c.policy_arn == arn, aws.c.entity_type == entity_type, aws.c.entity_id == entity.entity_id
+                )
+            ).rowcount
+        return "ok" if deleted else "missing"
+
     def attached(
         self, entity_type: str, account_id: str, entity_name: str
     ) -> builtins.list[AttachedPolicyRecord] | None:
-        att, mp = schema.policy_attachments, schema.managed_policies
+        """Customer and AWS managed policies attached to the entity, by name (case-insensitively)."""
+        att, mp, aws = schema.policy_attachments, schema.managed_policies, schema.aws_policy_attachments
         with self._engine.connect() as conn:
             entity = find_entity(conn, entity_type, account_id, entity_name)
             if entity is None:
@@ -461,24 +552,55 @@ class ManagedPolicyRepository:
                 select(mp.c.name, mp.c.arn, mp.c.path)
                 .select_from(att.join(mp, att.c.policy_id == mp.c.policy_id))
                 .where(att.c.entity_type == entity_type, att.c.entity_id == entity.entity_id)
-                .order_by(mp.c.name_key)
             ).all()
-        return [AttachedPolicyRecord(r.name, r.arn, r.path) for r in rows]
+            aws_arns = conn.execute(
+                select(aws.c.policy_arn).where(aws.c.entity_type == entity_type, aws.c.entity_id == entity.entity_id)
+            ).scalars().all()
+        records = [AttachedPolicyRecord(r.name, r.arn, r.path) for r in rows]
+        records += [aws_attached_record(arn) for arn in aws_arns]
+        return sorted(records, key=lambda r: (r.name.lower(), r.arn))
+
+    # AWS managed policies (the catalogue, with the account's use of them)
+    def aws_policy(self, account_id: str, arn: str) -> PolicyRecord | None:
+        """The AWS managed policy ``arn`` names, with its attachment and boundary counts in the account."""
+        policy = aws_policies.find(arn)
+        if policy is None:
+            return None
+        with self._engine.connect() as conn:
+            attachments, boundaries = aws_usage(conn, account_id, [arn])
+        return _aws_record(policy, account_id, attachments.get(arn, 0), boundaries.get(arn, 0))
+
+    def aws_list(self, account_id: str, path_prefix: str = "/") -> builtins.list[PolicyRecord]:
+        """Every AWS managed policy under ``path_prefix`` (by name), with its counts in the account."""
+        with self._engine.connect() as conn:
+            attachments, boundaries = aws_usage(conn, account_id)
+        return [
+            _aws_record(p, account_id, attachments.get(p.arn, 0), boundaries.get(p.arn, 0))
+            for p in aws_policies.catalogue().policies
+            if p.path.startswith(path_prefix)
+        ]
 
     def entities(
         self, account_id: str, arn: str, *, attachments: bool, boundaries: bool
     ) -> builtins.list[EntityRef] | None:
         """Users, groups and roles using the policy (attached and/or as permissions boundary)."""
-        att = schema.policy_attachments
+        att, aws = schema.policy_attachments, schema.aws_policy_attachments
+        shipped = aws_policies.find(arn) is not None
         with self._engine.connect() as conn:
-            row = _policy_row(conn, account_id, arn)
-            if row is None:
+            row = None if shipped else _policy_row(conn, account_id, arn)
+            if row is None and not shipped:
                 return None
             found: dict[tuple[str, str], EntityRef] = {}
             for entity_type, (table, id_column) in _OWNER.items():
                 conditions: builtins.list[ColumnElement[bool]] = []
                 if attachments:
-                    ids = select(att.c.entity_id).where(att.c.policy_id == row.policy_id, att.c.entity_type == entity_type)
+                    ids = (
+                        select(att.c.entity_id).where(att.c.policy_id == row.policy_id, att.c.entity_type == entity_type)
+                        if row is not None
+                        else select(aws.c.entity_id).where(
+                            aws.c.account_id == account_id, aws.c.policy_arn == arn, aws.c.entity_type == entity_type
+                        )
+                    )
                     conditions.append(table.c[id_column].in_(ids))
                 if boundaries and entity_type != "group":
                     conditions.append(table.c.permissions_boundary_arn == arn)

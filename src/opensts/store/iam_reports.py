@@ -12,8 +12,8 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, func, select
 
-from opensts.store import schema
-from opensts.store.iam_policies import attachment_counts, boundary_counts
+from opensts.store import aws_policies, schema
+from opensts.store.iam_policies import aws_attached_record, aws_usage, attachment_counts, boundary_counts
 from opensts.store.tags import ROLE, USER, read_tags_of
 
 Pairs = list[tuple[str, str]]
@@ -25,6 +25,8 @@ _PAGE_PLAN = (
     ("3", "Role", schema.roles, "role_id"),
     ("4", "LocalManagedPolicy", schema.managed_policies, "policy_id"),
 )
+# Then the AWS managed policies the account uses (attached or as a boundary), as AWS lists them.
+_AWS_PAGE_PREFIX = "5"
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +55,13 @@ class EntityReport:
     tags: Pairs = field(default_factory=list)
     groups: list[str] = field(default_factory=list)
     instance_profiles: list[Any] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class AwsPolicyReport:
+    policy: aws_policies.AwsPolicy
+    attachment_count: int
+    boundary_usage_count: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,7 +96,7 @@ class AccountReportRepository:
                     .select_from(s.policy_attachments.join(s.managed_policies))
                     .where(s.managed_policies.c.account_id == account)
                 ).scalar_one()
-            )
+            ) + _count(conn, s.aws_policy_attachments, s.aws_policy_attachments.c.account_id == account)
             boundaries = sum(
                 _count(conn, t, t.c.account_id == account, t.c.permissions_boundary_arn.is_not(None))
                 for t in (s.users, s.roles)
@@ -122,7 +131,22 @@ class AccountReportRepository:
                         .order_by(table.c.name_key)
                     ).all()
                     out += [(f"{prefix}|{r[0]}", r[1]) for r in rows]
+            if "AWSManagedPolicy" in kinds:
+                attachments, boundaries = aws_usage(conn, account)
+                used = sorted(set(attachments) | set(boundaries))
+                out += sorted((f"{_AWS_PAGE_PREFIX}|{aws_attached_record(arn).name.lower()}|{arn}", arn) for arn in used)
         return out
+
+    def aws_policies(self, account: str, arns: list[str]) -> list[AwsPolicyReport]:
+        """The AWS managed policies named (those the catalogue holds), with their use in the account."""
+        if not arns:
+            return []
+        with self._engine.connect() as conn:
+            attachments, boundaries = aws_usage(conn, account, arns)
+        found = [aws_policies.find(arn) for arn in arns]
+        return [
+            AwsPolicyReport(p, attachments.get(p.arn, 0), boundaries.get(p.arn, 0)) for p in found if p is not None
+        ]
 
     def users(self, ids: list[str]) -> list[EntityReport]:
         if not ids:
@@ -215,4 +239,12 @@ def _attached(conn: Connection, entity_type: str, ids: list[str]) -> dict[str, P
         .where(att.c.entity_type == entity_type, att.c.entity_id.in_(ids))
         .order_by(att.c.entity_id, mp.c.name_key)
     )
-    return _by_owner(conn, query, ids)
+    out = _by_owner(conn, query, ids)
+    aws = schema.aws_policy_attachments
+    for owner, arn in conn.execute(
+        select(aws.c.entity_id, aws.c.policy_arn).where(aws.c.entity_type == entity_type, aws.c.entity_id.in_(ids))
+    ).all():
+        out[owner].append((aws_attached_record(arn).name, arn))
+    for pairs in out.values():
+        pairs.sort(key=lambda pair: (pair[0].lower(), pair[1]))
+    return out

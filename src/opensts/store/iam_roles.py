@@ -195,6 +195,10 @@ class RoleRepository:
             attached = conn.execute(
                 select(func.count()).select_from(att).where(att.c.entity_type == "role", att.c.entity_id == role_id)
             ).scalar_one()
+            aws = schema.aws_policy_attachments
+            attached += conn.execute(
+                select(func.count()).select_from(aws).where(aws.c.entity_type == "role", aws.c.entity_id == role_id)
+            ).scalar_one()
             if attached:
                 return "attached"
             inline = conn.execute(

@@ -2,7 +2,9 @@
 
 One call per entity returns what authorization needs: inline and attached managed policies (the
 default version), those of the user's groups, the permissions boundary, and the entity's tags.
-The access layer caches the result and parses each document once.
+The access layer caches the result and parses each document once. AWS managed policies
+(attached, as boundary or as a session's PolicyArns) come from the shipped catalogue
+(:mod:`opensts.store.aws_policies`); one that the catalogue no longer holds applies nothing.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, Engine, and_, select
 
-from opensts.store import schema
+from opensts.store import aws_policies, schema
 from opensts.store.tags import read_tags
 
 
@@ -104,12 +106,24 @@ def _attached(conn: Connection, entity_type: str, entity_id: str) -> list[Policy
         .where(att.c.entity_type == entity_type, att.c.entity_id == entity_id)
         .order_by(mp.c.arn)
     ).all()
-    return [PolicyDocument(r.arn, r.document) for r in rows]
+    aws = schema.aws_policy_attachments
+    aws_arns = conn.execute(
+        select(aws.c.policy_arn)
+        .where(aws.c.entity_type == entity_type, aws.c.entity_id == entity_id)
+        .order_by(aws.c.policy_arn)
+    ).scalars().all()
+    shipped = [aws_policies.find(arn) for arn in aws_arns]
+    return [PolicyDocument(r.arn, r.document) for r in rows] + [
+        PolicyDocument(p.arn, p.document) for p in shipped if p is not None
+    ]
 
 
 def _managed_by_arn(conn: Connection, arn: str | None) -> PolicyDocument | None:
     if not arn:
         return None
+    if aws_policies.is_aws_policy_arn(arn):
+        shipped = aws_policies.find(arn)
+        return PolicyDocument(arn, shipped.document) if shipped else None
     mp, pv = schema.managed_policies, schema.policy_versions
     row = conn.execute(
         select(pv.c.document)

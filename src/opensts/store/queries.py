@@ -25,13 +25,18 @@ def lock_row(conn: Connection, id_column: Any, value: str) -> bool:
 
 def policy_blockers(owner_type: str, owner_id: str) -> tuple[tuple[str, Select[Any]], ...]:
     """What keeps a user or group from being deleted on the policy side, as (reason, query) for
-    :func:`first_blocker`: inline policies (``policies``), then attached ones (``attached_policies``)."""
-    inline, attached = schema.inline_policies, schema.policy_attachments
+    :func:`first_blocker`: inline policies (``policies``), then attached ones (``attached_policies``:
+    customer or AWS managed)."""
+    inline, attached, aws = schema.inline_policies, schema.policy_attachments, schema.aws_policy_attachments
     return (
         ("policies", select(inline.c.name).where(inline.c.owner_type == owner_type, inline.c.owner_id == owner_id)),
         (
             "attached_policies",
             select(attached.c.policy_id).where(attached.c.entity_type == owner_type, attached.c.entity_id == owner_id),
+        ),
+        (
+            "attached_policies",
+            select(aws.c.policy_arn).where(aws.c.entity_type == owner_type, aws.c.entity_id == owner_id),
         ),
     )
 

@@ -431,3 +431,19 @@ service_access_jobs = Table(
     Column("result", Text, nullable=False),
 )
 Index("ix_service_access_jobs_account_created", service_access_jobs.c.account_id, service_access_jobs.c.created_at)
+
+
+# --- AWS managed policies (migration 0013) ---------------------------------------------------------
+# The AWS managed policies themselves are shipped read-only data (store/aws_policies.py), not rows;
+# this table holds their attachments to the account's users, roles and groups (policy_attachments'
+# policy_id can only name the account's own policies). Boundaries are ARNs on users and roles already.
+aws_policy_attachments = Table(
+    "aws_policy_attachments",
+    metadata,
+    Column("policy_arn", String(2048), primary_key=True),  # arn:aws:iam::aws:policy/PATH/NAME
+    Column("entity_type", String(8), primary_key=True),  # user | role | group
+    Column("entity_id", String(32), primary_key=True),
+    Column("account_id", String(12), ForeignKey("accounts.account_id"), nullable=False),
+)
+Index("ix_aws_policy_attachments_entity", aws_policy_attachments.c.entity_type, aws_policy_attachments.c.entity_id)
+Index("ix_aws_policy_attachments_account", aws_policy_attachments.c.account_id, aws_policy_attachments.c.policy_arn)
