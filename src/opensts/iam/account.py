@@ -23,10 +23,17 @@ from opensts.actions import ActionContext, action
 from opensts.fields import NoParameters, custom
 from opensts.iam import fields
 from opensts.iam.common import authorize_iam, caller_account, encode_policy_document
-from opensts.iam.instance_profiles import InstanceProfile, instance_profile_shape
 from opensts.iam.pagination import paginate
-from opensts.iam.roles import role_shape
-from opensts.iam.shapes import AttachedPolicy, PermissionsBoundary, PolicyVersion, RoleLastUsed, boundary_shape
+from opensts.iam.shapes import (
+    AttachedPolicy,
+    InstanceProfile,
+    PermissionsBoundary,
+    PolicyVersion,
+    RoleLastUsed,
+    boundary_shape,
+    instance_profile_shape,
+    role_shape,
+)
 from opensts.iam.tagging import Tag
 from opensts.identity import arn as arns
 from opensts.params import ParamReader

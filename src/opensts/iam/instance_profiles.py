@@ -35,7 +35,6 @@ with the role's "cannot be found" message. AWS's wording for that case is not do
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from opensts.access.trust_principals import effective_trust_policy
@@ -46,7 +45,7 @@ from opensts.iam import fields, tagging
 from opensts.iam.common import authorize_iam, caller_account, resource_arn
 from opensts.iam.entities import DELETE_CONFLICT_MESSAGES, authorized_role, no_such_role
 from opensts.iam.pagination import paginate
-from opensts.iam.roles import Role, role_shape
+from opensts.iam.shapes import InstanceProfile, Role, instance_profile_shape, role_shape
 from opensts.iam.tagging import ListTagsResult, Tag, add_tags, pairs, tag_context, tags_page, untag_context
 from opensts.identity import ids
 from opensts.store.errors import DeleteBlocked, NameTaken
@@ -123,17 +122,6 @@ class ListInstanceProfileTagsRequest:
 
 
 @dataclass(frozen=True, slots=True)
-class InstanceProfile:
-    path: str
-    instance_profile_name: str
-    instance_profile_id: str
-    arn: str
-    create_date: datetime
-    roles: list[Role]
-    tags: list[Tag] | None = None
-
-
-@dataclass(frozen=True, slots=True)
 class InstanceProfileResult:
     """CreateInstanceProfile, GetInstanceProfile."""
 
@@ -147,20 +135,6 @@ class ListInstanceProfilesResult:
     instance_profiles: list[InstanceProfile]
     is_truncated: bool
     marker: str | None = None
-
-
-def instance_profile_shape(
-    profile: InstanceProfileRecord, roles: list[Role], tags: list[tuple[str, str]] | None = None
-) -> InstanceProfile:
-    return InstanceProfile(
-        path=profile.path,
-        instance_profile_name=profile.name,
-        instance_profile_id=profile.instance_profile_id,
-        arn=profile.arn,
-        create_date=profile.created_at,
-        roles=roles,
-        tags=[Tag(k, v) for k, v in tags] if tags else None,
-    )
 
 
 def profile_role_shape(ctx: ActionContext, role: RoleRecord) -> Role:

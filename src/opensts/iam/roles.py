@@ -22,7 +22,6 @@ AssumeRole does not read roles through this module: ``access/`` and ``sts/`` do.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import datetime
 from typing import Any
 
 from opensts.access.trust_principals import bind_trust_principals, effective_trust_policy
@@ -34,7 +33,6 @@ from opensts.iam.common import (
     authorize_iam,
     boundary_context,
     caller_account,
-    encode_policy_document,
     resource_arn,
     validate_policy_document,
 )
@@ -48,14 +46,12 @@ from opensts.iam.entities import (
     refuse_protected_role,
 )
 from opensts.iam.pagination import paginate
-from opensts.iam.shapes import PermissionsBoundary, RoleLastUsed, boundary_shape
+from opensts.iam.shapes import DEFAULT_MAX_SESSION_DURATION, Role, RoleResult, role_shape
 from opensts.iam.tagging import ListTagsResult, Tag, add_tags, pairs, tag_context, tags_page, untag_context
 from opensts.identity import ids
 from opensts.policy import TRUST_POLICY_MAX_SIZE, Policy, policy_size
-from opensts.store.iam_roles import RoleRecord
 from opensts.store.errors import EntityExists
 
-DEFAULT_MAX_SESSION_DURATION = 3600
 TAG_QUOTA = "TagsPerRole"
 
 
@@ -135,26 +131,6 @@ class PutRolePermissionsBoundaryRequest:
 
 
 @dataclass(frozen=True, slots=True)
-class Role:
-    path: str
-    role_name: str
-    role_id: str
-    arn: str
-    create_date: datetime
-    assume_role_policy_document: str
-    description: str | None = None
-    max_session_duration: int | None = None
-    permissions_boundary: PermissionsBoundary | None = None
-    tags: list[Tag] | None = None
-    role_last_used: RoleLastUsed | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class RoleResult:
-    role: Role
-
-
-@dataclass(frozen=True, slots=True)
 class UpdateRoleResult:
     """Empty, but present: botocore's model gives UpdateRole an (empty) output shape."""
 
@@ -164,35 +140,6 @@ class ListRolesResult:
     roles: list[Role]
     is_truncated: bool
     marker: str | None = None
-
-
-def role_shape(
-    role: RoleRecord,
-    tags: list[tuple[str, str]] | None = None,
-    *,
-    full: bool = True,
-    pending_use: tuple[datetime, str | None] | None = None,
-    trust_policy: str | None = None,
-) -> Role:
-    """``full``: GetRole/CreateRole; ListRoles leaves out boundary, tags and last use, as AWS does.
-    ``pending_use``: a (when, region) use this process saw but has not written yet.
-    ``trust_policy``: the policy to show (principals that no longer exist appear as unique ids)."""
-    last_used = RoleLastUsed(role.last_used_at, role.last_used_region)
-    if pending_use is not None and (role.last_used_at is None or pending_use[0] > role.last_used_at):
-        last_used = RoleLastUsed(pending_use[0].replace(microsecond=0), pending_use[1])
-    return Role(
-        path=role.path,
-        role_name=role.name,
-        role_id=role.role_id,
-        arn=role.arn,
-        create_date=role.created_at,
-        assume_role_policy_document=encode_policy_document(trust_policy or role.assume_role_policy),
-        description=role.description or None,
-        max_session_duration=role.max_session_duration,
-        permissions_boundary=boundary_shape(role.permissions_boundary_arn) if full else None,
-        tags=[Tag(k, v) for k, v in tags] if full and tags else None,
-        role_last_used=last_used if full else None,
-    )
 
 
 def validate_trust_policy(text: str) -> Policy:

@@ -67,7 +67,7 @@ from opensts.fields import text
 from opensts.iam import fields
 from opensts.iam.common import authorize_iam, caller_account, resource_arn
 from opensts.iam.entities import SERVICE_LINKED_ROLE_PATH, authorized_role, no_such_role
-from opensts.iam.roles import DEFAULT_MAX_SESSION_DURATION, RoleResult, role_shape
+from opensts.iam.shapes import DEFAULT_MAX_SESSION_DURATION, RoleResult, role_shape
 from opensts.identity import ids
 from opensts.store.errors import EntityExists
 
