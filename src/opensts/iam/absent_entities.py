@@ -1,5 +1,6 @@
-"""IAM entities OpenSTS does not have: instance profiles, console passwords, signing certificates,
-SSH keys, service-specific credentials, account aliases, password policies.
+"""IAM entities OpenSTS does not have: instance profiles, signing certificates, SSH keys,
+service-specific credentials. (Console passwords, account aliases and the password policy are in
+``login_profiles.py``, ``account_aliases.py`` and ``password_policy.py``.)
 
 Tools that manage users and roles (Terraform's AWS provider among them) read or clean these up
 before deleting a user or role; an InvalidAction there would fail the whole operation. So the
@@ -16,8 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from opensts.actions import ActionContext, action
-from opensts.errors import NoSuchEntity
-from opensts.fields import NoParameters, text
+from opensts.fields import text
 from opensts.iam import fields
 from opensts.iam.common import authorize_iam, caller_account, resource_arn
 from opensts.iam.entities import authorized_role, authorized_user
@@ -39,13 +39,6 @@ class ListInstanceProfilesRequest:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class LoginProfileRequest:
-    """GetLoginProfile, DeleteLoginProfile."""
-
-    user_name: str = fields.user_name()
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
 class UserCredentialsListRequest:
     """ListSigningCertificates, ListSSHPublicKeys: UserName optional (the calling user's)."""
 
@@ -63,12 +56,6 @@ class ListServiceSpecificCredentialsRequest:
     # AWS's model, checked here as text of at most 1024 characters.
     service_name: str | None = text("ServiceName", max_len=1024)
     all_users: str | None = text("AllUsers", max_len=1024)
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ListAccountAliasesRequest:
-    marker: str | None = fields.marker()
-    max_items: int = fields.max_items()
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,12 +79,6 @@ class ListSSHPublicKeysResult:
 @dataclass(frozen=True, slots=True)
 class ListServiceSpecificCredentialsResult:
     service_specific_credentials: list[Any] = field(default_factory=list)
-    is_truncated: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class ListAccountAliasesResult:
-    account_aliases: list[Any] = field(default_factory=list)
     is_truncated: bool = False
 
 
@@ -127,22 +108,6 @@ def list_instance_profiles(ctx: ActionContext, request: ListInstanceProfilesRequ
     return ListInstanceProfilesResult()
 
 
-def _no_login_profile(ctx: ActionContext, action_name: str, name: str) -> None:
-    user = authorized_user(ctx, action_name, name)
-    raise NoSuchEntity(f"Login Profile for User {user.name} cannot be found.")
-
-
-@action("iam", "GetLoginProfile", request=LoginProfileRequest)
-def get_login_profile(ctx: ActionContext, request: LoginProfileRequest) -> None:
-    _no_login_profile(ctx, "GetLoginProfile", request.user_name)
-
-
-# A write in AWS's sense (CloudTrail's readOnly is false), though here it never finds anything.
-@action("iam", "DeleteLoginProfile", request=LoginProfileRequest, writes=True)
-def delete_login_profile(ctx: ActionContext, request: LoginProfileRequest) -> None:
-    _no_login_profile(ctx, "DeleteLoginProfile", request.user_name)
-
-
 @action("iam", "ListSigningCertificates", request=UserCredentialsListRequest)
 def list_signing_certificates(ctx: ActionContext, request: UserCredentialsListRequest) -> ListSigningCertificatesResult:
     _authorize_user_scope(ctx, "ListSigningCertificates", request.user_name)
@@ -161,15 +126,3 @@ def list_service_specific_credentials(
 ) -> ListServiceSpecificCredentialsResult:
     _authorize_user_scope(ctx, "ListServiceSpecificCredentials", request.user_name)
     return ListServiceSpecificCredentialsResult()
-
-
-@action("iam", "ListAccountAliases", request=ListAccountAliasesRequest)
-def list_account_aliases(ctx: ActionContext, request: ListAccountAliasesRequest) -> ListAccountAliasesResult:
-    authorize_iam(ctx, "ListAccountAliases", "*")
-    return ListAccountAliasesResult()
-
-
-@action("iam", "GetAccountPasswordPolicy", request=NoParameters)
-def get_account_password_policy(ctx: ActionContext, request: NoParameters) -> None:
-    authorize_iam(ctx, "GetAccountPasswordPolicy", "*")
-    raise NoSuchEntity(f"The Password Policy with domain name {caller_account(ctx)} cannot be found.")
