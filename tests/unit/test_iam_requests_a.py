@@ -40,7 +40,6 @@ def test_every_action_is_typed_and_declares_its_writes() -> None:
         "CreateGroup", "UpdateGroup", "DeleteGroup", "AddUserToGroup", "RemoveUserFromGroup",
         "CreateAccessKey", "UpdateAccessKey", "DeleteAccessKey",
         "PutUserPolicy", "DeleteUserPolicy", "PutRolePolicy", "DeleteRolePolicy", "PutGroupPolicy", "DeleteGroupPolicy",
-        "DeleteLoginProfile",
         "CreateInstanceProfile", "DeleteInstanceProfile", "AddRoleToInstanceProfile", "RemoveRoleFromInstanceProfile",
         "TagInstanceProfile", "UntagInstanceProfile",
     }
@@ -156,11 +155,3 @@ def test_instance_profile_requests() -> None:
         "Member must satisfy regular expression pattern: [\\w+=,.@-]+"
     )
 
-
-# --- Absent entities ------------------------------------------------------------------------------
-def test_absent_entity_requests() -> None:
-    got = decode(absent_entities.ListServiceSpecificCredentialsRequest, {"ServiceName": "codecommit.amazonaws.com"})
-    assert (got.user_name, got.service_name, got.all_users, got.max_items) == (None, "codecommit.amazonaws.com", None, 100)
-    assert failure(absent_entities.LoginProfileRequest, {}) == (
-        "1 validation error detected: Value null at 'userName' failed to satisfy constraint: Member must not be null"
-    )

@@ -16,21 +16,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from opensts.actions import ActionContext, action
-from opensts.errors import NoSuchEntity
-from opensts.fields import NoParameters, text
+from opensts.fields import text
 from opensts.iam import fields
 from opensts.iam.common import authorize_iam, caller_account, resource_arn
 from opensts.iam.entities import authorized_user
 
 
 # --- Requests (botocore: GetLoginProfileRequest, ...) and results ------------------------
-@dataclass(frozen=True, slots=True, kw_only=True)
-class LoginProfileRequest:
-    """GetLoginProfile, DeleteLoginProfile."""
-
-    user_name: str = fields.user_name()
-
-
 @dataclass(frozen=True, slots=True, kw_only=True)
 class UserCredentialsListRequest:
     """ListSigningCertificates, ListSSHPublicKeys: UserName optional (the calling user's)."""
@@ -51,12 +43,6 @@ class ListServiceSpecificCredentialsRequest:
     all_users: str | None = text("AllUsers", max_len=1024)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ListAccountAliasesRequest:
-    marker: str | None = fields.marker()
-    max_items: int = fields.max_items()
-
-
 @dataclass(frozen=True, slots=True)
 class ListSigningCertificatesResult:
     certificates: list[Any] = field(default_factory=list)
@@ -75,12 +61,6 @@ class ListServiceSpecificCredentialsResult:
     is_truncated: bool = False
 
 
-@dataclass(frozen=True, slots=True)
-class ListAccountAliasesResult:
-    account_aliases: list[Any] = field(default_factory=list)
-    is_truncated: bool = False
-
-
 # --- Actions ------------------------------------------------------------------------------------
 def _authorize_user_scope(ctx: ActionContext, action_name: str, name: str | None) -> None:
     """Authorize a per-user listing: the user named (who must exist), else the calling user."""
@@ -92,20 +72,6 @@ def _authorize_user_scope(ctx: ActionContext, action_name: str, name: str | None
         authorize_iam(ctx, action_name, resource_arn(caller_account(ctx), "user", ""))
 
 
-def _no_login_profile(ctx: ActionContext, action_name: str, name: str) -> None:
-    user = authorized_user(ctx, action_name, name)
-    raise NoSuchEntity(f"Login Profile for User {user.name} cannot be found.")
-
-
-@action("iam", "GetLoginProfile", request=LoginProfileRequest)
-def get_login_profile(ctx: ActionContext, request: LoginProfileRequest) -> None:
-    _no_login_profile(ctx, "GetLoginProfile", request.user_name)
-
-
-# A write in AWS's sense (CloudTrail's readOnly is false), though here it never finds anything.
-@action("iam", "DeleteLoginProfile", request=LoginProfileRequest, writes=True)
-def delete_login_profile(ctx: ActionContext, request: LoginProfileRequest) -> None:
-    _no_login_profile(ctx, "DeleteLoginProfile", request.user_name)
 
 
 @action("iam", "ListSigningCertificates", request=UserCredentialsListRequest)
@@ -126,15 +92,3 @@ def list_service_specific_credentials(
 ) -> ListServiceSpecificCredentialsResult:
     _authorize_user_scope(ctx, "ListServiceSpecificCredentials", request.user_name)
     return ListServiceSpecificCredentialsResult()
-
-
-@action("iam", "ListAccountAliases", request=ListAccountAliasesRequest)
-def list_account_aliases(ctx: ActionContext, request: ListAccountAliasesRequest) -> ListAccountAliasesResult:
-    authorize_iam(ctx, "ListAccountAliases", "*")
-    return ListAccountAliasesResult()
-
-
-@action("iam", "GetAccountPasswordPolicy", request=NoParameters)
-def get_account_password_policy(ctx: ActionContext, request: NoParameters) -> None:
-    authorize_iam(ctx, "GetAccountPasswordPolicy", "*")
-    raise NoSuchEntity(f"The Password Policy with domain name {caller_account(ctx)} cannot be found.")

@@ -12,7 +12,7 @@ from urllib.parse import quote
 
 from opensts.access.authorize import authorize, iam_resource_arn
 from opensts.actions import ActionContext
-from opensts.errors import MalformedPolicyDocument
+from opensts.errors import AccessDenied, MalformedPolicyDocument
 from opensts.params import LONE_SURROGATE, json_has_lone_surrogate
 from opensts.policy import Policy, PolicyValidationError, parse_policy
 
@@ -29,6 +29,18 @@ def authorize_iam(ctx: ActionContext, action: str, resource: str, context: dict[
     ``iam:PermissionsBoundary``, ``iam:PolicyARN``), so that policies conditioned on them hold.
     """
     authorize(ctx, f"iam:{action}", resource, context=context)
+
+
+def authorize_iam_account_grant(ctx: ActionContext, action: str, resource: str, *, granted: bool) -> None:
+    """:func:`authorize_iam` for an action the account grants its IAM users itself (the password
+    policy's AllowUsersToChangePassword grants each user iam:ChangePassword on itself and
+    iam:GetAccountPasswordPolicy): when ``granted``, an implicit deny is overridden; an explicit
+    Deny in the caller's policies still denies."""
+    try:
+        authorize_iam(ctx, action, resource)
+    except AccessDenied as denied:
+        if not granted or denied.message.endswith(" with an explicit deny"):
+            raise
 
 
 def boundary_context(boundary_arn: str | None) -> dict[str, Any]:

@@ -29,6 +29,7 @@ NON_USER_CREDENTIALS = "Must specify userName when calling with non-User credent
 
 # DeleteUser/DeleteGroup/DeleteRole/DeleteInstanceProfile refusals, by what still hangs on the entity.
 DELETE_CONFLICT_MESSAGES = {
+    "login_profile": "Cannot delete entity, must delete login profile first.",
     "access_keys": "Cannot delete entity, must delete access keys first.",
     "policies": "Cannot delete entity, must delete policies first.",
     "attached_policies": "Cannot delete entity, must detach all policies first.",

@@ -9,7 +9,9 @@ from opensts.store.audit import AuditRepository
 from opensts.store.auth_failures import AuthFailureRepository
 from opensts.store.accounts import AccountExists, AccountRepository
 from opensts.store.db import create_store_engine
+from opensts.store.iam_account_settings import AccountSettingsRepository
 from opensts.store.iam_mfa import MfaRepository
+from opensts.store.iam_passwords import PasswordRepository
 from opensts.store.iam_providers import ProviderRepository
 from opensts.store.iam_report_jobs import ReportJobRepository
 from opensts.store.iam_reports import AccountReportRepository
@@ -65,6 +67,8 @@ class Store:
         self.managed_policies = ManagedPolicyRepository(iam)
         self.outbound_federation = OutboundFederationRepository(iam, self.engine)
         self.jwt_signing_keys = JwtSigningKeyRepository(self.engine)
+        self.passwords = PasswordRepository(iam)
+        self.account_settings = AccountSettingsRepository(iam)
 
     def ping(self) -> bool:
         try:

@@ -33,7 +33,8 @@ class EntityExists(StoreError):
 
 class DeleteBlocked(StoreError):
     """The entity still owns something that must be removed first; ``args[0]`` says what:
-    ``access_keys``, ``policies`` (inline), ``attached_policies``, ``mfa_devices`` or ``groups``."""
+    ``login_profile``, ``access_keys``, ``policies`` (inline), ``attached_policies``, ``mfa_devices``
+    or ``groups``."""
 
     @property
     def reason(self) -> str:

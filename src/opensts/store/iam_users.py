@@ -15,6 +15,7 @@ from sqlalchemy.exc import IntegrityError
 
 from opensts.store import schema, tags as entity_tags
 from opensts.store.errors import DeleteBlocked, NameTaken
+from opensts.store.iam_passwords import drop_user_passwords
 from opensts.store.meta import CountedWrites
 from opensts.store.queries import first_blocker, lock_row, policy_blockers, under_path
 
@@ -137,13 +138,15 @@ class UserRepository:
             )
 
     def delete(self, user_id: str) -> None:
-        """Delete the user and its tags; DeleteBlocked if it still has keys, policies, MFA or groups."""
+        """Delete the user, its tags and password history; DeleteBlocked if it still has a login profile,
+        keys, policies, MFA or groups."""
         try:
             with self._engine.begin() as conn:
                 reason = _user_delete_blocker(conn, user_id)
                 if reason:
                     raise DeleteBlocked(reason)
                 entity_tags.drop_tags(conn, USER_TAG_TYPE, user_id)
+                drop_user_passwords(conn, user_id)
                 conn.execute(delete(schema.users).where(schema.users.c.user_id == user_id))
         except IntegrityError as exc:
             # Something was attached concurrently, between our checks and the delete.
@@ -168,6 +171,7 @@ def _user_delete_blocker(conn: Connection, user_id: str) -> str | None:
     return first_blocker(
         conn,
         (
+            ("login_profile", select(s.login_profiles.c.user_id).where(s.login_profiles.c.user_id == user_id)),
             ("access_keys", select(s.access_keys.c.access_key_id).where(s.access_keys.c.user_id == user_id)),
             *policy_blockers("user", user_id),
             ("mfa_devices", select(s.mfa_devices.c.serial_number).where(s.mfa_devices.c.user_id == user_id)),

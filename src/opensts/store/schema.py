@@ -447,3 +447,68 @@ aws_policy_attachments = Table(
 )
 Index("ix_aws_policy_attachments_entity", aws_policy_attachments.c.entity_type, aws_policy_attachments.c.entity_id)
 Index("ix_aws_policy_attachments_account", aws_policy_attachments.c.account_id, aws_policy_attachments.c.policy_arn)
+
+
+# --- Passwords and account settings (migration 0009) ----------------------------------------------
+# An IAM user's console password (its "login profile"): only an argon2id hash (store/iam_passwords.py),
+# never sealed or returned. ``password_changed_at`` is when the current password was set (the
+# account's MaxPasswordAge counts from it).
+login_profiles = Table(
+    "login_profiles",
+    metadata,
+    Column("user_id", String(32), ForeignKey("users.user_id"), primary_key=True),
+    Column("account_id", String(12), ForeignKey("accounts.account_id"), nullable=False),
+    Column("password_hash", String(256), nullable=False),
+    Column("password_reset_required", Boolean, nullable=False),
+    Column("max_signin_session_duration", Integer),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("password_changed_at", UtcDateTime, nullable=False),
+    Column("password_last_used", UtcDateTime),
+)
+
+# The hashes of a user's recent passwords, the current one included (PasswordReusePrevention: at most
+# 24), kept while the user exists — also across DeleteLoginProfile — and dropped with the user.
+password_history = Table(
+    "password_history",
+    metadata,
+    Column("user_id", String(32), ForeignKey("users.user_id"), primary_key=True),
+    Column("seq", Integer, primary_key=True),
+    Column("password_hash", String(256), nullable=False),
+    Column("set_at", UtcDateTime, nullable=False),
+)
+
+# The account password policy (UpdateAccountPasswordPolicy); no row: none set (AWS's default rules).
+# Optional members are NULL when not given (they are then left out of GetAccountPasswordPolicy).
+account_password_policies = Table(
+    "account_password_policies",
+    metadata,
+    Column("account_id", String(12), ForeignKey("accounts.account_id"), primary_key=True),
+    Column("minimum_password_length", Integer, nullable=False),
+    Column("require_symbols", Boolean, nullable=False),
+    Column("require_numbers", Boolean, nullable=False),
+    Column("require_uppercase_characters", Boolean, nullable=False),
+    Column("require_lowercase_characters", Boolean, nullable=False),
+    Column("allow_users_to_change_password", Boolean, nullable=False),
+    Column("max_password_age", Integer),
+    Column("password_reuse_prevention", Integer),
+    Column("hard_expiry", Boolean),
+    Column("updated_at", UtcDateTime, nullable=False),
+)
+
+# Account aliases: one per account, unique across every account of the deployment.
+account_aliases = Table(
+    "account_aliases",
+    metadata,
+    Column("alias", String(63), primary_key=True),
+    Column("account_id", String(12), ForeignKey("accounts.account_id"), nullable=False, unique=True),
+    Column("created_at", UtcDateTime, nullable=False),
+)
+
+# Per-account settings with no table of their own: SetSecurityTokenServicePreferences.
+account_settings = Table(
+    "account_settings",
+    metadata,
+    Column("account_id", String(12), ForeignKey("accounts.account_id"), primary_key=True),
+    Column("global_endpoint_token_version", String(16)),
+    Column("updated_at", UtcDateTime, nullable=False),
+)

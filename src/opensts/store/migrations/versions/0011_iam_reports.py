@@ -1,7 +1,7 @@
 """IAM reports: the account's credential report and service-last-accessed jobs.
 
 Revision ID: 0011
-Revises: 0008
+Revises: 0009
 """
 import sqlalchemy as sa
 from alembic import op
@@ -9,7 +9,7 @@ from alembic import op
 from opensts.store.schema import UtcDateTime
 
 revision = "0011"
-down_revision = "0008"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 
