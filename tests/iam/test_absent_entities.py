@@ -20,12 +20,9 @@ def code_of(call) -> str:  # type: ignore[no-untyped-def]
 
 def test_user_side_entities_are_empty(server: ServerInfo, iam) -> None:  # type: ignore[no-untyped-def]
     name, _ = make_user(server)
-    assert iam.list_signing_certificates(UserName=name)["Certificates"] == []
-    assert iam.list_ssh_public_keys(UserName=name)["SSHPublicKeys"] == []
-    assert iam.list_service_specific_credentials(UserName=name)["ServiceSpecificCredentials"] == []
     assert code_of(lambda: iam.get_login_profile(UserName=name)) == "NoSuchEntity"
     assert code_of(lambda: iam.delete_login_profile(UserName=name)) == "NoSuchEntity"
-    assert code_of(lambda: iam.list_ssh_public_keys(UserName="nobody-here")) == "NoSuchEntity"
+    assert code_of(lambda: iam.get_login_profile(UserName="nobody-here")) == "NoSuchEntity"
 
 
 def test_role_side_and_account_entities_are_empty(server: ServerInfo, iam) -> None:  # type: ignore[no-untyped-def]

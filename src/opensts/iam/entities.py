@@ -29,6 +29,9 @@ NON_USER_CREDENTIALS = "Must specify userName when calling with non-User credent
 # DeleteUser/DeleteGroup refusals, by what still hangs on the entity.
 DELETE_CONFLICT_MESSAGES = {
     "access_keys": "Cannot delete entity, must delete access keys first.",
+    "signing_certificates": "Cannot delete entity, must delete signing certificates first.",
+    "ssh_public_keys": "Cannot delete entity, must delete SSH public keys first.",
+    "service_specific_credentials": "Cannot delete entity, must delete service-specific credentials first.",
     "policies": "Cannot delete entity, must delete policies first.",
     "attached_policies": "Cannot delete entity, must detach all policies first.",
     "mfa_devices": "Cannot delete entity, must delete MFA device first.",

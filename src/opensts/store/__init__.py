@@ -15,6 +15,8 @@ from opensts.store.iam_reports import AccountReportRepository
 from opensts.store.iam_groups import GroupRepository
 from opensts.store.iam_policies import InlinePolicyRepository, ManagedPolicyRepository
 from opensts.store.iam_roles import RoleRepository
+from opensts.store.iam_server_certificates import ServerCertificateRepository
+from opensts.store.iam_user_credentials import UserCredentialRepository
 from opensts.store.iam_users import UserRepository
 from opensts.store.jwt_signing_keys import JwtSigningKeyRepository
 from opensts.store.meta import CountedWrites, MetaRepository
@@ -59,6 +61,8 @@ class Store:
         self.managed_policies = ManagedPolicyRepository(iam)
         self.outbound_federation = OutboundFederationRepository(iam, self.engine)
         self.jwt_signing_keys = JwtSigningKeyRepository(self.engine)
+        self.user_credentials = UserCredentialRepository(iam)
+        self.server_certificates = ServerCertificateRepository(iam, master_key)
 
     def ping(self) -> bool:
         try:

@@ -353,3 +353,70 @@ jwt_signing_keys = Table(
     Column("active", Boolean, nullable=False),
     Column("not_after", UtcDateTime),
 )
+
+# --- User credentials and server certificates (migration 0010) -------------------------------------
+# SSH public keys of IAM users (UploadSSHPublicKey): public material only. ``fingerprint`` is the
+# MD5 of the key's SSH wire form, colon hex (as AWS answers it); a user holds each key once.
+ssh_public_keys = Table(
+    "ssh_public_keys",
+    metadata,
+    Column("key_id", String(32), primary_key=True),
+    Column("account_id", String(12), ForeignKey("accounts.account_id"), nullable=False),
+    Column("user_id", String(32), ForeignKey("users.user_id"), nullable=False, index=True),
+    Column("body", Text, nullable=False),  # as uploaded (ssh-rsa or PEM)
+    Column("fingerprint", String(64), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("uploaded_at", UtcDateTime, nullable=False),
+    UniqueConstraint("user_id", "fingerprint", name="uq_ssh_public_keys_user_fingerprint"),
+)
+
+# X.509 signing certificates of IAM users, or of the account root (NULL user_id). ``fingerprint``:
+# SHA-256 of the DER certificate, unique per account (AWS's DuplicateCertificate).
+signing_certificates = Table(
+    "signing_certificates",
+    metadata,
+    Column("certificate_id", String(128), primary_key=True),
+    Column("account_id", String(12), ForeignKey("accounts.account_id"), nullable=False),
+    Column("user_id", String(32), ForeignKey("users.user_id"), index=True),
+    Column("body", Text, nullable=False),
+    Column("fingerprint", String(64), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("uploaded_at", UtcDateTime, nullable=False),
+    UniqueConstraint("account_id", "fingerprint", name="uq_signing_certificates_account_fingerprint"),
+)
+
+# Server certificates: the certificate and chain in clear, the private key sealed under the master
+# key (purpose ``server-certificate-key``) and never answered. Names unique per account,
+# case-insensitively. Tags in ``tags`` under entity type ``server-certificate``.
+server_certificates = Table(
+    "server_certificates",
+    metadata,
+    Column("certificate_id", String(32), primary_key=True),
+    Column("account_id", String(12), ForeignKey("accounts.account_id"), nullable=False),
+    Column("name", String(128), nullable=False),
+    Column("name_key", String(128), nullable=False),
+    Column("path", String(512), nullable=False),
+    Column("body", Text, nullable=False),
+    Column("chain", Text),
+    Column("key_sealed", LargeBinary, nullable=False),
+    Column("uploaded_at", UtcDateTime, nullable=False),
+    Column("expires_at", UtcDateTime, nullable=False),
+    UniqueConstraint("account_id", "name_key", name="uq_server_certificates_account_name"),
+)
+
+# Service-specific credentials (CodeCommit and Keyspaces passwords, Bedrock and CloudWatch Logs API
+# keys). The password or secret is stored only as a scrypt hash (``scrypt$N$r$p$salt$hash``), never
+# sealed: it is answered once, by Create or Reset, and can only be checked, never read back.
+service_specific_credentials = Table(
+    "service_specific_credentials",
+    metadata,
+    Column("credential_id", String(32), primary_key=True),
+    Column("account_id", String(12), ForeignKey("accounts.account_id"), nullable=False),
+    Column("user_id", String(32), ForeignKey("users.user_id"), nullable=False, index=True),
+    Column("service_name", String(128), nullable=False),
+    Column("service_user_name", String(200), nullable=False),  # or the API key's alias
+    Column("secret_hash", String(256), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("expires_at", UtcDateTime),
+)
