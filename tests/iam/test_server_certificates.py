@@ -225,8 +225,13 @@ def test_private_key_never_answered_and_stored_sealed(server: ServerInfo, iam) -
         iam.upload_server_certificate(
             ServerCertificateName=name, CertificateBody=pem(make_cert(key)), PrivateKey=key_pem(key) + "x"
         )
+    with pytest.raises(ClientError) as info:  # nor does a validation error quote it
+        iam.upload_server_certificate(
+            ServerCertificateName=random_name("v"), CertificateBody=pem(make_cert(key)), PrivateKey=key_pem(key) + "\x01"
+        )
+    assert error_of(info)[0] == "ValidationError" and "privateKey" in error_of(info)[1]
     fragments = key_fragments(key)
-    assert len(bodies) == 6
+    assert len(bodies) == 7
     for body in bodies:
         for fragment in fragments:
             assert fragment.encode() not in body

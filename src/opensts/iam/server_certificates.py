@@ -90,7 +90,8 @@ class ServerCertificateNameRequest:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ListServerCertificatesRequest:
-    path_prefix: str = fields.path_prefix()
+    # ListServerCertificates' pathPrefixType allows DEL (U+007F), unlike the other List* actions'.
+    path_prefix: str = text("PathPrefix", min_len=1, max_len=512, pattern=r"\u002F[\u0021-\u007F]*", default="/")
     marker: str | None = fields.marker()
     max_items: int = fields.max_items()
 
