@@ -14,7 +14,9 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
-from sqlalchemy import create_engine, inspect, select, text
+from sqlalchemy import Engine, create_engine, inspect, select, text
+
+from opensts.store.db import normalise_url
 
 from tests.conftest import ServerInfo, random_name
 from tests.iam.conftest import allow, make_user
@@ -247,7 +249,7 @@ def test_private_key_never_answered_and_stored_sealed(server: ServerInfo, iam) -
     assert record["requestParameters"]["privateKey"] == "HIDDEN_DUE_TO_SECURITY_REASONS"
     # Nowhere in the database (any table, any text column) is the key in clear.
     assert_nowhere_in_database(server, fragments)
-    engine = create_engine(server.database_url)
+    engine = db_engine(server)
     try:
         with engine.connect() as conn:
             sealed = conn.execute(text("SELECT key_sealed FROM server_certificates WHERE name = :n"), {"n": name}).scalar_one()
@@ -257,9 +259,14 @@ def test_private_key_never_answered_and_stored_sealed(server: ServerInfo, iam) -
     iam.delete_server_certificate(ServerCertificateName=name)
 
 
+def db_engine(server: ServerInfo) -> Engine:
+    """A plain engine on the server's database (the test reads what the server stored)."""
+    return create_engine(normalise_url(server.database_url))
+
+
 def assert_nowhere_in_database(server: ServerInfo, fragments: list[str]) -> None:
     """No fragment appears in any column of any row of the server's database."""
-    engine = create_engine(server.database_url)
+    engine = db_engine(server)
     try:
         with engine.connect() as conn:
             for table in inspect(conn).get_table_names():

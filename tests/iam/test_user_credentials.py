@@ -17,12 +17,12 @@ import pytest
 from botocore.exceptions import ClientError
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
-from sqlalchemy import create_engine, text
+from sqlalchemy import text
 
 from opensts.store.iam_user_credentials import verify_secret
 from tests.conftest import ServerInfo, random_name
 from tests.iam.conftest import allow, make_user
-from tests.iam.test_server_certificates import NOW, assert_nowhere_in_database, make_cert, make_key, pem
+from tests.iam.test_server_certificates import NOW, assert_nowhere_in_database, db_engine, make_cert, make_key, pem
 from tests.iam.test_users import error_of
 
 
@@ -277,7 +277,7 @@ def test_service_passwords_answered_once_and_stored_hashed(server: ServerInfo, i
             assert secret.encode() not in body
     assert sum(first.encode() in b for b in bodies) == 1 and sum(second.encode() in b for b in bodies) == 1
     # The stored row holds a scrypt hash of the current password, nothing in clear.
-    engine = create_engine(server.database_url)
+    engine = db_engine(server)
     try:
         with engine.connect() as conn:
             stored = conn.execute(

@@ -23,7 +23,7 @@ from opensts.store.queries import lock_row, under_path
 from opensts.tokens.master_key import MasterKey
 
 KEY_PURPOSE = "server-certificate-key"
-TAG_TYPE = "server-certificate"
+TAG_TYPE = "server-cert"  # tags.entity_type is 16 characters at most
 
 
 @dataclass(frozen=True, slots=True)

@@ -387,7 +387,7 @@ signing_certificates = Table(
 
 # Server certificates: the certificate and chain in clear, the private key sealed under the master
 # key (purpose ``server-certificate-key``) and never answered. Names unique per account,
-# case-insensitively. Tags in ``tags`` under entity type ``server-certificate``.
+# case-insensitively. Tags in ``tags`` under entity type ``server-cert``.
 server_certificates = Table(
     "server_certificates",
     metadata,
