@@ -104,6 +104,7 @@ def test_upload_get_list_update_delete(server: ServerInfo, iam) -> None:  # type
     assert got["CertificateBody"] == leaf.strip() and got["CertificateChain"] == chain.strip()
     assert got["Tags"] == [{"Key": "env", "Value": "prod"}]
     assert "PrivateKey" not in got
+    assert iam.get_account_summary()["SummaryMap"]["ServerCertificates"] >= 1
     listed = iam.list_server_certificates(PathPrefix="/cloudfront/")["ServerCertificateMetadataList"]
     assert [m["ServerCertificateName"] for m in listed] == [name]
     assert name not in [m["ServerCertificateName"] for m in iam.list_server_certificates(PathPrefix="/elb/")["ServerCertificateMetadataList"]]

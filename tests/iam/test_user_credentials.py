@@ -171,6 +171,7 @@ def test_signing_certificates_of_the_caller_and_the_root(server: ServerInfo, iam
     # Without UserName: the root's own certificates (answered without UserName).
     root_cert = iam.upload_signing_certificate(CertificateBody=pem(make_cert(make_key(), "root")))["Certificate"]
     assert "UserName" not in root_cert
+    assert iam.get_account_summary()["SummaryMap"]["AccountSigningCertificatesPresent"] == 1
     assert root_cert["CertificateId"] in [c["CertificateId"] for c in iam.list_signing_certificates()["Certificates"]]
     iam.delete_signing_certificate(CertificateId=root_cert["CertificateId"])
     # A user with permission on itself manages its own; not another user's.
