@@ -31,6 +31,9 @@ NON_USER_CREDENTIALS = "Must specify userName when calling with non-User credent
 DELETE_CONFLICT_MESSAGES = {
     "login_profile": "Cannot delete entity, must delete login profile first.",
     "access_keys": "Cannot delete entity, must delete access keys first.",
+    "signing_certificates": "Cannot delete entity, must delete signing certificates first.",
+    "ssh_public_keys": "Cannot delete entity, must delete SSH public keys first.",
+    "service_specific_credentials": "Cannot delete entity, must delete service-specific credentials first.",
     "policies": "Cannot delete entity, must delete policies first.",
     "attached_policies": "Cannot delete entity, must detach all policies first.",
     "mfa_devices": "Cannot delete entity, must delete MFA device first.",

@@ -107,3 +107,25 @@ def new_group_id() -> str:
 
 def new_instance_profile_id() -> str:
     return new_unique_id("AIPA")
+
+
+# --- User credentials and server certificates (IAM) ---------------------------------------------
+def new_ssh_public_key_id() -> str:
+    """``APKA…``: an SSH public key's id (UploadSSHPublicKey), 21 characters."""
+    return new_unique_id("APKA")
+
+
+def new_signing_certificate_id() -> str:
+    """A signing certificate's id: 28 base32 characters with no prefix, the shape of AWS's
+    (``certificateIdType`` is 24-128 word characters)."""
+    return "".join(secrets.choice(_BASE32_ALPHABET) for _ in range(28))
+
+
+def new_server_certificate_id() -> str:
+    """``ASCA…``: a server certificate's unique id."""
+    return new_unique_id("ASCA")
+
+
+def new_service_specific_credential_id() -> str:
+    """``ACCA…``: a service-specific credential's id."""
+    return new_unique_id("ACCA")

@@ -20,6 +20,8 @@ from opensts.store.iam_instance_profiles import InstanceProfileRepository
 from opensts.store.iam_policies import InlinePolicyRepository, ManagedPolicyRepository
 from opensts.store.iam_roles import RoleRepository
 from opensts.store.iam_service_linked_roles import ServiceLinkedRoleRepository
+from opensts.store.iam_server_certificates import ServerCertificateRepository
+from opensts.store.iam_user_credentials import UserCredentialRepository
 from opensts.store.iam_users import UserRepository
 from opensts.store.jwt_signing_keys import JwtSigningKeyRepository
 from opensts.store.meta import CountedWrites, MetaRepository
@@ -69,6 +71,8 @@ class Store:
         self.jwt_signing_keys = JwtSigningKeyRepository(self.engine)
         self.passwords = PasswordRepository(iam)
         self.account_settings = AccountSettingsRepository(iam)
+        self.user_credentials = UserCredentialRepository(iam)
+        self.server_certificates = ServerCertificateRepository(iam, master_key)
 
     def ping(self) -> bool:
         try:

@@ -33,8 +33,9 @@ class EntityExists(StoreError):
 
 class DeleteBlocked(StoreError):
     """The entity still owns something that must be removed first; ``args[0]`` says what:
-    ``login_profile``, ``access_keys``, ``policies`` (inline), ``attached_policies``, ``mfa_devices``
-    or ``groups``."""
+    ``login_profile``, ``access_keys``, ``signing_certificates``, ``ssh_public_keys``,
+    ``service_specific_credentials``, ``policies`` (inline), ``attached_policies``, ``mfa_devices`` or
+    ``groups``."""
 
     @property
     def reason(self) -> str:

@@ -16,6 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from opensts.store import schema, tags as entity_tags
 from opensts.store.errors import DeleteBlocked, NameTaken
 from opensts.store.iam_passwords import drop_user_passwords
+from opensts.store.iam_user_credentials import user_credential_blockers
 from opensts.store.meta import CountedWrites
 from opensts.store.queries import first_blocker, lock_row, policy_blockers, under_path
 
@@ -139,7 +140,7 @@ class UserRepository:
 
     def delete(self, user_id: str) -> None:
         """Delete the user, its tags and password history; DeleteBlocked if it still has a login profile,
-        keys, policies, MFA or groups."""
+        keys, certificates, service credentials, policies, MFA or groups."""
         try:
             with self._engine.begin() as conn:
                 reason = _user_delete_blocker(conn, user_id)
@@ -173,6 +174,7 @@ def _user_delete_blocker(conn: Connection, user_id: str) -> str | None:
         (
             ("login_profile", select(s.login_profiles.c.user_id).where(s.login_profiles.c.user_id == user_id)),
             ("access_keys", select(s.access_keys.c.access_key_id).where(s.access_keys.c.user_id == user_id)),
+            *user_credential_blockers(user_id),
             *policy_blockers("user", user_id),
             ("mfa_devices", select(s.mfa_devices.c.serial_number).where(s.mfa_devices.c.user_id == user_id)),
             ("groups", select(s.group_members.c.group_id).where(s.group_members.c.user_id == user_id)),

@@ -382,73 +382,6 @@ instance_profile_roles = Table(
     Column("role_id", String(32), ForeignKey("roles.role_id"), nullable=False, index=True),
 )
 
-
-# --- Service-linked roles and OIDC provider configuration (migration 0012) --------------------------
-# DeleteServiceLinkedRole's deletion tasks, so that GetServiceLinkedRoleDeletionStatus can answer for
-# them (iam/service_linked_roles.py). The task id is AWS's
-# ``task/aws-service-role/SERVICE/ROLE/UUID``; rows are kept (one per deleted role).
-service_linked_role_deletions = Table(
-    "service_linked_role_deletions",
-    metadata,
-    Column("task_id", String(320), primary_key=True),
-    Column("account_id", String(12), ForeignKey("accounts.account_id"), nullable=False),
-    Column("role_name", String(64), nullable=False),
-    Column("status", String(16), nullable=False),  # SUCCEEDED | IN_PROGRESS | FAILED | NOT_STARTED
-    Column("reason", Text),  # why a FAILED task failed
-    Column("created_at", UtcDateTime, nullable=False),
-)
-
-# UpdateOpenIDConnectProvider's attributes (iam/providers.py): the trusted identity propagation
-# context provider (JSON, as given) and the associated IAM Identity Center instance ARN.
-oidc_providers.append_column(Column("context_provider", Text))
-oidc_providers.append_column(Column("identity_center_instance_arn", String(1224)))
-
-
-# --- IAM reports (issue 17: credential report, service last accessed; migration 0011) ------------
-# One credential report per account (store/iam_report_jobs.py): INPROGRESS while a node generates it
-# (``started_at`` tells an abandoned generation from a live one), COMPLETE with the CSV afterwards.
-credential_reports = Table(
-    "credential_reports",
-    metadata,
-    Column("account_id", String(12), ForeignKey("accounts.account_id"), primary_key=True),
-    Column("state", String(16), nullable=False),  # INPROGRESS | COMPLETE
-    Column("started_at", UtcDateTime, nullable=False),
-    Column("generated_at", UtcDateTime),  # the report's GeneratedTime (None until the first completes)
-    Column("content", LargeBinary),  # the CSV, UTF-8
-)
-
-# GenerateServiceLastAccessedDetails jobs: the parameters and the computed report (JSON), kept 30 days.
-service_access_jobs = Table(
-    "service_access_jobs",
-    metadata,
-    Column("job_id", String(36), primary_key=True),
-    Column("account_id", String(12), ForeignKey("accounts.account_id"), nullable=False),
-    Column("arn", String(2048), nullable=False),
-    Column("granularity", String(16), nullable=False),  # SERVICE_LEVEL | ACTION_LEVEL
-    Column("created_by", String(2048), nullable=False),  # the caller's ARN: only it may read the job
-    Column("created_at", UtcDateTime, nullable=False),
-    Column("completed_at", UtcDateTime, nullable=False),
-    Column("result", Text, nullable=False),
-)
-Index("ix_service_access_jobs_account_created", service_access_jobs.c.account_id, service_access_jobs.c.created_at)
-
-
-# --- AWS managed policies (migration 0013) ---------------------------------------------------------
-# The AWS managed policies themselves are shipped read-only data (store/aws_policies.py), not rows;
-# this table holds their attachments to the account's users, roles and groups (policy_attachments'
-# policy_id can only name the account's own policies). Boundaries are ARNs on users and roles already.
-aws_policy_attachments = Table(
-    "aws_policy_attachments",
-    metadata,
-    Column("policy_arn", String(2048), primary_key=True),  # arn:aws:iam::aws:policy/PATH/NAME
-    Column("entity_type", String(8), primary_key=True),  # user | role | group
-    Column("entity_id", String(32), primary_key=True),
-    Column("account_id", String(12), ForeignKey("accounts.account_id"), nullable=False),
-)
-Index("ix_aws_policy_attachments_entity", aws_policy_attachments.c.entity_type, aws_policy_attachments.c.entity_id)
-Index("ix_aws_policy_attachments_account", aws_policy_attachments.c.account_id, aws_policy_attachments.c.policy_arn)
-
-
 # --- Passwords and account settings (migration 0009) ----------------------------------------------
 # An IAM user's console password (its "login profile"): only an argon2id hash (store/iam_passwords.py),
 # never sealed or returned. ``password_changed_at`` is when the current password was set (the
@@ -512,3 +445,133 @@ account_settings = Table(
     Column("global_endpoint_token_version", String(16)),
     Column("updated_at", UtcDateTime, nullable=False),
 )
+
+# --- User credentials and server certificates (migration 0010) -------------------------------------
+# SSH public keys of IAM users (UploadSSHPublicKey): public material only. ``fingerprint`` is the
+# MD5 of the key's SSH wire form, colon hex (as AWS answers it); a user holds each key once.
+ssh_public_keys = Table(
+    "ssh_public_keys",
+    metadata,
+    Column("key_id", String(32), primary_key=True),
+    Column("account_id", String(12), ForeignKey("accounts.account_id"), nullable=False),
+    Column("user_id", String(32), ForeignKey("users.user_id"), nullable=False, index=True),
+    Column("body", Text, nullable=False),  # as uploaded (ssh-rsa or PEM)
+    Column("fingerprint", String(64), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("uploaded_at", UtcDateTime, nullable=False),
+    UniqueConstraint("user_id", "fingerprint", name="uq_ssh_public_keys_user_fingerprint"),
+)
+
+# X.509 signing certificates of IAM users, or of the account root (NULL user_id). ``fingerprint``:
+# SHA-256 of the DER certificate, unique per account (AWS's DuplicateCertificate).
+signing_certificates = Table(
+    "signing_certificates",
+    metadata,
+    Column("certificate_id", String(128), primary_key=True),
+    Column("account_id", String(12), ForeignKey("accounts.account_id"), nullable=False),
+    Column("user_id", String(32), ForeignKey("users.user_id"), index=True),
+    Column("body", Text, nullable=False),
+    Column("fingerprint", String(64), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("uploaded_at", UtcDateTime, nullable=False),
+    UniqueConstraint("account_id", "fingerprint", name="uq_signing_certificates_account_fingerprint"),
+)
+
+# Server certificates: the certificate and chain in clear, the private key sealed under the master
+# key (purpose ``server-certificate-key``) and never answered. Names unique per account,
+# case-insensitively. Tags in ``tags`` under entity type ``server-cert``.
+server_certificates = Table(
+    "server_certificates",
+    metadata,
+    Column("certificate_id", String(32), primary_key=True),
+    Column("account_id", String(12), ForeignKey("accounts.account_id"), nullable=False),
+    Column("name", String(128), nullable=False),
+    Column("name_key", String(128), nullable=False),
+    Column("path", String(512), nullable=False),
+    Column("body", Text, nullable=False),
+    Column("chain", Text),
+    Column("key_sealed", LargeBinary, nullable=False),
+    Column("uploaded_at", UtcDateTime, nullable=False),
+    Column("expires_at", UtcDateTime, nullable=False),
+    UniqueConstraint("account_id", "name_key", name="uq_server_certificates_account_name"),
+)
+
+# Service-specific credentials (CodeCommit and Keyspaces passwords, Bedrock and CloudWatch Logs API
+# keys). The password or secret is stored only as a scrypt hash (``scrypt$N$r$p$salt$hash``), never
+# sealed: it is answered once, by Create or Reset, and can only be checked, never read back.
+service_specific_credentials = Table(
+    "service_specific_credentials",
+    metadata,
+    Column("credential_id", String(32), primary_key=True),
+    Column("account_id", String(12), ForeignKey("accounts.account_id"), nullable=False),
+    Column("user_id", String(32), ForeignKey("users.user_id"), nullable=False, index=True),
+    Column("service_name", String(128), nullable=False),
+    Column("service_user_name", String(200), nullable=False),  # or the API key's alias
+    Column("secret_hash", String(256), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("expires_at", UtcDateTime),
+)
+
+# --- IAM reports (issue 17: credential report, service last accessed; migration 0011) ------------
+# One credential report per account (store/iam_report_jobs.py): INPROGRESS while a node generates it
+# (``started_at`` tells an abandoned generation from a live one), COMPLETE with the CSV afterwards.
+credential_reports = Table(
+    "credential_reports",
+    metadata,
+    Column("account_id", String(12), ForeignKey("accounts.account_id"), primary_key=True),
+    Column("state", String(16), nullable=False),  # INPROGRESS | COMPLETE
+    Column("started_at", UtcDateTime, nullable=False),
+    Column("generated_at", UtcDateTime),  # the report's GeneratedTime (None until the first completes)
+    Column("content", LargeBinary),  # the CSV, UTF-8
+)
+
+# GenerateServiceLastAccessedDetails jobs: the parameters and the computed report (JSON), kept 30 days.
+service_access_jobs = Table(
+    "service_access_jobs",
+    metadata,
+    Column("job_id", String(36), primary_key=True),
+    Column("account_id", String(12), ForeignKey("accounts.account_id"), nullable=False),
+    Column("arn", String(2048), nullable=False),
+    Column("granularity", String(16), nullable=False),  # SERVICE_LEVEL | ACTION_LEVEL
+    Column("created_by", String(2048), nullable=False),  # the caller's ARN: only it may read the job
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("completed_at", UtcDateTime, nullable=False),
+    Column("result", Text, nullable=False),
+)
+Index("ix_service_access_jobs_account_created", service_access_jobs.c.account_id, service_access_jobs.c.created_at)
+
+# --- Service-linked roles and OIDC provider configuration (migration 0012) --------------------------
+# DeleteServiceLinkedRole's deletion tasks, so that GetServiceLinkedRoleDeletionStatus can answer for
+# them (iam/service_linked_roles.py). The task id is AWS's
+# ``task/aws-service-role/SERVICE/ROLE/UUID``; rows are kept (one per deleted role).
+service_linked_role_deletions = Table(
+    "service_linked_role_deletions",
+    metadata,
+    Column("task_id", String(320), primary_key=True),
+    Column("account_id", String(12), ForeignKey("accounts.account_id"), nullable=False),
+    Column("role_name", String(64), nullable=False),
+    Column("status", String(16), nullable=False),  # SUCCEEDED | IN_PROGRESS | FAILED | NOT_STARTED
+    Column("reason", Text),  # why a FAILED task failed
+    Column("created_at", UtcDateTime, nullable=False),
+)
+
+# UpdateOpenIDConnectProvider's attributes (iam/providers.py): the trusted identity propagation
+# context provider (JSON, as given) and the associated IAM Identity Center instance ARN.
+oidc_providers.append_column(Column("context_provider", Text))
+oidc_providers.append_column(Column("identity_center_instance_arn", String(1224)))
+
+# --- AWS managed policies (migration 0013) ---------------------------------------------------------
+# The AWS managed policies themselves are shipped read-only data (store/aws_policies.py), not rows;
+# this table holds their attachments to the account's users, roles and groups (policy_attachments'
+# policy_id can only name the account's own policies). Boundaries are ARNs on users and roles already.
+aws_policy_attachments = Table(
+    "aws_policy_attachments",
+    metadata,
+    Column("policy_arn", String(2048), primary_key=True),  # arn:aws:iam::aws:policy/PATH/NAME
+    Column("entity_type", String(8), primary_key=True),  # user | role | group
+    Column("entity_id", String(32), primary_key=True),
+    Column("account_id", String(12), ForeignKey("accounts.account_id"), nullable=False),
+)
+Index("ix_aws_policy_attachments_entity", aws_policy_attachments.c.entity_type, aws_policy_attachments.c.entity_id)
+Index("ix_aws_policy_attachments_account", aws_policy_attachments.c.account_id, aws_policy_attachments.c.policy_arn)
