@@ -1,4 +1,4 @@
-"""The ``opensts`` command line: serve, account, keys, policy, audit, backup, restore."""
+"""The ``opensts`` command line: serve, account, keys, policy, audit, backup, restore, plan, apply, export."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from opensts.commands.audit import audit
 from opensts.commands.backup import backup, open_serving_runtime, restore
 from opensts.commands.common import fail, open_existing_store_or_fail, open_runtime_or_fail, store_options
 from opensts.commands.audit_events import record_cli_event
+from opensts.commands.iac import apply, export, plan
 from opensts.commands.policy import policy
 from opensts.config import (
     DEFAULT_BODY_TIMEOUT,
@@ -87,6 +88,11 @@ _serve_options = [
         help="The URL clients reach this server at; each account's OIDC issuer is a path under it "
         "[env OPENSTS_PUBLIC_URL; default http(s)://HOST:PORT, for local use only].",
     ),
+    click.option(
+        "--bootstrap", default=None, metavar="FILE",
+        help="Apply this IAM-as-code file (docs/IAM-AS-CODE.md) once the store is open, before serving; "
+        "an invalid file refuses the start [env OPENSTS_BOOTSTRAP].",
+    ),
     click.option("--audit-checkpoint-seconds", default=None, metavar="SECONDS", help="Sign each account's audit chain head this often [env OPENSTS_AUDIT_CHECKPOINT_SECONDS; default 60]."),
 ]
 
@@ -119,6 +125,10 @@ def serve(data_dir: str | None, database_url: str | None, **flags: str | None) -
     # First-start work happens once, before any worker. store_lock stays open for the server's life.
     runtime, store_lock = open_serving_runtime(settings)
     account = runtime.default_account_id
+    if settings.bootstrap:  # idempotent: a restart applies the same file and changes nothing
+        from opensts.commands.iac import bootstrap
+
+        bootstrap(runtime, settings.bootstrap)
     try:
         account_count = len(runtime.store.accounts.list())
     finally:
@@ -327,6 +337,9 @@ cli.add_command(policy)
 cli.add_command(audit)
 cli.add_command(backup)
 cli.add_command(restore)
+cli.add_command(plan)
+cli.add_command(apply)
+cli.add_command(export)
 
 
 def main() -> None:

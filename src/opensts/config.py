@@ -109,6 +109,8 @@ class Settings:
     # The URL clients reach this server at (https://sts.example.com), under which each account's OIDC
     # issuer lives (GetWebIdentityToken). None: SCHEME://HOST:PORT, right for local use only.
     public_url: str | None = None
+    # IAM as code (docs/IAM-AS-CODE.md): a file ``serve`` applies once the store is open, before serving.
+    bootstrap: str | None = None
 
     @property
     def public_base_url(self) -> str:
@@ -332,4 +334,5 @@ _FIELDS: dict[str, Callable[[str, Any], Any]] = {
     "tls_cert": _text,
     "tls_key": _text,
     "tls_client_ca": _text,
+    "bootstrap": _text,
 }
