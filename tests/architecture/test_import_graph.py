@@ -17,7 +17,7 @@ import grimp
 import pytest
 
 PACKAGE = "opensts"
-IAM_SHARED = {"common", "fields", "entities", "tagging", "pagination", "shapes"}
+IAM_SHARED = {"common", "fields", "entities", "tagging", "pagination", "shapes", "certificates"}
 
 
 @pytest.fixture(scope="module")

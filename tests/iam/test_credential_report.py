@@ -27,6 +27,7 @@ from opensts.store.iam_report_jobs import ReportJobRepository
 from tests.conftest import REGION, Credentials, ServerInfo
 from tests.iam.conftest import allow
 from tests.iam.test_mfa import enabled_device
+from tests.iam.test_server_certificates import make_cert, make_key, pem
 from tests.iam.test_users import error_of
 from tests.server.test_audit_lookup import new_account
 
@@ -225,3 +226,24 @@ def test_aws_cli(server: ServerInfo, account: Credentials, tmp_path: Path) -> No
     assert got["ReportFormat"] == "text/csv"
     lines = base64.b64decode(got["Content"]).decode().splitlines()  # the CLI prints blobs base64-encoded
     assert lines[0].split(",") == AWS_COLUMNS and lines[1].startswith("<root_account>,")
+
+
+def test_password_and_certificate_columns(server: ServerInfo, account: Credentials) -> None:
+    """A user with a console password and a signing certificate, under a policy whose passwords
+    expire after 90 days: the password and certificate columns say so, as AWS's report does."""
+    iam = server.client("iam", account)
+    iam.update_account_password_policy(MinimumPasswordLength=12, MaxPasswordAge=90)
+    iam.create_user(UserName="carol")
+    iam.create_login_profile(UserName="carol", Password="Correct-Horse-9-battery")
+    iam.upload_signing_certificate(UserName="carol", CertificateBody=pem(make_cert(make_key(), "carol")))
+    iam.generate_credential_report()
+    _, rows = report_rows(iam)
+    carol = rows["carol"]
+    assert carol["password_enabled"] == "true"
+    assert carol["password_last_used"] == "no_information"  # no console sign-in yet
+    changed = iso(carol["password_last_changed"])
+    assert abs(changed - datetime.now(timezone.utc)) < timedelta(minutes=2)
+    assert iso(carol["password_next_rotation"]) == changed + timedelta(days=90)
+    assert carol["cert_1_active"] == "true" and carol["cert_2_active"] == "false"
+    iso(carol["cert_1_last_rotated"])
+    assert rows["<root_account>"]["password_enabled"] == "not_supported"

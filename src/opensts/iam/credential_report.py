@@ -26,8 +26,8 @@ process has seen and not yet written are included, as GetAccessKeyLastUsed does)
 devices (store/iam_mfa.py). Access keys 1 and 2 are the user's keys in order of creation.
 
 Deviations from AWS:
-- Login profiles and signing certificates are not wired in yet: :func:`_password_columns` and
-  :func:`_certificate_columns` answer "no password" and "no certificate" for every user.
+- ``password_last_used`` is ``no_information`` until console sign-in (a separate issue) records
+  a use of the password.
 - The root has no password and no MFA device in OpenSTS: its ``password_last_used`` is ``N/A`` and
   ``mfa_active`` ``false``.
 - ``Content`` is recorded in the audit trail as ``HIDDEN_DUE_TO_SECURITY_REASONS`` (it is marked
@@ -148,41 +148,51 @@ def credential_report_csv(ctx: ActionContext, account: str) -> bytes:
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(COLUMNS)
     root_created = account_record.created_at if account_record else None
+    policy = store.account_settings.password_policy(account)
+    max_password_age = policy.max_password_age if policy else None
     writer.writerow([
         ROOT_USER, arns.root_arn(account), _time(root_created),
         NOT_SUPPORTED, NA, NOT_SUPPORTED, NOT_SUPPORTED,  # the root has no password in OpenSTS
         "false",  # nor an MFA device
         *_key_columns(store, facts.keys.get(None, [])),
-        *_certificate_columns(store, None),
+        *_certificate_columns(store, account, None),
     ])
     for user in facts.users:
         writer.writerow([
             user.name, arns.user_arn(account, user.name, user.path), _time(user.created_at),
-            *_password_columns(store, user),
+            *_password_columns(store, user, max_password_age),
             _bool(user.user_id in facts.mfa_users),
             *_key_columns(store, facts.keys.get(user.user_id, [])),
-            *_certificate_columns(store, user),
+            *_certificate_columns(store, account, user),
         ])
     return out.getvalue().encode("utf-8")
 
 
-def _password_columns(store: Any, user: UserRecord) -> tuple[str, str, str, str]:
-    """password_enabled, password_last_used, password_last_changed, password_next_rotation.
+def _password_columns(store: Any, user: UserRecord, max_password_age: int | None) -> tuple[str, str, str, str]:
+    """password_enabled, password_last_used, password_last_changed, password_next_rotation: from the
+    user's login profile, and the rotation date the account password policy's MaxPasswordAge gives
+    (``N/A`` without one), as AWS."""
+    profile = store.passwords.get(user.user_id)
+    if profile is None:
+        return "false", NA, NA, NA
+    last_used = _time(profile.password_last_used) if profile.password_last_used else "no_information"
+    rotation = _time(profile.password_changed_at + timedelta(days=max_password_age)) if max_password_age else NA
+    return "true", last_used, _time(profile.password_changed_at), rotation
 
-    Today every user has no password (AWS's values for that case). The lead wires this to
-    ``store.login_profiles`` when merging the login-profile area: ``true``, the last sign-in (or
-    ``no_information`` / ``N/A``), the profile's last change, and the rotation date the account
-    password policy's MaxPasswordAge gives (``N/A`` without one)."""
-    return "false", NA, NA, NA
 
-
-def _certificate_columns(store: Any, user: UserRecord | None) -> tuple[str, str, str, str]:
-    """cert_1_active, cert_1_last_rotated, cert_2_active, cert_2_last_rotated (``user`` None: the root).
-
-    Today no one has a signing certificate (AWS's values for that case). The lead wires this to
-    ``store.signing_certificates`` when merging that area: each of the first two certificates by
-    upload date, ``true`` when Active, and its upload date."""
-    return "false", NA, "false", NA
+def _certificate_columns(store: Any, account: str, user: UserRecord | None) -> list[str]:
+    """cert_1_active, cert_1_last_rotated, cert_2_active, cert_2_last_rotated (``user`` None: the
+    root): the first two signing certificates by upload date, ``true`` when Active, and the upload date."""
+    certificates = sorted(
+        store.user_credentials.certificates(account, user.user_id if user else None), key=lambda c: c.uploaded_at
+    )
+    out: list[str] = []
+    for n in range(2):
+        if n < len(certificates):
+            out += [_bool(certificates[n].status == "Active"), _time(certificates[n].uploaded_at)]
+        else:
+            out += ["false", NA]
+    return out
 
 
 def _key_columns(store: Any, keys: list[AccessKeyMetadata]) -> list[str]:
