@@ -66,11 +66,13 @@ def base(account: str) -> dict[str, Any]:
                     "Effect": "Allow", "Action": "sts:AssumeRoleWithWebIdentity",
                     "Principal": {"Federated": f"arn:aws:iam::{account}:oidc-provider/token.example.com"},
                 }]},
-                "managed_policies": ["ReadArtifacts"],
+                "managed_policies": ["ReadArtifacts", "arn:aws:iam::aws:policy/ReadOnlyAccess"],
                 "inline_policies": {"whoami": {"Version": "2012-10-17", "Statement": [
                     {"Effect": "Allow", "Action": "sts:GetCallerIdentity", "Resource": "*"}]}},
             },
         },
+        instance_profiles={"deployer-host": {"path": "/hosts/", "role": "deployer", "tags": {"tier": "ci"}}},
+        alias=f"example-{account}",
         oidc_providers=[{"url": "https://token.example.com", "client_ids": ["sts.amazonaws.com"], "thumbprints": [THUMBPRINT]}],
         saml_providers={"corp": {"metadata": SamlIdp().metadata(), "tags": {"idp": "corp"}}},
     )
@@ -96,13 +98,14 @@ def test_plan_then_apply_makes_exactly_that_and_a_second_apply_changes_nothing(s
     planned = opensts(server.env(), "plan", str(file))
     assert planned.returncode == 0, planned.stderr
     for line in (f"+ account {account}", "+ role deployer", "+ user bob", "+ group developers", "+ policy ReadArtifacts",
-                 "+ oidc provider https://token.example.com", "+ saml provider corp", "+ access key"):
+                 "+ oidc provider https://token.example.com", "+ saml provider corp", "+ access key",
+                 "+ instance profile deployer-host", f"+ alias example-{account}"):
         assert line in planned.stdout
-    assert "Plan: 8 to create, 0 to update, 0 to delete." in planned.stdout
+    assert "Plan: 10 to create, 0 to update, 0 to delete." in planned.stdout
 
     keys = tmp_path / "keys"
     applied = apply_with_keys(server.env(), file, keys)
-    assert "Applied: 8 created, 0 updated, 0 deleted." in applied.stdout
+    assert "Applied: 10 created, 0 updated, 0 deleted." in applied.stdout
     key_file = keys / f"{account}-admin.json"
     assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
     secret = json.loads(key_file.read_text())["SecretAccessKey"]
@@ -114,7 +117,13 @@ def test_plan_then_apply_makes_exactly_that_and_a_second_apply_changes_nothing(s
     assert role["AssumeRolePolicyDocument"]["Statement"][0]["Principal"]["Federated"].endswith("token.example.com")
     assert {t["Key"]: t["Value"] for t in role["Tags"]} == {"purpose": "deploy"}
     policy_arn = f"arn:aws:iam::{account}:policy/ci/ReadArtifacts"
-    assert [p["PolicyArn"] for p in iam.list_attached_role_policies(RoleName="deployer")["AttachedPolicies"]] == [policy_arn]
+    assert sorted(p["PolicyArn"] for p in iam.list_attached_role_policies(RoleName="deployer")["AttachedPolicies"]) == [
+        policy_arn, "arn:aws:iam::aws:policy/ReadOnlyAccess",
+    ]
+    profile = iam.get_instance_profile(InstanceProfileName="deployer-host")["InstanceProfile"]
+    assert (profile["Path"], [r["RoleName"] for r in profile["Roles"]]) == ("/hosts/", ["deployer"])
+    assert iam.list_instance_profile_tags(InstanceProfileName="deployer-host")["Tags"] == [{"Key": "tier", "Value": "ci"}]
+    assert iam.list_account_aliases()["AccountAliases"] == [f"example-{account}"]
     assert iam.list_role_policies(RoleName="deployer")["PolicyNames"] == ["whoami"]
     assert [g["GroupName"] for g in iam.list_groups_for_user(UserName="bob")["Groups"]] == ["developers"]
     assert iam.get_user(UserName="bob")["User"]["Path"] == "/people/"

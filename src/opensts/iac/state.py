@@ -62,6 +62,9 @@ def pages(invoke: Invoke, action: str, params: dict[str, Any] | None = None) -> 
     raise IacError(f"{action}: more than {MAX_PAGES} pages")
 
 
+AWS_MANAGED_POLICY_PREFIX = "arn:aws:iam::aws:policy/"
+
+
 def document(encoded: str) -> Any:
     """A stored policy document (URL-encoded JSON, as AWS returns it) as a JSON value."""
     try:
@@ -81,6 +84,8 @@ def read_account(invoke: Invoke, account_id: str, *, instance_profiles: bool) ->
     account.alias = aliases[0] if aliases else None
     for page in pages(invoke, "GetAccountAuthorizationDetails"):
         for p in page.get("Policies") or []:
+            if p["Arn"].startswith(AWS_MANAGED_POLICY_PREFIX):  # AWS's, in use here: not the account's to declare
+                continue
             default = next((v for v in p.get("PolicyVersionList") or [] if v.get("IsDefaultVersion")), None)
             account.policies[p["PolicyName"]] = Policy(
                 document(default["Document"]) if default else {}, p.get("Path", "/"), p.get("Description") or None,
