@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from opensts.iam.service_last_accessed import allowed_namespaces
+from opensts.iam.common import allowed_namespaces
 from tests.conftest import REGION, Credentials, ServerInfo, random_name
 from tests.iam.conftest import allow, make_user
 from tests.iam.test_users import error_of

@@ -15,6 +15,8 @@ from opensts.actions import ActionContext
 from opensts.errors import AccessDenied, MalformedPolicyDocument
 from opensts.params import LONE_SURROGATE, json_has_lone_surrogate
 from opensts.policy import Policy, PolicyValidationError, parse_policy
+from opensts.policy.model import Effect
+from opensts.policy.wildcard import glob_match
 
 
 def caller_account(ctx: ActionContext) -> str:
@@ -70,3 +72,31 @@ def validate_policy_document(text: str, kind: str = "identity", *, managed: bool
 def encode_policy_document(text: str) -> str:
     """AWS returns policy documents URL-encoded inside the XML; botocore decodes them back to dicts."""
     return quote(text, safe="")
+
+
+# --- Which services a policy allows --------------------------------------------------------------
+def allowed_namespaces(documents: list[str], candidates: set[str]) -> set[str]:
+    """The service namespaces the documents' ``Allow`` statements name: each ``Action`` prefix, or
+    for wildcard prefixes and ``NotAction`` the ``candidates`` they match (the engine's globbing,
+    case-insensitive as action names are)."""
+    out: set[str] = set()
+    for document in documents:
+        try:
+            policy = parse_policy(document, "identity")
+        except PolicyValidationError:  # stored documents were validated when written
+            continue
+        for statement in policy.statements:
+            if statement.effect is not Effect.ALLOW:
+                continue
+            if statement.action is not None:
+                for pattern in statement.action:
+                    prefix = pattern.partition(":")[0].lower() if pattern != "*" else "*"
+                    if "*" in prefix or "?" in prefix:
+                        out |= {c for c in candidates if glob_match(prefix, c, ignore_case=True)}
+                    else:
+                        out.add(prefix)
+            elif statement.not_action is not None:
+                # Everything but the excluded actions: a service goes only when all its actions do.
+                excluded = {p.partition(":")[0].lower() for p in statement.not_action if p.endswith(":*") or p == "*"}
+                out |= {c for c in candidates if not any(glob_match(e, c, ignore_case=True) for e in excluded)}
+    return out

@@ -58,12 +58,9 @@ from opensts.actions import ActionContext, action
 from opensts.errors import InvalidInput, NoSuchEntity
 from opensts.fields import one_of, text
 from opensts.iam import fields
-from opensts.iam.common import authorize_iam, caller_account, resource_arn
+from opensts.iam.common import allowed_namespaces, authorize_iam, caller_account, resource_arn
 from opensts.iam.pagination import paginate
 from opensts.identity import arn as arns
-from opensts.policy import PolicyValidationError, parse_policy
-from opensts.policy.model import Effect
-from opensts.policy.wildcard import glob_match
 from opensts.store.iam_report_jobs import JobRow
 
 GRANULARITIES = ("SERVICE_LEVEL", "ACTION_LEVEL")
@@ -316,33 +313,6 @@ def _documents(ctx: ActionContext, kind: str, target: Any) -> list[str]:
     if kind == "group":
         return [d.document for d in policies.for_group(target.group_id) or ()]
     return [d.document for d in policies.managed_documents((target.arn,)) if d is not None]
-
-
-def allowed_namespaces(documents: list[str], candidates: set[str]) -> set[str]:
-    """The service namespaces the documents' ``Allow`` statements name: each ``Action`` prefix, or
-    for wildcard prefixes and ``NotAction`` the ``candidates`` they match (the engine's globbing,
-    case-insensitive as action names are)."""
-    out: set[str] = set()
-    for document in documents:
-        try:
-            policy = parse_policy(document, "identity")
-        except PolicyValidationError:  # stored documents were validated when written
-            continue
-        for statement in policy.statements:
-            if statement.effect is not Effect.ALLOW:
-                continue
-            if statement.action is not None:
-                for pattern in statement.action:
-                    prefix = pattern.partition(":")[0].lower() if pattern != "*" else "*"
-                    if "*" in prefix or "?" in prefix:
-                        out |= {c for c in candidates if glob_match(prefix, c, ignore_case=True)}
-                    else:
-                        out.add(prefix)
-            elif statement.not_action is not None:
-                # Everything but the excluded actions: a service goes only when all its actions do.
-                excluded = {p.partition(":")[0].lower() for p in statement.not_action if p.endswith(":*") or p == "*"}
-                out |= {c for c in candidates if not any(glob_match(e, c, ignore_case=True) for e in excluded)}
-    return out
 
 
 # --- Computing a report ----------------------------------------------------------------------------
