@@ -1,4 +1,4 @@
-"""Slowing down guessing: failed signatures and wrong MFA codes, counted across every worker and
+"""Slowing down guessing: failed signatures, wrong MFA codes and wrong old passwords, counted across every worker and
 node, answered with a growing delay.
 
 **Subjects.** A failure is counted against several subjects at once:
@@ -14,6 +14,8 @@ subject                       counts                                            
                               one address
 ``mfa:<serial>``              wrong codes for one device of the caller's, from     20
                               anywhere
+``password:<user id>``        wrong old passwords in the user's own ChangePassword  10
+                              (counted and forgiven as MFA codes are)
 ============================  ===================================================  ==============
 
 A code sent for a device that is not the caller's is refused without being looked at, and counts
@@ -79,7 +81,7 @@ log = logging.getLogger("opensts.brute_force")
 
 DEFAULT_MAX_DELAY = 900.0
 DEFAULT_EXEMPT = ("127.0.0.0/8", "::1/128")
-FREE_FAILURES = {"ip": 30, "key": 10, "mfa@": 3, "mfa": 20}
+FREE_FAILURES = {"ip": 30, "key": 10, "mfa@": 3, "mfa": 20, "password": 10}
 MAX_REMEMBERED_BLOCKS = 100_000  # this process's memory of blocked subjects
 MAX_KEY_ID = 128  # longer key ids are cut (they are client text)
 FAILURE_WRITES_PER_SECOND = 200.0  # per process; a burst of twice as many
@@ -157,6 +159,12 @@ class BruteForceGuard:
         if ip is None:
             return (device,)
         return device, ip, f"{device}@{ip[3:]}"
+
+    def password_subjects(self, user_id: str) -> tuple[str, ...]:
+        """The subject a wrong old password (ChangePassword) counts against: the user's own
+        password. Only the user itself can try it (ChangePassword acts on the caller), so no one
+        else can block it; an address's tries are not counted (they are signed requests)."""
+        return (f"password:{user_id[:MAX_KEY_ID]}",) if self.enabled else ()
 
     def delay(self, subject: str, failures: int) -> float:
         """Seconds the ``failures``-th failure blocks ``subject`` for."""

@@ -9,6 +9,7 @@ the policy is account-wide.
 from __future__ import annotations
 
 import json
+import time
 import os
 import subprocess
 import sys
@@ -177,6 +178,17 @@ def test_change_password_needs_permission_or_the_account_grant(server: ServerInf
     code, message = error(lambda: me.change_password(OldPassword="New-Passw0rd", NewPassword="Newer-Passw0rd"))
     assert code == "AccessDenied" and "explicit deny" in message
 
+    # The grant is one more identity-policy Allow, no more: a permissions boundary that does not
+    # allow ChangePassword still stops it.
+    iam.delete_user_policy(UserName=name, PolicyName="deny")
+    boundary = iam.create_policy(PolicyName=f"only-s3-{name}", PolicyDocument=json.dumps(
+        {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]}))["Policy"]["Arn"]
+    iam.put_user_permissions_boundary(UserName=name, PermissionsBoundary=boundary)
+    code, message = error(lambda: me.change_password(OldPassword="New-Passw0rd", NewPassword="Newer-Passw0rd"))
+    assert code == "AccessDenied" and "iam:ChangePassword" in message
+    iam.delete_user_permissions_boundary(UserName=name)
+    me.change_password(OldPassword="New-Passw0rd", NewPassword="Newer-Passw0rd")
+
 
 def test_change_password_with_an_identity_policy(server: ServerInfo) -> None:
     name, creds = make_user(server, allow(["iam:ChangePassword", "iam:GetLoginProfile"],
@@ -239,3 +251,24 @@ def test_aws_cli_and_the_audit_trail_never_see_the_password(server: ServerInfo, 
     assert events and all(secret not in e["CloudTrailEvent"] for e in events)
     params = json.loads(events[0]["CloudTrailEvent"])["requestParameters"]
     assert params["userName"] == name and params["password"] == "HIDDEN_DUE_TO_SECURITY_REASONS"
+
+
+def test_guessing_the_old_password_is_slowed_down(server: ServerInfo, account: Credentials) -> None:
+    """Someone holding a user's access key cannot use ChangePassword to guess its console password:
+    beyond 10 wrong tries the user's password is blocked for a doubling delay, during which even
+    the right one is answered Throttling without being checked."""
+    iam = server.client("iam", account)
+    iam.update_account_password_policy(AllowUsersToChangePassword=True)
+    name, creds = user_in(server, account)
+    iam.create_login_profile(UserName=name, Password=GOOD)
+    me = server.client("iam", creds)
+    outcomes: list[str] = []
+    while outcomes.count("AccessDenied") < 14:  # 14 wrong passwords checked, waiting out each block
+        outcomes.append(error(lambda: me.change_password(OldPassword=f"Guess-{len(outcomes)}-Horse", NewPassword="New-Passw0rd"))[0])
+        if outcomes[-1] == "Throttling":
+            time.sleep(0.25)
+        assert len(outcomes) < 200
+    assert outcomes[:11] == ["AccessDenied"] * 11  # the free tries, then the first blocked one is still checked
+    assert "Throttling" in outcomes  # blocked in between (1 s, 2 s, 4 s)
+    # Now blocked for 2**(14-10-1) = 8 s: the right password waits too, unchecked.
+    assert error(lambda: me.change_password(OldPassword=GOOD, NewPassword="New-Passw0rd"))[0] == "Throttling"

@@ -168,6 +168,13 @@ def test_certificate_and_key_errors(iam) -> None:  # type: ignore[no-untyped-def
     assert code(CertificateBody="-----BEGIN CERTIFICATE-----\nnot a cert\n-----END CERTIFICATE-----")[0] == "MalformedCertificate"
     assert code(CertificateBody=pem(cert) + pem(cert))[0] == "MalformedCertificate"
     assert code(PrivateKey="garbage")[0] == "MalformedCertificate"
+    # A P-256 certificate whose curve OID (1.2.840.10045.3.1.7) is turned into one no library knows
+    # (…3.1.9): it parses, but its public key cannot be read.
+    p256 = bytes.fromhex("06082a8648ce3d030107")
+    der = make_cert(make_key()).public_bytes(serialization.Encoding.DER)
+    assert der.count(p256) == 1
+    unknown_curve = x509.load_der_x509_certificate(der.replace(p256, p256[:-1] + b"\x09"))
+    assert code(CertificateBody=pem(unknown_curve))[0] == "MalformedCertificate"
     encrypted = key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.BestAvailableEncryption(b"pw")
     ).decode()

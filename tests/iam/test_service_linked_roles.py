@@ -219,3 +219,19 @@ def test_aws_cli(server: ServerInfo, tmp_path: Path) -> None:
     task = cli("delete-service-linked-role", "--role-name", role["RoleName"])["DeletionTaskId"]
     status = cli("get-service-linked-role-deletion-status", "--deletion-task-id", task)
     assert status == {"Status": "SUCCEEDED"}
+
+
+def test_a_role_still_in_an_instance_profile_is_not_deleted_and_the_task_says_why(iam) -> None:  # type: ignore[no-untyped-def]
+    suffix = random_name("p")[:20]
+    name = iam.create_service_linked_role(AWSServiceName="autoscaling.amazonaws.com", CustomSuffix=suffix)["Role"]["RoleName"]
+    profile = random_name("eb-host")
+    iam.create_instance_profile(InstanceProfileName=profile)
+    iam.add_role_to_instance_profile(InstanceProfileName=profile, RoleName=name)
+    task = iam.delete_service_linked_role(RoleName=name)["DeletionTaskId"]
+    status = iam.get_service_linked_role_deletion_status(DeletionTaskId=task)
+    assert status["Status"] == "FAILED" and profile in status["Reason"]["Reason"]
+    assert iam.get_role(RoleName=name)["Role"]["RoleName"] == name  # still there
+    iam.remove_role_from_instance_profile(InstanceProfileName=profile, RoleName=name)
+    task = iam.delete_service_linked_role(RoleName=name)["DeletionTaskId"]
+    assert iam.get_service_linked_role_deletion_status(DeletionTaskId=task)["Status"] == "SUCCEEDED"
+    iam.delete_instance_profile(InstanceProfileName=profile)

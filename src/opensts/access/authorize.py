@@ -379,8 +379,14 @@ def authorize(
     resource_account: str | None = None,
     context: Mapping[str, Any] | None = None,
     resource_policy: Policy | str | None = None,
+    identity_grant: bool = False,
 ) -> Decision:
-    """Allow or raise ``AccessDenied`` with AWS's message. Blocking (may read the store)."""
+    """Allow or raise ``AccessDenied`` with AWS's message. Blocking (may read the store).
+
+    ``identity_grant``: the account grants this request to the caller as if by one more identity
+    policy (IAM's AllowUsersToChangePassword): a request denied only for want of an identity-policy
+    Allow is allowed; an explicit Deny, a permissions boundary, session policies and scope layers
+    still deny."""
     caller = ctx.caller
     if caller is None:
         raise AccessDenied(f"Anonymous callers are not authorized to perform: {action}")
@@ -395,6 +401,9 @@ def authorize(
         ctx.runtime, caller, action, resource, full_context, resource_account=resource_account,
         resource_policy=resource_policy,
     )
+    if not decision.allowed and identity_grant and decision.outcome is Outcome.IMPLICIT_DENY:
+        if set(decision.blocked_by) == {"identity"}:
+            return decision
     if not decision.allowed:
         if log.isEnabledFor(logging.DEBUG):
             # AWS's STS/IAM denials carry no encoded message; the engine's explanation goes to our log.

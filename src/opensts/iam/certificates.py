@@ -73,6 +73,13 @@ def parse_certificate(body: str) -> x509.Certificate:
         raise MalformedCertificate(UNPARSABLE_CERTIFICATE) from None
     if len(certificates) != 1:
         raise MalformedCertificate(UNPARSABLE_CERTIFICATE)
+    try:
+        # Parsed lazily by cryptography: read here what later checks use, so that a key on an
+        # unknown curve or a bad validity date is MalformedCertificate, not an error later on.
+        certificates[0].public_key()
+        certificates[0].not_valid_after_utc
+    except (ValueError, TypeError, UnsupportedAlgorithm):
+        raise MalformedCertificate(UNPARSABLE_CERTIFICATE) from None
     return certificates[0]
 
 

@@ -12,7 +12,7 @@ from urllib.parse import quote
 
 from opensts.access.authorize import authorize, iam_resource_arn
 from opensts.actions import ActionContext
-from opensts.errors import AccessDenied, MalformedPolicyDocument
+from opensts.errors import MalformedPolicyDocument
 from opensts.params import LONE_SURROGATE, json_has_lone_surrogate
 from opensts.policy import Policy, PolicyValidationError, parse_policy
 from opensts.policy.model import Effect
@@ -36,13 +36,10 @@ def authorize_iam(ctx: ActionContext, action: str, resource: str, context: dict[
 def authorize_iam_account_grant(ctx: ActionContext, action: str, resource: str, *, granted: bool) -> None:
     """:func:`authorize_iam` for an action the account grants its IAM users itself (the password
     policy's AllowUsersToChangePassword grants each user iam:ChangePassword on itself and
-    iam:GetAccountPasswordPolicy): when ``granted``, an implicit deny is overridden; an explicit
-    Deny in the caller's policies still denies."""
-    try:
-        authorize_iam(ctx, action, resource)
-    except AccessDenied as denied:
-        if not granted or denied.message.endswith(" with an explicit deny"):
-            raise
+    iam:GetAccountPasswordPolicy): when ``granted``, it counts as an identity-policy Allow. An
+    explicit Deny still denies, and so do the caller's permissions boundary, session policies
+    and credential scopes (they limit what identity policies grant)."""
+    authorize(ctx, f"iam:{action}", resource, identity_grant=granted)
 
 
 def boundary_context(boundary_arn: str | None) -> dict[str, Any]:

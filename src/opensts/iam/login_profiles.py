@@ -274,8 +274,14 @@ def change_password(ctx: ActionContext, request: ChangePasswordRequest) -> None:
     profile = store.passwords.get(user.user_id)
     if profile is None:
         raise no_login_profile(user.name)
+    # Each try is counted before the password is checked (Throttling while the user's password is
+    # blocked) and forgiven when right, as MFA codes are (brute_force.py): a stolen access key
+    # must not become an oracle for the console password.
+    guard, subjects = ctx.runtime.guard, ctx.runtime.guard.password_subjects(user.user_id)
+    guard.begin_attempt(subjects, ctx.request_time.timestamp())
     if not password_matches(profile.password_hash, request.old_password):
         raise AccessDenied(WRONG_OLD_PASSWORD)
+    guard.forgive(subjects)
     password_hash = _checked_hash(ctx, user, request.new_password)
     # The user has chosen a password of its own: no reset is pending any more.
     if not store.passwords.update(user.user_id, now=ctx.request_time, password_hash=password_hash, reset_required=False):

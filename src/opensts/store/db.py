@@ -61,13 +61,15 @@ def create_store_engine(url: str) -> Engine:
     if is_sqlite(url):
         _ensure_sqlite_dir(url)
         # NullPool is not needed: pooled SQLite connections are fine in WAL mode and much faster.
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        # hide_parameters everywhere: a database error's message must never carry the values bound
+        # to its statement (password hashes, sealed secrets) into a log.
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, hide_parameters=True)
         event.listen(engine, "connect", _sqlite_pragmas)
         # pysqlite's own transaction handling defers BEGIN; take the write lock up front so that
         # concurrent writers queue on busy_timeout instead of failing with "database is locked".
         event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE"))
     else:
-        engine = create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+        engine = create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10, hide_parameters=True)
     event.listen(engine, "checkout", _guard_checkout)
     event.listen(engine, "handle_error", _nul_is_bad_input)
     return engine

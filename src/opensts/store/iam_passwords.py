@@ -18,6 +18,7 @@ tell which user names have passwords.
 from __future__ import annotations
 
 import functools
+import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Final
@@ -37,24 +38,31 @@ if TYPE_CHECKING:
 HISTORY_KEPT: Final = 24  # passwordReusePreventionType's maximum
 
 _hasher = PasswordHasher()  # argon2id, RFC 9106 low-memory profile
+# Each hash or check takes 64 MiB and tens of milliseconds of one core: at most two at once per
+# process, so that a burst of password calls (a reuse check alone verifies up to 24 hashes) queues
+# instead of taking a worker's memory and every thread of its pool.
+_HASHING_SLOTS = threading.BoundedSemaphore(2)
 
 
 @functools.cache
 def _dummy_hash() -> str:
     """What a failed lookup verifies against, so that it costs what a real check does (hashed once
     per process, on first use: not at import, which every CLI command pays)."""
-    return _hasher.hash("opensts: no such login profile")
+    with _HASHING_SLOTS:
+        return _hasher.hash("opensts: no such login profile")
 
 
 def hash_password(password: str) -> str:
     """The argon2id hash (PHC string) of ``password``: a fresh random salt each time."""
-    return _hasher.hash(password)
+    with _HASHING_SLOTS:
+        return _hasher.hash(password)
 
 
 def password_matches(password_hash: str, password: str) -> bool:
     """Whether ``password`` is the one ``password_hash`` was made from (constant-time compare)."""
     try:
-        return _hasher.verify(password_hash, password)
+        with _HASHING_SLOTS:
+            return _hasher.verify(password_hash, password)
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return False
 

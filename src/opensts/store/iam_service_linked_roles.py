@@ -35,7 +35,9 @@ class ServiceLinkedRoleRepository:
         """Delete the role ``name`` if its path starts with ``path_prefix``, with its inline policies,
         attachments and tags (all its service's), and record the deletion task as SUCCEEDED.
 
-        Returns "deleted", "missing" or "not_linked" (the role is an ordinary one: nothing changes).
+        Returns "deleted", "missing", "not_linked" (the role is an ordinary one: nothing changes) or
+        "failed": the role is still in an instance profile, so it stays, and the task is recorded
+        as FAILED with the reason (AWS's deletion tasks fail the same way on a role in use).
         """
         roles = schema.roles
         att, inl = schema.policy_attachments, schema.inline_policies
@@ -50,6 +52,25 @@ class ServiceLinkedRoleRepository:
             if not row.path.startswith(path_prefix):
                 return "not_linked"
             role_id = row.role_id
+            profiles = schema.instance_profiles.join(
+                schema.instance_profile_roles,
+                schema.instance_profiles.c.instance_profile_id == schema.instance_profile_roles.c.instance_profile_id,
+            )
+            in_profile = conn.execute(
+                select(schema.instance_profiles.c.name).select_from(profiles)
+                .where(schema.instance_profile_roles.c.role_id == role_id).limit(1)
+            ).scalar()
+            if in_profile is not None:
+                conn.execute(
+                    insert(schema.service_linked_role_deletions).values(
+                        task_id=task_id, account_id=account_id, role_name=name, status="FAILED",
+                        reason=f"The role is in instance profile {in_profile}: remove it from the profile first.",
+                        created_at=now,
+                    )
+                )
+                return "failed"
+            aws_att = schema.aws_policy_attachments
+            conn.execute(delete(aws_att).where(aws_att.c.entity_type == "role", aws_att.c.entity_id == role_id))
             conn.execute(delete(att).where(att.c.entity_type == "role", att.c.entity_id == role_id))
             conn.execute(delete(inl).where(inl.c.owner_type == "role", inl.c.owner_id == role_id))
             entity_tags.drop_tags(conn, ROLE_TAG_TYPE, role_id)
