@@ -20,12 +20,15 @@ import botocore.exceptions
 import pytest
 import yaml
 from botocore.config import Config
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 from opensts.config import Settings
 from opensts.identity import ids
 from opensts.runtime import open_runtime
 from tests.conftest import REGION, ServerInfo, start_server, stop_server
 from tests.federation.saml_idp import SamlIdp
+from tests.iam.test_server_certificates import make_cert, make_key, pem
 
 THUMBPRINT = "6938fd4d98bab03faadb97b34396831e3780aea1"
 ADMIN = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
@@ -175,9 +178,21 @@ def test_updates_are_planned_and_deletions_happen_only_with_prune(server: Server
     version = iam.get_policy(PolicyArn=f"arn:aws:iam::{account}:policy/ci/ReadArtifacts")["Policy"]["DefaultVersionId"]
     assert version == "v2"
 
+    # Bob holds credentials the file never declares, and the account a service-linked role: prune
+    # deletes bob with his credentials and leaves the service's role alone.
+    ssh_key = rsa.generate_private_key(65537, 2048).public_key().public_bytes(
+        serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH).decode()
+    iam.upload_ssh_public_key(UserName="bob", SSHPublicKeyBody=ssh_key)
+    iam.upload_signing_certificate(UserName="bob", CertificateBody=pem(make_cert(make_key(), "bob")))
+    iam.create_service_specific_credential(UserName="bob", ServiceName="codecommit.amazonaws.com")
+    iam.create_login_profile(UserName="bob", Password="Correct-Horse-9")
+    linked = iam.create_service_linked_role(AWSServiceName="autoscaling.amazonaws.com")["Role"]["RoleName"]
+    assert f"- role {linked}" not in opensts(server.env(), "plan", str(file), "--prune").stdout
+
     pruned = opensts(server.env(), "apply", str(file), "--prune")
     assert pruned.returncode == 0, pruned.stderr
     assert "- user bob" in pruned.stdout
+    assert iam.get_role(RoleName=linked)["Role"]["Path"] == "/aws-service-role/autoscaling.amazonaws.com/"
     with pytest.raises(botocore.exceptions.ClientError) as err:
         iam.get_user(UserName="bob")
     assert err.value.response["Error"]["Code"] == "NoSuchEntity"

@@ -175,8 +175,11 @@ def test_aws_cli_alias(server: ServerInfo, account: tuple[str, Credentials]) -> 
 def test_set_security_token_service_preferences(server: ServerInfo, account: tuple[str, Credentials]) -> None:
     _, root = account
     iam = server.client("iam", root)
+    assert iam.get_account_summary()["SummaryMap"]["GlobalEndpointTokenVersion"] == 1
     iam.set_security_token_service_preferences(GlobalEndpointTokenVersion="v2Token")
+    assert iam.get_account_summary()["SummaryMap"]["GlobalEndpointTokenVersion"] == 2  # reported back
     iam.set_security_token_service_preferences(GlobalEndpointTokenVersion="v1Token")
+    assert iam.get_account_summary()["SummaryMap"]["GlobalEndpointTokenVersion"] == 1
     raw = server.client("iam", root, parameter_validation=False)
     code, message = error(lambda: raw.set_security_token_service_preferences(GlobalEndpointTokenVersion="v3Token"))
     assert code == "ValidationError" and "v1Token, v2Token" in message

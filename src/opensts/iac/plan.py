@@ -341,6 +341,18 @@ def _deletions(desired: Account, current: Account, invoke: Invoke | None, has: C
                            SerialNumber=device["SerialNumber"])
         if has("GetLoginProfile") and _has_login_profile(invoke, name):
             change.add("DeleteLoginProfile", "- login profile", UserName=name)
+        # The user's other credentials: DeleteUser refuses while any is left (DeleteConflict).
+        for page in pages(invoke, "ListSSHPublicKeys", {"UserName": name}):
+            for ssh in page.get("SSHPublicKeys") or []:
+                change.add("DeleteSSHPublicKey", f"- SSH public key {ssh['SSHPublicKeyId']}", UserName=name,
+                           SSHPublicKeyId=ssh["SSHPublicKeyId"])
+        for page in pages(invoke, "ListSigningCertificates", {"UserName": name}):
+            for cert in page.get("Certificates") or []:
+                change.add("DeleteSigningCertificate", f"- signing certificate {cert['CertificateId']}", UserName=name,
+                           CertificateId=cert["CertificateId"])
+        for credential in call(invoke, "ListServiceSpecificCredentials", {"UserName": name}).get("ServiceSpecificCredentials") or []:
+            change.add("DeleteServiceSpecificCredential", f"- service-specific credential {credential['ServiceSpecificCredentialId']}",
+                       UserName=name, ServiceSpecificCredentialId=credential["ServiceSpecificCredentialId"])
         for group in sorted(have_u.groups):
             change.add("RemoveUserFromGroup", None, GroupName=group, UserName=name)
         for policy in sorted(have_u.inline):

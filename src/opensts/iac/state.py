@@ -63,6 +63,7 @@ def pages(invoke: Invoke, action: str, params: dict[str, Any] | None = None) -> 
 
 
 AWS_MANAGED_POLICY_PREFIX = "arn:aws:iam::aws:policy/"
+SERVICE_LINKED_ROLE_PATH = "/aws-service-role/"
 
 
 def document(encoded: str) -> Any:
@@ -101,6 +102,8 @@ def read_account(invoke: Invoke, account_id: str, *, instance_profiles: bool) ->
                 _attached(u.get("AttachedManagedPolicies")), _boundary(u.get("PermissionsBoundary")), tags(u.get("Tags")),
             )
         for r in page.get("RoleDetailList") or []:
+            if r.get("Path", "/").startswith(SERVICE_LINKED_ROLE_PATH):  # made and removed by their service's actions
+                continue
             role = call(invoke, "GetRole", {"RoleName": r["RoleName"]}).get("Role") or {}
             account.roles[r["RoleName"]] = Role(
                 document(r["AssumeRolePolicyDocument"]), r.get("Path", "/"), role.get("Description") or None,

@@ -180,7 +180,8 @@ def account_summary(ctx: ActionContext, account: str) -> dict[str, int]:
         "AccountSigningCertificatesPresent": 1 if ctx.runtime.store.user_credentials.certificates(account, None) else 0,
         "ServerCertificates": len(ctx.runtime.store.server_certificates.list(account)),
         "InstanceProfiles": counts.instance_profiles,
-        "GlobalEndpointTokenVersion": 1,
+        # SetSecurityTokenServicePreferences' choice, reported back as AWS does (1 unless v2Token).
+        "GlobalEndpointTokenVersion": 2 if ctx.runtime.store.account_settings.global_endpoint_token_version(account) == "v2Token" else 1,
         **QUOTAS,
     }
 

@@ -14,7 +14,7 @@ Regions enabled by default) or version 2 (valid in every Region, and longer). Op
 endpoint and one kind of session token, valid wherever the server is reached, so the choice changes
 nothing here: it is validated (``v1Token`` | ``v2Token``), authorized (``iam:SetSecurityTokenServicePreferences``
 on ``*``), stored per account and recorded in the audit trail, so scripts and tools that set it work.
-GetAccountSummary does not report it (AWS's ``GlobalEndpointTokenVersion`` entry there is 1 or 2).
+GetAccountSummary reports it back as AWS does: ``GlobalEndpointTokenVersion`` 1, or 2 after ``v2Token``.
 
 Deviations from AWS: the texts of the alias errors ("The account alias X already exists." /
 "The account alias X cannot be found.") are OpenSTS's; AWS does not document them.
