@@ -148,6 +148,17 @@ def test_group_and_policy_reports_name_their_entities(server: ServerInfo, iam) -
     assert [t["ActionName"] for t in services["iam"]["TrackedActionsLastAccessed"]] == ["GetUser"]
     assert services["ec2"]["TotalAuthenticatedEntities"] == 0 and "TrackedActionsLastAccessed" not in services["ec2"]
 
+    # An AWS managed policy: the same, for this account's entities it is attached to.
+    read_only = "arn:aws:iam::aws:policy/ReadOnlyAccess"
+    iam.attach_user_policy(UserName=active, PolicyArn=read_only)
+    got = report(iam, read_only)
+    services = by_namespace(got)
+    while got.get("IsTruncated"):  # it allows hundreds of services: read every page
+        got = iam.get_service_last_accessed_details(JobId=got["JobId"], Marker=got["Marker"]) | {"JobId": got["JobId"]}
+        services |= by_namespace(got)
+    assert {"iam", "ec2", "s3"} <= set(services)
+    assert services["iam"]["LastAuthenticatedEntity"] == active_arn
+
 
 def test_paging_services(server: ServerInfo, iam) -> None:  # type: ignore[no-untyped-def]
     user, _ = make_user(server, allow(["sqs:SendMessage", "iam:GetUser", "sns:Publish"]))

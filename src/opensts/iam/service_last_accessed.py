@@ -61,6 +61,7 @@ from opensts.iam import fields
 from opensts.iam.common import allowed_namespaces, authorize_iam, caller_account, resource_arn
 from opensts.iam.pagination import paginate
 from opensts.identity import arn as arns
+from opensts.store import aws_policies
 from opensts.store.iam_report_jobs import JobRow
 
 GRANULARITIES = ("SERVICE_LEVEL", "ACTION_LEVEL")
@@ -261,10 +262,21 @@ def _target(ctx: ActionContext, account: str, arn_text: str) -> tuple[str, Any]:
         # The entity's real ARN (with its path) when the given one names it, else the given one.
         if record is not None and kind != "policy" and _entity_arn(kind, record) != arn_text:
             record = None
+    elif kind == "policy" and aws_policies.find(arn_text) is not None:
+        # An AWS managed policy: the report covers the caller's account's users and roles using it.
+        record = AwsPolicyTarget(account, arn_text)
     authorize_iam(ctx, "GenerateServiceLastAccessedDetails", arn_text)
     if record is None:
         raise NoSuchEntity(f"The {'entity' if kind == 'policy' else kind} with ARN {arn_text} cannot be found.")
     return kind, record
+
+
+@dataclass(frozen=True, slots=True)
+class AwsPolicyTarget:
+    """An AWS managed policy as a report's target: its ARN, seen from the caller's account."""
+
+    account_id: str
+    arn: str
 
 
 def _entity_arn(kind: str, record: Any) -> str:
