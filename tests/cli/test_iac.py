@@ -268,9 +268,14 @@ def test_unreadable_files_are_one_line_errors(server: ServerInfo, tmp_path: Path
         done = opensts(server.env(), "plan", str(tmp_path / name))
         assert done.returncode == 1 and "Traceback" not in done.stderr and done.stderr.count("\n") == 1, (name, done.stderr)
     top = tmp_path / "single.yaml"
-    top.write_text("roles:\n  r:\n    trust: {Version: 2012-10-17, Statement: [{Effect: Allow, Action: sts:AssumeRole}]}\n")
+    top.write_text("version: 1\nroles:\n  r:\n    trust: {Version: 2012-10-17, Statement: [{Effect: Allow, Action: sts:AssumeRole}]}\n")
     done = opensts(server.env(), "plan", str(top))
     assert "roles.r.trust.Statement[0].Principal: Missing required field Principal" in done.stderr
+    # An empty (or truncated-to-nothing) file declares no version: refused, never read as "an
+    # account with nothing in it" that --prune would empty.
+    (tmp_path / "empty.yaml").write_text("")
+    done = opensts(server.env(), "apply", str(tmp_path / "empty.yaml"), "--prune")
+    assert (done.returncode, done.stderr) == (1, "opensts: error: (top level): 'version' is required\n")
 
 
 def test_as_a_user_without_permission_is_denied_and_changes_nothing(server: ServerInfo, tmp_path: Path) -> None:
