@@ -6,6 +6,7 @@ The server tests run against SQLite always, and against PostgreSQL too when
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import socket
@@ -16,7 +17,7 @@ import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
 import boto3
 import httpx
@@ -174,3 +175,28 @@ def sts(server: ServerInfo):  # type: ignore[no-untyped-def]
 
 def random_name(prefix: str = "t") -> str:
     return f"{prefix}-{secrets.token_hex(4)}"
+
+
+def aws_cli(server: ServerInfo, tmp_path: Path, *args: str, credentials: Credentials | None = None) -> dict[str, Any]:
+    """Run the AWS CLI (``python -m awscli ARGS --endpoint-url SERVER --output json``) with
+    ``credentials`` (the root's by default) and no config or credentials file of the machine's;
+    its JSON answer ({} when it prints nothing). Fails the test if the CLI fails."""
+    creds = credentials or server.root
+    env = {
+        **os.environ,
+        "AWS_ACCESS_KEY_ID": creds.access_key_id,
+        "AWS_SECRET_ACCESS_KEY": creds.secret_access_key,
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_CONFIG_FILE": str(tmp_path / "none"),
+        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none"),
+    }
+    env.pop("AWS_PROFILE", None)
+    env.pop("AWS_SESSION_TOKEN", None)
+    if creds.session_token:
+        env["AWS_SESSION_TOKEN"] = creds.session_token
+    out = subprocess.run(
+        [sys.executable, "-m", "awscli", *args, "--endpoint-url", server.url, "--output", "json"],
+        env=env, capture_output=True, text=True, timeout=60,
+    )
+    assert out.returncode == 0, out.stderr
+    return json.loads(out.stdout) if out.stdout.strip() else {}

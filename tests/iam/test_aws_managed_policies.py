@@ -6,16 +6,13 @@ data grants rather than what we remember of it."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from botocore.exceptions import ClientError
 
 from opensts.store.aws_policies import catalogue
-from tests.conftest import ServerInfo, random_name
+from tests.conftest import aws_cli, random_name, ServerInfo
 from tests.iam.conftest import allow, make_user
 from tests.iam.test_roles import error, trust
 
@@ -282,22 +279,6 @@ def test_account_authorization_details_list_aws_policies_in_use(server: ServerIn
 
 
 def test_aws_cli_lists_aws_policies(server: ServerInfo, tmp_path: Path) -> None:
-    env = {
-        **os.environ,
-        "AWS_ACCESS_KEY_ID": server.root.access_key_id,
-        "AWS_SECRET_ACCESS_KEY": server.root.secret_access_key,
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_CONFIG_FILE": str(tmp_path / "none"),
-        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none"),
-    }
-    env.pop("AWS_SESSION_TOKEN", None)
-    env.pop("AWS_PROFILE", None)
-    out = subprocess.run(
-        [sys.executable, "-m", "awscli", "iam", "list-policies", "--scope", "AWS", "--max-items", "5",
-         "--endpoint-url", server.url, "--output", "json"],
-        env=env, capture_output=True, text=True, timeout=60,
-    )
-    assert out.returncode == 0, out.stderr
-    listed = json.loads(out.stdout)
+    listed = aws_cli(server, tmp_path, "iam", "list-policies", "--scope", "AWS", "--max-items", "5")
     assert len(listed["Policies"]) == 5 and listed["NextToken"]
     assert [p["PolicyName"] for p in listed["Policies"]] == [p.name for p in catalogue().policies[:5]]

@@ -9,9 +9,6 @@ import base64
 import csv
 import io
 import json
-import os
-import subprocess
-import sys
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -24,7 +21,7 @@ from opensts.iam.credential_report import ABANDONED_AFTER, REPORT_LIFETIME
 from opensts.store import schema
 from opensts.store.db import create_store_engine
 from opensts.store.iam_report_jobs import ReportJobRepository
-from tests.conftest import REGION, Credentials, ServerInfo
+from tests.conftest import aws_cli, Credentials, REGION, ServerInfo
 from tests.iam.conftest import allow
 from tests.iam.test_mfa import enabled_device
 from tests.iam.test_server_certificates import make_cert, make_key, pem
@@ -204,22 +201,8 @@ def test_access_denied_without_permission(server: ServerInfo, account: Credentia
 
 
 def test_aws_cli(server: ServerInfo, account: Credentials, tmp_path: Path) -> None:
-    env = {
-        **os.environ,
-        "AWS_ACCESS_KEY_ID": account.access_key_id,
-        "AWS_SECRET_ACCESS_KEY": account.secret_access_key,
-        "AWS_DEFAULT_REGION": REGION,
-        "AWS_CONFIG_FILE": str(tmp_path / "none"),
-        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none"),
-    }
-    env.pop("AWS_SESSION_TOKEN", None)
-    env.pop("AWS_PROFILE", None)
-
     def cli(*args: str) -> dict:
-        out = subprocess.run([sys.executable, "-m", "awscli", "iam", *args, "--endpoint-url", server.url, "--output", "json"],
-                             env=env, capture_output=True, text=True, timeout=60)
-        assert out.returncode == 0, out.stderr
-        return json.loads(out.stdout)
+        return aws_cli(server, tmp_path, "iam", *args, credentials=account)
 
     assert cli("generate-credential-report")["State"] == "STARTED"
     got = cli("get-credential-report")

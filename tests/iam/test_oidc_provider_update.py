@@ -4,16 +4,12 @@ association are validated, stored and reported by GetOpenIDConnectProvider."""
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.conftest import ServerInfo, random_name
+from tests.conftest import aws_cli, random_name, ServerInfo
 from tests.iam.conftest import allow, make_user
 
 THUMB = "9e99a48a9960b14926bb7f3b02e22da2b0ab7280"
@@ -132,23 +128,7 @@ def test_aws_cli_reads_a_configured_provider(server: ServerInfo, iam, tmp_path: 
     """The AWS CLI installed here vendors a botocore older than UpdateOpenIDConnectProvider: it must
     still read a provider that carries the new elements (clients ignore elements they do not know)."""
     arn = provider(iam, ContextProvider=CONTEXT, IdentityCenterInstanceArn=INSTANCE)
-    env = {
-        **os.environ,
-        "AWS_ACCESS_KEY_ID": server.root.access_key_id,
-        "AWS_SECRET_ACCESS_KEY": server.root.secret_access_key,
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_CONFIG_FILE": str(tmp_path / "none"),
-        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none"),
-    }
-    env.pop("AWS_SESSION_TOKEN", None)
-    env.pop("AWS_PROFILE", None)
-    out = subprocess.run(
-        [sys.executable, "-m", "awscli", "iam", "get-open-id-connect-provider", "--open-id-connect-provider-arn",
-         arn, "--endpoint-url", server.url, "--output", "json"],
-        env=env, capture_output=True, text=True, timeout=60,
-    )
-    assert out.returncode == 0, out.stderr
-    got = json.loads(out.stdout)
+    got = aws_cli(server, tmp_path, "iam", "get-open-id-connect-provider", "--open-id-connect-provider-arn", arn)
     assert got["ClientIDList"] == ["app"] and got["ThumbprintList"] == [THUMB]
     assert got.get("ContextProvider", CONTEXT) == CONTEXT  # shown by a CLI whose model knows it
     iam.delete_open_id_connect_provider(OpenIDConnectProviderArn=arn)

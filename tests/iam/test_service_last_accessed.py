@@ -5,9 +5,6 @@ and policies with their entities; jobs, paging, errors and authorization."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import time
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
@@ -18,7 +15,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from opensts.iam.common import allowed_namespaces
-from tests.conftest import REGION, Credentials, ServerInfo, random_name
+from tests.conftest import aws_cli, Credentials, random_name, REGION, ServerInfo
 from tests.iam.conftest import allow, make_user
 from tests.iam.test_users import error_of
 
@@ -221,22 +218,8 @@ def test_access_denied(server: ServerInfo, iam) -> None:  # type: ignore[no-unty
 def test_aws_cli(server: ServerInfo, tmp_path: Path) -> None:
     name, creds = make_user(server, allow(["iam:GenerateServiceLastAccessedDetails", "iam:GetServiceLastAccessedDetails",
                                            "iam:GetUser"]))
-    env = {
-        **os.environ,
-        "AWS_ACCESS_KEY_ID": creds.access_key_id,
-        "AWS_SECRET_ACCESS_KEY": creds.secret_access_key,
-        "AWS_DEFAULT_REGION": REGION,
-        "AWS_CONFIG_FILE": str(tmp_path / "none"),
-        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none"),
-    }
-    env.pop("AWS_SESSION_TOKEN", None)
-    env.pop("AWS_PROFILE", None)
-
     def cli(*args: str) -> dict[str, Any]:
-        out = subprocess.run([sys.executable, "-m", "awscli", "iam", *args, "--endpoint-url", server.url, "--output", "json"],
-                             env=env, capture_output=True, text=True, timeout=60)
-        assert out.returncode == 0, out.stderr
-        return json.loads(out.stdout)
+        return aws_cli(server, tmp_path, "iam", *args, credentials=creds)
 
     arn = f"arn:aws:iam::{server.account_id}:user/{name}"
     assert cli("get-user")["User"]["Arn"] == arn

@@ -4,7 +4,6 @@ that only the service satisfies, protection against ordinary changes, deletion t
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
 import sys
@@ -13,7 +12,7 @@ from pathlib import Path
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.conftest import Credentials, ServerInfo, random_name
+from tests.conftest import aws_cli, Credentials, random_name, ServerInfo
 from tests.iam.conftest import allow, make_user
 
 PROTECTED = "Cannot perform the operation on the protected role '{}' - this role is only modifiable by AWS"
@@ -193,24 +192,8 @@ def test_deletion_errors(server: ServerInfo, iam) -> None:  # type: ignore[no-un
 
 
 def test_aws_cli(server: ServerInfo, tmp_path: Path) -> None:
-    env = {
-        **os.environ,
-        "AWS_ACCESS_KEY_ID": server.root.access_key_id,
-        "AWS_SECRET_ACCESS_KEY": server.root.secret_access_key,
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_CONFIG_FILE": str(tmp_path / "none"),
-        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none"),
-    }
-    env.pop("AWS_SESSION_TOKEN", None)
-    env.pop("AWS_PROFILE", None)
-
     def cli(*args: str) -> dict:
-        out = subprocess.run(
-            [sys.executable, "-m", "awscli", "iam", *args, "--endpoint-url", server.url, "--output", "json"],
-            env=env, capture_output=True, text=True, timeout=60,
-        )
-        assert out.returncode == 0, out.stderr
-        return json.loads(out.stdout) if out.stdout.strip() else {}
+        return aws_cli(server, tmp_path, "iam", *args)
 
     suffix = random_name("cli")
     role = cli("create-service-linked-role", "--aws-service-name", "autoscaling.amazonaws.com",

@@ -7,10 +7,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import json as jsonlib
-import os
-import subprocess
-import sys
 from datetime import timedelta
 
 import pytest
@@ -20,7 +16,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from sqlalchemy import text
 
 from opensts.store.iam_user_credentials import verify_secret
-from tests.conftest import ServerInfo, random_name
+from tests.conftest import aws_cli, random_name, ServerInfo
 from tests.iam.conftest import allow, make_user
 from tests.iam.test_server_certificates import NOW, assert_nowhere_in_database, db_engine, make_cert, make_key, pem
 from tests.iam.test_users import error_of
@@ -297,24 +293,8 @@ def test_service_passwords_answered_once_and_stored_hashed(server: ServerInfo, i
 def test_aws_cli_ssh_key_and_certificate(server: ServerInfo, iam, tmp_path) -> None:  # type: ignore[no-untyped-def]
     user = random_name("cli")
     iam.create_user(UserName=user)
-    env = {
-        **os.environ,
-        "AWS_ACCESS_KEY_ID": server.root.access_key_id,
-        "AWS_SECRET_ACCESS_KEY": server.root.secret_access_key,
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_CONFIG_FILE": str(tmp_path / "none"),
-        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none"),
-    }
-    env.pop("AWS_SESSION_TOKEN", None)
-    env.pop("AWS_PROFILE", None)
     line = ssh_line(rsa_key(), "cli@test")
-    out = subprocess.run(
-        [sys.executable, "-m", "awscli", "iam", "upload-ssh-public-key", "--user-name", user,
-         "--ssh-public-key-body", line, "--endpoint-url", server.url, "--output", "json"],
-        env=env, capture_output=True, text=True, timeout=60,
-    )
-    assert out.returncode == 0, out.stderr
-    key = jsonlib.loads(out.stdout)["SSHPublicKey"]
+    key = aws_cli(server, tmp_path, "iam", "upload-ssh-public-key", "--user-name", user, "--ssh-public-key-body", line)["SSHPublicKey"]
     assert key["UserName"] == user and key["Fingerprint"] == md5_colon(line)
     assert [k["SSHPublicKeyId"] for k in iam.list_ssh_public_keys(UserName=user)["SSHPublicKeys"]] == [key["SSHPublicKeyId"]]
     iam.delete_ssh_public_key(UserName=user, SSHPublicKeyId=key["SSHPublicKeyId"])
