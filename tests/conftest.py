@@ -177,11 +177,30 @@ def random_name(prefix: str = "t") -> str:
     return f"{prefix}-{secrets.token_hex(4)}"
 
 
-def aws_cli(server: ServerInfo, tmp_path: Path, *args: str, credentials: Credentials | None = None) -> dict[str, Any]:
+def aws_cli(
+    server: ServerInfo, tmp_path: Path, *args: str, credentials: Credentials | None = None, current_model: bool = False
+) -> dict[str, Any]:
     """Run the AWS CLI (``python -m awscli ARGS --endpoint-url SERVER --output json``) with
     ``credentials`` (the root's by default) and no config or credentials file of the machine's;
-    its JSON answer ({} when it prints nothing). Fails the test if the CLI fails."""
+    its JSON answer ({} when it prints nothing). Fails the test if the CLI fails.
+
+    ``current_model``: the CLI installed here vendors an older botocore; give it the model of the
+    service ``args[0]`` from the botocore boto3 uses, through AWS_DATA_PATH, as a user with an
+    older CLI would (for operations newer than the CLI)."""
     creds = credentials or server.root
+    extra: dict[str, str] = {}
+    if current_model:
+        import gzip
+
+        import botocore
+
+        versions = sorted((Path(botocore.__file__).parent / "data" / args[0]).iterdir())
+        version = versions[-1].name
+        source = versions[-1] / "service-2.json.gz"
+        target = tmp_path / "models" / args[0] / version
+        target.mkdir(parents=True, exist_ok=True)
+        (target / "service-2.json").write_bytes(gzip.decompress(source.read_bytes()))
+        extra["AWS_DATA_PATH"] = str(tmp_path / "models")
     env = {
         **os.environ,
         "AWS_ACCESS_KEY_ID": creds.access_key_id,
@@ -189,6 +208,7 @@ def aws_cli(server: ServerInfo, tmp_path: Path, *args: str, credentials: Credent
         "AWS_DEFAULT_REGION": REGION,
         "AWS_CONFIG_FILE": str(tmp_path / "none"),
         "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none"),
+        **extra,
     }
     env.pop("AWS_PROFILE", None)
     env.pop("AWS_SESSION_TOKEN", None)
