@@ -11,7 +11,10 @@ The web console's sign-in (a separate feature) checks passwords with
 **Authorization.** ``iam:ACTION`` on the user's ARN before anything is said about the user or its
 profile. ChangePassword is ``iam:ChangePassword`` on the caller's own user; when the account's
 password policy says AllowUsersToChangePassword, every IAM user has it without a policy of its own,
-as AWS documents (an explicit Deny still denies).
+as AWS documents: it counts as one more identity-policy Allow, so an explicit Deny, a permissions
+boundary, session policies and credential scopes still limit it. Every ChangePassword try is counted
+by the brute-force guard against the user's password before the old password is checked, and
+forgiven when right (``brute_force.py``): beyond 10 wrong ones, ``Throttling`` for a doubling delay.
 
 **The password policy applies to every password set** — by an administrator (Create/
 UpdateLoginProfile) or by the user (ChangePassword): ``PasswordPolicyViolation`` "Password does not
