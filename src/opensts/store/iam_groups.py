@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from opensts.store import schema
 from opensts.store.meta import CountedWrites
 from opensts.store.errors import DeleteBlocked, NameTaken
-from opensts.store.iam_users import UserRecord, _record as _user_record, rename
+from opensts.store.iam_users import UserRecord, user_record, rename
 from opensts.store.queries import first_blocker, lock_row, policy_blockers, under_path
 
 
@@ -60,7 +60,7 @@ class GroupRepository:
             .order_by(users.c.name_key)
         )
         with self._engine.connect() as conn:
-            return [_user_record(r) for r in conn.execute(query).all()]
+            return [user_record(r) for r in conn.execute(query).all()]
 
     def groups_for_user(self, user_id: str) -> builtins.list[GroupRecord]:
         groups, members = schema.groups, schema.group_members

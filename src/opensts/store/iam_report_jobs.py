@@ -30,7 +30,7 @@ from sqlalchemy.exc import IntegrityError
 
 from opensts.store import schema
 from opensts.store.access_keys import AccessKeyMetadata
-from opensts.store.iam_users import UserRecord, _record as _user_record
+from opensts.store.iam_users import UserRecord, user_record
 
 JOB_RETENTION = timedelta(days=30)
 MAX_USAGE_ROWS = 5000  # distinct (service, action) pairs read per principal: bounds a job's work
@@ -159,7 +159,7 @@ class ReportJobRepository:
                 r.access_key_id, r.account_id, r.user_id, None, r.status, r.created_at,
                 r.last_used_at, r.last_used_service, r.last_used_region,
             ))
-        return CredentialFacts([_user_record(r) for r in user_rows], by_owner, {r.user_id for r in mfa_rows})
+        return CredentialFacts([user_record(r) for r in user_rows], by_owner, {r.user_id for r in mfa_rows})
 
     # --- Service last accessed jobs ------------------------------------------------------------
     def add_job(self, job: JobRow) -> None:
@@ -230,7 +230,7 @@ class ReportJobRepository:
                     members.c.group_id.in_(chunk)
                 )
                 for r in conn.execute(query):
-                    found[r.user_id] = _user_record(r)
+                    found[r.user_id] = user_record(r)
         return sorted(found.values(), key=lambda u: u.name.lower())
 
 

@@ -49,7 +49,8 @@ class UserRecord:
     created_at: datetime
 
 
-def _record(row) -> UserRecord:
+def user_record(row) -> UserRecord:
+    """The record of a ``users`` row, also of rows other repositories read (group members, reports)."""
     return UserRecord(
         row.user_id, row.account_id, row.name, row.path, row.permissions_boundary_arn, row.created_at
     )
@@ -66,13 +67,13 @@ class UserRepository:
             row = conn.execute(
                 select(users).where(users.c.account_id == account_id, users.c.name_key == name.lower())
             ).first()
-        return _record(row) if row else None
+        return user_record(row) if row else None
 
     def get_by_id(self, user_id: str) -> UserRecord | None:
         users = schema.users
         with self._engine.connect() as conn:
             row = conn.execute(select(users).where(users.c.user_id == user_id)).first()
-        return _record(row) if row else None
+        return user_record(row) if row else None
 
     def list(self, account_id: str, path_prefix: str = "/") -> list[UserRecord]:
         """The account's users under ``path_prefix``, sorted by name (case-insensitively)."""
@@ -82,7 +83,7 @@ class UserRepository:
             query = query.where(under_path(users.c.path, path_prefix))
         with self._engine.connect() as conn:
             rows = conn.execute(query.order_by(users.c.name_key)).all()
-        return [_record(r) for r in rows]
+        return [user_record(r) for r in rows]
 
     def managed_policy_exists(self, account_id: str, policy_arn: str) -> bool:
         """Whether a managed policy with this ARN exists in the account (boundary checks)."""
