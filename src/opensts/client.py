@@ -324,7 +324,7 @@ class Authorizer:
         # request whose signed headers were altered. Unsigned requests are never cached.
         if self.cache_ttl <= 0 or authorization.resource_policy is not None or request.signature is None:
             return None
-        context = json.dumps(authorization.context, sort_keys=True) if authorization.context else ""
+        context = _frozen(authorization.context) if authorization.context else ()
         return (request.method, request.target, request.headers, request.body_sha256, authorization.action,
                 authorization.resource, context, request.source_ip, request.secure_transport,
                 authorization.resource_account)
@@ -433,6 +433,17 @@ Resolver = Callable[[SignedRequest], Union[Resolved, Awaitable[Resolved]]]
 ASGIApp = Callable[..., Awaitable[None]]
 
 _DENIED_CODES = {"ec2": "UnauthorizedOperation", "query": "AccessDenied", "json": "AccessDeniedException"}
+
+
+def _frozen(context: Mapping[str, Any]) -> tuple[Any, ...]:
+    """A context as a hashable cache-key part, equal for equal contexts whatever their order:
+    sorted (key, value) pairs, lists as tuples. Anything else unhashable: its canonical JSON."""
+    try:
+        frozen = tuple(sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in context.items()))
+        hash(frozen)
+        return frozen
+    except TypeError:  # a nested dict or list, or values that do not compare
+        return (json.dumps(context, sort_keys=True, default=str),)
 
 
 class AuthorizationMiddleware:

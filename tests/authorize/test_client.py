@@ -120,3 +120,21 @@ def test_middleware_fails_closed(server: ServerInfo) -> None:
     (response,) = run_requests(app, [signed(alice, "/x")])
     assert response.status_code == 503 and not seen
     assert json.loads(response.content)["__type"] == "ServiceUnavailable"
+
+
+def test_decision_cache_keys_follow_the_context_not_its_order() -> None:
+    """A remembered decision answers only the same question: equal contexts (in any order, lists
+    included) share a key; any different value, or a nested value, makes its own."""
+    authorizer = Authorizer("http://127.0.0.1:1", ("AKIAEXAMPLE000000000", "s" * 40), cache_ttl=30)
+    request = SignedRequest("POST", "/", (("authorization", "AWS4-HMAC-SHA256 Credential=AKIAX/20261203/us-east-1/ec2/"
+                                           "aws4_request, SignedHeaders=host, Signature=" + "0" * 64),),
+                            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855", b"", "10.0.0.1")
+
+    def key(context: dict) -> object:  # type: ignore[type-arg]
+        return authorizer._key(request, Authorization("ec2:StopInstances", "*", context))
+
+    assert key({"ec2:Region": "us-east-1", "aws:TagKeys": ["a", "b"]}) == key({"aws:TagKeys": ["a", "b"], "ec2:Region": "us-east-1"})
+    assert key({"ec2:Region": "us-east-1"}) != key({"ec2:Region": "eu-west-1"})
+    assert key({"aws:TagKeys": ["a", "b"]}) != key({"aws:TagKeys": ["b", "a"]})
+    assert key({"x": {"nested": 1}}) == key({"x": {"nested": 1}}) != key({"x": {"nested": 2}})
+    hash(key({"x": {"nested": 1}}))
