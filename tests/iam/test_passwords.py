@@ -12,7 +12,6 @@ import json
 import time
 import os
 import subprocess
-import sys
 from typing import Any
 
 import pytest
@@ -20,6 +19,7 @@ from botocore.exceptions import ClientError
 
 from tests.conftest import REGION, Credentials, ServerInfo, random_name
 from tests.iam.conftest import allow, make_user
+from tests.server.test_audit_lookup import new_account
 
 GOOD = "Correct-Horse-9"  # meets AWS's default policy (8+ characters, 4 classes)
 
@@ -28,14 +28,6 @@ def error(call: Any) -> tuple[str, str]:
     with pytest.raises(ClientError) as info:
         call()
     return info.value.response["Error"]["Code"], info.value.response["Error"]["Message"]
-
-
-def new_account(server: ServerInfo) -> Credentials:
-    out = subprocess.run([sys.executable, "-m", "opensts", "account", "create"], env=server.env(),
-                         capture_output=True, text=True, timeout=60)
-    assert out.returncode == 0, out.stderr
-    created = json.loads(out.stdout)
-    return Credentials(created["AccessKeyId"], created["SecretAccessKey"])
 
 
 @pytest.fixture

@@ -12,8 +12,8 @@ from sqlalchemy.exc import IntegrityError
 from opensts.store import schema
 from opensts.store.meta import CountedWrites
 from opensts.store.errors import DeleteBlocked, NameTaken
-from opensts.store.iam_users import UserRecord, user_record, rename
-from opensts.store.queries import first_blocker, lock_row, policy_blockers, under_path
+from opensts.store.iam_users import UserRecord, user_record
+from opensts.store.queries import first_blocker, lock_row, policy_blockers, rename, under_path
 
 
 @dataclass(frozen=True, slots=True)

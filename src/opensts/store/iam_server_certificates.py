@@ -12,14 +12,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Iterable
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import delete, func, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from opensts.store import schema, tags as entity_tags
 from opensts.store.errors import NameTaken
 from opensts.store.iam_user_credentials import CredentialLimitExceeded
 from opensts.store.meta import CountedWrites
-from opensts.store.queries import lock_row, under_path
+from opensts.store.queries import lock_row, rename, under_path
 from opensts.tokens.master_key import MasterKey
 
 KEY_PURPOSE = "server-certificate-key"
@@ -103,19 +103,7 @@ class ServerCertificateRepository:
         return [_record(r) for r in rows]
 
     def update(self, certificate_id: str, *, new_name: str | None, new_path: str | None) -> None:
-        values: dict[str, str] = {}
-        if new_name is not None:
-            values.update(name=new_name, name_key=new_name.lower())
-        if new_path is not None:
-            values["path"] = new_path
-        if not values:
-            return
-        t = schema.server_certificates
-        try:
-            with self._engine.begin() as conn:
-                conn.execute(update(t).where(t.c.certificate_id == certificate_id).values(**values))
-        except IntegrityError as exc:
-            raise NameTaken(new_name) from exc
+        rename(self._engine, schema.server_certificates.c.certificate_id, certificate_id, new_name, new_path)
 
     def delete(self, certificate_id: str) -> bool:
         t = schema.server_certificates

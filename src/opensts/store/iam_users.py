@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, Iterable
+from typing import Iterable
 
 from sqlalchemy import Connection, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
@@ -18,25 +18,9 @@ from opensts.store.errors import DeleteBlocked, NameTaken
 from opensts.store.iam_passwords import drop_user_passwords
 from opensts.store.iam_user_credentials import user_credential_blockers
 from opensts.store.meta import CountedWrites
-from opensts.store.queries import first_blocker, lock_row, policy_blockers, under_path
+from opensts.store.queries import first_blocker, lock_row, policy_blockers, rename, under_path
 
 USER_TAG_TYPE = entity_tags.USER
-
-
-def rename(engine: CountedWrites, id_column: Any, entity_id: str, new_name: str | None, new_path: str | None) -> None:
-    """UpdateUser/UpdateGroup: a new name (unique case-insensitively) and/or path; NameTaken on a clash."""
-    values: dict[str, str] = {}
-    if new_name is not None:
-        values.update(name=new_name, name_key=new_name.lower())
-    if new_path is not None:
-        values["path"] = new_path
-    if not values:
-        return
-    try:
-        with engine.begin() as conn:
-            conn.execute(update(id_column.table).where(id_column == entity_id).values(**values))
-    except IntegrityError as exc:
-        raise NameTaken(new_name) from exc
 
 
 @dataclass(frozen=True, slots=True)

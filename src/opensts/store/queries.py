@@ -5,9 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Select, func, select
+from sqlalchemy import ColumnElement, Connection, Select, func, select, update
+from sqlalchemy.exc import IntegrityError
 
 from opensts.store import schema
+from opensts.store.errors import NameTaken
+from opensts.store.meta import CountedWrites
 
 
 def under_path(path_column: Any, prefix: str) -> ColumnElement[bool]:
@@ -47,3 +50,19 @@ def first_blocker(conn: Connection, checks: Iterable[tuple[str, Select[Any]]]) -
         if conn.execute(query.limit(1)).first() is not None:
             return reason
     return None
+
+
+def rename(engine: CountedWrites, id_column: Any, entity_id: str, new_name: str | None, new_path: str | None) -> None:
+    """UpdateUser/UpdateGroup/UpdateServerCertificate: a new name (unique case-insensitively) and/or path; NameTaken on a clash."""
+    values: dict[str, str] = {}
+    if new_name is not None:
+        values.update(name=new_name, name_key=new_name.lower())
+    if new_path is not None:
+        values["path"] = new_path
+    if not values:
+        return
+    try:
+        with engine.begin() as conn:
+            conn.execute(update(id_column.table).where(id_column == entity_id).values(**values))
+    except IntegrityError as exc:
+        raise NameTaken(new_name) from exc
