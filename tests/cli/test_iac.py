@@ -303,7 +303,7 @@ def test_as_a_user_without_permission_is_denied_and_changes_nothing(server: Serv
 
 
 def test_serve_bootstrap_applies_a_file_before_serving(tmp_path: Path) -> None:
-    file = write(tmp_path / "boot.yaml", {"roles": {"ci": {"description": "from the bootstrap file", "trust": {
+    file = write(tmp_path / "boot.yaml", {"version": 1, "roles": {"ci": {"description": "from the bootstrap file", "trust": {
         "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "sts:AssumeRole"}]}}}})
     server = start_server(tmp_path, "sqlite", {"OPENSTS_BOOTSTRAP": str(file)})
     try:
@@ -315,7 +315,7 @@ def test_serve_bootstrap_applies_a_file_before_serving(tmp_path: Path) -> None:
     stop_server(again)
 
     bad = tmp_path / "bad.yaml"
-    bad.write_text("roles:\n  ci:\n    trust: {Version: 2012-10-17, Statement: [{Effect: Allow, Action: sts:AssumeRole}]}\n")
+    bad.write_text("version: 1\nroles:\n  ci:\n    trust: {Version: 2012-10-17, Statement: [{Effect: Allow, Action: sts:AssumeRole}]}\n")
     with pytest.raises(RuntimeError) as refused:
         start_server(tmp_path / "other", "sqlite", {"OPENSTS_BOOTSTRAP": str(bad)})
     assert "roles.ci.trust.Statement[0].Principal" in str(refused.value)
