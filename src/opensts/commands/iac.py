@@ -16,7 +16,7 @@ import click
 
 from opensts.commands.audit_events import os_user
 from opensts.commands.common import fail, open_existing_store_or_fail, store_options
-from opensts.iac.format import IacError
+from opensts.iac.errors import IacError
 
 if TYPE_CHECKING:
     from opensts.iac.apply import NewKey

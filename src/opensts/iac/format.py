@@ -24,6 +24,7 @@ from typing import Any
 
 import yaml
 
+from opensts.iac.errors import IacError  # noqa: F401 - re-exported
 from opensts.identity import arn as arns
 from opensts.policy import PolicyKind, PolicyValidationError, parse_policy
 
@@ -31,14 +32,6 @@ MAX_FILE_BYTES = 4 * 1024 * 1024
 MAX_DEPTH = 32
 SCHEMA_FILE = Path(__file__).with_name("opensts-iam.schema.json")
 _STATEMENT_FIELDS = ("NotPrincipal", "Principal", "NotAction", "Action", "NotResource", "Resource", "Condition", "Effect")
-
-
-class IacError(Exception):
-    """A file (or a plan) that cannot be used; ``str()`` is one line, with the field's path."""
-
-    def __init__(self, message: str, where: str | None = None) -> None:
-        self.where = where
-        super().__init__(f"{where}: {message}" if where else message)
 
 
 # --- The model ---------------------------------------------------------------------------------------
