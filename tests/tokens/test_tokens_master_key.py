@@ -70,7 +70,8 @@ class TestFromText:
 
 class TestSealing:
     @pytest.mark.parametrize("purpose", [PURPOSE_ACCESS_KEY_SECRET, PURPOSE_TOTP_SEED, PURPOSE_SIGNING_KEY])
-    @pytest.mark.parametrize("plaintext", [b"", b"x", b"wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", os.urandom(5000)])
+    @pytest.mark.parametrize("plaintext", [b"", b"x", b"wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", os.urandom(5000)],
+                             ids=["empty", "one-byte", "aws-example-secret", "random-5000-bytes"])
     def test_round_trip(self, purpose, plaintext):
         key = MasterKey.generate()
         sealed = key.seal(plaintext, purpose)
