@@ -77,6 +77,7 @@ _serve_options = [
     click.option("--audit-retention-days", default=None, metavar="DAYS", help="Remove audit events older than this [env OPENSTS_AUDIT_RETENTION_DAYS; default 90]."),
     click.option("--audit-log", default=None, metavar="PATH|-", help="Also write each event as a JSON line to PATH, or to standard output with - [env OPENSTS_AUDIT_LOG]."),
     click.option("--audit-dir", default=None, metavar="DIR", help="Also write CloudTrail's delivery files under DIR/AWSLogs/ [env OPENSTS_AUDIT_DIR]."),
+    click.option("--audit-writer", default=None, metavar="auto|process|inline", help="Commit audit events in a writer process once the trail is busy (auto), always (process), or on the server's event loop (inline) [env OPENSTS_AUDIT_WRITER; default auto]."),
     click.option("--rate-limit-access-key", default=None, metavar="RATE[/BURST]|off", help="Signed requests per second per access key id, per worker [env OPENSTS_RATE_LIMIT_ACCESS_KEY; default 20000/40000]."),
     click.option("--rate-limit-source", default=None, metavar="RATE[/BURST]|off", help="Signed requests per second per source address, per worker [env OPENSTS_RATE_LIMIT_SOURCE; default 40000/80000]."),
     click.option("--rate-limit-unauthenticated", default=None, metavar="RATE[/BURST]|off", help="Unsigned STS calls and presigned URLs per second per source address, per worker [env OPENSTS_RATE_LIMIT_UNAUTHENTICATED; default 1000/2000]."),

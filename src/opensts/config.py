@@ -87,6 +87,9 @@ class Settings:
     audit_retention_days: int = 90
     audit_log: str | None = None
     audit_dir: str | None = None
+    # Where events are built and committed (audit/trail.py): "auto" (a writer process once the
+    # trail is busy), "process" (from the first call), "inline" (on the server's event loop).
+    audit_writer: str = "auto"
     # Seconds between signed checkpoints of each account's audit chain.
     audit_checkpoint_seconds: float = 60.0
     # Token-bucket rate limits per worker process (server/throttle.py): (requests per second, burst)
@@ -323,6 +326,7 @@ _FIELDS: dict[str, Callable[[str, Any], Any]] = {
     "audit_retention_days": _int_in(1, 36500, "a number of days"),
     "audit_log": _text,
     "audit_dir": _text,
+    "audit_writer": _one_of("auto", "process", "inline"),
     "audit_checkpoint_seconds": _seconds(1, 86400),
     "rate_limit_access_key": _rate,
     "rate_limit_source": _rate,

@@ -58,9 +58,12 @@ WINDOW = 16  # random secrets may not appear even as a piece this long
 
 # --- An audited server and its trail (shared with test_audit_records.py) ------------------------------
 def start_audited(tmp: Path, backend: str, ca_path: Path) -> ServerInfo:
-    """A server with both streams on: ``tmp/audit.jsonl`` and ``tmp/trail/``."""
+    """A server with both streams on: ``tmp/audit.jsonl`` and ``tmp/trail/``, and the writer
+    process from the first call (the calls before it is ready are committed on the loop: both
+    paths are exercised)."""
     return start_server(tmp, backend, extra_env={
         "SSL_CERT_FILE": str(ca_path),
+        "OPENSTS_AUDIT_WRITER": "process",
         "OPENSTS_AUDIT_LOG": str(tmp / "audit.jsonl"),
         "OPENSTS_AUDIT_DIR": str(tmp / "trail"),
     })

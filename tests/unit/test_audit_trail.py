@@ -10,7 +10,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from opensts.audit import trail as trail_module
+from opensts.audit import committer as committer_module
 from opensts.audit.record import ApiCall
 from opensts.audit.trail import AuditTrail, AuditUnavailable
 from opensts.fields import NoParameters
@@ -60,14 +60,14 @@ def test_hostile_values_are_stored_cut_to_size_beside_their_neighbours(store: St
 def test_a_call_whose_record_cannot_be_built_hears_audit_unavailable(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
     """Credentials are never released unrecorded: if building a call's record fails (a bug, or the
     store failing an account look-up), that caller gets AuditUnavailable and the others commit."""
-    real = trail_module.api_call_events
+    real = committer_module.api_call_events
 
     def failing(c: ApiCall, *args: object):  # type: ignore[no-untyped-def]
         if c.request_id == "broken":
             raise RuntimeError("store unavailable")
         return real(c, *args)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(trail_module, "api_call_events", failing)
+    monkeypatch.setattr(committer_module, "api_call_events", failing)
     trail = AuditTrail(store, ACCOUNT)
 
     async def run() -> list[object]:

@@ -24,13 +24,19 @@ import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-from opensts.audit.trail import AuditTrail, Sink
 from opensts.store.audit import StoredEvent
 
-if TYPE_CHECKING:
-    from opensts.runtime import Runtime
+class Sink(Protocol):
+    """A stream fed with every committed batch, in commit order."""
+
+    def write(self, events: Sequence[StoredEvent]) -> None: ...
+
+    def tick(self) -> None: ...  # called about once a second (time-based deliveries)
+
+    def close(self) -> None: ...
+
 
 DELIVERY_SECONDS = 60.0
 DELIVERY_RECORDS = 1000
@@ -117,10 +123,3 @@ def streams_for(audit_log: str | None, audit_dir: str | None) -> list[Sink]:
     if audit_dir:
         sinks.append(CloudTrailFiles(audit_dir))
     return sinks
-
-
-def open_audit_trail(runtime: "Runtime") -> AuditTrail:
-    """The server's trail: the store, the default account, the configured streams."""
-    settings = runtime.settings
-    sinks = streams_for(settings.audit_log, settings.audit_dir)
-    return AuditTrail(runtime.store, runtime.default_account_id, sinks)

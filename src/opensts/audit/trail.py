@@ -7,27 +7,36 @@ The edge hands over what it saw (:class:`~opensts.audit.record.ApiCall`,
   its event is committed;
 - :meth:`AuditTrail.record` (read-only calls, ``/v1/authorize`` decisions): not awaited.
 
-Either way the call joins the current group, committed on the event loop in one transaction with
-every call the loop handled meanwhile (group commit): at the end of the loop's current turn when
-a caller waits for it, else :data:`GROUP_SECONDS` (2 ms) after the group opened. Durability thus
-costs a waiting request one short shared transaction, not a transaction of its own. A crash loses
-at most the read-only events of the open group: their responses may have left before its commit
+Either way the call joins the current group, closed at the end of the loop's current turn when a
+caller waits for it, else :data:`GROUP_SECONDS` (2 ms) after it opened, and committed in one
+transaction with every call the loop handled meanwhile (group commit). Durability thus costs a
+waiting request one short shared transaction, not a transaction of its own. A crash loses at most
+the read-only events of the open group: their responses may have left before its commit
 (measured: ``bench/audit_crash.py``).
 
-**Why on the event loop, not in a writer thread** (a deviation from the codebase's rule that store
-I/O runs in worker threads): a thread in the same process gets the GIL only when the busy loop
-lets go of it, and loses it again at every database call; under load such a writer fell ever
-further behind (measured: 394 of 10,979 answered calls recorded after 2 s of load). On the loop,
-the trail costs what it costs, no more, and can never fall behind. One commit is about a
-millisecond on SQLite (WAL, no fsync per commit) and a few round trips on PostgreSQL.
+**Not in a writer thread** (store I/O elsewhere runs in worker threads): a thread in the same
+process gets the GIL only when the busy loop lets go of it, and loses it again at every database
+call; under load such a writer fell ever further behind (measured: 394 of 10,979 answered calls
+recorded after 2 s of load). Committing on the loop costs what it costs and never falls behind;
+a writer *process* (below) costs the loop only the handing over.
 
-The records are built here (``record.py``), appended to each account's hash chain
-(``store/audit.py``), and the stored events are passed to the streams (``streams.py``) in a
-thread of their own (file writes stay off the loop; order is kept). A transaction that fails is
-retried once, then each call's events alone (so that one event the store refuses cannot take its
-neighbours' with it); if it keeps failing, durable requests hear :class:`AuditUnavailable` (the edge
-answers ``ServiceUnavailable``: credentials are not released unrecorded) and the other events are
-logged as lost and counted.
+A closed group is committed by ``committer.py`` (records built, appended to each account's hash
+chain, streams fed), in one of two places:
+
+- **the writer process** (``writer.py``), once it runs: the loop only pickles the group (a few µs per
+  call) and resolves the waiting requests when the writer answers. ``--audit-writer auto`` (the
+  default) starts it when the trail gets busy (:data:`AUTO_START_CALLS` calls within a second): an
+  idle server, a CLI command, or a test with a few calls never pays for a second process;
+  ``process`` starts it at the first call; ``inline`` never does.
+- **on the loop** (a deviation from the codebase's rule that store I/O runs in worker threads; a
+  commit is about a millisecond on SQLite, a few round trips on PostgreSQL): before the writer is
+  ready, when it cannot take a group (a value that does not pickle, a writer more than 32 MB
+  behind: back-pressure), and for good once it has stopped.
+
+Either way, when a commit fails, durable requests hear :class:`AuditUnavailable` (the edge answers
+``ServiceUnavailable``: credentials are not released unrecorded) and the other events are logged as
+lost and counted. On the loop, stored events go to the streams (``streams.py``) in a thread of their
+own (file writes stay off the loop; order is kept); the writer feeds its own.
 """
 
 from __future__ import annotations
@@ -37,11 +46,19 @@ import logging
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any
 
-from opensts.audit.record import ApiCall, AuthorizationCall, api_call_events, authorization_events
+from opensts.audit.committer import AuditUnavailable, Call, Committer, Outcome, unavailable
+from opensts.audit.record import ApiCall, AuthorizationCall
+from opensts.audit.streams import Sink, streams_for
+from opensts.audit.writer import WriterProcess, WriterSettings
 from opensts.store import Store
 from opensts.store.audit import NewEvent, StoredEvent
+
+if TYPE_CHECKING:
+    from opensts.runtime import Runtime
+
+__all__ = ["AuditTrail", "AuditUnavailable", "Sink", "open_audit_trail"]
 
 log = logging.getLogger("opensts.audit")
 
@@ -50,38 +67,36 @@ log = logging.getLogger("opensts.audit")
 # price of that much latency for the calls that wait for their commit.
 GROUP_SECONDS = 0.002
 MAX_BATCH = 2_000  # calls per transaction; more wait for the next turn of the loop
-ATTEMPTS = 2  # each bounded by the store's lock and statement timeouts (store/audit.py)
+AUTO_START_CALLS = 200  # calls within one second that start the writer process (mode "auto")
+# A group the writer has not answered after this long means a stuck writer (a commit is bounded by
+# the store's lock and statement timeouts, store/audit.py, a few seconds even with its retries).
+WRITER_STALL_SECONDS = 30.0
 
 
-class Sink(Protocol):
-    """A stream fed with every committed batch, in commit order (``streams.py``)."""
-
-    def write(self, events: Sequence[StoredEvent]) -> None: ...
-
-    def tick(self) -> None: ...  # called about once a second (time-based deliveries)
-
-    def close(self) -> None: ...
-
-
-class AuditUnavailable(Exception):
-    """The event could not be committed (the store kept failing)."""
-
-
-_Item = tuple[Any, "asyncio.Future[None] | None"]
+_Item = tuple[Call, "asyncio.Future[None] | None"]
 
 
 class AuditTrail:
-    def __init__(self, store: Store, default_account: str, sinks: Sequence[Sink] = ()) -> None:
+    def __init__(
+        self, store: Store, default_account: str, sinks: Sequence[Sink] = (),
+        writer: WriterSettings | None = None, writer_mode: str = "inline",
+    ) -> None:
         self._store = store
-        self._default_account = default_account
         self._sinks = list(sinks)
+        self._committer = Committer(store.audit, store.accounts, default_account, self._stream)
         # One thread for the streams: file writes in commit order, off the event loop.
         self._streams = ThreadPoolExecutor(1, "opensts-audit-streams") if self._sinks else None
         self._group: list[_Item] = []
         self._scheduled = False  # a commit of the group is due (timer or next turn)
         self._urgent = False  # a commit at the end of this turn is due (a caller waits)
-        self._known: set[str] = set()
-        self._unknown: dict[str, float] = {}  # account id -> when it was found missing (monotonic)
+        self._writer_settings = writer if writer_mode in ("auto", "process") else None
+        self._writer_mode = writer_mode
+        self._writer: WriterProcess | None = None
+        # group id -> (when it was sent, its calls), oldest first, until the writer answers
+        self._sent: dict[int, tuple[float, list[_Item]]] = {}
+        self._sent_calls = 0
+        self._next_group = 0
+        self._window = (0.0, 0)  # (start of the current second, calls in it): mode "auto"
         self.submitted = 0
         self.written = 0
         self.failed = 0
@@ -99,6 +114,8 @@ class AuditTrail:
 
     def _join(self, item: _Item) -> None:
         self.submitted += 1
+        if self._writer_settings is not None and self._writer is None:
+            self._maybe_start_writer()
         self._group.append(item)
         if item[1] is not None:
             # A caller waits for this commit: close the group at the end of this turn of the loop.
@@ -119,6 +136,46 @@ class AuditTrail:
             asyncio.get_running_loop().call_soon(self._commit_group)
         self._commit(group)
 
+    # --- The writer process ---------------------------------------------------------------------------
+    def _maybe_start_writer(self) -> None:
+        if self._writer_mode == "auto":
+            now = time.monotonic()
+            start, calls = self._window
+            if now - start >= 1.0:
+                self._window = (now, 1)
+                return
+            self._window = (start, calls + 1)
+            if calls + 1 < AUTO_START_CALLS:
+                return
+        assert self._writer_settings is not None
+        self._writer = WriterProcess(self._writer_settings, self._answered, self._writer_stopped)
+        self._writer.start()
+
+    def _answered(self, group_id: int, outcomes: Any) -> None:
+        sent = self._sent.pop(group_id, None)
+        if sent is None:
+            return
+        items = sent[1]
+        self._sent_calls -= len(items)
+        if outcomes is None:
+            self._settle(items, [None] * len(items))
+        elif isinstance(outcomes, str):  # the whole group failed
+            self._settle(items, [AuditUnavailable(outcomes)] * len(items))
+        else:
+            self._settle(items, [None if o is None else AuditUnavailable(o) for o in outcomes])
+
+    def _writer_stopped(self, reason: str) -> None:
+        """The writer is gone: the groups it did not answer fail (their events may or may not have
+        committed), and the trail commits on the loop from now on."""
+        if self._sent:
+            log.error("%s; %d recorded calls had no answer", reason, self._sent_calls)
+        elif reason != "the audit writer was closed":
+            log.error("%s; the audit trail commits in the server from now on", reason)
+        sent, self._sent, self._sent_calls = self._sent, {}, 0
+        for _, items in sent.values():
+            self._settle(items, [AuditUnavailable(reason)] * len(items))
+        # Keep the stopped writer: it is not started again (mode "auto" checks for None).
+
     # --- Outside the server ---------------------------------------------------------------------------
     def record_now(self, events: Sequence[NewEvent]) -> list[StoredEvent]:
         """Commit ``events`` in the calling thread (CLI commands), then feed the streams."""
@@ -127,15 +184,25 @@ class AuditTrail:
         return stored
 
     def tick(self) -> None:
-        """Let time-based streams deliver (the server calls this about once a second)."""
+        """Let time-based streams deliver, and stop a writer that has not answered a group for
+        :data:`WRITER_STALL_SECONDS` (the server calls this about once a second, on the loop): its
+        waiting requests hear AuditUnavailable and the trail commits on the loop from then on."""
         if self._streams is not None:
             self._streams.submit(self._tick)
+        writer = self._writer
+        if writer is not None and self._sent and not writer.stopped:
+            sent_at, _ = next(iter(self._sent.values()))
+            if time.monotonic() - sent_at > WRITER_STALL_SECONDS:
+                writer.kill()
 
     def close(self) -> None:
-        """Commit what is left of the current group, then close the streams (at shutdown)."""
+        """Commit what is left of the current group, let the writer finish, then close the streams
+        (at shutdown)."""
         while self._group:
             group, self._group = self._group[:MAX_BATCH], self._group[MAX_BATCH:]
             self._commit(group)
+        if self._writer is not None:
+            self._writer.close()
         if self._streams is not None:
             self._streams.shutdown(wait=True)
         for sink in self._sinks:
@@ -146,7 +213,13 @@ class AuditTrail:
 
     @property
     def pending(self) -> int:
-        return len(self._group)
+        return len(self._group) + self._sent_calls
+
+    @property
+    def writer_pid(self) -> int | None:
+        """The writer process's id while it runs (tests, diagnostics)."""
+        writer = self._writer
+        return writer.pid if writer is not None and writer.ready and not writer.stopped else None
 
     def counters(self) -> dict[str, float]:
         """For ``/metrics`` (server/metrics.py's COUNTERS)."""
@@ -155,86 +228,37 @@ class AuditTrail:
             "opensts_audit_events_written_total": self.written,
             "opensts_audit_events_failed_total": self.failed,
             "opensts_audit_events_pending": self.pending,
+            "opensts_audit_writer_up": 1.0 if self.writer_pid is not None else 0.0,
         }
 
     # --- Committing -----------------------------------------------------------------------------------
     def _commit(self, items: list[_Item]) -> None:
-        built: list[tuple[_Item, list[NewEvent]]] = []
-        unbuilt: list[_Item] = []
-        for item in items:
-            try:
-                built.append((item, self._events(item[0])))
-            except Exception:  # a bug, or the store failing an account look-up: this call only
-                log.exception("could not build an audit record for %s", type(item[0]).__name__)
-                unbuilt.append(item)
-        if unbuilt:
-            self._settle(unbuilt, AuditUnavailable("the audit record could not be built"))
-        stored, error = self._append([event for _, events in built for event in events])
-        if error is not None and len(built) > 1:
-            # One call's event may be what the store refuses: commit the others one by one, so
-            # that a hostile request cannot take its neighbours' events down with it.
-            failures_in_a_row = 0
-            for item, events in built:
-                if failures_in_a_row >= 3:  # the store itself is failing: do not try every call
-                    self._settle([item], error)
-                    continue
-                one, one_error = self._append(events, attempts=1)
-                self._settle([item], one_error)
-                failures_in_a_row = failures_in_a_row + 1 if one_error is not None else 0
-                stored.extend(one)
-            return self._stream(stored)
-        self._settle([item for item, _ in built], error)
-        self._stream(stored)
+        writer = self._writer
+        if writer is not None:
+            group_id = self._next_group = self._next_group + 1
+            if writer.send(group_id, [call for call, _ in items]):
+                self._sent[group_id] = (time.monotonic(), items)
+                self._sent_calls += len(items)
+                return
+        self._settle(items, self._committer.commit([call for call, _ in items]))
 
-    def _append(self, events: list[NewEvent], attempts: int = ATTEMPTS) -> tuple[list[StoredEvent], BaseException | None]:
-        error: BaseException | None = None
-        for _ in range(attempts):
-            try:
-                return self._store.audit.append(events), None
-            except Exception as exc:  # noqa: BLE001 - the store may be briefly unreachable
-                error = exc
-        return [], error
-
-    def _settle(self, items: list[_Item], error: BaseException | None) -> None:
-        if error is None:
-            self.written += len(items)
-        else:
-            self.failed += len(items)
-            log.error("could not commit the audit events of %d calls: %s", len(items), error)
-        for _, future in items:
+    def _settle(self, items: Sequence[_Item], outcomes: Sequence[Outcome]) -> None:
+        failed = [outcome for outcome in outcomes if outcome is not None]
+        self.written += len(items) - len(failed)
+        if failed:
+            self.failed += len(failed)
+            log.error("could not commit the audit events of %d calls: %s", len(failed), failed[0])
+        for (_, future), outcome in zip(items, outcomes):
             if future is not None and not future.done():
+                error = unavailable(outcome)
                 if error is None:
                     future.set_result(None)
                 else:
-                    future.set_exception(error if isinstance(error, AuditUnavailable) else AuditUnavailable(str(error)))
+                    future.set_exception(error)
 
     def _stream(self, stored: list[StoredEvent]) -> None:
         if stored and self._streams is not None:
             self._streams.submit(self._feed, stored)
-
-    def _events(self, call: ApiCall | AuthorizationCall) -> list[NewEvent]:
-        if isinstance(call, ApiCall):
-            return api_call_events(call, self._default_account, self._known_account)
-        return authorization_events(call, self._default_account, self._known_account)
-
-    def _known_account(self, account_id: str) -> bool:
-        """Whether the account exists (events naming other accounts go to the default account).
-        Accounts are created, never removed: a known one is remembered for good; an unknown one is
-        looked up again after a second at most (unsigned calls may name any account id)."""
-        if account_id in self._known:
-            return True
-        now = time.monotonic()
-        checked = self._unknown.get(account_id)
-        if checked is not None and now - checked < KNOWN_ACCOUNTS_REFRESH_SECONDS:
-            return False
-        if self._store.accounts.get(account_id) is not None:
-            self._known.add(account_id)
-            self._unknown.pop(account_id, None)
-            return True
-        if len(self._unknown) >= MAX_UNKNOWN_ACCOUNTS:
-            self._unknown.clear()
-        self._unknown[account_id] = now
-        return False
 
     def _tick(self) -> None:
         for sink in self._sinks:
@@ -251,6 +275,12 @@ class AuditTrail:
                 log.warning("could not write to an audit stream", exc_info=True)
 
 
-KNOWN_ACCOUNTS_REFRESH_SECONDS = 1.0
-MAX_UNKNOWN_ACCOUNTS = 10_000
-
+def open_audit_trail(runtime: "Runtime", log_config: dict[str, Any] | None = None) -> AuditTrail:
+    """The server's trail: the store, the default account, the configured streams, and the
+    writer process (``--audit-writer``) logging as the server does (``log_config``)."""
+    settings = runtime.settings
+    sinks = streams_for(settings.audit_log, settings.audit_dir)
+    writer = WriterSettings(
+        runtime.store.url, runtime.default_account_id, settings.audit_log, settings.audit_dir, log_config
+    )
+    return AuditTrail(runtime.store, runtime.default_account_id, sinks, writer, settings.audit_writer)

@@ -28,8 +28,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import Message, Receive, Scope, Send
 
-from opensts.audit.streams import open_audit_trail
-from opensts.audit.trail import AuditTrail
+from opensts.audit.trail import AuditTrail, open_audit_trail
 from opensts.config import Settings
 from opensts.errors import Throttling
 from opensts.runtime import Runtime, open_runtime
@@ -41,7 +40,7 @@ from opensts.server.forwarded import TrustedProxies
 from opensts.server.oidc_issuer import DISCOVERY_ROUTE, JWKS_ROUTE, IssuerDocuments
 from opensts.server.query_api import QueryApi
 from opensts.server.readiness import Readiness
-from opensts.server.serving import tune_garbage_collector
+from opensts.server.serving import log_config, tune_garbage_collector
 from opensts.server.wire import next_request_id
 
 
@@ -85,7 +84,8 @@ def create_app(runtime: Runtime | None = None, settings: Settings | None = None)
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         opened = runtime if runtime is not None else await run_in_threadpool(open_runtime, effective)
-        audit = open_audit_trail(opened) if opened.settings.audit == "on" else None
+        logs = log_config(opened.settings.log_level, opened.settings.log_format)
+        audit = open_audit_trail(opened, logs) if opened.settings.audit == "on" else None
         endpoints.start(opened, audit)
         tasks = background.start(opened, audit, endpoints.counters)
         tune_garbage_collector()

@@ -80,7 +80,8 @@ async def forget_old_failures(runtime: Runtime) -> None:
 
 
 async def tick_audit_streams(audit: AuditTrail) -> None:
-    """Once a second: time-based audit streams deliver (CloudTrail files), in their own thread."""
+    """Once a second: time-based audit streams deliver (CloudTrail files), in their own thread, and
+    a stuck audit writer is stopped (audit/trail.py)."""
     while True:
         await asyncio.sleep(1.0)
         audit.tick()
