@@ -2,17 +2,19 @@
 
     python bench/audit_bench.py [--duration 10] [--rounds 3] [--connections 32] [--database-url URL]
 
-Starts two OpenSTS servers (``opensts serve``, one worker each) — one with ``--audit on`` (the
-default), one with ``--audit off`` — each with its own SQLite store in a temporary directory, or
-both on the PostgreSQL database of ``--database-url`` (as two nodes would be); and moto's server.
+Starts three OpenSTS servers (``opensts serve``, one worker each) — ``on``: the audit trail as by
+default (``--audit-writer auto``: a writer process once busy); ``inline``: the trail committing on
+the event loop (``--audit-writer inline``, as before the writer process); ``off``: ``--audit off`` —
+each with its own SQLite store in a temporary directory, or all on the PostgreSQL database of
+``--database-url`` (as nodes would be); and moto's server.
 Then drives them in turns with ``wrk`` replaying fixed signed requests:
 
 * GetCallerIdentity (read-only: its event is queued, not awaited);
 * AssumeRole (issues credentials: the response waits until its event is committed, group commit);
 * /v1/authorize, Allow (a decision: queued, not awaited).
 
-Prints median requests/s per server, the audit-on/audit-off ratios (issue 14's goals: AssumeRole
->= 0.8, GetCallerIdentity and /v1/authorize >= 0.9) and OpenSTS (audit on) / moto.
+Prints median requests/s per server, the on/off and inline/off ratios (issue 14's goals, for the
+default: AssumeRole >= 0.8, GetCallerIdentity and /v1/authorize >= 0.9) and OpenSTS (audit on) / moto.
 """
 
 from __future__ import annotations
@@ -33,15 +35,17 @@ from authorize_bench import authorize_call, measure, setup, sign  # noqa: E402
 from server_bench import free_port, in_turns, show, stop_all, wait_until_up  # noqa: E402
 
 FORM = "application/x-www-form-urlencoded; charset=utf-8"
+MODES = ("on", "inline", "off")
 
 
-def start(audit: str, workdir: Path, account: str, root: tuple[str, str], database_url: str | None) -> tuple[str, subprocess.Popen]:  # type: ignore[type-arg]
+def start(mode: str, workdir: Path, account: str, root: tuple[str, str], database_url: str | None) -> tuple[str, subprocess.Popen]:  # type: ignore[type-arg]
     port = free_port()
     env = {
         # One PostgreSQL store: one data dir (its master key) for both servers, as for two nodes.
-        **os.environ, "OPENSTS_DATA_DIR": str(workdir / ("data" if database_url else f"data-{audit}")), "OPENSTS_ACCOUNT_ID": account,
+        **os.environ, "OPENSTS_DATA_DIR": str(workdir / ("data" if database_url else f"data-{mode}")), "OPENSTS_ACCOUNT_ID": account,
         "OPENSTS_ROOT_ACCESS_KEY_ID": root[0], "OPENSTS_ROOT_SECRET_ACCESS_KEY": root[1],
-        "OPENSTS_LOG_LEVEL": "warning", "OPENSTS_AUDIT": audit,
+        "OPENSTS_LOG_LEVEL": "warning", "OPENSTS_AUDIT": "off" if mode == "off" else "on",
+        "OPENSTS_AUDIT_WRITER": "inline" if mode == "inline" else "auto",
     }
     env.pop("OPENSTS_DATABASE_URL", None)
     if database_url:
@@ -88,12 +92,12 @@ def main() -> None:
     processes: list[subprocess.Popen] = []  # type: ignore[type-arg]
     try:
         urls, keys, assume = {}, {}, {}
-        for audit in ("on", "off"):
+        for audit in MODES:
             url, process = start(audit, workdir, account, root, args.database_url)
             processes.append(process)
             urls[audit] = url
             suffix = f"{audit}-{os.getpid()}"
-            if args.database_url and audit == "off":
+            if args.database_url and audit != "on":
                 keys[audit], assume[audit] = keys["on"], assume["on"]  # one store: the same users
                 continue
             keys[audit] = setup(url, root)
@@ -126,7 +130,7 @@ def main() -> None:
               f"one worker each, wrk 1 thread, {os.cpu_count()} cores, store: "
               f"{'PostgreSQL' if args.database_url else 'SQLite'}")
         for name, (run, goal) in cases.items():
-            runs = {audit: (lambda audit=audit: run(audit)) for audit in ("on", "off")}
+            runs = {audit: (lambda audit=audit: run(audit)) for audit in MODES}
             if moto_url and name == "GetCallerIdentity":
                 from server_bench import measure as moto_measure
 
@@ -134,8 +138,10 @@ def main() -> None:
             results = in_turns(runs, args.rounds)
             print(name)
             on, off = show("audit on", results["on"]), show("audit off", results["off"])
+            inline = show("audit on, --audit-writer inline", results["inline"])
             verdict = "met" if on / off >= goal else "NOT met"
             print(f"  {'on / off':<34} {on / off:>10.2f}   (goal >= {goal}: {verdict})")
+            print(f"  {'inline / off':<34} {inline / off:>10.2f}")
             if "moto" in results:
                 moto_rate = show("moto_server", results["moto"])
                 print(f"  {'audit on / moto':<34} {on / moto_rate:>10.1f}x")
