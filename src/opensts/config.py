@@ -172,6 +172,12 @@ class Settings:
         return settings
 
 
+def environment_without_settings() -> dict[str, str]:
+    """This process's environment without its ``OPENSTS_*`` variables (the master key among them): for
+    a child process that gets its settings another way (the audit writer, ``audit/writer.py``)."""
+    return {name: value for name, value in os.environ.items() if not name.startswith("OPENSTS_")}
+
+
 def _check_tls(settings: Settings) -> None:
     if bool(settings.tls_cert) != bool(settings.tls_key):
         given, missing = ("cert", "key") if settings.tls_cert else ("key", "cert")

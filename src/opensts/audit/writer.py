@@ -55,6 +55,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from opensts.config import environment_without_settings
 from opensts.errors import AwsError
 
 log = logging.getLogger("opensts.audit")
@@ -196,7 +197,7 @@ class WriterProcess:
             self._process = subprocess.Popen(
                 [sys.executable, "-P", "-m", "opensts.audit.writer", str(answers_write)],
                 stdin=subprocess.PIPE, pass_fds=(answers_write,), close_fds=True,
-                env={name: value for name, value in os.environ.items() if not name.startswith("OPENSTS_")},
+                env=environment_without_settings(),
             )
         except OSError as exc:
             os.close(answers_read)
