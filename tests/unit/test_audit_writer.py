@@ -114,6 +114,35 @@ def test_a_writer_that_dies_fails_the_calls_it_did_not_answer_and_the_loop_takes
     assert trail.writer_pid is None
 
 
+def test_waiting_calls_go_to_the_writer_while_the_turn_that_made_them_still_runs(
+    trail: AuditTrail, store: Store,
+) -> None:
+    """A long turn of the event loop (dozens of requests under load) does not hold its waiting
+    calls back until it ends: every DURABLE_GROUP_CALLS of them go to the writer at once, which
+    commits them while the turn goes on."""
+    count = trail_module.DURABLE_GROUP_CALLS
+
+    def rest_of_the_turn() -> bool:
+        """Runs in the same turn as the calls' joining; True once the writer has committed them."""
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            if {f"w{n}" for n in range(count)} <= set(recorded(store)):
+                return True
+            time.sleep(0.02)
+        return False
+
+    async def run() -> bool:
+        await writer_running(trail)
+        waits = [asyncio.ensure_future(trail.record_durably(call(f"w{n}", read_only=False))) for n in range(count)]
+        committed_mid_turn = asyncio.get_running_loop().create_future()
+        # Scheduled after the tasks' first steps (their joining): the same turn, once they have joined.
+        asyncio.get_running_loop().call_soon(lambda: committed_mid_turn.set_result(rest_of_the_turn()))
+        await asyncio.gather(*waits)
+        return await committed_mid_turn
+
+    assert asyncio.run(run())
+
+
 def test_calls_that_cannot_be_pickled_are_committed_on_the_loop(trail: AuditTrail, store: Store) -> None:
     async def run() -> None:
         await writer_running(trail)
