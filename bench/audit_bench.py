@@ -14,7 +14,11 @@ Then drives them in turns with ``wrk`` replaying fixed signed requests:
 * /v1/authorize, Allow (a decision: queued, not awaited).
 
 Prints median requests/s per server, the on/off and inline/off ratios (issue 14's goals, for the
-default: AssumeRole >= 0.8, GetCallerIdentity and /v1/authorize >= 0.9) and OpenSTS (audit on) / moto.
+default: AssumeRole >= 0.8, GetCallerIdentity and /v1/authorize >= 0.9) and OpenSTS (audit on) / moto,
+and how busy each server's event loop was (its main thread's CPU time over the run, from /proc):
+the loop of a server with the trail on that is less busy than with it off waits for the writer.
+On this shared 2-core machine the ratios of one run can move by 0.1 from one run to the next; the
+loop's busy share moves less.
 """
 
 from __future__ import annotations
@@ -23,9 +27,12 @@ import argparse
 import json
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
+import time
+from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import quote
 
@@ -57,6 +64,16 @@ def start(mode: str, workdir: Path, account: str, root: tuple[str, str], databas
     url = f"http://127.0.0.1:{port}"
     wait_until_up(url, process, "/health")
     return url, process
+
+
+def loop_seconds(process: subprocess.Popen) -> float:  # type: ignore[type-arg]
+    """CPU seconds of the server's main thread (its event loop), from /proc (0 where there is none)."""
+    try:
+        with open(f"/proc/{process.pid}/task/{process.pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def assume_role_setup(url: str, root: tuple[str, str], suffix: str) -> tuple[bytes, tuple[str, str]]:
@@ -129,8 +146,18 @@ def main() -> None:
         print(f"Audit trail on vs off, {args.rounds} rounds of {args.duration}s, {args.connections} connections, "
               f"one worker each, wrk 1 thread, {os.cpu_count()} cores, store: "
               f"{'PostgreSQL' if args.database_url else 'SQLite'}")
+        servers = dict(zip(MODES, processes))
         for name, (run, goal) in cases.items():
-            runs = {audit: (lambda audit=audit: run(audit)) for audit in MODES}
+            busy: dict[str, list[float]] = {audit: [] for audit in MODES}
+
+            def timed(audit: str, run: Callable[[str], float] = run, busy: dict[str, list[float]] = busy) -> float:
+                # Warm-up included: wrk's own start is a small share of the run either way.
+                before, started = loop_seconds(servers[audit]), time.monotonic()
+                rate = run(audit)
+                busy[audit].append((loop_seconds(servers[audit]) - before) / (time.monotonic() - started))
+                return rate
+
+            runs = {audit: (lambda audit=audit: timed(audit)) for audit in MODES}
             if moto_url and name == "GetCallerIdentity":
                 from server_bench import measure as moto_measure
 
@@ -142,6 +169,8 @@ def main() -> None:
             verdict = "met" if on / off >= goal else "NOT met"
             print(f"  {'on / off':<34} {on / off:>10.2f}   (goal >= {goal}: {verdict})")
             print(f"  {'inline / off':<34} {inline / off:>10.2f}")
+            shares = ", ".join(f"{audit} {100 * statistics.median(busy[audit]):.0f}%" for audit in MODES)
+            print(f"  {'event loop busy (median)':<34} {shares}")
             if "moto" in results:
                 moto_rate = show("moto_server", results["moto"])
                 print(f"  {'audit on / moto':<34} {on / moto_rate:>10.1f}x")
