@@ -259,8 +259,6 @@ class AuditTrail:
             if writer.send(group_id, [call for call, _ in items]):
                 self._sent[group_id] = (time.monotonic(), items)
                 self._sent_calls += len(items)
-                # Answers that are already there settle their callers now, not a turn later.
-                writer.poll()
                 return
         self._settle(items, self._committer.commit([call for call, _ in items]))
 

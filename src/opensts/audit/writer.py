@@ -213,7 +213,7 @@ class WriterProcess:
         os.set_blocking(self._input_fd, False)
         os.set_blocking(self._answers_fd, False)
         if not self.stopped:
-            self._loop.add_reader(self._answers_fd, self.poll)
+            self._loop.add_reader(self._answers_fd, self._read_answers)
 
     def send(self, group_id: int, calls: Sequence[Any]) -> bool:
         """Hand ``calls`` to the writer; False if it cannot take them now (not ready yet, gone,
@@ -261,11 +261,7 @@ class WriterProcess:
         if not self._unsent and self._loop is not None:
             self._loop.remove_writer(self._input_fd)
 
-    def poll(self) -> None:
-        """Read the answers that have arrived (the event loop calls this when the pipe is readable;
-        the trail also calls it mid-turn, after sending a group). Never blocks."""
-        if self.stopped or self._answers_fd < 0:
-            return
+    def _read_answers(self) -> None:
         try:
             chunk = os.read(self._answers_fd, 1 << 16)
         except BlockingIOError:
