@@ -97,7 +97,7 @@ class InstanceService:
 
     # -- what each request needs (the middleware's resolver)
     def authorizations(self, request: SignedRequest) -> list[Authorization]:
-        params = parameters(request)
+        params = request.state["ec2_params"] = parameters(request)  # the endpoint's too (request.state)
         action = params.get("Action") or "Unknown"
         region = signing_region(request, self.region)
         context = {"ec2:Region": region}
@@ -114,9 +114,11 @@ class InstanceService:
     # -- the API
     async def endpoint(self, request: Request) -> Response:
         request_id = str(uuid.uuid4())
-        body = await request.body()
-        params = dict(parse_qsl(request.url.query, keep_blank_values=True))
-        params.update(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
+        params: dict[str, str] | None = getattr(request.state, "ec2_params", None)  # behind the middleware
+        if params is None:
+            body = await request.body()
+            params = dict(parse_qsl(request.url.query, keep_blank_values=True))
+            params.update(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
         try:
             action = params.get("Action")
             handler = {

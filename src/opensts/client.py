@@ -140,7 +140,9 @@ class SignedRequest:
     ``target``: the raw path and query (``/a%20b?x=1``) exactly as received; ``headers``: names and
     values as received (repeats allowed); ``body_sha256``: hex SHA-256 of the body (the body itself
     need not be sent). ``source_ip`` and ``secure_transport`` give ``aws:SourceIp`` and
-    ``aws:SecureTransport``.
+    ``aws:SecureTransport``. ``state``: for the middleware's resolver, what it found out that the
+    app will want again (parsed parameters, a loaded record): the app finds it in ``scope["state"]``
+    (Starlette's ``request.state``) and need not parse or load it a second time.
     """
 
     method: str
@@ -150,6 +152,7 @@ class SignedRequest:
     body: bytes = field(default=b"", repr=False)  # for resolvers; never sent to OpenSTS
     source_ip: str | None = None
     secure_transport: bool = False
+    state: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)  # never sent either
 
     @classmethod
     def build(cls, method: str, target: str, headers: Mapping[str, str] | Iterable[tuple[str, str]], body: bytes = b"",
@@ -524,6 +527,8 @@ class AuthorizationMiddleware:
                 return
             if results:
                 scope["opensts.principal"] = results[0].principal
+        if request.state:
+            scope["state"] = {**scope.get("state", {}), **request.state}  # this request's own copy
 
         replayed = False
 

@@ -47,10 +47,11 @@ def test_plain_function(server: ServerInfo) -> None:
 
 def app_for(server: ServerInfo, error_format: str, seen: list) -> tuple[AuthorizationMiddleware, Authorizer]:  # type: ignore[type-arg]
     async def echo(request: Request) -> JSONResponse:
-        seen.append((await request.body(), request.scope.get("opensts.principal")))
+        seen.append((await request.body(), request.scope.get("opensts.principal"), getattr(request.state, "resolved", None)))
         return JSONResponse({"ok": True})
 
     def resolve(request: SignedRequest):  # type: ignore[no-untyped-def]
+        request.state["resolved"] = request.path  # what the resolver found out, handed to the app
         if request.path == "/public":
             return None
         if request.path == "/two":
@@ -86,6 +87,8 @@ def test_middleware_allows_caches_and_passes_the_body(server: ServerInfo) -> Non
     assert authorizer.hits == 1 and authorizer.misses == 1
     assert seen[0][0] == b"payload" and seen[0][1].arn.endswith(":user/" + seen[0][1].arn.rsplit("/", 1)[1])
     assert seen[2][1] is None  # public: not asked about
+    # What the resolver kept in request.state reaches the app as Starlette's request.state, per request.
+    assert [entry[2] for entry in seen] == ["/stop", "/stop", "/public"]
 
 
 def test_middleware_error_formats(server: ServerInfo) -> None:
