@@ -74,7 +74,7 @@ AUTO_START_CALLS = 200  # calls within one second that start the writer process 
 # end of the turn. Under load a turn runs dozens of requests; sent only at its end, their group kept
 # every waiting request (and, with 32 clients, the loop itself: 77% busy) idle while the writer
 # committed it. Measured (AssumeRole, 32 connections): 1 and 2 cost the writer a transaction per
-# call or two (230 µs per event instead of 145) and were slower; 8 kept the loop 90% busy.
+# call or two (230 µs per event instead of 145) and were slower; 8 kept the loop 85–91% busy.
 DURABLE_GROUP_CALLS = 8
 # A group the writer has not answered after this long means a stuck writer (a commit is bounded by
 # the store's lock and statement timeouts, store/audit.py, a few seconds even with its retries).
