@@ -528,7 +528,9 @@ class AuthorizationMiddleware:
             if results:
                 scope["opensts.principal"] = results[0].principal
         if request.state:
-            scope["state"] = {**scope.get("state", {}), **request.state}  # this request's own copy
+            # Updated in place: an outer layer holding this request's state sees it too. (ASGI
+            # servers give each request its own copy of the lifespan state.)
+            scope.setdefault("state", {}).update(request.state)
 
         replayed = False
 

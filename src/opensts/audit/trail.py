@@ -128,7 +128,7 @@ class AuditTrail:
         self._group.append(item)
         if item[1] is not None:
             self._waiting += 1
-            if self._waiting >= DURABLE_GROUP_CALLS and self._writer_running():
+            if self._waiting >= DURABLE_GROUP_CALLS and self._writer is not None and self._writer.accepting:
                 # Enough callers wait: the writer commits them while this turn goes on. (A pending
                 # close still runs; it commits what joined since, or finds the group empty.)
                 self._commit_group()
@@ -151,10 +151,6 @@ class AuditTrail:
             self._scheduled = True
             asyncio.get_running_loop().call_soon(self._commit_group)
         self._commit(group)
-
-    def _writer_running(self) -> bool:
-        writer = self._writer
-        return writer is not None and writer.ready and not writer.stopped
 
     # --- The writer process ---------------------------------------------------------------------------
     def _maybe_start_writer(self) -> None:
@@ -221,6 +217,7 @@ class AuditTrail:
         while self._group:
             group, self._group = self._group[:MAX_BATCH], self._group[MAX_BATCH:]
             self._commit(group)
+        self._waiting = 0
         if self._writer is not None:
             self._writer.close()
         if self._streams is not None:

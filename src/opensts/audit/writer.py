@@ -219,7 +219,7 @@ class WriterProcess:
         """Hand ``calls`` to the writer; False if it cannot take them now (not ready yet, gone,
         behind by more than :data:`MAX_BUFFER`, or a call that cannot be pickled): the caller
         commits them itself."""
-        if not self.ready or self.stopped or len(self._unsent) > MAX_BUFFER:
+        if not self.accepting:
             return False
         try:
             data = _GROUP.pack(group_id) + pickled(list(calls))
@@ -227,6 +227,11 @@ class WriterProcess:
             log.debug("audit calls that cannot be pickled are committed in the server", exc_info=True)
             return False
         return self._send_bytes(_frame(data))
+
+    @property
+    def accepting(self) -> bool:
+        """Whether :meth:`send` takes groups now: ready, running, and not too far behind."""
+        return self.ready and not self.stopped and len(self._unsent) <= MAX_BUFFER
 
     @property
     def pid(self) -> int | None:
