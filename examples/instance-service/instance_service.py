@@ -61,11 +61,11 @@ class ClientError(Exception):
         self.code, self.message, self.status = code, message, status
 
 
-def parameters(request: SignedRequest) -> dict[str, str]:
+def parameters(query_string: str, body: bytes) -> dict[str, str]:
     """EC2 Query parameters from the query string and the form body."""
-    pairs = parse_qsl(request.query_string, keep_blank_values=True)
-    if request.body:
-        pairs += parse_qsl(request.body.decode("utf-8", "replace"), keep_blank_values=True)
+    pairs = parse_qsl(query_string, keep_blank_values=True)
+    if body:
+        pairs += parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True)
     return dict(pairs)
 
 
@@ -97,7 +97,7 @@ class InstanceService:
 
     # -- what each request needs (the middleware's resolver)
     def authorizations(self, request: SignedRequest) -> list[Authorization]:
-        params = request.state["ec2_params"] = parameters(request)  # the endpoint's too (request.state)
+        params = request.state["ec2_params"] = parameters(request.query_string, request.body)  # the endpoint's too
         action = params.get("Action") or "Unknown"
         region = signing_region(request, self.region)
         context = {"ec2:Region": region}
@@ -116,9 +116,7 @@ class InstanceService:
         request_id = str(uuid.uuid4())
         params: dict[str, str] | None = getattr(request.state, "ec2_params", None)  # behind the middleware
         if params is None:
-            body = await request.body()
-            params = dict(parse_qsl(request.url.query, keep_blank_values=True))
-            params.update(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
+            params = parameters(request.scope.get("query_string", b"").decode("latin-1"), await request.body())
         try:
             action = params.get("Action")
             handler = {
