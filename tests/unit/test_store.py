@@ -122,6 +122,24 @@ def test_store_access_on_the_event_loop_is_deferred_not_performed(store: Store) 
     assert [a.account_id for a in store.accounts.list()] == ["123456789012"]
 
 
+def test_a_deferred_store_access_keeps_the_pooled_connections(store: Store) -> None:
+    """Deferring is control flow: it must not cost a connection (reconnecting to PostgreSQL doubled
+    the first decision after every IAM change)."""
+    from sqlalchemy import event
+
+    from opensts.store.db import StoreAccessDeferred, run_without_store
+
+    store.accounts.create("123456789012", "a")
+    store.accounts.get("123456789012")  # a connection is in the pool now
+    opened: list[object] = []
+    event.listen(store.engine, "connect", lambda *_: opened.append(1))
+    for _ in range(5):
+        with pytest.raises(StoreAccessDeferred):
+            run_without_store(store.accounts.get, "123456789012")
+        assert store.accounts.get("123456789012") is not None
+    assert opened == []
+
+
 def test_migrations_create_exactly_the_declared_schema(store: Store) -> None:
     """A schema change without a migration (or the reverse) fails here, on both backends."""
     from alembic.autogenerate import compare_metadata

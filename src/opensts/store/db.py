@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import ExceptionContext, make_url
-from sqlalchemy.pool import NullPool
+from sqlalchemy.pool import NullPool, QueuePool
 
 from opensts.errors import InvalidInput
 
@@ -39,9 +39,16 @@ def run_without_store(fn: Callable[..., T], *args: Any) -> T:
         _store_forbidden.reset(token)
 
 
-def _guard_checkout(*_args: object) -> None:
-    if _store_forbidden.get():
-        raise StoreAccessDeferred()
+class _GuardedPool(QueuePool):
+    """A connection pool that refuses to hand out a connection inside :func:`run_without_store`.
+    It refuses before taking one from the pool: an exception raised from the pool's own "checkout"
+    event would make SQLAlchemy close that connection (measured: every deferred attempt opened a
+    new PostgreSQL connection, doubling the first decision after an IAM change)."""
+
+    def connect(self) -> Any:
+        if _store_forbidden.get():
+            raise StoreAccessDeferred()
+        return super().connect()
 
 
 def normalise_url(url: str) -> str:
@@ -63,14 +70,15 @@ def create_store_engine(url: str) -> Engine:
         # NullPool is not needed: pooled SQLite connections are fine in WAL mode and much faster.
         # hide_parameters everywhere: a database error's message must never carry the values bound
         # to its statement (password hashes, sealed secrets) into a log.
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, hide_parameters=True)
+        engine = create_engine(url, poolclass=_GuardedPool, connect_args={"check_same_thread": False, "timeout": 30},
+                               hide_parameters=True)
         event.listen(engine, "connect", _sqlite_pragmas)
         # pysqlite's own transaction handling defers BEGIN; take the write lock up front so that
         # concurrent writers queue on busy_timeout instead of failing with "database is locked".
         event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE"))
     else:
-        engine = create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10, hide_parameters=True)
-    event.listen(engine, "checkout", _guard_checkout)
+        engine = create_engine(url, poolclass=_GuardedPool, pool_pre_ping=True, pool_size=10, max_overflow=10,
+                               hide_parameters=True)
     event.listen(engine, "handle_error", _nul_is_bad_input)
     return engine
 
