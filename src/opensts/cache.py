@@ -93,8 +93,8 @@ class Caches:
 
     __slots__ = (
         "credentials", "callers", "policy_sets", "managed_policies", "iam_lookups", "caller_policies",
-        "authorize_permissions", "oidc_providers", "saml_providers", "outbound_federation",
-        "session_tokens", "authorize_actions", "context_keys", "_all",
+        "decisions", "decision_keys", "authorize_permissions", "oidc_providers", "saml_providers",
+        "outbound_federation", "session_tokens", "authorize_actions", "context_keys", "_all",
     )
 
     def __init__(self) -> None:
@@ -111,6 +111,13 @@ class Caches:
         self.iam_lookups: BoundedCache[tuple[str, ...], Any] = BoundedCache("iam-lookups", 10_000, iam_data=True)
         # access key id → (IAM version, CallerPolicies): access/authorize.py
         self.caller_policies: BoundedCache[str, Any] = BoundedCache("caller-policies", 10_000, iam_data=True)
+        # Remembered decisions of every caller, one budget for the process (access/authorize.py):
+        # (CallerPolicies.memo_id, action, resource, resource account, context values...) → Decision
+        self.decisions: BoundedCache[tuple[Any, ...], Any] = BoundedCache("decisions", 100_000, iam_data=True)
+        # (CallerPolicies.memo_id, action or trust shape) → the context keys its decisions read
+        self.decision_keys: BoundedCache[tuple[Any, ...], Any] = BoundedCache(
+            "decision-keys", 100_000, iam_data=True
+        )
         # /v1/authorize's opensts:Authorize decisions → (deadline, IAM version, denial message | None)
         self.authorize_permissions: BoundedCache[tuple[Any, ...], Any] = BoundedCache(
             "authorize-permissions", 4096, iam_data=True

@@ -1,6 +1,7 @@
 """POST /v1/authorize remembers decisions that read no condition key, per caller.
 
-The memory lives in the caller's cached policies and must be dropped at the next IAM change, must
+The memory is kept for the caller's cached policies (in one process-wide cache, bounded as a whole:
+tests/unit/test_decision_memo.py) and must be dropped at the next IAM change, must
 never hold a decision that depends on the request (conditions, policy variables), and must not
 freeze a denial's encodedMessage: each message describes the request it answers. A stale or
 shared decision here would grant or refuse access on another request's behalf.

@@ -72,7 +72,9 @@ def test_iam_changes_drop_exactly_the_caches_of_iam_data() -> None:
     caches.drop_iam_data()
     kept = {cache.name for cache in caches if len(cache)}
     assert kept == {"session-tokens", "authorize-actions", "context-keys"}
-    assert {c.name for c in caches if c.iam_data} >= {"credentials", "callers", "policy-sets", "caller-policies"}
+    assert {c.name for c in caches if c.iam_data} >= {
+        "credentials", "callers", "policy-sets", "caller-policies", "decisions", "decision-keys"
+    }
     caches.clear()
     assert all(len(cache) == 0 for cache in caches)
 

@@ -5,18 +5,27 @@ pure policy engine. The request context carries every global condition key AWS s
 credentials used: principal keys, MFA keys, token issue time, source identity, session and
 principal tags, time, source IP, transport and region
 (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html).
+
+Remembered decisions (:func:`decision_for`, :func:`trust_decision_for`) live in two process-wide
+caches of ``opensts.cache.Caches``, whatever the number of credentials: ``decisions`` (at most
+100,000 decisions in all) and ``decision-keys`` (the context keys each action's decisions read, at
+most 100,000 sets in all), both keyed by the :class:`CallerPolicies` they were made with and both
+dropped at every IAM change. Decisions on a resource longer than 256 characters, or keyed on context
+values longer than 1,024 characters in all, are not remembered: an entry's size does not grow with
+what callers send.
 """
 
 from __future__ import annotations
 
+import itertools
 import logging
 from functools import lru_cache
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, Callable, Mapping, Protocol
+from typing import Any, Callable, Mapping, Protocol, TypedDict
 
 from opensts.access.policy_sets import ALLOW_ALL, EntityPolicySet, IamState
-from opensts.cache import BoundedCache
+from opensts.cache import BoundedCache, Caches
 from opensts.errors import AccessDenied
 from opensts.identity import arn as arns
 from opensts.identity.principal import Caller, PrincipalKind
@@ -64,6 +73,10 @@ log = logging.getLogger("opensts.access")
 _NOTHING = Decision(Outcome.IMPLICIT_DENY, reasons=("the user or role behind these credentials no longer exists",))
 
 
+# Each CallerPolicies' own number: its remembered decisions are keyed by it (never reused, unlike id()).
+_memo_ids = itertools.count()
+
+
 @dataclass(frozen=True, slots=True)
 class CallerPolicies:
     """Everything the engine needs about a caller, besides the request."""
@@ -75,17 +88,29 @@ class CallerPolicies:
     exists: bool = True
     # GetScopedCredentials layers: each must allow, on top of everything else (policy.evaluate).
     scopes: tuple[Policy, ...] = ()
-    # Decisions remembered by decision_for, and the context keys each action's decisions read.
-    # They live as long as this object, which the cache drops at the next IAM change.
-    decisions: BoundedCache[tuple[Any, ...], Decision] = field(
-        default_factory=lambda: BoundedCache("decisions", _DECISIONS_MAX), compare=False, repr=False
-    )
-    keys_read: BoundedCache[Any, tuple[str, ...]] = field(
-        default_factory=lambda: BoundedCache("keys-read", _DECISIONS_MAX), compare=False, repr=False
-    )
+    # Where decision_for remembers decisions and the context keys each action's decisions read: the
+    # process-wide Caches.decisions and Caches.decision_keys (see the module; memos_of()), shared by
+    # every caller and keyed by memo_id, so that a decision is only ever served to the CallerPolicies
+    # it was made with. Both are IAM-data caches, dropped at every IAM change, like this object.
+    decisions: BoundedCache[tuple[Any, ...], Decision] = field(kw_only=True, compare=False, repr=False)
+    keys_read: BoundedCache[tuple[Any, ...], tuple[str, ...]] = field(kw_only=True, compare=False, repr=False)
+    memo_id: int = field(init=False, default_factory=_memo_ids.__next__, compare=False, repr=False)
 
 
-_DECISIONS_MAX = 1024
+class Memos(TypedDict):
+    """The process-wide memos a :class:`CallerPolicies` remembers its decisions in (its keyword arguments)."""
+
+    decisions: BoundedCache[tuple[Any, ...], Decision]
+    keys_read: BoundedCache[tuple[Any, ...], tuple[str, ...]]
+
+
+def memos_of(caches: Caches) -> Memos:
+    """This process's :class:`Memos`: ``CallerPolicies(..., **memos_of(runtime.caches))``."""
+    return {"decisions": caches.decisions, "keys_read": caches.decision_keys}
+
+
+# Decisions on a longer resource are not remembered (/v1/authorize accepts up to 2,048 characters).
+_MEMO_RESOURCE_CHARS = 256
 
 
 def decision_for(
@@ -98,12 +123,14 @@ def decision_for(
 ) -> tuple[Decision, Request | None]:
     """The engine's decision, and the Request it was made for (None when the context was not needed).
 
-    ``context`` builds the request context. Decisions are remembered per caller, keyed by the
-    action, resource, resource account and the values of the context keys that the applying
-    statements read (the engine's :func:`~opensts.policy.context_keys`): the engine would decide
-    the same again. Without such keys the context is not even built. Services ask about the same
-    action and resource again and again, with the same MFA state and from the same addresses;
-    conditions on the time read keys whose values change every second.
+    ``context`` builds the request context. Decisions are remembered per caller (per
+    ``policies``), keyed by the action, resource, resource account and the values of the context
+    keys that the applying statements read (the engine's :func:`~opensts.policy.context_keys`): the
+    engine would decide the same again. Without such keys the context is not even built, and a
+    remembered decision is one dict lookup. Services ask about the same action and resource again
+    and again, with the same MFA state and from the same addresses; conditions on the time read keys
+    whose values change every second. Decisions on a resource longer than 256 characters, or keyed
+    on large context values, are not remembered (see the module for the bounds).
     """
     if not policies.exists:
         return _NOTHING, None
@@ -112,20 +139,30 @@ def decision_for(
         request = Request(policies.principal, action, resource, resource_account, context())
         return evaluate(request, policies.identity, resource_policy, policies.boundaries, policies.session,
                         scope_policies=policies.scopes), request
-    keys = _keys_read(policies, action, lambda: context_keys(
-        action, policies.identity, policies.boundaries, policies.session, scope_policies=policies.scopes))
     memo = policies.decisions
-    given: Mapping[str, Any] | None = None
-    memo_key: tuple[Any, ...] | None
-    if keys:
-        given = context()
-        memo_key = _memo_key(policies, (action, resource, resource_account), given, keys)
-    else:
-        memo_key = (action, resource, resource_account)
-    if memo_key is not None:
+    memo_key: tuple[Any, ...] | None = None
+    if len(resource) <= _MEMO_RESOURCE_CHARS:
+        # The key of a decision that reads no context key. Only such decisions are kept under it
+        # (the keys an action's decisions read depend on the policies and the action alone, and a
+        # decision that reads some has one value per key more in its key): a hit needs nothing else.
+        memo_key = (policies.memo_id, action, resource, resource_account)
         decision = memo.get(memo_key)
         if decision is not None:
             return decision, None
+    keys_key = (policies.memo_id, action)  # _keys_read, inline: this is the path of conditional decisions
+    keys = policies.keys_read.get(keys_key)
+    if keys is None:
+        keys = policies.keys_read.put(keys_key, tuple(sorted(context_keys(
+            action, policies.identity, policies.boundaries, policies.session, scope_policies=policies.scopes))))
+    given: Mapping[str, Any] | None = None
+    if keys:
+        given = context()
+        if memo_key is not None:
+            memo_key = _memo_key(policies, memo_key, given, keys)
+            if memo_key is not None:
+                decision = memo.get(memo_key)
+                if decision is not None:
+                    return decision, None
     if given is None:
         # No applying statement reads the context: decide without building it (a caller that needs
         # the Request, for a denial's message, builds one with the context).
@@ -152,7 +189,8 @@ def trust_decision_for(
     """May this caller assume the role (``sts:AssumeRole`` plus ``extra_actions``)? Remembered as
     :func:`decision_for` remembers, keyed by role, trust policy and the values of the keys the trust
     policy and the caller's policies read. The trust policy is part of the key: the role record it
-    comes from may have been read under another IAM version than ``policies``."""
+    comes from may have been read under another IAM version than ``policies``. (The role is one
+    that exists, with its stored trust policy: callers cannot make these keys large.)"""
     shape = ("sts:AssumeRole", role_arn, extra_actions, trust_policy)
 
     def keys_read() -> frozenset[str]:
@@ -163,7 +201,9 @@ def trust_decision_for(
                                   scope_policies=policies.scopes)
         return found
 
-    memo_key = _memo_key(policies, (shape, role_account), context, _keys_read(policies, shape, keys_read))
+    # The shape is a tuple where decision_for's keys have the action, a str: the two never meet.
+    memo_key = _memo_key(policies, (policies.memo_id, shape, role_account), context,
+                         _keys_read(policies, shape, keys_read))
     if memo_key is not None:
         decision = policies.decisions.get(memo_key)
         if decision is not None:
@@ -178,9 +218,10 @@ def trust_decision_for(
 
 def _keys_read(policies: CallerPolicies, shape: Any, compute: Callable[[], frozenset[str]]) -> tuple[str, ...]:
     """The context keys decisions of this shape read (sorted), computed once per ``policies``."""
-    keys = policies.keys_read.get(shape)
+    key = (policies.memo_id, shape)
+    keys = policies.keys_read.get(key)
     if keys is None:
-        keys = policies.keys_read.put(shape, tuple(sorted(compute())))
+        keys = policies.keys_read.put(key, tuple(sorted(compute())))
     return keys
 
 
@@ -199,7 +240,8 @@ def _small(values: list[tuple[str, ...] | None]) -> bool:
     """Whether context values are small enough to key a remembered decision on.
 
     Callers may send large multivalued keys (aws:TagKeys, say): such decisions are not kept, so
-    that the memo's size stays bounded by entries, not by what callers send.
+    that the memo's size stays bounded by entries, not by what callers send (long resources are
+    refused the same way: ``_MEMO_RESOURCE_CHARS``).
     """
     total = 0
     for value in values:
@@ -215,7 +257,8 @@ def caller_policies(runtime: IamState, caller: Caller) -> CallerPolicies:
     """The policies that apply to ``caller`` (blocking on a cache miss).
 
     Kept per access key id (a session's ASIA id names exactly one session) until the next IAM
-    change: building the engine's Principal and its derived condition keys is worth saving.
+    change: building the engine's Principal and its derived condition keys is worth saving. Its
+    remembered decisions are not kept in it but in the process-wide memos (see the module).
     """
     cache = runtime.policies
     version = runtime.iam_version
@@ -228,6 +271,7 @@ def caller_policies(runtime: IamState, caller: Caller) -> CallerPolicies:
 
 
 def _load_caller_policies(runtime: IamState, caller: Caller) -> CallerPolicies:
+    memos = memos_of(runtime.caches)
     claims = caller.session
     kind = caller.kind
     session_policies: tuple[Policy, ...] = ()
@@ -237,7 +281,7 @@ def _load_caller_policies(runtime: IamState, caller: Caller) -> CallerPolicies:
         scopes = scope_policies(claims.scope_policies)
     if kind is PrincipalKind.ROOT:
         principal = Principal(caller.arn, PrincipalType.ACCOUNT, caller.account_id, caller.account_id)
-        return CallerPolicies(principal, (ALLOW_ALL,), (), (), scopes=scopes)
+        return CallerPolicies(principal, (ALLOW_ALL,), (), (), scopes=scopes, **memos)
     entity: EntityPolicySet | None
     if kind is PrincipalKind.ASSUMED_ROLE:
         entity = runtime.policies.get("role", caller.entity_id or "")
@@ -262,10 +306,10 @@ def _load_caller_policies(runtime: IamState, caller: Caller) -> CallerPolicies:
     )
     if entity is None:
         if kind is PrincipalKind.FEDERATED_USER and claims is not None and not claims.source_id:
-            return CallerPolicies(principal, (ALLOW_ALL,), (), session_policies, scopes=scopes)
-        return CallerPolicies(principal, (), (), (), exists=False)
+            return CallerPolicies(principal, (ALLOW_ALL,), (), session_policies, scopes=scopes, **memos)
+        return CallerPolicies(principal, (), (), (), exists=False, **memos)
     boundaries = (entity.boundary,) if entity.boundary is not None else ()
-    return CallerPolicies(principal, entity.identity, boundaries, session_policies, scopes=scopes)
+    return CallerPolicies(principal, entity.identity, boundaries, session_policies, scopes=scopes, **memos)
 
 
 _ALLOW_NOTHING = '{"Version":"2012-10-17","Statement":[]}'
