@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import itertools
 import json
 import secrets
@@ -527,6 +528,20 @@ def carries_secret(value: Any, depth: int = 0) -> bool:
     """Whether ``value`` (a result) holds a field marked secret: it issues credentials or keys."""
     if depth > 4 or value is None or not is_dataclass(value) or isinstance(value, type):
         return False
+    for name, secret in _secret_markings(type(value)):
+        item = getattr(value, name)
+        if item is None:
+            continue
+        if secret or carries_secret(item, depth + 1):
+            return True
+    return False
+
+
+@functools.cache  # keyed by class: a class's fields do not change while the server runs
+def _secret_markings(cls: type) -> tuple[tuple[str, bool], ...]:
+    """Each field of the dataclass ``cls`` and whether it is marked secret (once per class: this
+    runs for every call that may wait for its record)."""
+    return tuple((f.name, bool(f.metadata.get(SECRET))) for f in fields(cls))
     for f in fields(value):
         item = getattr(value, f.name)
         if item is None:
