@@ -7,7 +7,7 @@ credentials from GetSessionToken: the session token is decoded too), ``AssumeRol
 a role), ``authorize`` (``POST /v1/authorize``, Allow, a remembered decision), ``authorize-condition``
 (Allow under an ``aws:SourceIp`` condition, remembered per source IP), ``authorize-deny`` (an
 implicit Deny: the answer carries an encoded authorization message), ``authorize-2000`` (2,000
-calls about 2,000 instances in turn: every decision made from scratch) and ``authorize-evaluated``
+calls about 2,000 instances in turn: 2,000 remembered decisions) and ``authorize-evaluated``
 (the first with a ``resourcePolicy`` in the body: evaluated on every call, policy included). Each request is signed once with botocore and replayed, like the
 HTTP benchmarks do. Prints the best and the median of ``--repeats`` timings, in µs per request.
 What this leaves out (uvicorn, the sockets, the kernel) is what ``server_bench.py`` adds back.
@@ -135,7 +135,7 @@ async def setup(app: Any, root: tuple[str, str]) -> dict[str, Replay | InTurn]:
         "authorize": authorize("ec2:StopInstances"),
         "authorize-condition": authorize("ec2:RebootInstances"),
         "authorize-deny": authorize("ec2:TerminateInstances"),
-        # More (action, resource) questions than a caller's memo keeps (1024), in turn: all from scratch.
+        # 2,000 (action, resource) questions in turn (all remembered: the budget is 100,000 per process).
         "authorize-2000": InTurn([authorize("ec2:StopInstances", f"i-{n:017x}") for n in range(2000)]),
         "authorize-evaluated": authorize("ec2:StopInstances", resourcePolicy={"Version": "2012-10-17", "Statement": [
             {"Effect": "Deny", "Principal": "*", "Action": "ec2:TerminateInstances", "Resource": "*"}]}),

@@ -1,9 +1,14 @@
 """HTTP throughput of OpenSTS against moto's server and a bare Starlette endpoint, in one run.
 
     python bench/server_bench.py [--duration 10] [--rounds 3] [--connections 32] [--workers 1] [--action GetCallerIdentity]
+                                 [--postgres | --backends sqlite,postgres]
 
 Starts three servers on loopback, each one process:
-  * OpenSTS (``opensts serve``, SQLite in a temporary directory, N workers),
+  * OpenSTS (``opensts serve``, SQLite in a temporary directory, N workers; with ``--postgres``, on a
+    throwaway PostgreSQL cluster instead (``bench/postgres.py``: fsync on); with ``--backends
+    sqlite,postgres``, one OpenSTS on each, measured in the same rounds, and the ratio PostgreSQL /
+    SQLite printed per action; AssumeRole waits for its audit event's commit, so its ratio includes the
+    stores' commit cost, GetCallerIdentity's only the queued event's),
   * moto's server (``moto_server``), the peer,
   * a bare Starlette "hello" endpoint on the same uvicorn setup (our practical ceiling),
 then drives each with ``wrk`` (Debian package ``wrk``) replaying one SigV4-signed request. A
@@ -16,6 +21,7 @@ server's median requests/s (and every round's figure) and the ratios of the medi
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import re
@@ -51,6 +57,7 @@ HELLO_APP = textwrap.dedent(
 )
 
 ACTIONS = ("GetCallerIdentity", "AssumeRole")
+BACKENDS = {"sqlite": "SQLite", "postgres": "PostgreSQL"}
 
 
 def prepare(action: str, url: str, root_key: str, root_secret: str) -> tuple[str, str, str]:
@@ -87,6 +94,69 @@ def wait_until_up(url: str, process: subprocess.Popen, path: str = "/") -> None:
         except httpx.HTTPError:
             time.sleep(0.1)
     raise RuntimeError(f"{url} did not come up")
+
+
+def start_opensts(processes: list[subprocess.Popen], data_dir: Path, account: str, root: tuple[str, str],  # type: ignore[type-arg]
+                  database_url: str | None = None, workers: int = 1, settings: dict[str, str] | None = None) -> str:
+    """``opensts serve`` on a free loopback port (added to ``processes`` at once, to be stopped), its
+    store SQLite in ``data_dir`` or the PostgreSQL database ``database_url`` (then ``data_dir`` holds
+    only the master key: nodes of one database share it), with the ``OPENSTS_*`` ``settings`` given;
+    its URL once it answers."""
+    port = free_port()
+    env = {
+        **os.environ,
+        "OPENSTS_DATA_DIR": str(data_dir),
+        "OPENSTS_ACCOUNT_ID": account,
+        "OPENSTS_ROOT_ACCESS_KEY_ID": root[0],
+        "OPENSTS_ROOT_SECRET_ACCESS_KEY": root[1],
+        "OPENSTS_LOG_LEVEL": "warning",
+        **(settings or {}),
+    }
+    env.pop("OPENSTS_DATABASE_URL", None)
+    if database_url:
+        env["OPENSTS_DATABASE_URL"] = database_url
+    process = subprocess.Popen(
+        [sys.executable, "-m", "opensts", "serve", "--port", str(port), "--workers", str(workers)],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    processes.append(process)
+    url = f"http://127.0.0.1:{port}"
+    wait_until_up(url, process, "/health")
+    return url
+
+
+def add_backend_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--postgres", action="store_true",
+                        help="OpenSTS on a throwaway PostgreSQL cluster (bench/postgres.py) instead of SQLite")
+    parser.add_argument("--backends", default="sqlite",
+                        help="stores to measure in the same rounds, comma-separated: sqlite, postgres")
+
+
+def backends_of(args: argparse.Namespace) -> list[str]:
+    backends = ["postgres"] if args.postgres else args.backends.split(",")
+    unknown = set(backends) - set(BACKENDS)
+    if unknown:
+        sys.exit(f"unknown backend(s): {', '.join(sorted(unknown))}; choose from {', '.join(BACKENDS)}")
+    return backends
+
+
+def database_for(backends: list[str], cluster: contextlib.ExitStack) -> str | None:
+    """The URL of a throwaway PostgreSQL database if ``backends`` has it, stopped when ``cluster`` closes."""
+    if "postgres" not in backends:
+        return None
+    from postgres import throwaway_postgres  # not at the top: bench/postgres.py imports this module
+
+    return cluster.enter_context(throwaway_postgres())
+
+
+def show_ratio(name: str, figures: list[float], bases: list[float], goal: float | None = None) -> None:
+    """The ratio of the medians of ``figures`` and ``bases``, and the median of the rounds' ratios
+    (each round's two figures were taken seconds apart)."""
+    paired = [a / b for a, b in zip(figures, bases)]
+    each = ", ".join(f"{r:.2f}" for r in paired)
+    verdict = "" if goal is None else f"   goal >= {goal}: {'met' if statistics.median(paired) >= goal else 'NOT met'}"
+    print(f"  {name:<34} {statistics.median(figures) / statistics.median(bases):>10.2f}; "
+          f"{statistics.median(paired):.2f} ({each}){verdict}")
 
 
 def signed_request(url: str, body: str, key_id: str, secret: str, token: str | None = None) -> dict[str, str]:
@@ -177,7 +247,9 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--action", choices=ACTIONS + ("all",), default="all")
+    add_backend_arguments(parser)
     args = parser.parse_args()
+    backends = backends_of(args)
     if not shutil.which("wrk"):
         sys.exit("wrk is needed: apt-get install wrk")
     if not shutil.which("moto_server"):
@@ -189,22 +261,14 @@ def main() -> None:
     from opensts.identity.ids import new_long_term_access_key_id
 
     key_id = new_long_term_access_key_id(account)
-    processes = []
+    processes: list[subprocess.Popen] = []  # type: ignore[type-arg]
+    cluster = contextlib.ExitStack()
     try:
-        ports = {name: free_port() for name in ("opensts", "moto", "hello")}
-        env = {
-            **os.environ,
-            "OPENSTS_DATA_DIR": str(workdir / "data"),
-            "OPENSTS_ACCOUNT_ID": account,
-            "OPENSTS_ROOT_ACCESS_KEY_ID": key_id,
-            "OPENSTS_ROOT_SECRET_ACCESS_KEY": secret,
-            "OPENSTS_LOG_LEVEL": "warning",
-        }
-        env.pop("OPENSTS_DATABASE_URL", None)
-        opensts = subprocess.Popen(
-            [sys.executable, "-m", "opensts", "serve", "--port", str(ports["opensts"]), "--workers", str(args.workers)],
-            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )
+        database_url = database_for(backends, cluster)
+        urls = {backend: start_opensts(processes, workdir / f"data-{backend}", account, (key_id, secret),
+                                       database_url if backend == "postgres" else None, args.workers)
+                for backend in backends}
+        ports = {name: free_port() for name in ("moto", "hello")}
         moto = subprocess.Popen(["moto_server", "-p", str(ports["moto"])], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         (workdir / "hello_app.py").write_text(HELLO_APP)
         hello = subprocess.Popen(
@@ -212,31 +276,40 @@ def main() -> None:
              "--log-level", "warning", "--no-server-header"],
             cwd=workdir, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )
-        processes = [opensts, moto, hello]
-        urls = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
-        wait_until_up(urls["opensts"], opensts, "/health")
+        processes += [moto, hello]
+        urls |= {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
         wait_until_up(urls["moto"], moto, "/moto-api/")
         wait_until_up(urls["hello"], hello)
 
         actions = ACTIONS if args.action == "all" else (args.action,)
         for action in actions:
-            body, signer_key, signer_secret = prepare(action, urls["opensts"], key_id, secret)
-            peers = ("opensts", "moto", "hello") if action == "GetCallerIdentity" else ("opensts", "moto")
+            # Each store gets its own user and role; moto verifies no signature, any key will do.
+            requests = {backend: prepare(action, urls[backend], key_id, secret) for backend in backends}
+            requests["moto"] = requests["hello"] = requests[backends[0]]
+            peers = (*backends, "moto", "hello") if action == "GetCallerIdentity" else (*backends, "moto")
             results = in_turns(
-                {name: (lambda name=name: measure(urls[name], body, signer_key, signer_secret, args, workdir))
-                 for name in peers},
+                {name: (lambda name=name: measure(urls[name], *requests[name], args, workdir)) for name in peers},
                 args.rounds,
             )
             print(f"{action} over HTTP, {args.rounds} rounds of {args.duration}s, {args.connections} connections, "
                   f"OpenSTS workers={args.workers}, wrk 1 thread, {os.cpu_count()} cores")
-            opensts_rate = show("OpenSTS", results["opensts"])
-            moto_rate = show("moto_server", results["moto"])
-            print(f"  {'OpenSTS / moto':<30} {opensts_rate / moto_rate:>10.1f}x")
+            moto_rate = statistics.median(results["moto"])
+            for backend in backends:
+                opensts_rate = show(f"OpenSTS ({BACKENDS[backend]})", results[backend])
+                print(f"  {'OpenSTS / moto':<30} {opensts_rate / moto_rate:>10.1f}x")
+                if "hello" in results:
+                    hello_rate = statistics.median(results["hello"])
+                    print(f"  {'OpenSTS / Starlette hello':<30} {opensts_rate / hello_rate:>10.2f}")
+            show("moto_server", results["moto"])
             if "hello" in results:
-                hello_rate = show("bare Starlette hello", results["hello"])
-                print(f"  {'OpenSTS / Starlette hello':<30} {opensts_rate / hello_rate:>10.2f}")
+                show("bare Starlette hello", results["hello"])
+            if len(backends) > 1:
+                print("  PostgreSQL / SQLite: of the medians; median of the rounds' (each round's), which a goal is judged on")
+                show_ratio(action, results["postgres"], results["sqlite"],
+                           0.95 if action == "GetCallerIdentity" else None)
     finally:
         stop_all(processes, workdir)
+        cluster.close()
 
 
 if __name__ == "__main__":
