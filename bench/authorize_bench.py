@@ -63,12 +63,11 @@ from server_bench import (  # noqa: E402
     BACKENDS,
     add_backend_arguments,
     backends_of,
-    database_for,
     free_port,
     in_turns,
     show,
     show_ratio,
-    start_opensts,
+    start_backends,
     stop_all,
     wait_until_up,
     wrk,
@@ -170,10 +169,7 @@ def main() -> None:
     processes: list[subprocess.Popen] = []  # type: ignore[type-arg]
     cluster = contextlib.ExitStack()
     try:
-        database_url = database_for(backends, cluster)
-        urls = {backend: start_opensts(processes, workdir / f"data-{backend}", account, root,
-                                       database_url if backend == "postgres" else None, args.workers)
-                for backend in backends}
+        urls = start_backends(backends, processes, workdir, account, root, args.workers, cluster)
         keys = {backend: setup(urls[backend], root) for backend in backends}
         url = urls[backends[0]]
         service, alice = keys[backends[0]]

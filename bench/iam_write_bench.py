@@ -54,11 +54,10 @@ from server_bench import (  # noqa: E402
     BACKENDS,
     add_backend_arguments,
     backends_of,
-    database_for,
     free_port,
     in_turns,
     show_ratio,
-    start_opensts,
+    start_backends,
     stop_all,
     wait_until_up,
 )
@@ -107,10 +106,7 @@ def main() -> None:
     processes: list[subprocess.Popen] = []  # type: ignore[type-arg]
     cluster = contextlib.ExitStack()
     try:
-        database_url = database_for(backends, cluster)
-        urls = {backend: start_opensts(processes, workdir / f"data-{backend}", account, root,
-                                       database_url if backend == "postgres" else None, args.workers)
-                for backend in backends}
+        urls = start_backends(backends, processes, workdir, account, root, args.workers, cluster)
         port = free_port()
         moto = subprocess.Popen(["moto_server", "-p", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         processes.append(moto)

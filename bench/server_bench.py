@@ -149,6 +149,16 @@ def database_for(backends: list[str], cluster: contextlib.ExitStack) -> str | No
     return cluster.enter_context(throwaway_postgres())
 
 
+def start_backends(backends: list[str], processes: list[subprocess.Popen], workdir: Path, account: str,  # type: ignore[type-arg]
+                   root: tuple[str, str], workers: int, cluster: contextlib.ExitStack) -> dict[str, str]:
+    """One OpenSTS per backend (SQLite in ``workdir``; PostgreSQL on a throwaway cluster, stopped when
+    ``cluster`` closes): their URLs by backend."""
+    database_url = database_for(backends, cluster)
+    return {backend: start_opensts(processes, workdir / f"data-{backend}", account, root,
+                                   database_url if backend == "postgres" else None, workers)
+            for backend in backends}
+
+
 def show_ratio(name: str, figures: list[float], bases: list[float], goal: float | None = None) -> None:
     """The ratio of the medians of ``figures`` and ``bases``, and the median of the rounds' ratios
     (each round's two figures were taken seconds apart)."""
@@ -264,10 +274,7 @@ def main() -> None:
     processes: list[subprocess.Popen] = []  # type: ignore[type-arg]
     cluster = contextlib.ExitStack()
     try:
-        database_url = database_for(backends, cluster)
-        urls = {backend: start_opensts(processes, workdir / f"data-{backend}", account, (key_id, secret),
-                                       database_url if backend == "postgres" else None, args.workers)
-                for backend in backends}
+        urls = start_backends(backends, processes, workdir, account, (key_id, secret), args.workers, cluster)
         ports = {name: free_port() for name in ("moto", "hello")}
         moto = subprocess.Popen(["moto_server", "-p", str(ports["moto"])], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         (workdir / "hello_app.py").write_text(HELLO_APP)
