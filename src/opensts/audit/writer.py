@@ -413,8 +413,6 @@ def main(answers_fd: int) -> None:
     sinks = streams_for(settings.audit_log, settings.audit_dir)
     committed: list[Any] = []
     committer = Committer(AuditRepository(engine), AccountRepository(engine), settings.default_account, committed.extend)
-    gc.collect()  # then what the setup made is frozen: full collections skip it (serving.tune_garbage_collector)
-    gc.freeze()
     answers = os.fdopen(answers_fd, "wb", buffering=0)
     server_gone = False
 

@@ -88,7 +88,7 @@ def create_app(runtime: Runtime | None = None, settings: Settings | None = None)
         audit = open_audit_trail(opened, logs) if opened.settings.audit == "on" else None
         endpoints.start(opened, audit)
         tasks = background.start(opened, audit, endpoints.counters)
-        tune_garbage_collector(freeze=runtime is None)  # None: a server's worker, which opened its own
+        tune_garbage_collector()
         try:
             yield
         finally:

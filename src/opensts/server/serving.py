@@ -186,24 +186,13 @@ def log_config(level: str, log_format: str = "text") -> dict[str, Any]:
 GC_THRESHOLDS = (20_000, 50, 100)
 
 
-def tune_garbage_collector(freeze: bool = False) -> None:
+def tune_garbage_collector() -> None:
     """Collect young objects every 20,000 allocations rather than 700 (and older generations more
     rarely still). A request allocates a few hundred short-lived containers, and uvicorn keeps
     per-connection objects alive across requests: with the default thresholds the server spends a
     measurable share of each request in collections that find little (docs/PERFORMANCE.md). The
-    young generation stays small (a few MB) either way. Called by each worker as it starts.
-
-    ``freeze`` (a worker of ``opensts serve``, once started): what startup made -- modules, the
-    runtime, the app, some 90,000 objects -- goes to the collector's permanent generation, so that
-    a full collection no longer walks it. Measured: a full collection of a started worker took
-    27 ms (a stall of every request in flight, and at 80 % load a backlog that takes four times
-    as long to drain), after freezing well under a millisecond plus what requests have cached
-    since. Startup's own garbage is collected first. Not in a process that goes on making apps
-    (tests): objects frozen there would never be collected."""
+    young generation stays small (a few MB) either way. Called by each worker as it starts."""
     gc.set_threshold(*GC_THRESHOLDS)
-    if freeze:
-        gc.collect()
-        gc.freeze()
 
 
 def http_protocol(limits: Limits) -> tuple[Any, dict[str, Any]]:
