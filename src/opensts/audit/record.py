@@ -542,12 +542,3 @@ def _secret_markings(cls: type) -> tuple[tuple[str, bool], ...]:
     """Each field of the dataclass ``cls`` and whether it is marked secret (once per class: this
     runs for every call that may wait for its record)."""
     return tuple((f.name, bool(f.metadata.get(SECRET))) for f in fields(cls))
-    for f in fields(value):
-        item = getattr(value, f.name)
-        if item is None:
-            continue
-        if f.metadata.get(SECRET):
-            return True
-        if is_dataclass(item) and carries_secret(item, depth + 1):
-            return True
-    return False
