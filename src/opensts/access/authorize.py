@@ -149,11 +149,8 @@ def decision_for(
         decision = memo.get(memo_key)
         if decision is not None:
             return decision, None
-    keys_key = (policies.memo_id, action)  # _keys_read, inline: this is the path of conditional decisions
-    keys = policies.keys_read.get(keys_key)
-    if keys is None:
-        keys = policies.keys_read.put(keys_key, tuple(sorted(context_keys(
-            action, policies.identity, policies.boundaries, policies.session, scope_policies=policies.scopes))))
+    keys = _keys_read(policies, action, lambda: context_keys(
+        action, policies.identity, policies.boundaries, policies.session, scope_policies=policies.scopes))
     given: Mapping[str, Any] | None = None
     if keys:
         given = context()
