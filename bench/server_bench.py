@@ -161,7 +161,8 @@ def start_backends(backends: list[str], processes: list[subprocess.Popen], workd
 
 def show_ratio(name: str, figures: list[float], bases: list[float], goal: float | None = None) -> None:
     """The ratio of the medians of ``figures`` and ``bases``, and the median of the rounds' ratios
-    (each round's two figures were taken seconds apart)."""
+    (each round's two figures were taken seconds apart), which the goal is judged on: it is free of
+    the drift between rounds (this machine's speed moves by tens of percent over minutes)."""
     paired = [a / b for a, b in zip(figures, bases)]
     each = ", ".join(f"{r:.2f}" for r in paired)
     verdict = "" if goal is None else f"   goal >= {goal}: {'met' if statistics.median(paired) >= goal else 'NOT met'}"
@@ -235,12 +236,17 @@ def measure(url: str, body: str, key_id: str, secret: str, args: argparse.Namesp
 
 
 def in_turns(measurements: dict[str, Callable[[], float]], rounds: int) -> dict[str, list[float]]:
-    """Every measurement once per round, in turn, so that drift in the machine's speed hits all alike."""
+    """Every measurement once per round, in turn, so that drift in the machine's speed hits all alike.
+    Every other round goes in the reverse order: no measurement always comes first, or always right
+    after the same other one (a server's background work, like an audit writer catching up, lands on
+    whichever runs next)."""
     results: dict[str, list[float]] = {name: [] for name in measurements}
-    for _ in range(rounds):
-        for name, run in measurements.items():
+    order = list(measurements.items())
+    for round_number in range(rounds):
+        for name, run in (order if round_number % 2 == 0 else order[::-1]):
             results[name].append(run())
     return results
+
 
 
 def show(name: str, figures: list[float]) -> float:
