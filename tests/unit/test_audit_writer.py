@@ -256,6 +256,33 @@ def test_close_drains_a_backlog_bigger_than_the_pipes(trail: AuditTrail, store: 
     assert trail.counters()["opensts_audit_events_pending"] == 0
 
 
+def test_calls_handed_to_the_writer_are_not_kept_in_the_server(trail: AuditTrail, store: Store) -> None:
+    """Once pickled for the writer, a call (its request, result and caller) is the writer's: the
+    server keeps only what answers its caller. A stalled writer's backlog is then bytes, bounded,
+    not a heap of result objects."""
+    import gc
+
+    calls = [call(f"handed-{n}") for n in range(50)]
+
+    async def run() -> list[list[object]]:
+        pid = await writer_running(trail)
+        os.kill(pid, signal.SIGSTOP)  # unanswered: the server still waits for these groups
+        try:
+            for each in calls:
+                trail.record(each)
+            del each  # this frame's own reference
+            await asyncio.sleep(0.05)  # the 2 ms group closes and is handed over
+            assert trail.counters()["opensts_audit_events_pending"] == 50
+            return [[r for r in gc.get_referrers(each) if r is not calls] for each in calls]
+        finally:
+            os.kill(pid, signal.SIGCONT)
+
+    holders = asyncio.run(run())
+    assert holders == [[]] * 50
+    trail.close()
+    assert sum(1 for rid in recorded(store) if rid.startswith("handed-")) == 50
+
+
 def test_close_gives_up_on_a_writer_that_does_not_finish(store: Store, tmp_path: Path) -> None:
     trail = AuditTrail(store, ACCOUNT, (), WriterSettings(store.url, ACCOUNT, None, None, None), "process")
     writer_pid = 0

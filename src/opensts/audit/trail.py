@@ -48,7 +48,7 @@ import logging
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 from opensts.audit.committer import AuditUnavailable, Call, Committer, Outcome, unavailable
 from opensts.audit.record import ApiCall, AuthorizationCall
@@ -81,7 +81,8 @@ DURABLE_GROUP_CALLS = 8
 WRITER_STALL_SECONDS = 30.0
 
 
-_Item = tuple[Call, "asyncio.Future[None] | None"]
+_Future: TypeAlias = "asyncio.Future[None] | None"
+_Item = tuple[Call, _Future]
 
 
 class AuditTrail:
@@ -101,8 +102,11 @@ class AuditTrail:
         self._writer_settings = writer if writer_mode in ("auto", "process") else None
         self._writer_mode = writer_mode
         self._writer: WriterProcess | None = None
-        # group id -> (when it was sent, its calls), oldest first, until the writer answers
-        self._sent: dict[int, tuple[float, list[_Item]]] = {}
+        # group id -> (when it was sent, the futures of its calls: None where no caller waits),
+        # oldest first, until the writer answers. Not the calls: once pickled they are the
+        # writer's, and holding them here kept a backlog's worth of results alive (measured:
+        # 23,609 ApiCalls in a worker under load, with everything they reference).
+        self._sent: dict[int, tuple[float, list[_Future]]] = {}
         self._sent_calls = 0
         self._next_group = 0
         self._window = (0.0, 0)  # (start of the current second, calls in it): mode "auto"
@@ -171,14 +175,14 @@ class AuditTrail:
         sent = self._sent.pop(group_id, None)
         if sent is None:
             return
-        items = sent[1]
-        self._sent_calls -= len(items)
+        futures = sent[1]
+        self._sent_calls -= len(futures)
         if outcomes is None:
-            self._settle(items, [None] * len(items))
+            self._settle(futures, [None] * len(futures))
         elif isinstance(outcomes, str):  # the whole group failed
-            self._settle(items, [AuditUnavailable(outcomes)] * len(items))
+            self._settle(futures, [AuditUnavailable(outcomes)] * len(futures))
         else:
-            self._settle(items, [None if o is None else AuditUnavailable(o) for o in outcomes])
+            self._settle(futures, [None if o is None else AuditUnavailable(o) for o in outcomes])
 
     def _writer_stopped(self, reason: str) -> None:
         """The writer is gone: the groups it did not answer fail (their events may or may not have
@@ -188,8 +192,8 @@ class AuditTrail:
         elif reason != "the audit writer was closed":
             log.error("%s; the audit trail commits in the server from now on", reason)
         sent, self._sent, self._sent_calls = self._sent, {}, 0
-        for _, items in sent.values():
-            self._settle(items, [AuditUnavailable(reason)] * len(items))
+        for _, futures in sent.values():
+            self._settle(futures, [AuditUnavailable(reason)] * len(futures))
         # Keep the stopped writer: it is not started again (mode "auto" checks for None).
 
     # --- Outside the server ---------------------------------------------------------------------------
@@ -254,18 +258,18 @@ class AuditTrail:
         if writer is not None:
             group_id = self._next_group = self._next_group + 1
             if writer.send(group_id, [call for call, _ in items]):
-                self._sent[group_id] = (time.monotonic(), items)
+                self._sent[group_id] = (time.monotonic(), [future for _, future in items])
                 self._sent_calls += len(items)
                 return
-        self._settle(items, self._committer.commit([call for call, _ in items]))
+        self._settle([future for _, future in items], self._committer.commit([call for call, _ in items]))
 
-    def _settle(self, items: Sequence[_Item], outcomes: Sequence[Outcome]) -> None:
+    def _settle(self, futures: Sequence[_Future], outcomes: Sequence[Outcome]) -> None:
         failed = [outcome for outcome in outcomes if outcome is not None]
-        self.written += len(items) - len(failed)
+        self.written += len(futures) - len(failed)
         if failed:
             self.failed += len(failed)
             log.error("could not commit the audit events of %d calls: %s", len(failed), failed[0])
-        for (_, future), outcome in zip(items, outcomes):
+        for future, outcome in zip(futures, outcomes):
             if future is not None and not future.done():
                 error = unavailable(outcome)
                 if error is None:
