@@ -73,6 +73,8 @@ _SESSION_ISSUER = {
     "federated-user": "IAMUser",
     "session": "IAMUser",
     "root-session": "Root",
+    "console-user": "IAMUser",
+    "console-root": "Root",
 }
 
 

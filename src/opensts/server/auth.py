@@ -36,6 +36,8 @@ _SESSION_KINDS = {
     "federated-user": PrincipalKind.FEDERATED_USER,
     "session": PrincipalKind.USER,
     "root-session": PrincipalKind.ROOT,
+    "console-user": PrincipalKind.USER,
+    "console-root": PrincipalKind.ROOT,
 }
 
 

@@ -7,6 +7,7 @@ from sqlalchemy import text
 from opensts.store.access_keys import AccessKeyRepository
 from opensts.store.audit import AuditRepository
 from opensts.store.auth_failures import AuthFailureRepository
+from opensts.store.console_sessions import ConsoleSessionRepository
 from opensts.store.accounts import AccountExists, AccountRepository
 from opensts.store.db import create_store_engine
 from opensts.store.iam_account_settings import AccountSettingsRepository
@@ -56,6 +57,7 @@ class Store:
         self.replay = ReplayRepository(self.engine)
         self.audit = AuditRepository(self.engine)
         self.auth_failures = AuthFailureRepository(self.engine)
+        self.console = ConsoleSessionRepository(self.engine, master_key)  # the web console's sessions
         self.mfa = MfaRepository(iam, master_key)
         self.providers = ProviderRepository(iam)
         self.users = UserRepository(iam)

@@ -72,6 +72,12 @@ class AccountSettingsRepository:
         with self._engine.connect() as conn:
             return conn.execute(select(table.c.alias).where(table.c.account_id == account_id)).scalar()
 
+    def account_for_alias(self, alias: str) -> str | None:
+        """The account that has this alias (the console's sign-in takes an account id or alias)."""
+        table = schema.account_aliases
+        with self._engine.connect() as conn:
+            return conn.execute(select(table.c.account_id).where(table.c.alias == alias)).scalar()
+
     def set_alias(self, account_id: str, alias: str, now: datetime) -> None:
         """Give the account this alias (replacing its old one); :class:`EntityExists` if another
         account has it. Setting the alias the account already has changes nothing."""

@@ -575,3 +575,26 @@ aws_policy_attachments = Table(
 )
 Index("ix_aws_policy_attachments_entity", aws_policy_attachments.c.entity_type, aws_policy_attachments.c.entity_id)
 Index("ix_aws_policy_attachments_account", aws_policy_attachments.c.account_id, aws_policy_attachments.c.policy_arn)
+
+# The web console (opensts.console): single-use sign-in tokens of the federation endpoint, and
+# signed-in console sessions. Both are keyed by the SHA-256 of what the browser holds (the sign-in
+# token, the session cookie), never by the value itself; the temporary credentials a session signs
+# its calls with are kept as their session token, sealed under the master key.
+console_signin_tokens = Table(
+    "console_signin_tokens",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("session_token_sealed", LargeBinary, nullable=False),
+    Column("session_expires_at", UtcDateTime, nullable=False),
+    Column("expires_at", UtcDateTime, nullable=False, index=True),
+)
+console_sessions = Table(
+    "console_sessions",
+    metadata,
+    Column("session_hash", String(64), primary_key=True),
+    Column("account_id", String(12), nullable=False),
+    Column("principal_arn", String(2048), nullable=False),
+    Column("session_token_sealed", LargeBinary, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("expires_at", UtcDateTime, nullable=False, index=True),
+)

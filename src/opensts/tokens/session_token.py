@@ -72,7 +72,8 @@ __all__ = [
     "MAX_MIN_SIZE",
 ]
 
-KINDS = ("assumed-role", "federated-user", "session", "root-session")
+# Appended only: a kind travels as its index here.
+KINDS = ("assumed-role", "federated-user", "session", "root-session", "console-user", "console-root")
 _KIND_CODE = {k: i for i, k in enumerate(KINDS)}
 
 VERSION_V1 = 0x01
@@ -159,7 +160,9 @@ class SessionClaims:
     """What a session token says. Times are integer epoch seconds (UTC).
 
     ``kind``: ``"assumed-role"`` (AssumeRole*), ``"federated-user"`` (GetFederationToken),
-    ``"session"`` (GetSessionToken of an IAM user), ``"root-session"`` (GetSessionToken of root).
+    ``"session"`` (GetSessionToken of an IAM user), ``"root-session"`` (GetSessionToken of root),
+    ``"console-user"`` / ``"console-root"`` (a web-console sign-in with a password or root's keys:
+    the principal's own permissions, never handed to the browser; ``opensts.console``).
     ``source_arn``/``source_id``: the role or user (or root) the session derives from; its policies
     are looked up, not frozen here. ``attributes``: extra condition keys (e.g. web-identity / SAML
     claims) as ``(key, value)`` pairs; a key may repeat for multi-valued keys.

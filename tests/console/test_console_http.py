@@ -1,0 +1,208 @@
+"""The web console over HTTP against a real server: sign-in each way, the federation endpoint,
+sessions, CSRF, headers. (The same flows in a real browser: test_console_browser.py.)"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+
+import httpx
+import pyotp
+import pytest
+
+from tests.conftest import Credentials, ServerInfo, random_name
+from tests.iam.conftest import allow, make_user
+from tests.iam.test_mfa import enabled_device
+
+PASSWORD = "Console-pass-1!"
+
+
+def browser(server: ServerInfo) -> httpx.Client:
+    return httpx.Client(base_url=server.url, follow_redirects=False, timeout=30)
+
+
+def signin_form(client: httpx.Client) -> str:
+    page = client.get("/console/signin")
+    assert page.status_code == 200
+    return re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)  # type: ignore[union-attr]
+
+
+def sign_in(client: httpx.Client, **fields: str) -> httpx.Response:
+    csrf = signin_form(client)
+    return client.post("/console/signin", data={"csrf": csrf, **fields})
+
+
+def user_with_password(server: ServerInfo, policy: dict | None = None) -> str:
+    name, _ = make_user(server, policy)
+    server.client("iam").create_login_profile(UserName=name, Password=PASSWORD)
+    return name
+
+
+def role_session(server: ServerInfo, policy: dict | None = None) -> tuple[str, dict]:
+    """(role ARN, AssumeRole credentials) for a new role that a new user assumes."""
+    iam = server.client("iam")
+    _, user_creds = make_user(server, allow("sts:AssumeRole"))
+    role = random_name("role")
+    trust = {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{server.account_id}:root"}, "Action": "sts:AssumeRole"}]}
+    arn = iam.create_role(RoleName=role, AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+    if policy is not None:
+        iam.put_role_policy(RoleName=role, PolicyName="p", PolicyDocument=json.dumps(policy))
+    creds = server.client("sts", user_creds).assume_role(RoleArn=arn, RoleSessionName="console-test")["Credentials"]
+    return arn, creds
+
+
+def session_json(creds: dict) -> str:
+    return json.dumps({"sessionId": creds["AccessKeyId"], "sessionKey": creds["SecretAccessKey"],
+                       "sessionToken": creds["SessionToken"]})
+
+
+def signin_token(client: httpx.Client, creds: dict, **extra: str) -> httpx.Response:
+    return client.get("/federation", params={"Action": "getSigninToken", "Session": session_json(creds), **extra})
+
+
+def test_password_sign_in_shows_who_i_am_and_sign_out_ends_the_session(server: ServerInfo) -> None:
+    name = user_with_password(server)
+    with browser(server) as client:
+        answer = sign_in(client, kind="user", account=server.account_id, username=name, password=PASSWORD)
+        assert answer.status_code == 303 and answer.headers["location"] == "/console/"
+        cookie = answer.headers["set-cookie"]
+        assert "HttpOnly" in cookie and "SameSite=strict" in cookie.replace("Strict", "strict") and "Path=/console" in cookie
+        home = client.get("/console/")
+        assert home.status_code == 200
+        assert f"arn:aws:iam::{server.account_id}:user/{name}" in home.text
+        assert re.search(r'id="mfa-state">no<', home.text)
+        csrf = re.search(r'name="csrf" value="([^"]+)"', home.text).group(1)  # type: ignore[union-attr]
+        assert client.post("/console/signout", data={}).status_code == 403  # no CSRF token
+        assert client.get("/console/").status_code == 200  # still signed in
+        out = client.post("/console/signout", data={"csrf": csrf})
+        assert out.status_code == 303 and out.headers["location"] == "/console/signin"
+        session_cookie = {"opensts-console": re.search(r"opensts-console=([^;]+)", cookie).group(1)}  # type: ignore[union-attr]
+    with browser(server) as replay:  # the old cookie no longer opens anything
+        replay.cookies.update(session_cookie)
+        assert replay.get("/console/").headers["location"] == "/console/signin"
+
+
+def test_wrong_password_is_refused_without_saying_which_part_was_wrong(server: ServerInfo) -> None:
+    name = user_with_password(server)
+    with browser(server) as client:
+        for fields in ({"username": name, "password": "wrong-Pass-1!"}, {"username": "nobody-here", "password": PASSWORD}):
+            answer = sign_in(client, kind="user", account=server.account_id, **fields)
+            assert answer.status_code == 401
+            assert "Your authentication information is incorrect" in answer.text
+            assert "opensts-console=" not in answer.headers.get("set-cookie", "")
+
+
+def test_sign_in_needs_the_forms_csrf_token(server: ServerInfo) -> None:
+    name = user_with_password(server)
+    with browser(server) as client:
+        signin_form(client)
+        answer = client.post("/console/signin", data={"kind": "user", "account": server.account_id,
+                                                      "username": name, "password": PASSWORD})
+        assert answer.status_code == 400 and "opensts-console=" not in answer.headers.get("set-cookie", "")
+        answer = sign_in(client, kind="user", account=server.account_id, username=name, password=PASSWORD)
+        assert answer.status_code == 303
+    with browser(server) as client, browser(server) as other:  # another browser's form token does not do
+        csrf = signin_form(client)
+        answer = other.post("/console/signin", data={"csrf": csrf, "kind": "user", "account": server.account_id,
+                                                     "username": name, "password": PASSWORD})
+        assert answer.status_code == 400
+
+
+def test_mfa_user_needs_a_code_and_the_session_carries_mfa(server: ServerInfo) -> None:
+    name = user_with_password(server)
+    iam = server.client("iam")
+    _, totp = enabled_device(server, iam, name)
+    with browser(server) as client:
+        answer = sign_in(client, kind="user", account=server.account_id, username=name, password=PASSWORD)
+        assert answer.status_code == 401 and "MFA" in answer.text
+        answer = sign_in(client, kind="user", account=server.account_id, username=name, password=PASSWORD, mfa="000000")
+        assert answer.status_code == 401
+        code = totp.at(time.time() + 30)  # the enabling codes are spent: the next step's
+        answer = sign_in(client, kind="user", account=server.account_id, username=name, password=PASSWORD, mfa=code)
+        assert answer.status_code == 303
+        home = client.get("/console/")
+        assert re.search(r'id="mfa-state">yes', home.text)
+
+
+def test_root_signs_in_with_an_access_key(server: ServerInfo) -> None:
+    with browser(server) as client:
+        answer = sign_in(client, kind="root", access_key_id=server.root.access_key_id,
+                         secret_access_key=server.root.secret_access_key[:-1] + "x")
+        assert answer.status_code == 401
+        answer = sign_in(client, kind="root", access_key_id=server.root.access_key_id,
+                         secret_access_key=server.root.secret_access_key)
+        assert answer.status_code == 303
+        assert f"arn:aws:iam::{server.account_id}:root" in client.get("/console/").text
+
+
+def test_federation_sign_in_opens_the_console_for_the_role_session(server: ServerInfo) -> None:
+    role_arn, creds = role_session(server)
+    with browser(server) as client:
+        answer = signin_token(client, creds)
+        assert answer.status_code == 200, answer.text
+        token = answer.json()["SigninToken"]
+        login = client.get("/federation", params={"Action": "login", "SigninToken": token,
+                                                  "Destination": f"{server.url}/console/"})
+        assert login.status_code == 303 and login.headers["location"] == "/console/"
+        home = client.get("/console/")
+        assert f"assumed-role/{role_arn.rsplit('/', 1)[1]}/console-test" in home.text
+        assert "federation (role session)" in home.text
+    with browser(server) as again:  # single use
+        login = again.get("/federation", params={"Action": "login", "SigninToken": token})
+        assert login.status_code == 400 and "opensts-console=" not in login.headers.get("set-cookie", "")
+
+
+def test_signin_token_expires_after_15_minutes(clock: ServerInfo) -> None:
+    server = clock
+    _, creds = role_session(server)
+    with browser(server) as client:
+        token = signin_token(client, creds).json()["SigninToken"]
+        server.set_clock_offset(15 * 60 + 1)
+        assert client.get("/federation", params={"Action": "login", "SigninToken": token}).status_code == 400
+
+
+def test_federation_refuses_what_is_not_a_role_or_federated_session(server: ServerInfo) -> None:
+    name, user_creds = make_user(server)
+    session = server.client("sts", user_creds).get_session_token()["Credentials"]
+    _, role_creds = role_session(server)
+    with browser(server) as client:
+        assert signin_token(client, session).json()["Error"]["Code"] == "InvalidSession"
+        wrong_secret = {**role_creds, "SecretAccessKey": role_creds["SecretAccessKey"][:-1] + "A"}
+        assert signin_token(client, wrong_secret).status_code == 400
+        garbage = client.get("/federation", params={"Action": "getSigninToken", "Session": "{not json"})
+        assert garbage.status_code == 400 and garbage.json()["Error"]["Code"] == "InvalidSession"
+        assert client.get("/federation", params={"Action": "nothing"}).status_code == 400
+        token = signin_token(client, role_creds).json()["SigninToken"]
+        elsewhere = client.get("/federation", params={"Action": "login", "SigninToken": token,
+                                                      "Destination": "https://evil.example/console/"})
+        assert elsewhere.status_code == 400
+
+
+@pytest.mark.parametrize("path", ["/console/signin", "/console/static/console.css"])
+def test_console_pages_cannot_be_framed_and_allow_no_inline_script(server: ServerInfo, path: str) -> None:
+    answer = httpx.get(f"{server.url}{path}")
+    csp = answer.headers["content-security-policy"]
+    assert "frame-ancestors 'none'" in csp and "script-src 'self'" in csp and "unsafe-inline" not in csp
+    assert answer.headers["x-frame-options"] == "DENY"
+    assert answer.headers["referrer-policy"] == "no-referrer"
+
+
+def test_console_calls_are_the_principals_own_and_audited(server: ServerInfo) -> None:
+    name = user_with_password(server)
+    with browser(server) as client:
+        sign_in(client, kind="user", account=server.account_id, username=name, password=PASSWORD)
+        client.get("/console/", headers={"user-agent": "console-test-browser"})
+    trail = server.client("cloudtrail")
+    deadline = time.monotonic() + 10
+    while True:
+        events = trail.lookup_events(LookupAttributes=[{"AttributeKey": "Username", "AttributeValue": name}])["Events"]
+        records = [json.loads(e["CloudTrailEvent"]) for e in events if e["EventName"] == "GetCallerIdentity"]
+        if records or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert records, "the console's GetCallerIdentity was not recorded"
+    record = records[0]
+    assert record["userIdentity"]["type"] == "IAMUser" and record["userIdentity"]["userName"] == name
+    assert "console-test-browser" in record["userAgent"] and record["userAgent"].startswith("opensts-console/")
