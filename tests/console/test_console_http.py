@@ -186,7 +186,7 @@ def test_console_pages_cannot_be_framed_and_allow_no_inline_script(server: Serve
     csp = answer.headers["content-security-policy"]
     assert "frame-ancestors 'none'" in csp and "script-src 'self'" in csp and "unsafe-inline" not in csp
     assert answer.headers["x-frame-options"] == "DENY"
-    assert answer.headers["referrer-policy"] == "no-referrer"
+    assert answer.headers["referrer-policy"] == "same-origin"
 
 
 def test_console_calls_are_the_principals_own_and_audited(server: ServerInfo) -> None:

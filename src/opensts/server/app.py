@@ -5,7 +5,7 @@
 - ``GET /oidc/<issuer id>/.well-known/openid-configuration`` and ``.../jwks.json``: each account's
   OIDC issuer for the tokens of GetWebIdentityToken (``oidc_issuer.py``), unauthenticated;
 - ``/console/`` and ``GET /federation``: the web console and the AWS federation endpoint that signs
-  in to it (``console/pages.py``);
+  in to it (``console/``);
 - ``GET /health`` (liveness), ``GET /ready`` (readiness: ``readiness.py``) and ``GET /metrics``: for
   operators and load balancers.
 
@@ -38,7 +38,7 @@ from opensts.server import background, metrics
 from opensts.server.access_log import log_request
 from opensts.server.forwarded import client_address
 from opensts.server.authorize_endpoint import AuthorizeEndpoint
-from opensts.server.console.pages import Console
+from opensts.server.console import build_console
 from opensts.server.forwarded import TrustedProxies
 from opensts.server.oidc_issuer import DISCOVERY_ROUTE, JWKS_ROUTE, IssuerDocuments
 from opensts.server.query_api import QueryApi
@@ -57,7 +57,7 @@ class Endpoints:
         self.readiness: Readiness | None = None
         self.issuer: IssuerDocuments | None = None
         self.authorize = AuthorizeEndpoint()
-        self.console = Console()
+        self.console = build_console()
 
     def counters(self) -> metrics.Counters:
         """This process's counters for /metrics: the audit trail's, the rate limits', the guard's."""
@@ -152,7 +152,7 @@ def create_app(runtime: Runtime | None = None, settings: Settings | None = None)
         Route("/v1/authorize", endpoints.authorize, methods=["POST"]),
         Route(DISCOVERY_ROUTE, issuer_endpoint("discovery"), methods=["GET"]),
         Route(JWKS_ROUTE, issuer_endpoint("jwks"), methods=["GET"]),
-        *endpoints.console.routes(),
+        *endpoints.console.routes,
     ]
     proxies = TrustedProxies(effective.trusted_proxies, effective.forwarded_header) if effective.trusted_proxies else None
     return QueryFirst(Starlette(routes=routes, lifespan=lifespan), endpoints, proxies)

@@ -1,2 +1,20 @@
-"""The web console's HTTP edge: pages (``pages.py``), their security headers and cookies
-(``security.py``), and the signed API calls the pages are made of (``api_calls.py``)."""
+"""The web console's HTTP edge.
+
+``site.py`` is the frame (how a page is declared; sessions, CSRF, rendering, errors),
+``security.py`` the headers and cookies, ``api_calls.py`` the signed API calls pages are made of.
+Each area of the console is a module with ``register(console)``: :data:`AREAS` lists them.
+"""
+
+from __future__ import annotations
+
+from opensts.server.console import signin_pages
+from opensts.server.console.site import Console
+
+AREAS = (signin_pages,)
+
+
+def build_console() -> Console:
+    console = Console()
+    for area in AREAS:
+        area.register(console)
+    return console

@@ -3,7 +3,8 @@
 - ``Content-Security-Policy``: scripts, styles and images from this origin only, no inline script,
   forms post only here, and no framing (``frame-ancestors 'none'``; ``X-Frame-Options: DENY`` for
   older browsers);
-- ``Referrer-Policy: no-referrer``: the federation endpoint's URLs carry sign-in tokens;
+- ``Referrer-Policy: same-origin``: the federation endpoint's URLs carry sign-in tokens, and no other
+  site ever sees a console URL (``no-referrer`` would make browsers send ``Origin: null``);
 - ``Cache-Control: no-store`` on pages: they show account data;
 - the session cookie: ``HttpOnly``, ``SameSite=Strict``, ``Path=/console``, ``Secure`` when the
   request came over TLS (directly or through a trusted proxy), expiring with the session;
@@ -32,7 +33,7 @@ _HEADERS = {
     "Content-Security-Policy": CONTENT_SECURITY_POLICY,
     "X-Frame-Options": "DENY",
     "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
+    "Referrer-Policy": "same-origin",
     "Cross-Origin-Opener-Policy": "same-origin",
 }
 

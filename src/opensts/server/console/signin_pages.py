@@ -1,0 +1,155 @@
+"""Signing in and out, the federation endpoint, Who am I, and the static files.
+
+- ``GET /console/signin``, ``POST /console/signin``: the sign-in form (an IAM user's password, + an
+  MFA code; or the root's access key), checked by ``opensts.console.signin``;
+- ``POST /console/signout``: the session ends everywhere (CSRF token required);
+- ``GET /federation?Action=getSigninToken|login``: the AWS federation endpoint
+  (``opensts.console.federation``);
+- ``GET /console/``: Who am I: GetCallerIdentity as the signed-in principal, with the session's
+  expiry and MFA state;
+- ``GET /console/static/<file>``: the stylesheet and the script.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from opensts.console import federation, signin
+from opensts.console.errors import InvalidSigninToken, MfaRequired
+from opensts.console.sessions import close_session, csrf_matches, open_session
+from opensts.errors import AwsError, Throttling, ValidationError
+from opensts.server.console import security
+from opensts.server.console.site import CSRF_MESSAGE, Console, ConsoleError, CsrfRefused, Page, read_form
+from opensts.server.forwarded import client_address
+
+STATIC_TYPES = {".css": "text/css; charset=utf-8", ".js": "text/javascript; charset=utf-8", ".png": "image/png"}
+SIGNIN_KINDS = {"console-user": "password", "console-root": "root access key",
+                "assumed-role": "federation (role session)", "federated-user": "federation (federated user)"}
+
+
+def register(console: Console) -> None:
+    static_dir = Path(__file__).parent / "static"
+    static = {p.name: (p.read_bytes(), STATIC_TYPES[p.suffix]) for p in static_dir.iterdir() if p.suffix in STATIC_TYPES}
+
+    @console.route("/console")
+    async def console_root(request: Request) -> Response:
+        return security.redirect("/console/")
+
+    @console.page("/console/", name="home")
+    async def home(page: Page) -> Response:
+        identity = await page.call("sts", "GetCallerIdentity")
+        claims = page.session.claims
+        mfa_at = claims.mfa_authenticated_at
+        return page.render(
+            "home.html", identity=identity, signin_kind=SIGNIN_KINDS.get(claims.kind, claims.kind),
+            mfa_at=datetime.fromtimestamp(mfa_at, timezone.utc) if mfa_at is not None else None,
+        )
+
+    @console.route("/console/signin")
+    async def signin_page(request: Request) -> Response:
+        if await console.session(request) is not None:
+            return security.redirect("/console/")
+        return _signin_form(console, request)
+
+    @console.route("/console/signin", "POST")
+    async def signin_post(request: Request) -> Response:
+        runtime = console.runtime_()
+        form: dict[str, str] = {}
+        try:
+            form = {name: values[0] for name, values in (await read_form(request)).items()}
+            if not security.same_origin(request) or not security.signin_csrf_matches(request, form.get("csrf")):
+                raise ConsoleError("The sign-in form expired. Please try again.")
+            now = runtime.clock.now()
+            address = client_address(request.scope)
+            if form.get("kind") == "root":
+                attempt: Any = signin.RootSignin(form.get("access_key_id", "")[:128], form.get("secret_access_key", "")[:128])
+                signed_in = await run_in_threadpool(signin.sign_in_as_root, runtime, attempt, now, address)
+            else:
+                attempt = signin.PasswordSignin(
+                    form.get("account", "")[:63], form.get("username", "")[:64], form.get("password", "")[:128],
+                    form.get("mfa", "")[:6] or None,
+                )
+                signed_in = await run_in_threadpool(signin.sign_in_with_password, runtime, attempt, now, address)
+        except AwsError as error:
+            return _signin_form(console, request, error, mfa_required=isinstance(error, MfaRequired),
+                                account=form.get("account"), username=form.get("username"))
+        credentials = signed_in.credentials
+        session_id = await run_in_threadpool(open_session, runtime, credentials.session_token, credentials.expiration, now)
+        response = security.redirect("/console/")
+        security.set_session_cookie(request, response, session_id, credentials.expiration, now)
+        return response
+
+    @console.route("/console/signout", "POST")
+    async def signout(request: Request) -> Response:
+        session = await console.session(request)
+        if session is not None:
+            form = await read_form(request)
+            if not security.same_origin(request) or not csrf_matches(session, (form.get("csrf") or [""])[0]):
+                return console.render("error.html", 403, session=session, error=CsrfRefused(CSRF_MESSAGE))
+            await run_in_threadpool(close_session, console.runtime_(), session.session_id)
+        response = security.redirect("/console/signin")
+        security.clear_session_cookie(request, response)
+        return response
+
+    @console.route("/console/static/{name}")
+    async def static_file(request: Request) -> Response:
+        found = static.get(request.path_params["name"])
+        if found is None:
+            return security.harden(Response("Not Found", 404, media_type="text/plain"))
+        return security.harden(Response(found[0], 200, media_type=found[1]), cache="public, max-age=300")
+
+    @console.route("/federation")
+    async def federation_endpoint(request: Request) -> Response:
+        runtime = console.runtime_()
+        query = request.query_params
+        try:
+            if console.limits is not None:  # unauthenticated: bounded per address
+                console.limits.admit_unauthenticated(client_address(request.scope))
+            action = query.get("Action")
+            now = runtime.clock.now()
+            if action == "getSigninToken":
+                session = federation.parse_session(query.get("Session") or "")
+                duration = federation.session_duration(query.get("SessionDuration"))
+                token = await run_in_threadpool(federation.get_signin_token, runtime, session, duration, now)
+                return security.harden(JSONResponse({"SigninToken": token}))
+            if action == "login":
+                destination = _console_destination(request, query.get("Destination"))
+                grant = await run_in_threadpool(federation.redeem_signin_token, runtime, query.get("SigninToken") or "", now)
+                session_id = await run_in_threadpool(open_session, runtime, grant.session_token, grant.session_expires_at, now)
+                response = security.redirect(destination)
+                security.set_session_cookie(request, response, session_id, grant.session_expires_at, now)
+                return response
+            raise ValidationError("Action must be getSigninToken or login.")
+        except InvalidSigninToken as error:
+            return console.render("error.html", error.status, error=error)
+        except AwsError as error:
+            return security.harden(JSONResponse({"Error": {"Code": error.code, "Message": error.message}}, error.status))
+
+
+def _signin_form(console: Console, request: Request, error: AwsError | None = None, **context: Any) -> Response:
+    token = security.new_signin_csrf()
+    status = 200 if error is None else 429 if isinstance(error, Throttling) else error.status
+    response = console.render("signin.html", status, error=error, signin_csrf=token, **context)
+    security.set_signin_csrf_cookie(request, response, token)
+    return response
+
+
+def _console_destination(request: Request, destination: str | None) -> str:
+    """Where login may send the browser: a page of this console (its path), never elsewhere."""
+    if not destination:
+        return "/console/"
+    parts = urlsplit(destination)
+    if parts.scheme or parts.netloc:
+        if parts.scheme not in ("http", "https") or parts.netloc != request.headers.get("host"):
+            raise ValidationError("Destination must be a page of this console.")
+    path = parts.path or "/console/"
+    if not (path == "/console" or path.startswith("/console/")) or "\\" in path or path.startswith("//"):
+        raise ValidationError("Destination must be a page of this console.")
+    return path + (f"?{parts.query}" if parts.query else "")
