@@ -9,22 +9,16 @@ import httpx
 import pytest
 
 from tests.conftest import ServerInfo
-from tests.console.browser import chrome, click, fill, screenshot, text_of, wait_for_path  # noqa: F401 - chrome is a fixture
-from tests.console.test_console_http import PASSWORD, role_session, signin_token, user_with_password
+from tests.console.browser import click, fill, screenshot, text_of, wait_for_path
+from tests.console.helpers import browser_sign_in, role_session, signin_token, user_with_password
 from tests.iam.test_mfa import enabled_device
 
 pytestmark = pytest.mark.browser
 
 
-def sign_in_with_password(driver, server: ServerInfo, name: str, password: str = PASSWORD, mfa: str = "") -> None:  # type: ignore[no-untyped-def]
-    driver.get(f"{server.url}/console/signin")
-    fill(driver, account=server.account_id, username=name, password=password, **({"mfa": mfa} if mfa else {}))
-    click(driver, "signin-user-submit")
-
-
 def test_password_sign_in_then_sign_out(server: ServerInfo, chrome) -> None:  # type: ignore[no-untyped-def]
     name = user_with_password(server)
-    sign_in_with_password(chrome, server, name)
+    browser_sign_in(chrome, server, name)
     assert text_of(chrome, "arn") == f"arn:aws:iam::{server.account_id}:user/{name}"
     assert text_of(chrome, "signin-kind") == "password"
     assert text_of(chrome, "mfa-state") == "no"
@@ -37,7 +31,7 @@ def test_password_sign_in_then_sign_out(server: ServerInfo, chrome) -> None:  # 
 
 def test_wrong_password_shows_an_error(server: ServerInfo, chrome) -> None:  # type: ignore[no-untyped-def]
     name = user_with_password(server)
-    sign_in_with_password(chrome, server, name, password="Not-the-password-1")
+    browser_sign_in(chrome, server, name, password="Not-the-password-1")
     assert "Your authentication information is incorrect" in text_of(chrome, "error")
     screenshot(chrome, "signin-wrong-password")
 
@@ -45,10 +39,10 @@ def test_wrong_password_shows_an_error(server: ServerInfo, chrome) -> None:  # t
 def test_password_and_mfa_sign_in(server: ServerInfo, chrome) -> None:  # type: ignore[no-untyped-def]
     name = user_with_password(server)
     _, totp = enabled_device(server, server.client("iam"), name)
-    sign_in_with_password(chrome, server, name)
+    browser_sign_in(chrome, server, name)
     assert "MFA device" in text_of(chrome, "error")
     screenshot(chrome, "signin-mfa")
-    sign_in_with_password(chrome, server, name, mfa=totp.at(time.time() + 30))
+    browser_sign_in(chrome, server, name, mfa=totp.at(time.time() + 30))
     assert text_of(chrome, "mfa-state").startswith("yes")
 
 

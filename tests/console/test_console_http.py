@@ -8,59 +8,14 @@ import re
 import time
 
 import httpx
-import pyotp
 import pytest
 
-from tests.conftest import Credentials, ServerInfo, random_name
-from tests.iam.conftest import allow, make_user
+from tests.conftest import ServerInfo
+from tests.console.helpers import (
+    PASSWORD, browser, role_session, sign_in, signin_form, signin_token, user_with_password,
+)
+from tests.iam.conftest import make_user
 from tests.iam.test_mfa import enabled_device
-
-PASSWORD = "Console-pass-1!"
-
-
-def browser(server: ServerInfo) -> httpx.Client:
-    return httpx.Client(base_url=server.url, follow_redirects=False, timeout=30)
-
-
-def signin_form(client: httpx.Client) -> str:
-    page = client.get("/console/signin")
-    assert page.status_code == 200
-    return re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)  # type: ignore[union-attr]
-
-
-def sign_in(client: httpx.Client, **fields: str) -> httpx.Response:
-    csrf = signin_form(client)
-    return client.post("/console/signin", data={"csrf": csrf, **fields})
-
-
-def user_with_password(server: ServerInfo, policy: dict | None = None) -> str:
-    name, _ = make_user(server, policy)
-    server.client("iam").create_login_profile(UserName=name, Password=PASSWORD)
-    return name
-
-
-def role_session(server: ServerInfo, policy: dict | None = None) -> tuple[str, dict]:
-    """(role ARN, AssumeRole credentials) for a new role that a new user assumes."""
-    iam = server.client("iam")
-    _, user_creds = make_user(server, allow("sts:AssumeRole"))
-    role = random_name("role")
-    trust = {"Version": "2012-10-17", "Statement": [
-        {"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{server.account_id}:root"}, "Action": "sts:AssumeRole"}]}
-    arn = iam.create_role(RoleName=role, AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
-    if policy is not None:
-        iam.put_role_policy(RoleName=role, PolicyName="p", PolicyDocument=json.dumps(policy))
-    creds = server.client("sts", user_creds).assume_role(RoleArn=arn, RoleSessionName="console-test")["Credentials"]
-    return arn, creds
-
-
-def session_json(creds: dict) -> str:
-    return json.dumps({"sessionId": creds["AccessKeyId"], "sessionKey": creds["SecretAccessKey"],
-                       "sessionToken": creds["SessionToken"]})
-
-
-def signin_token(client: httpx.Client, creds: dict, **extra: str) -> httpx.Response:
-    return client.get("/federation", params={"Action": "getSigninToken", "Session": session_json(creds), **extra})
-
 
 def test_password_sign_in_shows_who_i_am_and_sign_out_ends_the_session(server: ServerInfo) -> None:
     name = user_with_password(server)
