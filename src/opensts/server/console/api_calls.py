@@ -69,17 +69,44 @@ async def call(
     return result if isinstance(result, dict) else {}
 
 
-def sign(body: bytes, host: str, service: str, session: ConsoleSession, now: datetime) -> dict[str, str]:
-    """SigV4 headers (lower-case names) for ``POST /`` of this form body with the session's credentials."""
+async def call_json(
+    app: AsgiApp, session: ConsoleSession, browser: Browser, service: str, target: str, payload: Mapping[str, Any],
+) -> dict[str, Any]:
+    """A JSON 1.1 protocol call (CloudTrail's LookupEvents): ``target`` is the ``X-Amz-Target``
+    header; the answer's JSON object, or ApiCallFailed with its ``__type`` and message."""
+    body = json.dumps(payload, separators=(",", ":")).encode()
+    headers = sign(body, _host(browser.scope), service, session, datetime.now(timezone.utc),
+                   content_type="application/x-amz-json-1.1", target=target)
+    headers["user-agent"] = f"{CONSOLE_USER_AGENT} {browser.user_agent}"[:512]
+    status, answer = await _send(app, browser.scope, headers, body)
+    try:
+        document = json.loads(answer)
+    except ValueError:
+        raise ApiCallFailed("InternalFailure", "The API's answer could not be read.", status) from None
+    if not isinstance(document, dict):
+        raise ApiCallFailed("InternalFailure", "The API's answer could not be read.", status)
+    if status != 200:
+        code = str(document.get("__type", "InternalFailure")).rsplit("#", 1)[-1]
+        raise ApiCallFailed(code, str(document.get("message", document.get("Message", ""))), status)
+    return document
+
+
+def sign(
+    body: bytes, host: str, service: str, session: ConsoleSession, now: datetime, *,
+    content_type: str = "application/x-www-form-urlencoded; charset=utf-8", target: str | None = None,
+) -> dict[str, str]:
+    """SigV4 headers (lower-case names) for ``POST /`` of this body with the session's credentials."""
     claims = session.claims
     amz_date = now.strftime("%Y%m%dT%H%M%SZ")
     day, region = amz_date[:8], "us-east-1"
     headers = {
-        "content-type": "application/x-www-form-urlencoded; charset=utf-8",
+        "content-type": content_type,
         "host": host,
         "x-amz-date": amz_date,
         "x-amz-security-token": session.session_token,
     }
+    if target is not None:
+        headers["x-amz-target"] = target
     names = sorted(headers)
     signed_headers = ";".join(names)
     canonical = "\n".join((

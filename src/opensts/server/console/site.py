@@ -33,13 +33,14 @@ from opensts.console.sessions import COOKIE_NAME, ConsoleSession, csrf_matches, 
 from opensts.errors import AwsError
 from opensts.runtime import Runtime
 from opensts.server.console import security
-from opensts.server.console.api_calls import ApiCallFailed, AsgiApp, Browser, call
+from opensts.server.console.api_calls import ApiCallFailed, AsgiApp, Browser, call, call_json
 from opensts.server.throttle import RateLimits
 
 _HERE = Path(__file__).parent
 MAX_FORM_BYTES = 256 * 1024  # a policy document (up to 131,072 characters for managed ones) and more
 MAX_FORM_FIELDS = 256
 Endpoint = Callable[[Request], Awaitable[Response]]
+LOOKUP_EVENTS = "com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101.LookupEvents"
 
 
 class ConsoleError(AwsError):
@@ -75,6 +76,13 @@ class Page:
         assert self.console.api is not None
         browser = Browser(self.request.scope, self.request.headers.get("user-agent", ""))
         return await call(self.console.api, self.session, browser, service, action, params)
+
+    async def lookup_events(self, payload: dict[str, Any]) -> dict[str, Any]:
+        """CloudTrail's LookupEvents as the signed-in principal (JSON 1.1: ``{"Events": [...],
+        "NextToken": ...}``; each event's ``CloudTrailEvent`` is the full record as a JSON string)."""
+        assert self.console.api is not None
+        browser = Browser(self.request.scope, self.request.headers.get("user-agent", ""))
+        return await call_json(self.console.api, self.session, browser, "cloudtrail", LOOKUP_EVENTS, payload)
 
     def render(self, template: str, status: int = 200, **context: Any) -> Response:
         return self.console.render(template, status, session=self.session, page=self.name, **context)
