@@ -161,3 +161,36 @@ def test_console_calls_are_the_principals_own_and_audited(server: ServerInfo) ->
     record = records[0]
     assert record["userIdentity"]["type"] == "IAMUser" and record["userIdentity"]["userName"] == name
     assert "console-test-browser" in record["userAgent"] and record["userAgent"].startswith("opensts-console/")
+
+
+def _console_logins(server: ServerInfo, account: str | None = None) -> list[dict]:
+    trail = server.client("cloudtrail")
+    events = trail.lookup_events(
+        LookupAttributes=[{"AttributeKey": "EventName", "AttributeValue": "ConsoleLogin"}], MaxResults=50,
+    )["Events"]
+    return [json.loads(e["CloudTrailEvent"]) for e in events]
+
+
+def test_sign_ins_are_recorded_as_console_login_events(server: ServerInfo) -> None:
+    name = user_with_password(server)
+    with browser(server) as client:
+        sign_in(client, kind="user", account=server.account_id, username=name, password="Wrong-password-9")
+        assert sign_in(client, kind="user", account=server.account_id, username=name, password=PASSWORD).status_code == 303
+    # The success is committed before the session is handed out; the failure soon after.
+    deadline = time.monotonic() + 10
+    while True:
+        records = _console_logins(server)
+        mine = [r for r in records if r["userIdentity"].get("userName") == name]
+        failures = [r for r in records if r["responseElements"] == {"ConsoleLogin": "Failure"}]
+        if (mine and failures) or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    success = mine[0]
+    assert success["eventSource"] == "signin.amazonaws.com" and success["eventType"] == "AwsConsoleSignIn"
+    assert success["responseElements"] == {"ConsoleLogin": "Success"}
+    assert success["additionalEventData"]["MFAUsed"] == "No"
+    assert success["userIdentity"]["type"] == "IAMUser" and "accessKeyId" not in success["userIdentity"]
+    failure = failures[0]
+    assert failure["errorMessage"] == "Failed authentication"
+    assert failure["userIdentity"]["userName"] == "HIDDEN_DUE_TO_SECURITY_REASONS"  # it may be a typed password
+    assert PASSWORD not in json.dumps(records) and "Wrong-password-9" not in json.dumps(records)

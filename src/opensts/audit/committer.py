@@ -18,7 +18,9 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from opensts.audit.record import ApiCall, AuthorizationCall, api_call_events, authorization_events
+from opensts.audit.record import (
+    ApiCall, AuthorizationCall, SigninCall, api_call_events, authorization_events, signin_events,
+)
 from opensts.store.accounts import AccountRepository
 from opensts.store.audit import AuditRepository, NewEvent, StoredEvent
 
@@ -28,7 +30,7 @@ ATTEMPTS = 2  # each bounded by the store's lock and statement timeouts (store/a
 KNOWN_ACCOUNTS_REFRESH_SECONDS = 1.0
 MAX_UNKNOWN_ACCOUNTS = 10_000
 
-Call = ApiCall | AuthorizationCall
+Call = ApiCall | AuthorizationCall | SigninCall
 Outcome = BaseException | None
 
 
@@ -90,6 +92,8 @@ class Committer:
     def _events(self, call: Call) -> list[NewEvent]:
         if isinstance(call, ApiCall):
             return api_call_events(call, self._default_account, self._known_account)
+        if isinstance(call, SigninCall):
+            return signin_events(call, self._default_account, self._known_account)
         return authorization_events(call, self._default_account, self._known_account)
 
     def _known_account(self, account_id: str) -> bool:

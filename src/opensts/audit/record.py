@@ -121,6 +121,65 @@ class AuthorizationCall:
     error_message: str | None = None
 
 
+@dataclass(slots=True)
+class SigninCall:
+    """One sign-in to the web console (``ConsoleLogin``), success or failure."""
+
+    event_time: datetime
+    request_id: str
+    source_ip: str | None
+    user_agent: str | None
+    host: str | None
+    secure: bool
+    caller: Caller | None = None  # who signed in (None: the sign-in failed)
+    account_id: str | None = None  # the account a failed sign-in named, when it exists
+    mfa_used: bool = False
+    error_message: str | None = None
+
+
+HIDDEN = "HIDDEN_DUE_TO_SECURITY_REASONS"
+
+
+def signin_events(call: SigninCall, default_account: str, known_account: Any) -> list[NewEvent]:
+    """``ConsoleLogin`` as CloudTrail records console sign-ins
+    (https://docs.aws.amazon.com/awscloudtrail/latest/userguide/cloudtrail-event-reference-aws-console-sign-in-events.html):
+    ``eventSource: signin.amazonaws.com``, ``eventType: AwsConsoleSignIn``, ``responseElements:
+    {"ConsoleLogin": "Success" | "Failure"}``. A failure names no user: what was typed as a user
+    name may be a password (AWS records it as ``HIDDEN_DUE_TO_SECURITY_REASONS`` too)."""
+    if call.caller is not None:
+        identity, username, _ = _identity(call.caller, None, None)
+        identity = {key: value for key, value in identity.items() if key != "accessKeyId"}
+        account = call.caller.account_id
+    else:
+        identity, username = {"type": "IAMUser", "userName": HIDDEN}, None
+        account = call.account_id if call.account_id and known_account(call.account_id) else default_account
+        identity["accountId"] = account
+    record: dict[str, Any] = {
+        "eventVersion": EVENT_VERSION,
+        "userIdentity": identity,
+        "eventTime": _time(call.event_time),
+        "eventSource": "signin.amazonaws.com",
+        "eventName": "ConsoleLogin",
+        "awsRegion": "us-east-1",
+        "sourceIPAddress": call.source_ip,
+        "userAgent": call.user_agent,
+        "requestParameters": None,
+        "responseElements": {"ConsoleLogin": "Failure" if call.error_message else "Success"},
+        "additionalEventData": {"LoginTo": "/console/", "MobileVersion": "No", "MFAUsed": "Yes" if call.mfa_used else "No"},
+        "requestID": call.request_id,
+        "eventID": "",
+        "readOnly": False,
+        "eventType": "AwsConsoleSignIn",
+        "managementEvent": True,
+        "eventCategory": "Management",
+    }
+    if call.error_message:
+        record["errorMessage"] = call.error_message
+    if call.secure:
+        record["tlsDetails"] = {"clientProvidedHostHeader": call.host}
+    return _events(record, [account], call.event_time, None, username, None, [])
+
+
 def api_call_events(call: ApiCall, default_account: str, known_account: Any) -> list[NewEvent]:
     """The events recording ``call``: one per account it concerns (``known_account(id) -> bool``
     says which account ids exist; others' events go to ``default_account``)."""

@@ -115,11 +115,11 @@ class AuditTrail:
         self.failed = 0
 
     # --- The request path (on the event loop) -------------------------------------------------------
-    def record(self, call: ApiCall | AuthorizationCall) -> None:
+    def record(self, call: Call) -> None:
         """Add ``call``'s events to the current group; not awaited (read-only calls, decisions)."""
         self._join((call, None))
 
-    async def record_durably(self, call: ApiCall | AuthorizationCall) -> None:
+    async def record_durably(self, call: Call) -> None:
         """Return once ``call``'s events are committed; :class:`AuditUnavailable` if they cannot be."""
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._join((call, future))

@@ -40,14 +40,14 @@ class ConsoleSession:
         return csrf_token(self.session_id)
 
 
-def open_session(runtime: Runtime, session_token: str, expires_at: datetime, now: datetime) -> str:
-    """A new console session for these credentials until ``expires_at``; its id (the cookie)."""
+def open_session(runtime: Runtime, session_token: str, expires_at: datetime, now: datetime) -> ConsoleSession:
+    """A new console session for these credentials until ``expires_at`` (its ``session_id`` is the cookie)."""
     claims = session_claims(runtime, session_token)
     session_id = secrets.token_urlsafe(32)
     runtime.store.console.open_session(
         token_hash(session_id), claims.account_id, claims.principal_arn, session_token, now, expires_at
     )
-    return session_id
+    return ConsoleSession(session_id, claims.account_id, claims.principal_arn, claims, session_token, expires_at)
 
 
 def find_session(runtime: Runtime, session_id: str | None, now: datetime) -> ConsoleSession | None:

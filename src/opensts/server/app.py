@@ -78,7 +78,7 @@ class Endpoints:
         self.authorize.runtime = runtime
         self.authorize.limits = self.query.limits
         self.authorize.audit = audit
-        self.console.start(runtime, self.query, self.query.limits)
+        self.console.start(runtime, self.query, self.query.limits, audit)
 
 
 def create_app(runtime: Runtime | None = None, settings: Settings | None = None) -> "QueryFirst":

@@ -22,12 +22,16 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from opensts.console import federation, signin
-from opensts.console.errors import InvalidSigninToken, MfaRequired
-from opensts.console.sessions import close_session, csrf_matches, open_session
-from opensts.errors import AwsError, Throttling, ValidationError
+from opensts.audit.record import SigninCall
+from opensts.audit.trail import AuditUnavailable
+from opensts.console.errors import InvalidSigninToken, MfaRequired, SigninFailed
+from opensts.console.sessions import ConsoleSession, close_session, csrf_matches, open_session
+from opensts.errors import AwsError, ServiceUnavailable, Throttling, ValidationError
+from opensts.server.auth import caller_from_session
 from opensts.server.console import security
 from opensts.server.console.site import CSRF_MESSAGE, Console, ConsoleError, CsrfRefused, Page, read_form
 from opensts.server.forwarded import client_address
+from opensts.server.wire import next_request_id
 
 STATIC_TYPES = {".css": "text/css; charset=utf-8", ".js": "text/javascript; charset=utf-8", ".png": "image/png"}
 SIGNIN_KINDS = {"console-user": "password", "console-root": "root access key",
@@ -78,12 +82,15 @@ def register(console: Console) -> None:
                 )
                 signed_in = await run_in_threadpool(signin.sign_in_with_password, runtime, attempt, now, address)
         except AwsError as error:
+            if isinstance(error, SigninFailed):
+                _record_signin(console, request, None, account=form.get("account"), failed=True)
             return _signin_form(console, request, error, mfa_required=isinstance(error, MfaRequired),
                                 account=form.get("account"), username=form.get("username"))
         credentials = signed_in.credentials
-        session_id = await run_in_threadpool(open_session, runtime, credentials.session_token, credentials.expiration, now)
+        session = await run_in_threadpool(open_session, runtime, credentials.session_token, credentials.expiration, now)
+        await _record_signin_durably(console, request, session)
         response = security.redirect("/console/")
-        security.set_session_cookie(request, response, session_id, credentials.expiration, now)
+        security.set_session_cookie(request, response, session.session_id, credentials.expiration, now)
         return response
 
     @console.route("/console/signout", "POST")
@@ -115,22 +122,56 @@ def register(console: Console) -> None:
             action = query.get("Action")
             now = runtime.clock.now()
             if action == "getSigninToken":
-                session = federation.parse_session(query.get("Session") or "")
+                credentials = federation.parse_session(query.get("Session") or "")
                 duration = federation.session_duration(query.get("SessionDuration"))
-                token = await run_in_threadpool(federation.get_signin_token, runtime, session, duration, now)
+                token = await run_in_threadpool(federation.get_signin_token, runtime, credentials, duration, now)
                 return security.harden(JSONResponse({"SigninToken": token}))
             if action == "login":
                 destination = _console_destination(request, query.get("Destination"))
                 grant = await run_in_threadpool(federation.redeem_signin_token, runtime, query.get("SigninToken") or "", now)
-                session_id = await run_in_threadpool(open_session, runtime, grant.session_token, grant.session_expires_at, now)
+                session = await run_in_threadpool(open_session, runtime, grant.session_token, grant.session_expires_at, now)
+                await _record_signin_durably(console, request, session)
                 response = security.redirect(destination)
-                security.set_session_cookie(request, response, session_id, grant.session_expires_at, now)
+                security.set_session_cookie(request, response, session.session_id, grant.session_expires_at, now)
                 return response
             raise ValidationError("Action must be getSigninToken or login.")
         except InvalidSigninToken as error:
             return console.render("error.html", error.status, error=error)
         except AwsError as error:
             return security.harden(JSONResponse({"Error": {"Code": error.code, "Message": error.message}}, error.status))
+
+
+def _signin_call(console: Console, request: Request, session: ConsoleSession | None, account: str | None = None,
+                 failed: bool = False) -> SigninCall:
+    scope = request.scope
+    return SigninCall(
+        event_time=console.runtime_().clock.now(), request_id=next_request_id(), source_ip=client_address(scope),
+        user_agent=(request.headers.get("user-agent") or "")[:1024] or None,
+        host=(request.headers.get("host") or "")[:256] or None, secure=scope.get("scheme") == "https",
+        caller=caller_from_session(session.claims) if session is not None else None,
+        account_id=account.strip()[:12] if account and account.strip().isdigit() else None,
+        mfa_used=session is not None and session.claims.mfa_authenticated_at is not None,
+        error_message="Failed authentication" if failed else None,
+    )
+
+
+def _record_signin(console: Console, request: Request, session: ConsoleSession | None, *, account: str | None = None,
+                   failed: bool = False) -> None:
+    """A failed sign-in's ConsoleLogin event (written asynchronously, as failed authentications are)."""
+    if console.audit is not None:
+        console.audit.record(_signin_call(console, request, session, account, failed))
+
+
+async def _record_signin_durably(console: Console, request: Request, session: ConsoleSession) -> None:
+    """A session's ConsoleLogin event, committed before the session is handed out: if the trail cannot
+    record it, the session is closed and the sign-in refused (as the Query API withholds credentials)."""
+    if console.audit is None:
+        return
+    try:
+        await console.audit.record_durably(_signin_call(console, request, session))
+    except AuditUnavailable:
+        await run_in_threadpool(close_session, console.runtime_(), session.session_id)
+        raise ServiceUnavailable("The audit trail could not record this sign-in, so it is refused. Try again.") from None
 
 
 def _signin_form(console: Console, request: Request, error: AwsError | None = None, **context: Any) -> Response:

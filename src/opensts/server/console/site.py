@@ -29,6 +29,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
+from opensts.audit.trail import AuditTrail
 from opensts.console.sessions import COOKIE_NAME, ConsoleSession, csrf_matches, find_session
 from opensts.errors import AwsError
 from opensts.runtime import Runtime
@@ -100,13 +101,14 @@ class Console:
         self.runtime: Runtime | None = None
         self.api: AsgiApp | None = None
         self.limits: RateLimits | None = None
+        self.audit: AuditTrail | None = None
         self.templates = Environment(
             loader=FileSystemLoader(_HERE / "templates"), autoescape=select_autoescape(default=True), auto_reload=False,
         )
         self._routes: list[Route] = []
 
-    def start(self, runtime: Runtime, api: AsgiApp, limits: RateLimits | None) -> None:
-        self.runtime, self.api, self.limits = runtime, api, limits
+    def start(self, runtime: Runtime, api: AsgiApp, limits: RateLimits | None, audit: AuditTrail | None) -> None:
+        self.runtime, self.api, self.limits, self.audit = runtime, api, limits, audit
 
     @property
     def routes(self) -> list[Route]:
