@@ -13,6 +13,8 @@
 - **audit streams** (audit trail on): every second, time-based streams may deliver (``audit/streams.py``);
 - **failure counts** (brute-force protection on): every 5 minutes, counts of failed attempts
   nobody added to for twice the longest delay are removed (``brute_force.py``);
+- **console sessions**: every 5 minutes, expired console sessions and federation sign-in tokens
+  are removed (``store/console_sessions.py``);
 - **audit retention** (audit trail on): hourly, events older than ``audit_retention_days`` are
   removed in short batches (``audit/retention.py``), the first pass a minute after start;
 - **TLS certificate** (TLS on): the certificate files are checked every 2 s and reloaded when they
@@ -47,6 +49,7 @@ IAM_VERSION_POLL_SECONDS = 0.25
 AUDIT_RETENTION_SECONDS = 3600.0
 AUDIT_RETENTION_FIRST_DELAY = 60.0
 FAILURE_PRUNE_SECONDS = 300.0
+CONSOLE_PRUNE_SECONDS = 300.0
 
 
 def start(
@@ -57,6 +60,7 @@ def start(
     tasks = [asyncio.create_task(refresh_keyring(runtime, audit)), asyncio.create_task(watch_iam_version(runtime))]
     if runtime.settings.metrics_dir:
         tasks.append(asyncio.create_task(publish_metrics(runtime.settings.metrics_dir, counters)))
+    tasks.append(asyncio.create_task(end_expired_console_sessions(runtime)))
     if runtime.guard.enabled:
         tasks.append(asyncio.create_task(forget_old_failures(runtime)))
     if audit is not None:
@@ -77,6 +81,17 @@ async def forget_old_failures(runtime: Runtime) -> None:
             await run_in_threadpool(runtime.guard.prune, runtime.clock.now().timestamp())
         except Exception:
             log.warning("could not remove old failure counts", exc_info=True)
+
+
+async def end_expired_console_sessions(runtime: Runtime) -> None:
+    """Every few minutes: expired console sessions and sign-in tokens are removed (they are refused
+    as soon as they expire; this only keeps the tables small)."""
+    while True:
+        await asyncio.sleep(CONSOLE_PRUNE_SECONDS)
+        try:
+            await run_in_threadpool(runtime.store.console.prune, runtime.clock.now())
+        except Exception:
+            log.warning("could not remove expired console sessions", exc_info=True)
 
 
 async def tick_audit_streams(audit: AuditTrail) -> None:
