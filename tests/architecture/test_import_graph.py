@@ -3,7 +3,8 @@
 - No import cycles between modules (imports made only for type checking are left out: they do not
   run).
 - Layers import only downwards, in the order of docs/ARCHITECTURE.md: the command line over IAM
-  as code (``iac``, which calls actions in-process) over the HTTP edge over the registry of every action (``api``) over the actions (``sts``, ``iam``,
+  as code (``iac``, which calls actions in-process) over the HTTP edge over the console's sign-in and
+  sessions (``console``) over the audit trail over the registry of every action (``api``) over the actions (``sts``, ``iam``,
   independent of each other) over the pipeline (``actions``, ``fields``, ``params``) over the
   runtime over ``access`` over ``federation`` and ``store`` over ``identity`` over the pure
   ``policy`` and ``tokens`` over the leaves (``cache``, ``config``, ``clock``, ``errors``).
@@ -81,6 +82,7 @@ def test_layers_import_only_downwards(graph: grimp.ImportGraph) -> None:
         grimp.Layer("opensts.__main__", "opensts.cli", "opensts.commands", independent=False),
         "opensts.iac",
         "opensts.server",
+        "opensts.console",
         "opensts.audit",
         "opensts.api",
         grimp.Layer("opensts.sts", "opensts.iam", independent=True),
