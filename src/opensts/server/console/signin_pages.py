@@ -72,6 +72,8 @@ def register(console: Console) -> None:
                 raise ConsoleError("The sign-in form expired. Please try again.")
             now = runtime.clock.now()
             address = client_address(request.scope)
+            if console.limits is not None:  # unauthenticated, and a password check costs 64 MiB and ~50 ms
+                console.limits.admit_unauthenticated(address)
             if form.get("kind") == "root":
                 attempt: Any = signin.RootSignin(form.get("access_key_id", "")[:128], form.get("secret_access_key", "")[:128])
                 signed_in = await run_in_threadpool(signin.sign_in_as_root, runtime, attempt, now, address)
