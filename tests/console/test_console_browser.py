@@ -66,3 +66,15 @@ def test_expired_signin_token_is_refused(clock: ServerInfo, chrome) -> None:  # 
     chrome.get(f"{clock.url}/federation?" + urlencode({"Action": "login", "SigninToken": token}))
     assert "sign-in token is invalid, expired or already used" in text_of(chrome, "error")
     screenshot(chrome, "federation-expired-token")
+
+
+def test_console_pages_cannot_be_framed(server: ServerInfo, chrome) -> None:  # type: ignore[no-untyped-def]
+    from selenium.webdriver.common.by import By
+
+    chrome.get(f"data:text/html,<iframe id='frame' src='{server.url}/console/signin'></iframe><p id='outer'>outer</p>")
+    assert text_of(chrome, "outer") == "outer"
+    chrome.switch_to.frame("frame")
+    chrome.implicitly_wait(1)
+    assert chrome.find_elements(By.ID, "signin-user") == []  # frame-ancestors 'none': nothing rendered
+    chrome.switch_to.default_content()
+    screenshot(chrome, "framing-refused")

@@ -194,3 +194,23 @@ def test_sign_ins_are_recorded_as_console_login_events(server: ServerInfo) -> No
     assert failure["errorMessage"] == "Failed authentication"
     assert failure["userIdentity"]["userName"] == "HIDDEN_DUE_TO_SECURITY_REASONS"  # it may be a typed password
     assert PASSWORD not in json.dumps(records) and "Wrong-password-9" not in json.dumps(records)
+
+
+def test_a_session_is_its_own_accounts_and_cannot_reach_another(server: ServerInfo) -> None:
+    from tests.sts.outbound import new_account
+
+    other = new_account(server)
+    name = user_with_password(server)  # in the server's default account
+    with browser(server) as client:
+        # The user's name and password do not open the other account.
+        answer = sign_in(client, kind="user", account=other.account_id, username=name, password=PASSWORD)
+        assert answer.status_code == 401
+        answer = sign_in(client, kind="root", access_key_id=other.root.access_key_id,
+                         secret_access_key=other.root.secret_access_key)
+        assert answer.status_code == 303
+        home = client.get("/console/").text
+        assert f"arn:aws:iam::{other.account_id}:root" in home and server.account_id not in home
+        # Every page's data comes from calls with the other account's credentials: the default
+        # account's user does not exist there.
+        page = client.get(f"/console/users/{name}")
+        assert page.status_code == 404 and "NoSuchEntity" in page.text
