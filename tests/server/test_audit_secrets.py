@@ -46,6 +46,9 @@ from tests.federation.oidc_issuer import register, trust_policy
 from tests.federation.saml_idp import SamlIdp
 from tests.federation.test_saml import create_provider
 from tests.federation.test_saml import make_role as saml_role
+from tests.console.helpers import browser as console_browser
+from tests.console.helpers import sign_in as console_sign_in
+from tests.console.helpers import signin_token as console_signin_token
 from tests.iam.conftest import allow, make_user
 from tests.sts.test_assume_role import creds_of, make_role, trust, user_arn
 
@@ -290,10 +293,35 @@ def test_no_secret_is_recorded_or_exported(audited: ServerInfo, oidc_idp: oidc_i
         Name=random_name("enc"), SAMLMetadataDocument=IDP.metadata(), AddPrivateKey=pem))))
     ids.add(request_id(failure(lambda: iam.update_saml_provider(SAMLProviderArn=provider.arn, AddPrivateKey=pem))))
 
+    # The web console: a password sign-in with an MFA code, a failed one (with a password typed as the
+    # user name, which happens), and a federation sign-in token. None of them may be recorded.
+    console_user, _ = make_user(server)
+    password, wrong_password = "Pw-" + secrets.token_urlsafe(24), "Pw-" + secrets.token_urlsafe(24)
+    s.random.update((password, wrong_password))
+    ids.add(request_id(iam.create_login_profile(UserName=console_user, Password=password)))
+    _, console_totp = _mfa_device(server, console_user, s, ids)
+    console_code = console_totp.at(time.time() + 30)
+    s.codes.add(console_code)
+    with console_browser(server) as client:
+        answer = console_sign_in(client, kind="user", account=server.account_id, username=wrong_password,
+                                 password=wrong_password)
+        assert answer.status_code == 401
+        answer = console_sign_in(client, kind="user", account=server.account_id, username=console_user,
+                                 password=password, mfa=console_code)
+        assert answer.status_code == 303, answer.text
+        assert client.get("/console/").status_code == 200
+        broker_creds = {"AccessKeyId": role_creds.access_key_id, "SecretAccessKey": role_creds.secret_access_key,
+                        "SessionToken": role_creds.session_token}
+        signin_token = console_signin_token(client, broker_creds).json()["SigninToken"]
+        s.random.add(signin_token)
+        assert client.get("/federation", params={"Action": "login", "SigninToken": signin_token}).status_code == 303
+
     # A durable marker: once it is stored, so is everything queued before it.
     marker = iam.create_user(UserName=random_name("marker"))
     ids.add(request_id(marker))
     records = wait_for(server, ids)
+    logins = [r["responseElements"]["ConsoleLogin"] for r in records if r["eventName"] == "ConsoleLogin"]
+    assert sorted(logins) == ["Failure", "Success", "Success"]  # the console's were recorded, and searched
     stop_server(server)
     assert server.process.returncode is not None
 
