@@ -214,3 +214,64 @@ def test_a_session_is_its_own_accounts_and_cannot_reach_another(server: ServerIn
         # account's user does not exist there.
         page = client.get(f"/console/users/{name}")
         assert page.status_code == 404 and "NoSuchEntity" in page.text
+
+
+def _token_of(page: httpx.Response) -> str:
+    return re.search(r'name="token" value="([^"]+)"', page.text).group(1)  # type: ignore[union-attr]
+
+
+def test_a_password_that_must_be_reset_is_changed_before_the_session_opens(server: ServerInfo) -> None:
+    iam = server.client("iam")
+    name, _ = make_user(server, {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "iam:ChangePassword", "Resource": "*"}]})
+    iam.create_login_profile(UserName=name, Password=PASSWORD, PasswordResetRequired=True)
+    with browser(server) as client:
+        answer = sign_in(client, kind="user", account=server.account_id, username=name, password=PASSWORD)
+        assert answer.status_code == 200 and 'id="change-password"' in answer.text
+        assert "opensts-console=" not in answer.headers.get("set-cookie", "")  # no session yet
+        csrf = re.search(r'name="csrf" value="([^"]+)"', answer.text).group(1)  # type: ignore[union-attr]
+        mismatch = client.post("/console/signin/password", data={
+            "csrf": csrf, "token": _token_of(answer), "old_password": PASSWORD,
+            "new_password": "New-pass-2!", "confirm_password": "Other-pass-2!"})
+        assert mismatch.status_code == 400 and "do not match" in mismatch.text
+        csrf = re.search(r'name="csrf" value="([^"]+)"', mismatch.text).group(1)  # type: ignore[union-attr]
+        spent = _token_of(answer)
+        changed = client.post("/console/signin/password", data={
+            "csrf": csrf, "token": _token_of(mismatch), "old_password": PASSWORD,
+            "new_password": "New-pass-2!", "confirm_password": "New-pass-2!"})
+        assert changed.status_code == 303, changed.text
+        assert f"user/{name}" in client.get("/console/").text
+        again = client.post("/console/signin/password", data={
+            "csrf": csrf, "token": spent, "old_password": PASSWORD, "new_password": "X-pass-3!", "confirm_password": "X-pass-3!"})
+        assert again.status_code == 400  # the token was single-use
+    with browser(server) as client:
+        assert sign_in(client, kind="user", account=server.account_id, username=name, password=PASSWORD).status_code == 401
+        assert sign_in(client, kind="user", account=server.account_id, username=name, password="New-pass-2!").status_code == 303
+
+
+def test_changing_the_password_needs_the_users_permission(server: ServerInfo) -> None:
+    name = user_with_password(server)  # no policy; the account does not let users change passwords
+    server.client("iam").update_login_profile(UserName=name, PasswordResetRequired=True)
+    with browser(server) as client:
+        answer = sign_in(client, kind="user", account=server.account_id, username=name, password=PASSWORD)
+        csrf = re.search(r'name="csrf" value="([^"]+)"', answer.text).group(1)  # type: ignore[union-attr]
+        denied = client.post("/console/signin/password", data={
+            "csrf": csrf, "token": _token_of(answer), "old_password": PASSWORD,
+            "new_password": "New-pass-2!", "confirm_password": "New-pass-2!"})
+        assert denied.status_code == 403 and "AccessDenied" in denied.text
+        assert "opensts-console=" not in denied.headers.get("set-cookie", "")
+
+
+def test_a_hard_expired_password_is_refused(clock: ServerInfo) -> None:
+    server = clock
+    iam = server.client("iam")
+    name = user_with_password(server)
+    iam.update_account_password_policy(MaxPasswordAge=1, HardExpiry=True, AllowUsersToChangePassword=True)
+    try:
+        server.set_clock_offset(2 * 86400)
+        with browser(server) as client:
+            answer = sign_in(client, kind="user", account=server.account_id, username=name, password=PASSWORD)
+            assert answer.status_code == 403 and "Ask an administrator to reset it" in answer.text
+    finally:
+        server.set_clock_offset(0)
+        iam.delete_account_password_policy()

@@ -104,10 +104,15 @@ def get_signin_token(runtime: Runtime, session: FederationSession, duration: int
     session_ends = datetime.fromtimestamp(claims.expires_at, timezone.utc)
     if duration is not None:
         session_ends = min(session_ends, now + timedelta(seconds=duration))
+    return issue_signin_token(runtime, session.session_token, session_ends, now)
+
+
+def issue_signin_token(runtime: Runtime, session_token: str, session_ends: datetime, now: datetime,
+                       lifetime: int = SIGNIN_TOKEN_SECONDS) -> str:
+    """A new single-use token that :func:`redeem_signin_token` turns into a console session for
+    these credentials (the federation endpoint's, and a sign-in paused for a password change)."""
     token = secrets.token_urlsafe(48)
-    runtime.store.console.add_signin_token(
-        token_hash(token), session.session_token, session_ends, now + timedelta(seconds=SIGNIN_TOKEN_SECONDS)
-    )
+    runtime.store.console.add_signin_token(token_hash(token), session_token, session_ends, now + timedelta(seconds=lifetime))
     return token
 
 

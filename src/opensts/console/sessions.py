@@ -50,6 +50,13 @@ def open_session(runtime: Runtime, session_token: str, expires_at: datetime, now
     return ConsoleSession(session_id, claims.account_id, claims.principal_arn, claims, session_token, expires_at)
 
 
+def pending_session(runtime: Runtime, session_token: str, expires_at: datetime) -> ConsoleSession:
+    """A session not opened (nothing stored, no cookie): the credentials of a sign-in that must first
+    change its password, to make that one call with."""
+    claims = session_claims(runtime, session_token)
+    return ConsoleSession("", claims.account_id, claims.principal_arn, claims, session_token, expires_at)
+
+
 def find_session(runtime: Runtime, session_id: str | None, now: datetime) -> ConsoleSession | None:
     """The open session with this id, or None (unknown, signed out or expired)."""
     if not session_id or len(session_id) > _MAX_COOKIE_CHARS:

@@ -6,10 +6,10 @@ https://docs.aws.amazon.com/IAM/latest/UserGuide/console.html
 user's login profile (``store/iam_passwords.py``: argon2id, the same work whether or not the user
 exists). A user with an MFA device must also give a current code of one of its devices (each code is
 accepted once). A password that must be changed (``PasswordResetRequired``, or older than the
-account's ``MaxPasswordAge``) is refused with :class:`PasswordChangeRequired`.
-*Deviation*: AWS then asks for a new password on the sign-in page; here the user changes it with
-ChangePassword (the CLI or an SDK, with an access key) or an administrator resets it. Sign-in does not
-record ``PasswordLastUsed`` yet.
+account's ``MaxPasswordAge``) signs in with ``must_change_password`` set: the console then asks for a
+new one and calls ChangePassword as the user before it opens the session, as AWS's sign-in page
+does. Under the policy's ``HardExpiry`` an expired password is refused (:class:`PasswordChangeRequired`):
+only an administrator can reset it. Sign-in does not record ``PasswordLastUsed`` yet.
 
 **Root.** AWS's root signs in with an e-mail address and password, which OpenSTS's root does not
 have: it signs in with one of its access keys (id and secret) instead.
@@ -44,9 +44,7 @@ from opensts.sts.credentials import Credentials, issue
 USER_SESSION_SECONDS = 12 * 3600  # the AWS console's default session for IAM users
 ROOT_SESSION_SECONDS = 3600  # as GetSessionToken caps root sessions
 MFA_REQUIRED = "This user has an MFA device: enter a current code from it."
-CHANGE_PASSWORD = (
-    "Your password has expired or must be reset. Change it with ChangePassword, or ask an administrator to reset it."
-)
+HARD_EXPIRED = "Your password has expired. Ask an administrator to reset it."
 _NO_ACCOUNT = "000000000000"  # an account nobody has: its lookups find nothing, at the same cost
 
 
@@ -71,6 +69,7 @@ class ConsoleCredentials:
     account_id: str
     principal_arn: str
     credentials: Credentials = field(repr=False)
+    must_change_password: bool = False
 
 
 def sign_in_with_password(runtime: Runtime, signin: PasswordSignin, now: datetime, source_ip: str | None) -> ConsoleCredentials:
@@ -87,10 +86,9 @@ def sign_in_with_password(runtime: Runtime, signin: PasswordSignin, now: datetim
     profile = store.passwords.get(user.user_id)
     assert profile is not None  # verify_password found it
     policy = store.account_settings.password_policy(account_id)
-    if profile.password_reset_required or (
-        policy is not None and password_expired(profile.password_changed_at, policy.max_password_age, now)
-    ):
-        raise PasswordChangeRequired(CHANGE_PASSWORD)
+    expired = policy is not None and password_expired(profile.password_changed_at, policy.max_password_age, now)
+    if expired and policy is not None and policy.hard_expiry:
+        raise PasswordChangeRequired(HARD_EXPIRED)
     mfa_at = _check_mfa(runtime, user.user_id, signin.mfa_code, now, source_ip)
     user_arn = arns.user_arn(account_id, user.name, user.path)
     credentials = issue(
@@ -98,7 +96,7 @@ def sign_in_with_password(runtime: Runtime, signin: PasswordSignin, now: datetim
         source_arn=user_arn, source_id=user.user_id, issued_at=now,
         duration_seconds=profile.max_signin_session_duration or USER_SESSION_SECONDS, mfa_authenticated_at=mfa_at,
     )
-    return ConsoleCredentials(account_id, user_arn, credentials)
+    return ConsoleCredentials(account_id, user_arn, credentials, profile.password_reset_required or expired)
 
 
 def sign_in_as_root(runtime: Runtime, signin: RootSignin, now: datetime, source_ip: str | None) -> ConsoleCredentials:

@@ -2,6 +2,8 @@
 
 - ``GET /console/signin``, ``POST /console/signin``: the sign-in form (an IAM user's password, + an
   MFA code; or the root's access key), checked by ``opensts.console.signin``;
+- ``POST /console/signin/password``: a password that must be changed is changed (ChangePassword as
+  the user) before the session opens;
 - ``POST /console/signout``: the session ends everywhere (CSRF token required);
 - ``GET /federation?Action=getSigninToken|login``: the AWS federation endpoint
   (``opensts.console.federation``);
@@ -25,14 +27,16 @@ from opensts.console import federation, signin
 from opensts.audit.record import SigninCall
 from opensts.audit.trail import AuditUnavailable
 from opensts.console.errors import InvalidSigninToken, MfaRequired, SigninFailed
-from opensts.console.sessions import ConsoleSession, close_session, csrf_matches, open_session
+from opensts.console.sessions import ConsoleSession, close_session, csrf_matches, open_session, pending_session
 from opensts.errors import AwsError, ServiceUnavailable, Throttling, ValidationError
 from opensts.server.auth import caller_from_session
 from opensts.server.console import security
+from opensts.server.console.api_calls import ApiCallFailed, Browser, call
 from opensts.server.console.site import CSRF_MESSAGE, Console, ConsoleError, CsrfRefused, Page, read_form
 from opensts.server.forwarded import client_address
 from opensts.server.wire import next_request_id
 
+PASSWORD_CHANGE_SECONDS = 300  # to choose a new password, once the old one and the MFA code were right
 STATIC_TYPES = {".css": "text/css; charset=utf-8", ".js": "text/javascript; charset=utf-8", ".png": "image/png"}
 SIGNIN_KINDS = {"console-user": "password", "console-root": "root access key",
                 "assumed-role": "federation (role session)", "federated-user": "federation (federated user)"}
@@ -89,11 +93,36 @@ def register(console: Console) -> None:
             return _signin_form(console, request, error, mfa_required=isinstance(error, MfaRequired),
                                 account=form.get("account"), username=form.get("username"))
         credentials = signed_in.credentials
-        session = await run_in_threadpool(open_session, runtime, credentials.session_token, credentials.expiration, now)
-        await _record_signin_durably(console, request, session)
-        response = security.redirect("/console/")
-        security.set_session_cookie(request, response, session.session_id, credentials.expiration, now)
-        return response
+        if signed_in.must_change_password:
+            token = await run_in_threadpool(federation.issue_signin_token, runtime, credentials.session_token,
+                                            credentials.expiration, now, PASSWORD_CHANGE_SECONDS)
+            return _password_change_form(console, request, token, signed_in.principal_arn)
+        return await _open(console, request, credentials.session_token, credentials.expiration, "/console/")
+
+    @console.route("/console/signin/password", "POST")
+    async def change_password(request: Request) -> Response:
+        """The second step of a sign-in whose password must be changed: ChangePassword as the user
+        (its permission, the password policy and the audit trail apply), then the session opens."""
+        runtime = console.runtime_()
+        form = {name: values[0] for name, values in (await read_form(request)).items()}
+        if not security.same_origin(request) or not security.signin_csrf_matches(request, form.get("csrf")):
+            raise ConsoleError("The sign-in form expired. Please try again.")
+        now = runtime.clock.now()
+        grant = await run_in_threadpool(federation.redeem_signin_token, runtime, form.get("token", ""), now)
+        pending = await run_in_threadpool(pending_session, runtime, grant.session_token, grant.session_expires_at)
+        try:
+            if form.get("new_password", "") != form.get("confirm_password", ""):
+                raise ApiCallFailed("PasswordMismatch", "The new passwords do not match.", 400)
+            browser = Browser(request.scope, request.headers.get("user-agent", ""))
+            assert console.api is not None
+            await call(console.api, pending, browser, "iam", "ChangePassword", {
+                "OldPassword": form.get("old_password", "")[:128], "NewPassword": form.get("new_password", "")[:128],
+            })
+        except ApiCallFailed as failed:  # a new token for the next try (this one is spent)
+            token = await run_in_threadpool(federation.issue_signin_token, runtime, grant.session_token,
+                                            grant.session_expires_at, now, PASSWORD_CHANGE_SECONDS)
+            return _password_change_form(console, request, token, pending.principal_arn, failed)
+        return await _open(console, request, grant.session_token, grant.session_expires_at, "/console/")
 
     @console.route("/console/signout", "POST")
     async def signout(request: Request) -> Response:
@@ -131,16 +160,33 @@ def register(console: Console) -> None:
             if action == "login":
                 destination = _console_destination(request, query.get("Destination"))
                 grant = await run_in_threadpool(federation.redeem_signin_token, runtime, query.get("SigninToken") or "", now)
-                session = await run_in_threadpool(open_session, runtime, grant.session_token, grant.session_expires_at, now)
-                await _record_signin_durably(console, request, session)
-                response = security.redirect(destination)
-                security.set_session_cookie(request, response, session.session_id, grant.session_expires_at, now)
-                return response
+                return await _open(console, request, grant.session_token, grant.session_expires_at, destination)
             raise ValidationError("Action must be getSigninToken or login.")
         except InvalidSigninToken as error:
             return console.render("error.html", error.status, error=error)
         except AwsError as error:
             return security.harden(JSONResponse({"Error": {"Code": error.code, "Message": error.message}}, error.status))
+
+
+async def _open(console: Console, request: Request, session_token: str, expires_at: datetime, destination: str) -> Response:
+    """Open a console session for these credentials, record the sign-in, set the cookie, go on."""
+    runtime = console.runtime_()
+    now = runtime.clock.now()
+    session = await run_in_threadpool(open_session, runtime, session_token, expires_at, now)
+    await _record_signin_durably(console, request, session)
+    response = security.redirect(destination)
+    security.set_session_cookie(request, response, session.session_id, expires_at, now)
+    return response
+
+
+def _password_change_form(console: Console, request: Request, token: str, principal_arn: str,
+                          error: AwsError | ApiCallFailed | None = None) -> Response:
+    csrf = security.new_signin_csrf()
+    status = 200 if error is None else getattr(error, "status", 400)
+    response = console.render("signin_password.html", status, error=error, signin_csrf=csrf, token=token,
+                              principal_arn=principal_arn)
+    security.set_signin_csrf_cookie(request, response, csrf)
+    return response
 
 
 def _signin_call(console: Console, request: Request, session: ConsoleSession | None, account: str | None = None,
