@@ -275,3 +275,13 @@ def test_a_hard_expired_password_is_refused(clock: ServerInfo) -> None:
     finally:
         server.set_clock_offset(0)
         iam.delete_account_password_policy()
+
+
+def test_a_password_sign_in_records_password_last_used(server: ServerInfo) -> None:
+    name = user_with_password(server)
+    iam = server.client("iam")
+    assert "PasswordLastUsed" not in iam.get_user(UserName=name)["User"]
+    with browser(server) as client:
+        assert sign_in(client, kind="user", account=server.account_id, username=name, password=PASSWORD).status_code == 303
+    used = iam.get_user(UserName=name)["User"]["PasswordLastUsed"]
+    assert abs(used.timestamp() - time.time()) < 120

@@ -9,7 +9,8 @@ accepted once). A password that must be changed (``PasswordResetRequired``, or o
 account's ``MaxPasswordAge``) signs in with ``must_change_password`` set: the console then asks for a
 new one and calls ChangePassword as the user before it opens the session, as AWS's sign-in page
 does. Under the policy's ``HardExpiry`` an expired password is refused (:class:`PasswordChangeRequired`):
-only an administrator can reset it. Sign-in does not record ``PasswordLastUsed`` yet.
+only an administrator can reset it. A successful sign-in records the
+login profile's ``PasswordLastUsed`` (GetUser, the credential report).
 
 **Root.** AWS's root signs in with an e-mail address and password, which OpenSTS's root does not
 have: it signs in with one of its access keys (id and secret) instead.
@@ -90,6 +91,7 @@ def sign_in_with_password(runtime: Runtime, signin: PasswordSignin, now: datetim
     if expired and policy is not None and policy.hard_expiry:
         raise PasswordChangeRequired(HARD_EXPIRED)
     mfa_at = _check_mfa(runtime, user.user_id, signin.mfa_code, now, source_ip)
+    store.passwords.record_use(user.user_id, now)
     user_arn = arns.user_arn(account_id, user.name, user.path)
     credentials = issue(
         runtime, account_id=account_id, kind="console-user", principal_arn=user_arn, principal_id=user.user_id,

@@ -26,8 +26,7 @@ process has seen and not yet written are included, as GetAccessKeyLastUsed does)
 devices (store/iam_mfa.py). Access keys 1 and 2 are the user's keys in order of creation.
 
 Deviations from AWS:
-- ``password_last_used`` is ``no_information`` until console sign-in (a separate issue) records
-  a use of the password.
+- ``password_last_used`` is ``no_information`` until a console sign-in has used the password.
 - The root has no password and no MFA device in OpenSTS: its ``password_last_used`` is ``N/A`` and
   ``mfa_active`` ``false``.
 - ``Content`` is recorded in the audit trail as ``HIDDEN_DUE_TO_SECURITY_REASONS`` (it is marked

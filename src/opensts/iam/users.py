@@ -8,6 +8,8 @@ says whether the user exists, so a caller without permission learns nothing
 
 from __future__ import annotations
 
+import dataclasses
+
 from dataclasses import dataclass
 
 from opensts.actions import ActionContext, action
@@ -146,7 +148,11 @@ def get_user(ctx: ActionContext, request: GetUserRequest) -> GetUserResult:
         authorize_iam(ctx, "GetUser", user_arn(user))
     else:
         user = authorized_user(ctx, "GetUser", request.user_name)
-    return GetUserResult(user_shape(user, store.users.tags(user.user_id)))
+    shape = user_shape(user, store.users.tags(user.user_id))
+    profile = store.passwords.get(user.user_id)
+    if profile is not None and profile.password_last_used is not None:  # a console sign-in used it
+        shape = dataclasses.replace(shape, password_last_used=profile.password_last_used)
+    return GetUserResult(shape)
 
 
 @action("iam", "ListUsers", request=ListUsersRequest)

@@ -187,6 +187,13 @@ class PasswordRepository:
                 _remember(conn, user_id, password_hash, now)
         return True
 
+    def record_use(self, user_id: str, when: datetime) -> None:
+        """A console sign-in used the password (``PasswordLastUsed``): no cache holds it, so the
+        write is uncounted (a sign-in must not drop every node's caches)."""
+        table = schema.login_profiles
+        with self._engine.begin_uncounted() as conn:
+            conn.execute(update(table).where(table.c.user_id == user_id).values(password_last_used=when))
+
     def delete(self, user_id: str) -> bool:
         """Delete the profile (the history stays with the user); False if there was none."""
         table = schema.login_profiles
