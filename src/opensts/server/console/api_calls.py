@@ -15,7 +15,7 @@ import hmac
 import json
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -43,6 +43,7 @@ class Browser:
 
     scope: Scope  # the browser's request: its client address, scheme and host (after trusted proxies)
     user_agent: str
+    now: datetime  # the server's clock (tests move it): what the calls are signed with
 
 
 async def call(
@@ -53,7 +54,7 @@ async def call(
     form = {"Action": action, "Version": API_VERSIONS[service], **(params or {})}
     body = urlencode(form, quote_via=quote).encode()
     host = _host(browser.scope)
-    headers = sign(body, host, service, session, datetime.now(timezone.utc))
+    headers = sign(body, host, service, session, browser.now)
     headers["accept"] = "application/json"
     headers["user-agent"] = f"{CONSOLE_USER_AGENT} {browser.user_agent}"[:512]
     status, answer = await _send(app, browser.scope, headers, body)
@@ -75,7 +76,7 @@ async def call_json(
     """A JSON 1.1 protocol call (CloudTrail's LookupEvents): ``target`` is the ``X-Amz-Target``
     header; the answer's JSON object, or ApiCallFailed with its ``__type`` and message."""
     body = json.dumps(payload, separators=(",", ":")).encode()
-    headers = sign(body, _host(browser.scope), service, session, datetime.now(timezone.utc),
+    headers = sign(body, _host(browser.scope), service, session, browser.now,
                    content_type="application/x-amz-json-1.1", target=target)
     headers["user-agent"] = f"{CONSOLE_USER_AGENT} {browser.user_agent}"[:512]
     status, answer = await _send(app, browser.scope, headers, body)

@@ -113,7 +113,7 @@ def register(console: Console) -> None:
         try:
             if form.get("new_password", "") != form.get("confirm_password", ""):
                 raise ApiCallFailed("PasswordMismatch", "The new passwords do not match.", 400)
-            browser = Browser(request.scope, request.headers.get("user-agent", ""))
+            browser = Browser(request.scope, request.headers.get("user-agent", ""), runtime.clock.now())
             assert console.api is not None
             await call(console.api, pending, browser, "iam", "ChangePassword", {
                 "OldPassword": form.get("old_password", "")[:128], "NewPassword": form.get("new_password", "")[:128],

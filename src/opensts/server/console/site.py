@@ -72,17 +72,20 @@ class Page:
         """The POSTed form: each name's first value (``form_values`` has them all)."""
         return {name: values[0] for name, values in self.form_values.items()}
 
+    def browser(self) -> Browser:
+        return Browser(self.request.scope, self.request.headers.get("user-agent", ""), self.console.runtime_().clock.now())
+
     async def call(self, service: str, action: str, params: dict[str, str] | None = None) -> dict[str, Any]:
         """``action`` as the signed-in principal (``api_calls.py``); ApiCallFailed on an error."""
         assert self.console.api is not None
-        browser = Browser(self.request.scope, self.request.headers.get("user-agent", ""))
+        browser = self.browser()
         return await call(self.console.api, self.session, browser, service, action, params)
 
     async def lookup_events(self, payload: dict[str, Any]) -> dict[str, Any]:
         """CloudTrail's LookupEvents as the signed-in principal (JSON 1.1: ``{"Events": [...],
         "NextToken": ...}``; each event's ``CloudTrailEvent`` is the full record as a JSON string)."""
         assert self.console.api is not None
-        browser = Browser(self.request.scope, self.request.headers.get("user-agent", ""))
+        browser = self.browser()
         return await call_json(self.console.api, self.session, browser, "cloudtrail", LOOKUP_EVENTS, payload)
 
     def render(self, template: str, status: int = 200, **context: Any) -> Response:
