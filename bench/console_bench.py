@@ -107,7 +107,8 @@ def main() -> None:
             print(f"{backend}: {args.roles} roles and {args.roles} users created in {time.perf_counter() - started:.0f} s")
             iam = boto3.client("iam", endpoint_url=url, region_name="us-east-1", aws_access_key_id=root[0],
                                aws_secret_access_key=root[1])
-            with signed_in(url, root) as client:
+            client = signed_in(url, root)
+            try:
                 print(f"\n{backend}: {args.loads} loads of each page, one at a time (ms)")
                 print(f"  {'page':<32} {'status':>6} {'median':>8} {'p95':>8} {'max':>8}   API call alone: median   page / call")
                 for path, label, api in pages:
@@ -124,6 +125,8 @@ def main() -> None:
                         line += f"   {action:<14} {call_median:>7.1f}   {median / call_median:>5.2f}"
                     verdict = "" if status != 200 else ("  goal < 200 ms: met" if p95 < GOAL_MS else "  goal < 200 ms: NOT met")
                     print(line + verdict)
+            finally:
+                client.close()
     finally:
         for process in processes:
             process.terminate()

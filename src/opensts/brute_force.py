@@ -16,6 +16,9 @@ subject                       counts                                            
                               anywhere
 ``password:<user id>``        wrong old passwords in the user's own ChangePassword  10
                               (counted and forgiven as MFA codes are)
+``signin:<account>/<name>``   failed console sign-ins naming this account and user  50
+                              (existing or not: the answer must not tell)
+``signin:...@<address>``      the same from one address                            5
 ============================  ===================================================  ==============
 
 A code sent for a device that is not the caller's is refused without being looked at, and counts
@@ -81,7 +84,7 @@ log = logging.getLogger("opensts.brute_force")
 
 DEFAULT_MAX_DELAY = 900.0
 DEFAULT_EXEMPT = ("127.0.0.0/8", "::1/128")
-FREE_FAILURES = {"ip": 30, "key": 10, "mfa@": 3, "mfa": 20, "password": 10}
+FREE_FAILURES = {"ip": 30, "key": 10, "mfa@": 3, "mfa": 20, "password": 10, "signin@": 5, "signin": 50}
 MAX_REMEMBERED_BLOCKS = 100_000  # this process's memory of blocked subjects
 MAX_KEY_ID = 128  # longer key ids are cut (they are client text)
 FAILURE_WRITES_PER_SECOND = 200.0  # per process; a burst of twice as many
@@ -89,8 +92,8 @@ FAILURE_WRITES_PER_SECOND = 200.0  # per process; a burst of twice as many
 
 def _kind(subject: str) -> str:
     kind = subject.split(":", 1)[0]
-    if kind == "mfa" and "@" in subject:
-        return "mfa@"
+    if kind in ("mfa", "signin") and "@" in subject:
+        return kind + "@"
     return kind
 
 
@@ -165,6 +168,17 @@ class BruteForceGuard:
         password. Only the user itself can try it (ChangePassword acts on the caller), so no one
         else can block it; an address's tries are not counted (they are signed requests)."""
         return (f"password:{user_id[:MAX_KEY_ID]}",) if self.enabled else ()
+
+    def signin_subjects(self, account: str, user_name: str, address: str | None) -> tuple[str, ...]:
+        """The subjects a failed console sign-in counts against: the account and user name as typed
+        (whether or not the user exists: the answer must not tell), from this address and from
+        anywhere (more free failures: one address cannot lock a user out of the console alone).
+        Not the user's own ``password:`` subject: ChangePassword stays the user's."""
+        if not self.enabled:
+            return ()
+        name = f"signin:{account[:64].lower()}/{user_name[:64].lower()}"
+        ip = self.address_subject(address)
+        return (name,) if ip is None else (name, f"{name}@{ip[3:]}", ip)
 
     def delay(self, subject: str, failures: int) -> float:
         """Seconds the ``failures``-th failure blocks ``subject`` for."""

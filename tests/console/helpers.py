@@ -94,3 +94,12 @@ def browser_sign_in_as_root(driver, server: ServerInfo) -> None:  # type: ignore
     driver.get(f"{server.url}/console/signin")
     fill(driver, access_key_id=server.root.access_key_id, secret_access_key=server.root.secret_access_key)
     click(driver, "signin-root-submit")
+
+
+def federation_login(client: httpx.Client, token: str, destination: str | None = None) -> httpx.Response:
+    """Follow a broker's login link: the federation endpoint's page, then its "Continue" (a POST)."""
+    params = {"Action": "login", "SigninToken": token, **({"Destination": destination} if destination else {})}
+    page = client.get("/federation", params=params)
+    assert page.status_code == 200, page.text
+    fields = dict(re.findall(r'name="(csrf|token|destination)" value="([^"]*)"', page.text))
+    return client.post("/console/signin/federation", data=fields)

@@ -52,6 +52,7 @@ def test_federation_sign_in_with_a_role_session(server: ServerInfo, chrome) -> N
         token = signin_token(broker, creds).json()["SigninToken"]
     chrome.get(f"{server.url}/federation?" + urlencode({"Action": "login", "SigninToken": token,
                                                         "Destination": f"{server.url}/console/"}))
+    click(chrome, "federation-continue")
     role_name = role_arn.rsplit("/", 1)[1]
     assert text_of(chrome, "arn") == f"arn:aws:sts::{server.account_id}:assumed-role/{role_name}/console-test"
     assert text_of(chrome, "signin-kind") == "federation (role session)"
@@ -64,6 +65,7 @@ def test_expired_signin_token_is_refused(clock: ServerInfo, chrome) -> None:  # 
         token = signin_token(broker, creds).json()["SigninToken"]
     clock.set_clock_offset(15 * 60 + 5)
     chrome.get(f"{clock.url}/federation?" + urlencode({"Action": "login", "SigninToken": token}))
+    click(chrome, "federation-continue")
     assert "sign-in token is invalid, expired or already used" in text_of(chrome, "error")
     screenshot(chrome, "federation-expired-token")
 

@@ -12,7 +12,7 @@ import pytest
 
 from tests.conftest import ServerInfo
 from tests.console.helpers import (
-    PASSWORD, browser, role_session, sign_in, signin_form, signin_token, user_with_password,
+    PASSWORD, browser, federation_login, role_session, sign_in, signin_form, signin_token, user_with_password,
 )
 from tests.iam.conftest import make_user
 from tests.iam.test_mfa import enabled_device
@@ -85,10 +85,10 @@ def test_root_signs_in_with_an_access_key(server: ServerInfo) -> None:
     with browser(server) as client:
         answer = sign_in(client, kind="root", access_key_id=server.root.access_key_id,
                          secret_access_key=server.root.secret_access_key[:-1] + "x")
-        assert answer.status_code == 401
+        assert answer.status_code == 401, answer.text
         answer = sign_in(client, kind="root", access_key_id=server.root.access_key_id,
                          secret_access_key=server.root.secret_access_key)
-        assert answer.status_code == 303
+        assert answer.status_code == 303, answer.text
         assert f"arn:aws:iam::{server.account_id}:root" in client.get("/console/").text
 
 
@@ -98,14 +98,13 @@ def test_federation_sign_in_opens_the_console_for_the_role_session(server: Serve
         answer = signin_token(client, creds)
         assert answer.status_code == 200, answer.text
         token = answer.json()["SigninToken"]
-        login = client.get("/federation", params={"Action": "login", "SigninToken": token,
-                                                  "Destination": f"{server.url}/console/"})
+        login = federation_login(client, token, f"{server.url}/console/")
         assert login.status_code == 303 and login.headers["location"] == "/console/"
         home = client.get("/console/")
         assert f"assumed-role/{role_arn.rsplit('/', 1)[1]}/console-test" in home.text
         assert "federation (role session)" in home.text
     with browser(server) as again:  # single use
-        login = again.get("/federation", params={"Action": "login", "SigninToken": token})
+        login = federation_login(again, token)
         assert login.status_code == 400 and "opensts-console=" not in login.headers.get("set-cookie", "")
 
 
@@ -115,7 +114,7 @@ def test_signin_token_expires_after_15_minutes(clock: ServerInfo) -> None:
     with browser(server) as client:
         token = signin_token(client, creds).json()["SigninToken"]
         server.set_clock_offset(15 * 60 + 1)
-        assert client.get("/federation", params={"Action": "login", "SigninToken": token}).status_code == 400
+        assert federation_login(client, token).status_code == 400
 
 
 def test_federation_refuses_what_is_not_a_role_or_federated_session(server: ServerInfo) -> None:
@@ -285,3 +284,55 @@ def test_a_password_sign_in_records_password_last_used(server: ServerInfo) -> No
         assert sign_in(client, kind="user", account=server.account_id, username=name, password=PASSWORD).status_code == 303
     used = iam.get_user(UserName=name)["User"]["PasswordLastUsed"]
     assert abs(used.timestamp() - time.time()) < 120
+
+
+def test_the_federation_login_is_a_confirmed_post_and_tokens_keep_their_purpose(server: ServerInfo) -> None:
+    """A GET never opens a session (no login CSRF); a paused password change's token does not open
+    a session at the federation endpoint (it would skip the change)."""
+    _, creds = role_session(server)
+    name, _ = make_user(server)
+    server.client("iam").create_login_profile(UserName=name, Password=PASSWORD, PasswordResetRequired=True)
+    with browser(server) as client:
+        token = signin_token(client, creds).json()["SigninToken"]
+        page = client.get("/federation", params={"Action": "login", "SigninToken": token})
+        assert page.status_code == 200 and "opensts-console=" not in page.headers.get("set-cookie", "")
+        forged = client.post("/console/signin/federation", data={"token": token})  # no CSRF token
+        assert forged.status_code == 400
+        paused = sign_in(client, kind="user", account=server.account_id, username=name, password=PASSWORD)
+        pending = re.search(r'name="token" value="([^"]+)"', paused.text).group(1)  # type: ignore[union-attr]
+        assert federation_login(client, pending).status_code == 400
+        assert client.get("/console/").status_code == 303  # still not signed in
+        assert federation_login(client, token).status_code == 303  # the broker's token was not spent
+
+
+def test_hostile_session_parameters_are_answered_not_crashed_on(server: ServerInfo) -> None:
+    with browser(server) as client:
+        for session in ("[" * 6000, '{"sessionId": 1}', "9" * 5000, "x" * 20000):
+            answer = client.get("/federation", params={"Action": "getSigninToken", "Session": session})
+            assert answer.status_code == 400 and answer.json()["Error"]["Code"] == "InvalidSession"
+
+
+def test_failed_sign_ins_slow_down_alike_for_real_and_made_up_users(server: ServerInfo) -> None:
+    """Counted per typed account and name whether or not the user exists: the answers never tell
+    which users exist, and the user's own ChangePassword counter is not touched."""
+    name = user_with_password(server)
+    statuses: dict[str, list[int]] = {}
+    with browser(server) as client:
+        for who in (name, "made-up-" + name):
+            statuses[who] = [
+                sign_in(client, kind="user", account=server.account_id, username=who, password="Wrong-pass-1!").status_code
+                for _ in range(52)
+            ]
+    assert statuses[name] == statuses["made-up-" + name]
+    assert statuses[name][:50] == [401] * 50 and statuses[name][-1] == 429  # blocked after 50 free failures
+    # The user itself can still change its password with its access key (a separate counter).
+    iam = server.client("iam")
+    iam.update_account_password_policy(AllowUsersToChangePassword=True)
+    try:
+        key = iam.create_access_key(UserName=name)["AccessKey"]
+        from tests.conftest import Credentials
+
+        server.client("iam", Credentials(key["AccessKeyId"], key["SecretAccessKey"])).change_password(
+            OldPassword=PASSWORD, NewPassword="Changed-pass-2!")
+    finally:
+        iam.delete_account_password_policy()

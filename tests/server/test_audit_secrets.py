@@ -47,6 +47,7 @@ from tests.federation.saml_idp import SamlIdp
 from tests.federation.test_saml import create_provider
 from tests.federation.test_saml import make_role as saml_role
 from tests.console.helpers import browser as console_browser
+from tests.console.helpers import federation_login as console_federation_login
 from tests.console.helpers import sign_in as console_sign_in
 from tests.console.helpers import signin_token as console_signin_token
 from tests.iam.conftest import allow, make_user
@@ -314,7 +315,7 @@ def test_no_secret_is_recorded_or_exported(audited: ServerInfo, oidc_idp: oidc_i
                         "SessionToken": role_creds.session_token}
         signin_token = console_signin_token(client, broker_creds).json()["SigninToken"]
         s.random.add(signin_token)
-        assert client.get("/federation", params={"Action": "login", "SigninToken": signin_token}).status_code == 303
+        assert console_federation_login(client, signin_token).status_code == 303
 
     # A durable marker: once it is stored, so is everything queued before it.
     marker = iam.create_user(UserName=random_name("marker"))

@@ -8,9 +8,13 @@ AssumeRole, AssumeRoleWithWebIdentity, AssumeRoleWithSAML or GetFederationToken 
 GetSessionToken's are refused), unexpired, whose secret matches. The sign-in token is random,
 single-use and valid :data:`SIGNIN_TOKEN_SECONDS` (15 minutes); the store keeps only its SHA-256.
 
-``GET /federation?Action=login&SigninToken=<token>&Destination=<console URL>`` redeems the token for
-a console session with exactly those credentials' permissions (``sessions.py``) and redirects to the
-destination, which must be a page of this console (no open redirect).
+``GET /federation?Action=login&SigninToken=<token>&Destination=<console URL>`` shows a page whose
+"Continue" button POSTs the token (with the sign-in form's CSRF token) to be redeemed for a console
+session with exactly those credentials' permissions (``sessions.py``), then goes to the destination,
+which must be a page of this console (no open redirect). *Deviation*: AWS signs in on the GET itself;
+a GET that opens a session would let any site sign a browser in to the attacker's session (login
+CSRF), and a ``SameSite=Strict`` cookie set during another site's navigation would not be sent on
+its redirect.
 
 *Deviation*: at AWS, ``SessionDuration`` (900–43,200 s, default 43,200) sets the console session's
 length independently of the credentials'. Here a console session signs its calls with the
@@ -57,7 +61,7 @@ def parse_session(text: str) -> FederationSession:
         raise InvalidSession(BAD_SESSION)
     try:
         data = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: absurd nesting
         raise InvalidSession(BAD_SESSION) from None
     if not isinstance(data, dict):
         raise InvalidSession(BAD_SESSION)
@@ -116,12 +120,21 @@ def issue_signin_token(runtime: Runtime, session_token: str, session_ends: datet
     return token
 
 
-def redeem_signin_token(runtime: Runtime, token: str, now: datetime) -> SigninGrant:
-    """The grant of a sign-in token, which can never be redeemed again (blocking)."""
+def redeem_signin_token(runtime: Runtime, token: str, now: datetime, kinds: frozenset[str]) -> SigninGrant:
+    """The grant of a sign-in token, which can never be redeemed again (blocking). ``kinds``: the
+    session kinds this redemption accepts, so that a token is good only for its own purpose (the
+    federation endpoint's are role and federated-user sessions; a sign-in paused for a password
+    change holds a ``console-user`` session, which must not open without the change)."""
     if not token or len(token) > 256:
         raise InvalidSigninToken(BAD_TOKEN)
     grant = runtime.store.console.redeem_signin_token(token_hash(token), now)
     if grant is None or grant.session_expires_at <= now:
+        raise InvalidSigninToken(BAD_TOKEN)
+    try:
+        kind = session_claims(runtime, grant.session_token).kind
+    except InvalidSession:
+        raise InvalidSigninToken(BAD_TOKEN) from None
+    if kind not in kinds:
         raise InvalidSigninToken(BAD_TOKEN)
     return grant
 

@@ -21,8 +21,10 @@ Either way the session gets new temporary credentials of that principal, for
 principal's own permissions (unlike GetSessionToken's, they may call IAM without MFA, as a console
 user can) and, after an MFA code, ``aws:MultiFactorAuthPresent``. They are never shown to the browser.
 
-Wrong passwords and root secrets are counted against the address (and a wrong password against the
-user too, as ChangePassword's wrong old passwords are) and slowed down by ``brute_force.py``; while
+Wrong passwords are counted against the account and user name as typed, from the address and from
+anywhere (``BruteForceGuard.signin_subjects``: the same whether or not the user exists, so the
+answers never tell), and against the address; wrong root secrets as bad signatures are; all are
+slowed down by ``brute_force.py``; while
 blocked, the attempt is refused (``Throttling``) before anything is checked. All functions here are
 blocking (argon2 and store reads): the edge runs them in a worker thread.
 """
@@ -77,9 +79,7 @@ def sign_in_with_password(runtime: Runtime, signin: PasswordSignin, now: datetim
     store, guard = runtime.store, runtime.guard
     account_id = _account_id(runtime, signin.account)
     user = store.users.get(account_id, signin.user_name) if account_id != _NO_ACCOUNT else None
-    subjects = tuple(s for s in (guard.address_subject(source_ip),) if s)
-    if user is not None:
-        subjects += guard.password_subjects(user.user_id)
+    subjects = guard.signin_subjects(signin.account.strip(), signin.user_name, source_ip)
     guard.begin_attempt(subjects, now.timestamp())  # Throttling while blocked: nothing is checked
     if not verify_password(store, account_id, signin.user_name, signin.password) or user is None:
         raise SigninFailed(WRONG_CREDENTIALS)
@@ -88,9 +88,9 @@ def sign_in_with_password(runtime: Runtime, signin: PasswordSignin, now: datetim
     assert profile is not None  # verify_password found it
     policy = store.account_settings.password_policy(account_id)
     expired = policy is not None and password_expired(profile.password_changed_at, policy.max_password_age, now)
-    if expired and policy is not None and policy.hard_expiry:
-        raise PasswordChangeRequired(HARD_EXPIRED)
     mfa_at = _check_mfa(runtime, user.user_id, signin.mfa_code, now, source_ip)
+    if expired and policy is not None and policy.hard_expiry:  # after the MFA code: says the password was right
+        raise PasswordChangeRequired(HARD_EXPIRED)
     store.passwords.record_use(user.user_id, now)
     user_arn = arns.user_arn(account_id, user.name, user.path)
     credentials = issue(

@@ -9,7 +9,7 @@ carries its secret access key, sealed by the key ring), sealed once more under t
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import Engine, delete, insert, select
@@ -24,7 +24,7 @@ TOKEN_PURPOSE = "console-session-token"
 class SigninGrant:
     """What a redeemed sign-in token grants: a console session for these credentials until then."""
 
-    session_token: str
+    session_token: str = field(repr=False)
     session_expires_at: datetime
 
 
@@ -32,7 +32,7 @@ class SigninGrant:
 class ConsoleSessionRecord:
     account_id: str
     principal_arn: str
-    session_token: str
+    session_token: str = field(repr=False)
     created_at: datetime
     expires_at: datetime
 

@@ -59,6 +59,8 @@ def check_policy(text: str, kind: str) -> list[Problem]:
         return [Problem(error.lineno, error.colno, f"Syntax errors in policy. {error.msg}.")]
     except RecursionError:
         return [problem_at(text, _too_deep_offset(text), "Syntax errors in policy. The document is nested too deeply.")]
+    except ValueError as error:  # e.g. an integer of more digits than Python converts
+        return [Problem(1, 1, f"Syntax errors in policy. {error}.")]
     try:
         engine_kind = PolicyKind.IDENTITY if kind == "managed" else PolicyKind(kind)
         validate_policy(text, engine_kind, require_current_version=kind == "managed")
@@ -273,17 +275,24 @@ def _vendorless(value: Node, name: str) -> int | None:
     return None
 
 
+_MAX_QUOTED = 256
+
+
 def _quoted(value: Node, message: str) -> int:
     """The start of the string inside ``value`` that ``message`` quotes; else of ``value``.
 
     First a value the message quotes as JSON (``"Alow"``), then a key it quotes, then a value or key
     it names between spaces (``Resource foo must be``), then the value itself."""
+    # Bounded: a message is short, so only strings shorter than it can be quoted in it, and at most
+    # _MAX_QUOTED candidates are tried (a hostile document has tens of thousands of strings).
     values: list[tuple[str, int]] = []
     keys: list[tuple[str, int]] = []
     for node in value.walk():
-        if node.kind in ("string", "other"):
+        if node.kind in ("string", "other") and len(node.value) < len(message):
             values.append((node.value, node.start))
-        keys.extend((key, offset) for key, offset, _ in node.members)
+        keys.extend((key, offset) for key, offset, _ in node.members if len(key) < len(message))
+        if len(values) + len(keys) >= _MAX_QUOTED:
+            break
     for strings in (values, keys):
         for string, offset in strings:
             if string and json.dumps(string) in message:

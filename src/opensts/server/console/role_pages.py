@@ -42,6 +42,7 @@ from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import quote, unquote, urlencode
 
+from starlette.concurrency import run_in_threadpool
 from starlette.responses import JSONResponse, Response
 
 from opensts.server.console import security
@@ -138,8 +139,8 @@ async def attempt(page: Page, action: str, params: dict[str, str]) -> tuple[dict
 async def listing(page: Page, action: str, items_key: str, name_key: str, params: dict[str, str]) -> Listing:
     """One screen of ``action``'s list: one API page; with ``?q=``, the matching names of up to
     :data:`SEARCH_PAGES` API pages (stopping once a screen is full)."""
-    query = (page.query.get("q") or "").strip().lower()
-    marker = page.query.get("marker") or ""
+    query = (page.query.get("q") or "")[:128].strip().lower()
+    marker = (page.query.get("marker") or "")[:1024]
     if not query:
         result = await page.call("iam", action, {**params, "MaxItems": str(PAGE_SIZE), **({"Marker": marker} if marker else {})})
         items = list(result.get(items_key) or [])
@@ -188,7 +189,7 @@ def register(console: Console) -> None:
     @console.page("/console/roles/new", name="roles", method="POST")
     async def create_role(page: Page) -> Response:
         form = page.form
-        editor = Editor.checked(form.get("document", ""), "trust")
+        editor = await run_in_threadpool(Editor.checked, form.get("document", ""), "trust")
         if editor.problems:
             return editor_error(page, "role_new.html", editor, form=form)
         params = {"RoleName": form.get("name", ""), "AssumeRolePolicyDocument": editor.text}
@@ -237,7 +238,7 @@ def register(console: Console) -> None:
 
     @console.page("/console/roles/{name}/trust", name="roles", method="POST")
     async def update_trust(page: Page) -> Response:
-        editor = Editor.checked(page.form.get("document", ""), "trust")
+        editor = await run_in_threadpool(Editor.checked, page.form.get("document", ""), "trust")
         if editor.problems:
             return await role_page(page, 400, editor=editor)
         try:
@@ -285,7 +286,7 @@ def register(console: Console) -> None:
     @console.page("/console/roles/{name}/inline", name="roles", method="POST")
     async def put_inline_policy(page: Page) -> Response:
         name, policy = page.request.path_params["name"], page.form.get("policy", "")
-        editor = Editor.checked(page.form.get("document", ""), "identity")
+        editor = await run_in_threadpool(Editor.checked, page.form.get("document", ""), "identity")
         context = {"role_name": name, "policy": policy, "url": role_url(name)}
         if editor.problems:
             return editor_error(page, "role_inline.html", editor, **context)
@@ -314,7 +315,7 @@ def register(console: Console) -> None:
     @console.page("/console/policies/new", name="policies", method="POST")
     async def create_policy(page: Page) -> Response:
         form = page.form
-        editor = Editor.checked(form.get("document", ""), "managed")
+        editor = await run_in_threadpool(Editor.checked, form.get("document", ""), "managed")
         if editor.problems:
             return editor_error(page, "policy_new.html", editor, form=form)
         params = {"PolicyName": form.get("name", ""), "PolicyDocument": editor.text}
@@ -353,7 +354,7 @@ def register(console: Console) -> None:
     @console.page("/console/policies/version", name="policies", method="POST")
     async def create_version(page: Page) -> Response:
         arn = page.form.get("arn", "")
-        editor = Editor.checked(page.form.get("document", ""), "managed")
+        editor = await run_in_threadpool(Editor.checked, page.form.get("document", ""), "managed")
         if editor.problems:
             return await policy_page(page, arn, 400, editor=editor)
         params = {"PolicyArn": arn, "PolicyDocument": editor.text,
@@ -370,5 +371,5 @@ def register(console: Console) -> None:
         kind = page.form.get("kind", "")
         if kind not in KINDS:
             return security.harden(JSONResponse({"error": f"kind must be one of {', '.join(KINDS)}"}, 400))
-        problems = validate(page.form.get("document", ""), kind)
+        problems = await run_in_threadpool(validate, page.form.get("document", ""), kind)
         return security.harden(JSONResponse({"errors": [problem.as_json() for problem in problems]}))

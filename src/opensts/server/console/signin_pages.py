@@ -2,6 +2,7 @@
 
 - ``GET /console/signin``, ``POST /console/signin``: the sign-in form (an IAM user's password, + an
   MFA code; or the root's access key), checked by ``opensts.console.signin``;
+- ``POST /console/signin/federation``: the federation endpoint's login, confirmed from its page;
 - ``POST /console/signin/password``: a password that must be changed is changed (ChangePassword as
   the user) before the session opens;
 - ``POST /console/signout``: the session ends everywhere (CSRF token required);
@@ -27,8 +28,9 @@ from opensts.console import federation, signin
 from opensts.audit.record import SigninCall
 from opensts.audit.trail import AuditUnavailable
 from opensts.console.errors import InvalidSigninToken, MfaRequired, SigninFailed
-from opensts.console.sessions import ConsoleSession, close_session, csrf_matches, open_session, pending_session
+from opensts.console.sessions import COOKIE_NAME, ConsoleSession, close_session, csrf_matches, open_session, pending_session
 from opensts.errors import AwsError, ServiceUnavailable, Throttling, ValidationError
+from opensts.identity.ids import is_account_id
 from opensts.server.auth import caller_from_session
 from opensts.server.console import security
 from opensts.server.console.api_calls import ApiCallFailed, Browser, call
@@ -36,6 +38,7 @@ from opensts.server.console.site import CSRF_MESSAGE, Console, ConsoleError, Csr
 from opensts.server.forwarded import client_address
 from opensts.server.wire import next_request_id
 
+PASSWORD_CHANGE_KINDS = frozenset({"console-user"})
 PASSWORD_CHANGE_SECONDS = 300  # to choose a new password, once the old one and the MFA code were right
 STATIC_TYPES = {".css": "text/css; charset=utf-8", ".js": "text/javascript; charset=utf-8", ".png": "image/png"}
 SIGNIN_KINDS = {"console-user": "password", "console-root": "root access key",
@@ -99,6 +102,18 @@ def register(console: Console) -> None:
             return _password_change_form(console, request, token, signed_in.principal_arn)
         return await _open(console, request, credentials.session_token, credentials.expiration, "/console/")
 
+    @console.route("/console/signin/federation", "POST")
+    async def federation_login(request: Request) -> Response:
+        """The federation endpoint's login, confirmed from its own page: redeem the sign-in token."""
+        runtime = console.runtime_()
+        form = {name: values[0] for name, values in (await read_form(request)).items()}
+        if not security.same_origin(request) or not security.signin_csrf_matches(request, form.get("csrf")):
+            raise ConsoleError("The sign-in form expired. Please try again.")
+        destination = _console_destination(request, form.get("destination"))
+        grant = await run_in_threadpool(federation.redeem_signin_token, runtime, form.get("token", ""),
+                                        runtime.clock.now(), federation.FEDERATED_KINDS)
+        return await _open(console, request, grant.session_token, grant.session_expires_at, destination)
+
     @console.route("/console/signin/password", "POST")
     async def change_password(request: Request) -> Response:
         """The second step of a sign-in whose password must be changed: ChangePassword as the user
@@ -108,7 +123,8 @@ def register(console: Console) -> None:
         if not security.same_origin(request) or not security.signin_csrf_matches(request, form.get("csrf")):
             raise ConsoleError("The sign-in form expired. Please try again.")
         now = runtime.clock.now()
-        grant = await run_in_threadpool(federation.redeem_signin_token, runtime, form.get("token", ""), now)
+        grant = await run_in_threadpool(federation.redeem_signin_token, runtime, form.get("token", ""), now,
+                                        PASSWORD_CHANGE_KINDS)
         pending = await run_in_threadpool(pending_session, runtime, grant.session_token, grant.session_expires_at)
         try:
             if form.get("new_password", "") != form.get("confirm_password", ""):
@@ -157,10 +173,13 @@ def register(console: Console) -> None:
                 duration = federation.session_duration(query.get("SessionDuration"))
                 token = await run_in_threadpool(federation.get_signin_token, runtime, credentials, duration, now)
                 return security.harden(JSONResponse({"SigninToken": token}))
-            if action == "login":
+            if action == "login":  # a page that POSTs the token: see opensts.console.federation
                 destination = _console_destination(request, query.get("Destination"))
-                grant = await run_in_threadpool(federation.redeem_signin_token, runtime, query.get("SigninToken") or "", now)
-                return await _open(console, request, grant.session_token, grant.session_expires_at, destination)
+                token = (query.get("SigninToken") or "")[:256]
+                csrf = security.new_signin_csrf()
+                response = console.render("federation_login.html", signin_csrf=csrf, token=token, destination=destination)
+                security.set_signin_csrf_cookie(request, response, csrf)
+                return response
             raise ValidationError("Action must be getSigninToken or login.")
         except InvalidSigninToken as error:
             return console.render("error.html", error.status, error=error)
@@ -172,6 +191,9 @@ async def _open(console: Console, request: Request, session_token: str, expires_
     """Open a console session for these credentials, record the sign-in, set the cookie, go on."""
     runtime = console.runtime_()
     now = runtime.clock.now()
+    previous = request.cookies.get(COOKIE_NAME)
+    if previous:  # signing in again: the old session ends (no two sessions behind one browser)
+        await run_in_threadpool(close_session, runtime, previous)
     session = await run_in_threadpool(open_session, runtime, session_token, expires_at, now)
     await _record_signin_durably(console, request, session)
     response = security.redirect(destination)
@@ -197,7 +219,7 @@ def _signin_call(console: Console, request: Request, session: ConsoleSession | N
         user_agent=(request.headers.get("user-agent") or "")[:1024] or None,
         host=(request.headers.get("host") or "")[:256] or None, secure=scope.get("scheme") == "https",
         caller=caller_from_session(session.claims) if session is not None else None,
-        account_id=account.strip()[:12] if account and account.strip().isdigit() else None,
+        account_id=account.strip() if account and is_account_id(account.strip()) else None,
         mfa_used=session is not None and session.claims.mfa_authenticated_at is not None,
         error_message="Failed authentication" if failed else None,
     )

@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote, urlencode
 
+from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from opensts.server.console.api_calls import ApiCallFailed
@@ -44,6 +45,7 @@ MAX_CONTEXT_VALUES = 20
 MAX_POLICY_CHARS = 131072
 MAX_POLICY_FETCHES = 40  # API calls made to read matched policies' texts, per run
 MAX_HIGHLIGHT_CHARS = 400_000  # policy text rendered with highlights, per page
+MAX_MATCHED_SHOWN = 5  # matched statements shown per result row (an explicit deny matches every Deny)
 MAX_MESSAGE_CHARS = 12000  # an encoded message is at most 10,240 characters, plus pasted whitespace
 CONTEXT_TYPES = (
     "string", "stringList", "numeric", "numericList", "boolean", "booleanList", "ip", "ipList", "binary",
@@ -188,6 +190,7 @@ class ResultRow:
     missing: list[str]
     boundary_allowed: bool | None
     details: dict[str, str] | None
+    matched_hidden: int = 0  # matched statements beyond MAX_MATCHED_SHOWN, not shown
 
 
 def result_rows(results: list[dict[str, Any]]) -> list[ResultRow]:
@@ -218,14 +221,25 @@ def _matched(m: dict[str, Any]) -> MatchedStatement:
                             position(m.get("StartPosition")), position(m.get("EndPosition")))
 
 
-def highlight(text: str, start: tuple[int, int], end: tuple[int, int]) -> Spans:
+def line_starts(text: str) -> list[int]:
+    """The offset at which each line of ``text`` starts (computed once per policy text)."""
+    starts = [0]
+    index = text.find("\n")
+    while index != -1:
+        starts.append(index + 1)
+        index = text.find("\n", index + 1)
+    return starts
+
+
+def highlight(text: str, start: tuple[int, int], end: tuple[int, int], starts: list[int] | None = None) -> Spans:
     """``text`` cut in (text, highlighted) spans: the part from ``start`` to just before ``end``
-    (1-based line and column, lines separated by ``\\n``) highlighted."""
-    line_starts = [0] + [i + 1 for i, ch in enumerate(text) if ch == "\n"]
+    (1-based line and column, lines separated by ``\\n``) highlighted. ``starts``: its
+    :func:`line_starts`, when the caller has them."""
+    starts = line_starts(text) if starts is None else starts
 
     def offset(position: tuple[int, int]) -> int:
         line, column = position
-        base = line_starts[min(max(line, 1), len(line_starts)) - 1]
+        base = starts[min(max(line, 1), len(starts)) - 1]
         return min(max(base + column - 1, 0), len(text))
 
     a, b = offset(start), offset(end)
@@ -235,9 +249,15 @@ def highlight(text: str, start: tuple[int, int], end: tuple[int, int]) -> Spans:
 
 
 def attach_texts(rows: list[ResultRow], texts: dict[tuple[str, str], str | ApiCallFailed | None]) -> None:
-    """Each matched statement with its policy's text highlighted (within the page's budget)."""
+    """Each matched statement with its policy's text highlighted, within the page's budget: at most
+    MAX_MATCHED_SHOWN statements a row, and MAX_HIGHLIGHT_CHARS characters of text in all (a pasted
+    policy of thousands of matching statements must not cost the server minutes)."""
     budget = MAX_HIGHLIGHT_CHARS
+    starts: dict[int, list[int]] = {}  # id(text) -> its line starts
     for row in rows:
+        if len(row.matched) > MAX_MATCHED_SHOWN:
+            row.matched_hidden = len(row.matched) - MAX_MATCHED_SHOWN
+            row.matched = row.matched[:MAX_MATCHED_SHOWN]
         for m in row.matched:
             text = texts.get((m.policy_type, m.policy_id))
             if isinstance(text, ApiCallFailed):
@@ -246,8 +266,13 @@ def attach_texts(rows: list[ResultRow], texts: dict[tuple[str, str], str | ApiCa
                 m.note = "The policy's text could not be found."
             elif m.start is None or m.end is None:
                 m.note = "The statement's position is not known."
+            elif budget <= 0:
+                m.note = "The policy text is not shown (the page's limit of policy text is reached)."
             else:
-                spans = highlight(text, m.start, m.end)
+                known = starts.get(id(text))
+                if known is None:
+                    known = starts[id(text)] = line_starts(text)
+                spans = highlight(text, m.start, m.end, known)
                 if len(text) > budget:  # only the statement
                     spans = [(part, True) for part, marked in spans if marked]
                     m.note = "Only the statement is shown (the page's limit of policy text is reached)."
@@ -467,7 +492,8 @@ def register(console: Console) -> None:
         except ApiCallFailed as failed:
             return again(failed, failed.status)
         rows = result_rows(result.get("EvaluationResults") or [])
-        attach_texts(rows, await policy_texts(page, form, rows))
+        texts = await policy_texts(page, form, rows)
+        await run_in_threadpool(attach_texts, rows, texts)  # bounded, but off the event loop
         return page.render("simulator.html", form=form, choices=choices, notes=notes, rows=rows, types=CONTEXT_TYPES,
                            simulated_with=action, truncated=bool(result.get("IsTruncated")))
 
