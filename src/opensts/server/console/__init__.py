@@ -7,10 +7,12 @@ Each area of the console is a module with ``register(console)``: :data:`AREAS` l
 
 from __future__ import annotations
 
-from opensts.server.console import audit_pages, role_pages, signin_pages, simulator_pages, user_pages
+from opensts.server.console import (
+    audit_pages, inline_policy_pages, role_pages, signin_pages, simulator_pages, user_pages,
+)
 from opensts.server.console.site import Console
 
-AREAS = (signin_pages, user_pages, role_pages, simulator_pages, audit_pages)
+AREAS = (signin_pages, user_pages, role_pages, inline_policy_pages, simulator_pages, audit_pages)
 
 
 def build_console() -> Console:

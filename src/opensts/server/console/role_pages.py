@@ -12,8 +12,7 @@ Roles
 - ``GET /console/roles/{name}``: GetRole, ListRolePolicies, ListAttachedRolePolicies, ListRoleTags.
 - ``POST /console/roles/{name}/trust``: UpdateAssumeRolePolicy; ``/attach``, ``/detach``:
   AttachRolePolicy, DetachRolePolicy; ``/tag``, ``/untag``: TagRole, UntagRole; ``/delete``: DeleteRole;
-  ``/inline/delete``: DeleteRolePolicy.
-- ``GET|POST /console/roles/{name}/inline[?policy=]``: GetRolePolicy, PutRolePolicy (add or replace).
+  inline policies are edited in ``inline_policy_pages.py`` (as users' and groups' are).
 
 Managed policies
 - ``GET /console/policies``: ListPolicies (``?scope=Local`` by default, ``AWS`` or ``All``), search, paging.
@@ -265,36 +264,9 @@ def register(console: Console) -> None:
     async def untag(page: Page) -> Response:
         return await role_write(page, "UntagRole", {"TagKeys.member.1": page.form.get("key", "")})
 
-    @console.page("/console/roles/{name}/inline/delete", name="roles", method="POST")
-    async def delete_inline(page: Page) -> Response:
-        return await role_write(page, "DeleteRolePolicy", {"PolicyName": page.form.get("policy", "")})
-
     @console.page("/console/roles/{name}/delete", name="roles", method="POST")
     async def delete_role(page: Page) -> Response:
         return await role_write(page, "DeleteRole", {}, done="/console/roles")
-
-    @console.page("/console/roles/{name}/inline", name="roles")
-    async def inline_policy(page: Page) -> Response:
-        name, policy = page.request.path_params["name"], page.query.get("policy") or ""
-        text = IDENTITY_TEMPLATE
-        if policy:
-            found = await page.call("iam", "GetRolePolicy", {"RoleName": name, "PolicyName": policy})
-            text = decode_document(str(found.get("PolicyDocument", "")))
-        return page.render("role_inline.html", editor=Editor(text, "identity"), role_name=name, policy=policy,
-                           url=role_url(name))
-
-    @console.page("/console/roles/{name}/inline", name="roles", method="POST")
-    async def put_inline_policy(page: Page) -> Response:
-        name, policy = page.request.path_params["name"], page.form.get("policy", "")
-        editor = await run_in_threadpool(Editor.checked, page.form.get("document", ""), "identity")
-        context = {"role_name": name, "policy": policy, "url": role_url(name)}
-        if editor.problems:
-            return editor_error(page, "role_inline.html", editor, **context)
-        try:
-            await page.call("iam", "PutRolePolicy", {"RoleName": name, "PolicyName": policy, "PolicyDocument": editor.text})
-        except ApiCallFailed as failed:
-            return page.render("role_inline.html", failed.status, editor=editor, error=failed, **context)
-        return security.redirect(role_url(name))
 
     # --------------------------------------------------------------------- managed policies
     @console.page("/console/policies", name="policies")
