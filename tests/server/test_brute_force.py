@@ -93,7 +93,8 @@ def test_a_stolen_key_without_the_code_is_stopped_and_the_user_is_not(proxied: S
     evaluated = outcomes.count("AccessDenied")
     assert evaluated <= most_evaluated(FREE_FAILURES["mfa@"], time.monotonic() - started), outcomes
     assert set(outcomes) == {"AccessDenied", "Throttling"}
-    assert outcomes[-1] == "Throttling"
+    # (Not "the last of the 25 was refused": on a loaded machine a block of 1, 2, 4... s can run out
+    # between two attempts, and that attempt is rightly evaluated, and blocks for twice as long.)
     # Blocked: even the right code is not looked at from the attacker's address.
     assert error_code(lambda: attacker.get_session_token(SerialNumber=serial, TokenCode=totp.at(time.time() + 30))) == "Throttling"
     user = from_address(proxied.client("sts", creds), USER)
