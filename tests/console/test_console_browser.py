@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 import httpx
 import pytest
@@ -80,3 +80,19 @@ def test_console_pages_cannot_be_framed(server: ServerInfo, chrome) -> None:  # 
     assert chrome.find_elements(By.ID, "signin-user") == []  # frame-ancestors 'none': nothing rendered
     chrome.switch_to.default_content()
     screenshot(chrome, "framing-refused")
+
+
+def test_a_brokers_link_from_another_site_signs_in(server: ServerInfo, chrome) -> None:  # type: ignore[no-untyped-def]
+    """The identity broker's page is another site: following its link, then Continue, opens the
+    console (the session cookie is SameSite=Strict, set by a same-site POST, so it is sent)."""
+    from html import escape
+
+    _, creds = role_session(server)
+    with httpx.Client(base_url=server.url) as broker:
+        token = signin_token(broker, creds).json()["SigninToken"]
+    link = f"{server.url}/federation?" + urlencode({"Action": "login", "SigninToken": token})
+    chrome.get("data:text/html," + quote(f"<a id='broker-link' href='{escape(link)}'>Open the console</a>"))
+    click(chrome, "broker-link")
+    click(chrome, "federation-continue")
+    wait_for_path(chrome, "/console/")
+    assert text_of(chrome, "signin-kind") == "federation (role session)"
