@@ -315,3 +315,21 @@ def test_policies_create_list_view_and_new_version(server: ServerInfo, root: htt
 def test_a_policy_page_for_a_missing_policy_is_the_apis_error(server: ServerInfo, root: httpx.Client) -> None:
     answer = root.get("/console/policies/view", params={"arn": f"arn:aws:iam::{server.account_id}:policy/none-{random_name()}"})
     assert answer.status_code == 404 and text_by_id(answer, "error").startswith("NoSuchEntity")
+
+
+def test_update_a_roles_description_and_max_session(server: ServerInfo) -> None:
+    name = random_name("role")
+    trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{server.account_id}:root"}, "Action": "sts:AssumeRole"}]}
+    iam = server.client("iam")
+    iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))
+    client = signed_in_as_root(server)
+    try:
+        token = csrf_of(client.get(f"/console/roles/{name}"))
+        saved = client.post(f"/console/roles/{name}/update", data={"csrf": token, "description": "on call", "max_session": "7200"})
+        assert saved.status_code == 303
+        role = iam.get_role(RoleName=name)["Role"]
+        assert role["Description"] == "on call" and role["MaxSessionDuration"] == 7200
+        refused = client.post(f"/console/roles/{name}/update", data={"csrf": token, "description": "x", "max_session": "60"})
+        assert refused.status_code == 400 and "ValidationError" in refused.text
+    finally:
+        client.close()

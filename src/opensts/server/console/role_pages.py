@@ -10,7 +10,8 @@ Roles
   name holds ``q`` (case-insensitive), reading at most :data:`SEARCH_PAGES` API pages per screen.
 - ``GET|POST /console/roles/new``: CreateRole (name, path, description, MaxSessionDuration, trust policy).
 - ``GET /console/roles/{name}``: GetRole, ListRolePolicies, ListAttachedRolePolicies, ListRoleTags.
-- ``POST /console/roles/{name}/trust``: UpdateAssumeRolePolicy; ``/attach``, ``/detach``:
+- ``POST /console/roles/{name}/update``: UpdateRole (description, MaxSessionDuration);
+  ``/trust``: UpdateAssumeRolePolicy; ``/attach``, ``/detach``:
   AttachRolePolicy, DetachRolePolicy; ``/tag``, ``/untag``: TagRole, UntagRole; ``/delete``: DeleteRole;
   inline policies are edited in ``inline_policy_pages.py`` (as users' and groups' are).
 
@@ -234,6 +235,13 @@ def register(console: Console) -> None:
         except ApiCallFailed as failed:
             return await role_page(page, failed.status, error=failed)
         return security.redirect(done or role_url(name))
+
+    @console.page("/console/roles/{name}/update", name="roles", method="POST")
+    async def update_role(page: Page) -> Response:
+        params = {"Description": page.form.get("description", "")[:1000]}
+        if page.form.get("max_session", "").strip():
+            params["MaxSessionDuration"] = page.form["max_session"].strip()[:8]
+        return await role_write(page, "UpdateRole", params)
 
     @console.page("/console/roles/{name}/trust", name="roles", method="POST")
     async def update_trust(page: Page) -> Response:
