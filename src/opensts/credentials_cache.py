@@ -1,4 +1,5 @@
-"""Access key id → long-term credential, cached briefly so most requests touch no database.
+"""Access key id → long-term credential, cached briefly so most requests touch no database; and
+session tokens → their decoded claims (:func:`decoded_session_token`), for every edge that reads them.
 
 Entries live in the runtime's ``credentials`` cache (``opensts.cache.Caches``), an IAM-data cache:
 every IAM change empties it, this process's own writes as they commit and other processes' at the
@@ -12,6 +13,8 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from opensts.cache import BoundedCache
+from opensts.tokens.keyring import KeyRing
+from opensts.tokens.session_token import SessionClaims, decode_session_token
 
 if TYPE_CHECKING:
     from opensts.store import Store
@@ -52,3 +55,21 @@ class CredentialCache:
         return credential
 
 MISSING = _MISSING
+
+
+def decoded_session_token(
+    token: str, keyring: KeyRing, memo: BoundedCache[str, tuple[KeyRing, SessionClaims]]
+) -> SessionClaims:
+    """``decode_session_token``, remembered in ``memo`` per token string and key ring.
+
+    Clients send the same session token with every request for hours: its decoded claims are kept,
+    with the key ring they were decoded under. The server replaces its ring object on every reload
+    (KEYRING_REFRESH_SECONDS), which makes these entries useless, so a key taken out of the ring
+    stops verifying within that period, as without the memo. Expiry is checked on every request.
+    """
+    entry = memo.get(token)
+    if entry is not None and entry[0] is keyring:
+        return entry[1]
+    claims = decode_session_token(token, keyring)  # raises InvalidSessionToken: nothing is kept
+    memo.put(token, (keyring, claims))
+    return claims

@@ -405,13 +405,13 @@ class FakeListUsers:
 def run_listing(fake: FakeListUsers):  # type: ignore[no-untyped-def]
     import asyncio
 
-    from opensts.server.console.user_pages import listing
+    from opensts.server.console.iam_lists import listing
 
     return asyncio.run(listing(fake, "/console/users", "ListUsers", "Users", "UserName"))  # type: ignore[arg-type]
 
 
 def test_search_stops_after_a_page_of_matches_and_continues_from_there() -> None:
-    from opensts.server.console.user_pages import PAGE_SIZE, SEARCH_PAGE_ITEMS
+    from opensts.server.console.iam_lists import PAGE_SIZE, SEARCH_PAGE_ITEMS
 
     fake = FakeListUsers(1000, {"q": "MATCH"})
     found = run_listing(fake)
@@ -423,7 +423,7 @@ def test_search_stops_after_a_page_of_matches_and_continues_from_there() -> None
 
 
 def test_search_reads_a_bounded_number_of_api_pages() -> None:
-    from opensts.server.console.user_pages import SEARCH_MAX_PAGES, SEARCH_PAGE_ITEMS
+    from opensts.server.console.iam_lists import SEARCH_MAX_PAGES, SEARCH_PAGE_ITEMS
 
     fake = FakeListUsers(50_000, {"q": "nothing-has-this"})
     found = run_listing(fake)

@@ -31,10 +31,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
 from opensts.console.errors import InvalidSession, InvalidSigninToken
+from opensts.credentials_cache import decoded_session_token
 from opensts.runtime import Runtime
 from opensts.store.console_sessions import SigninGrant
 from opensts.tokens.errors import InvalidSessionToken
-from opensts.tokens.session_token import MAX_TOKEN_CHARS, SessionClaims, decode_session_token
+from opensts.tokens.session_token import MAX_TOKEN_CHARS, SessionClaims
 
 SIGNIN_TOKEN_SECONDS = 900
 MIN_SESSION_DURATION, MAX_SESSION_DURATION = 900, 43200
@@ -82,13 +83,14 @@ def session_duration(text: str | None) -> int | None:
 def session_claims(runtime: Runtime, session_token: str) -> SessionClaims:
     """The claims of a session token this server issued; InvalidSession otherwise (blocking: may
     reload the key ring)."""
+    memo = runtime.caches.session_tokens  # the edge's: a page's token is decoded once, not per page
     try:
-        return decode_session_token(session_token, runtime.keyring)
+        return decoded_session_token(session_token, runtime.keyring, memo)
     except InvalidSessionToken as exc:
         if exc.reason != "unknown-key":
             raise InvalidSession(BAD_CREDENTIALS) from None
     try:  # another node may have rotated keys since this one last looked
-        return decode_session_token(session_token, runtime.reload_keyring_if_stale())
+        return decoded_session_token(session_token, runtime.reload_keyring_if_stale(), memo)
     except InvalidSessionToken:
         raise InvalidSession(BAD_CREDENTIALS) from None
 

@@ -16,7 +16,7 @@ from starlette.types import Scope
 from opensts.actions import ActionContext
 
 from opensts.cache import BoundedCache
-from opensts.credentials_cache import MISSING
+from opensts.credentials_cache import MISSING, decoded_session_token
 from opensts.errors import ExpiredToken, InvalidClientTokenId, SignatureDoesNotMatch, Throttling
 from opensts.identity import arn
 from opensts.identity.principal import Caller, PrincipalKind
@@ -25,8 +25,7 @@ from opensts.server.forwarded import client_address
 from opensts.server.sigv4 import HttpRequest, SignatureInfo, verify_signature
 from opensts.store.records import Credential
 from opensts.tokens.errors import InvalidSessionToken
-from opensts.tokens.keyring import KeyRing
-from opensts.tokens.session_token import SessionClaims, decode_session_token
+from opensts.tokens.session_token import SessionClaims
 
 INVALID_TOKEN_MESSAGE = "The security token included in the request is invalid."
 EXPIRED_TOKEN_MESSAGE = "The security token included in the request is expired"
@@ -105,24 +104,6 @@ async def session_claims(runtime: Runtime, info: SignatureInfo, now: datetime) -
         raise InvalidClientTokenId(INVALID_TOKEN_MESSAGE)
     if claims.expires_at <= now.timestamp():
         raise ExpiredToken(EXPIRED_TOKEN_MESSAGE)
-    return claims
-
-
-def decoded_session_token(
-    token: str, keyring: KeyRing, memo: BoundedCache[str, tuple[KeyRing, SessionClaims]]
-) -> SessionClaims:
-    """``decode_session_token``, remembered in ``memo`` per token string and key ring.
-
-    Clients send the same session token with every request for hours: its decoded claims are kept,
-    with the key ring they were decoded under. The server replaces its ring object on every reload
-    (KEYRING_REFRESH_SECONDS), which makes these entries useless, so a key taken out of the ring
-    stops verifying within that period, as without the memo. Expiry is checked on every request.
-    """
-    entry = memo.get(token)
-    if entry is not None and entry[0] is keyring:
-        return entry[1]
-    claims = decode_session_token(token, keyring)  # raises InvalidSessionToken: nothing is kept
-    memo.put(token, (keyring, claims))
     return claims
 
 

@@ -23,6 +23,7 @@ from starlette.types import Message, Receive, Scope, Send
 
 from opensts.actions import API_VERSIONS
 from opensts.console.sessions import ConsoleSession
+from opensts.server.sigv4 import signing_key
 
 AsgiApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 _ALGORITHM = "AWS4-HMAC-SHA256"
@@ -116,9 +117,7 @@ def sign(
     ))
     scope = f"{day}/{region}/{service}/aws4_request"
     to_sign = f"{_ALGORITHM}\n{amz_date}\n{scope}\n{hashlib.sha256(canonical.encode()).hexdigest()}"
-    key = ("AWS4" + claims.secret_access_key).encode()
-    for part in (day, region, service, "aws4_request"):
-        key = hmac.new(key, part.encode(), hashlib.sha256).digest()
+    key = signing_key(claims.secret_access_key, day, region, service)  # the verifier's, cached per day
     signature = hmac.new(key, to_sign.encode(), hashlib.sha256).hexdigest()
     headers["authorization"] = (
         f"{_ALGORITHM} Credential={claims.access_key_id}/{scope}, SignedHeaders={signed_headers}, Signature={signature}"

@@ -20,7 +20,8 @@ from starlette.responses import Response
 
 from opensts.server.console import security
 from opensts.server.console.api_calls import ApiCallFailed
-from opensts.server.console.role_pages import IDENTITY_TEMPLATE, Editor, decode_document
+from opensts.server.console.iam_lists import policy_document
+from opensts.server.console.role_pages import IDENTITY_TEMPLATE, Editor
 from opensts.server.console.site import Console, Page
 
 
@@ -57,7 +58,7 @@ def _register_owner(console: Console, owner: Owner) -> None:
         text = IDENTITY_TEMPLATE
         if policy:
             found = await page.call("iam", f"Get{owner.entity}Policy", {name_param: name, "PolicyName": policy})
-            text = decode_document(str(found.get("PolicyDocument", "")))
+            text = policy_document(str(found.get("PolicyDocument", "")))
         return page.render("inline_policy.html", editor=Editor(text, "identity"), **context(name, policy))
 
     @console.page(f"/console/{owner.path}/{{name}}/inline", name=owner.page, method="POST")

@@ -7,7 +7,7 @@ that part shows its error and the rest is still shown.
 
 Roles
 - ``GET /console/roles``: ListRoles (MaxItems 50, ``Marker`` → "Next"); ``?q=`` keeps the roles whose
-  name holds ``q`` (case-insensitive), reading at most :data:`SEARCH_PAGES` API pages per screen.
+  name holds ``q`` (case-insensitive), reading at most :data:`~opensts.server.console.iam_lists.SEARCH_MAX_PAGES` API pages per screen.
 - ``GET|POST /console/roles/new``: CreateRole (name, path, description, MaxSessionDuration, trust policy).
 - ``GET /console/roles/{name}``: GetRole, ListRolePolicies, ListAttachedRolePolicies, ListRoleTags.
 - ``POST /console/roles/{name}/update``: UpdateRole (description, MaxSessionDuration);
@@ -29,30 +29,25 @@ The editor
   pages work without script.
 
 Deviations from AWS's console: a role named ``new`` is reached only through the API (its page's path
-is the create form's); the role list's search reads at most :data:`SEARCH_PAGES` pages of
-:data:`SEARCH_PAGE_SIZE` roles per screen and then offers "Next" (AWS's console loads every role);
+is the create form's); the role list's search reads a bounded number of API pages per screen (``iam_lists.py``) and then offers "Next" (AWS's console loads every role);
 the editor has no visual mode.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from typing import Any
-from urllib.parse import quote, unquote, urlencode
+from urllib.parse import quote, urlencode
 
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import JSONResponse, Response
 
 from opensts.server.console import security
+from opensts.server.console.iam_lists import listing, policy_document, when
 from opensts.server.console.api_calls import ApiCallFailed
 from opensts.server.console.policy_positions import KINDS, Problem, check_policy
 from opensts.server.console.site import Console, Page
 
-PAGE_SIZE = 50
-SEARCH_PAGE_SIZE = 100
-SEARCH_PAGES = 10  # API pages one search screen reads at most
 DETAIL_ITEMS = "100"  # one API page of inline policies, attached policies, tags, entities
 MAX_VALIDATE_CHARS = 131_072  # longer texts are not handed to the validator
 SCOPES = ("Local", "AWS", "All")
@@ -92,32 +87,10 @@ class Editor:
         return cls(text, kind, validate(text, kind))
 
 
-@dataclass
-class Listing:
-    """One screen of a list: its items, the marker of the next screen, how many items were read."""
-
-    items: list[dict[str, Any]]
-    next_marker: str | None
-    scanned: int
-
-
 def validate(text: str, kind: str) -> list[Problem]:
     if len(text) > MAX_VALIDATE_CHARS:
         return [Problem(1, 1, f"The document is longer than {MAX_VALIDATE_CHARS} characters.")]
     return check_policy(text, kind)
-
-
-def decode_document(encoded: str) -> str:
-    """A policy document as IAM returns it (URL-encoded), decoded and pretty-printed (as is if not JSON)."""
-    text = unquote(encoded)
-    try:
-        return json.dumps(json.loads(text), indent=2, ensure_ascii=False)
-    except (ValueError, RecursionError):
-        return text
-
-
-def when(epoch: Any) -> datetime | None:
-    return datetime.fromtimestamp(float(epoch), timezone.utc) if isinstance(epoch, (int, float)) else None
 
 
 def role_url(name: str, suffix: str = "") -> str:
@@ -136,35 +109,6 @@ async def attempt(page: Page, action: str, params: dict[str, str]) -> tuple[dict
         return {}, failed
 
 
-async def listing(page: Page, action: str, items_key: str, name_key: str, params: dict[str, str]) -> Listing:
-    """One screen of ``action``'s list: one API page; with ``?q=``, the matching names of up to
-    :data:`SEARCH_PAGES` API pages (stopping once a screen is full)."""
-    query = (page.query.get("q") or "")[:128].strip().lower()
-    marker = (page.query.get("marker") or "")[:1024]
-    if not query:
-        result = await page.call("iam", action, {**params, "MaxItems": str(PAGE_SIZE), **({"Marker": marker} if marker else {})})
-        items = list(result.get(items_key) or [])
-        return Listing(items, result.get("Marker") if result.get("IsTruncated") else None, len(items))
-    found: list[dict[str, Any]] = []
-    scanned = 0
-    for _ in range(SEARCH_PAGES):
-        result = await page.call("iam", action, {**params, "MaxItems": str(SEARCH_PAGE_SIZE), **({"Marker": marker} if marker else {})})
-        items = list(result.get(items_key) or [])
-        scanned += len(items)
-        found += [item for item in items if query in str(item.get(name_key, "")).lower()]
-        marker = result.get("Marker") or "" if result.get("IsTruncated") else ""
-        if not marker or len(found) >= PAGE_SIZE:
-            break
-    return Listing(found, marker or None, scanned)
-
-
-def next_url(path: str, page: Page, marker: str | None, **keep: str) -> str | None:
-    if marker is None:
-        return None
-    params = {name: value for name, value in keep.items() if value}
-    return f"{path}?{urlencode({**params, 'marker': marker})}"
-
-
 def editor_error(page: Page, template: str, editor: Editor, **context: Any) -> Response:
     return page.render(template, 400, editor=editor, **context)
 
@@ -173,12 +117,11 @@ def register(console: Console) -> None:
     # ------------------------------------------------------------------------------- roles
     @console.page("/console/roles", name="roles")
     async def roles(page: Page) -> Response:
-        found = await listing(page, "ListRoles", "Roles", "RoleName", {})
+        found = await listing(page, "/console/roles", "ListRoles", "Roles", "RoleName")
         q = page.query.get("q") or ""
-        for role in found.items:
+        for role in found.rows:
             role["url"], role["created"] = role_url(str(role.get("RoleName", ""))), when(role.get("CreateDate"))
-        return page.render("roles.html", roles=found.items, q=q, scanned=found.scanned,
-                           next_url=next_url("/console/roles", page, found.next_marker, q=q))
+        return page.render("roles.html", roles=found.rows, q=q, scanned=found.scanned, next_url=found.next_url)
 
     @console.page("/console/roles/new", name="roles")
     async def new_role(page: Page) -> Response:
@@ -212,7 +155,7 @@ def register(console: Console) -> None:
         name = page.request.path_params["name"]
         found = (await page.call("iam", "GetRole", {"RoleName": name})).get("Role", {})
         found["created"] = when(found.get("CreateDate"))
-        trust = decode_document(str(found.get("AssumeRolePolicyDocument", "")))
+        trust = policy_document(str(found.get("AssumeRolePolicyDocument", "")))
         inline, inline_error = await attempt(page, "ListRolePolicies", {"RoleName": name, "MaxItems": DETAIL_ITEMS})
         attached, attached_error = await attempt(page, "ListAttachedRolePolicies", {"RoleName": name, "MaxItems": DETAIL_ITEMS})
         tags, tags_error = await attempt(page, "ListRoleTags", {"RoleName": name, "MaxItems": DETAIL_ITEMS})
@@ -281,12 +224,13 @@ def register(console: Console) -> None:
     async def policies(page: Page) -> Response:
         scope = page.query.get("scope") or "Local"
         scope = scope if scope in SCOPES else "Local"
-        found = await listing(page, "ListPolicies", "Policies", "PolicyName", {"Scope": scope})
+        found = await listing(page, "/console/policies", "ListPolicies", "Policies", "PolicyName",
+                              {"Scope": scope}, keep={"scope": scope})
         q = page.query.get("q") or ""
-        for policy in found.items:
+        for policy in found.rows:
             policy["url"], policy["updated"] = policy_url(str(policy.get("Arn", ""))), when(policy.get("UpdateDate"))
-        return page.render("policies.html", policies=found.items, q=q, scope=scope, scopes=SCOPES, scanned=found.scanned,
-                           next_url=next_url("/console/policies", page, found.next_marker, q=q, scope=scope))
+        return page.render("policies.html", policies=found.rows, q=q, scope=scope, scopes=SCOPES, scanned=found.scanned,
+                           next_url=found.next_url)
 
     @console.page("/console/policies/new", name="policies")
     async def new_policy(page: Page) -> Response:
@@ -319,7 +263,7 @@ def register(console: Console) -> None:
         found["created"], found["updated"] = when(found.get("CreateDate")), when(found.get("UpdateDate"))
         version, version_error = await attempt(page, "GetPolicyVersion", {"PolicyArn": arn,
                                                                           "VersionId": str(found.get("DefaultVersionId", ""))})
-        document = decode_document(str(version.get("PolicyVersion", {}).get("Document", "")))
+        document = policy_document(str(version.get("PolicyVersion", {}).get("Document", "")))
         entities, entities_error = await attempt(page, "ListEntitiesForPolicy", {"PolicyArn": arn, "MaxItems": DETAIL_ITEMS})
         for listed in entities.get("PolicyRoles") or []:
             listed["url"] = role_url(str(listed.get("RoleName", "")))

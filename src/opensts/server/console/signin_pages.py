@@ -74,9 +74,7 @@ def register(console: Console) -> None:
         runtime = console.runtime_()
         form: dict[str, str] = {}
         try:
-            form = {name: values[0] for name, values in (await read_form(request)).items()}
-            if not security.same_origin(request) or not security.signin_csrf_matches(request, form.get("csrf")):
-                raise ConsoleError("The sign-in form expired. Please try again.")
+            form = await _signin_form_posted(request)
             now = runtime.clock.now()
             address = client_address(request.scope)
             if console.limits is not None:  # unauthenticated, and a password check costs 64 MiB and ~50 ms
@@ -106,9 +104,7 @@ def register(console: Console) -> None:
     async def federation_login(request: Request) -> Response:
         """The federation endpoint's login, confirmed from its own page: redeem the sign-in token."""
         runtime = console.runtime_()
-        form = {name: values[0] for name, values in (await read_form(request)).items()}
-        if not security.same_origin(request) or not security.signin_csrf_matches(request, form.get("csrf")):
-            raise ConsoleError("The sign-in form expired. Please try again.")
+        form = await _signin_form_posted(request)
         destination = _console_destination(request, form.get("destination"))
         grant = await run_in_threadpool(federation.redeem_signin_token, runtime, form.get("token", ""),
                                         runtime.clock.now(), federation.FEDERATED_KINDS)
@@ -119,9 +115,7 @@ def register(console: Console) -> None:
         """The second step of a sign-in whose password must be changed: ChangePassword as the user
         (its permission, the password policy and the audit trail apply), then the session opens."""
         runtime = console.runtime_()
-        form = {name: values[0] for name, values in (await read_form(request)).items()}
-        if not security.same_origin(request) or not security.signin_csrf_matches(request, form.get("csrf")):
-            raise ConsoleError("The sign-in form expired. Please try again.")
+        form = await _signin_form_posted(request)
         now = runtime.clock.now()
         grant = await run_in_threadpool(federation.redeem_signin_token, runtime, form.get("token", ""), now,
                                         PASSWORD_CHANGE_KINDS)
@@ -185,6 +179,15 @@ def register(console: Console) -> None:
             return console.render("error.html", error.status, error=error)
         except AwsError as error:
             return security.harden(JSONResponse({"Error": {"Code": error.code, "Message": error.message}}, error.status))
+
+
+async def _signin_form_posted(request: Request) -> dict[str, str]:
+    """A POSTed form of the sign-in pages (not yet signed in): each name's first value, once its
+    double-submit CSRF token and its Origin are checked (ConsoleError otherwise)."""
+    form = {name: values[0] for name, values in (await read_form(request)).items()}
+    if not security.same_origin(request) or not security.signin_csrf_matches(request, form.get("csrf")):
+        raise ConsoleError("The sign-in form expired. Please try again.")
+    return form
 
 
 async def _open(console: Console, request: Request, session_token: str, expires_at: datetime, destination: str) -> Response:

@@ -40,27 +40,21 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
-import json
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from typing import Any
-from urllib.parse import quote, unquote, urlencode
+from urllib.parse import quote
 
 from starlette.responses import Response
 
 from opensts.server.console import security
+from opensts.server.console.iam_lists import MAX_QUERY, listing, policy_document, when
 from opensts.server.console.api_calls import ApiCallFailed
 from opensts.server.console.site import Console, Page
 
-PAGE_SIZE = 50  # rows of a list page (MaxItems), and the matches after which a search page stops
-SEARCH_PAGE_ITEMS = 100  # MaxItems of each API page a search reads
-SEARCH_MAX_PAGES = 10  # API pages one search page reads at most
 DETAIL_ITEMS = 100  # MaxItems of each list on a detail page ("more not shown" beyond)
 MAX_INLINE_DOCUMENTS = 20  # inline policy documents fetched for one page
-MAX_QUERY = 128
-MAX_MARKER = 1024
 _SEED = re.compile(r"[A-Z2-7=]{16,256}")
 _BASE64 = re.compile(r"[A-Za-z0-9+/=]{1,65536}")
 
@@ -91,29 +85,6 @@ class InlinePolicy:
     error: ApiCallFailed | None
 
 
-@dataclass
-class Listing:
-    """A list page: its rows, the link to the next page (or None), and how many entries were read."""
-
-    rows: list[dict[str, Any]]
-    next_url: str | None
-    scanned: int
-
-
-def when(epoch: Any) -> datetime | None:
-    """A result's timestamp (epoch seconds in the JSON form) as a UTC datetime."""
-    return datetime.fromtimestamp(float(epoch), timezone.utc) if isinstance(epoch, (int, float)) else None
-
-
-def pretty_document(encoded: str) -> str:
-    """A policy document as IAM returns it (URL-encoded), decoded and pretty-printed when it is JSON."""
-    text = unquote(encoded)
-    try:
-        return json.dumps(json.loads(text), indent=2, ensure_ascii=False)
-    except ValueError:
-        return text
-
-
 def user_url(name: str) -> str:
     return f"/console/users/{quote(name, safe='')}"
 
@@ -129,33 +100,12 @@ async def part(page: Page, action: str, params: Params) -> Part:
         return Part(error=failed)
 
 
-async def listing(page: Page, base: str, action: str, key: str, name_key: str) -> Listing:
-    """One page of ``action``'s list: ``PAGE_SIZE`` rows after ``?marker=``, or, with ``?q=``, the rows
-    whose ``name_key`` contains it, read from at most ``SEARCH_MAX_PAGES`` API pages."""
-    query = (page.query.get("q") or "").strip()[:MAX_QUERY]
-    marker = (page.query.get("marker") or "")[:MAX_MARKER]
-    needle = query.casefold()
-    rows: list[dict[str, Any]] = []
-    scanned = 0
-    for _ in range(SEARCH_MAX_PAGES if query else 1):
-        params = {"MaxItems": str(SEARCH_PAGE_ITEMS if query else PAGE_SIZE), **({"Marker": marker} if marker else {})}
-        result = await page.call("iam", action, params)
-        found = [row for row in result.get(key, []) if isinstance(row, dict)]
-        scanned += len(found)
-        rows += [row for row in found if needle in str(row.get(name_key, "")).casefold()]
-        marker = str(result.get("Marker") or "") if result.get("IsTruncated") else ""
-        if not marker or len(rows) >= PAGE_SIZE:
-            break
-    next_url = f"{base}?{urlencode({**({'q': query} if query else {}), 'marker': marker})}" if marker else None
-    return Listing(rows, next_url, scanned)
-
-
 async def inline_documents(page: Page, action: str, owner: Params, names: list[Any]) -> list[InlinePolicy]:
     """Each inline policy's document (the first ``MAX_INLINE_DOCUMENTS``), or its error."""
     wanted = [str(name) for name in names[:MAX_INLINE_DOCUMENTS]]
     parts = await asyncio.gather(*(part(page, action, {**owner, "PolicyName": name}) for name in wanted))
     return [
-        InlinePolicy(name, None if got.error else pretty_document(str(got.result.get("PolicyDocument", ""))), got.error)
+        InlinePolicy(name, None if got.error else policy_document(str(got.result.get("PolicyDocument", ""))), got.error)
         for name, got in zip(wanted, parts)
     ]
 
