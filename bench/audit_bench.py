@@ -1,6 +1,7 @@
 """What the audit trail costs: throughput with it on and off, in one run, plus moto's server as the peer.
 
     python bench/audit_bench.py [--duration 10] [--rounds 3] [--connections 32,128] [--database-url URL]
+                                [--cases gci,assume,authorize]
 
 Starts three OpenSTS servers (``opensts serve``, one worker each) — ``on``: the audit trail as by
 default (``--audit-writer auto``: a writer process once busy); ``inline``: the trail committing on
@@ -108,6 +109,7 @@ def main() -> None:
     parser.add_argument("--connections", default="32,128", help="wrk connections, comma-separated: each server's figure is its peak")
     parser.add_argument("--database-url", default=None, help="PostgreSQL for both servers (default: SQLite each)")
     parser.add_argument("--no-moto", action="store_true")
+    parser.add_argument("--cases", default="all", help="comma-separated: gci, assume, authorize (default: all)")
     args = parser.parse_args()
     connection_counts = [int(count) for count in args.connections.split(",")]
     if not shutil.which("wrk"):
@@ -155,6 +157,10 @@ def main() -> None:
             "AssumeRole": (lambda audit: assume_run(urls[audit], *assume[audit]), 0.8),
             "/v1/authorize Allow": (lambda audit: authorize_run(urls[audit], *keys[audit]), 0.9),
         }
+        chosen = {"gci": "GetCallerIdentity", "assume": "AssumeRole", "authorize": "/v1/authorize Allow"}
+        if args.cases != "all":
+            wanted = {chosen[case.strip()] for case in args.cases.split(",")}
+            cases = {name: case for name, case in cases.items() if name in wanted}
         print(f"Audit trail on vs off, {args.rounds} rounds of {args.duration}s, peak of {args.connections} connections, "
               f"one worker each, wrk 1 thread, {os.cpu_count()} cores, store: "
               f"{'PostgreSQL' if args.database_url else 'SQLite'}")
