@@ -257,8 +257,9 @@ def authorization_events(call: AuthorizationCall, default_account: str, known_ac
     record["readOnly"] = name.startswith(("Get", "List", "Describe", "Head"))
     resources: list[tuple[str, str]] = []
     if call.resource.startswith("arn:"):
-        resources.append((_resource_type(call.resource), call.resource))
-        record["resources"] = [{"accountId": _arn_account(call.resource), "type": resources[0][0], "ARN": call.resource}]
+        kind, account = _arn_type_and_account(call.resource)
+        resources.append((kind, call.resource))
+        record["resources"] = [{"accountId": account, "type": kind, "ARN": call.resource}]
     record["eventType"] = "AwsApiCall"
     record["managementEvent"] = True
     record["eventCategory"] = "Management"
@@ -451,12 +452,13 @@ def _resources(value: Any, depth: int = 0) -> Iterable[tuple[str, str]]:
 _RESOURCE_PLANS: dict[type, tuple[tuple[str, str | None], ...]] = {}
 
 
-def _resource_type(arn: str) -> str:
+def _arn_type_and_account(arn: str) -> tuple[str, str | None]:
+    """(LookupEvents' ResourceType, the account) of ``arn``, from one split."""
     parts = arn.split(":", 5)
     if len(parts) < 6:
-        return "AWS::Unknown"
+        return "AWS::Unknown", None
     resource = parts[5].split("/", 1)[0].split(":", 1)[0]
-    return f"AWS::{parts[2].upper()}::{resource[:1].upper()}{resource[1:]}"
+    return f"AWS::{parts[2].upper()}::{resource[:1].upper()}{resource[1:]}", parts[4] or None
 
 
 def _arn_account(arn: str) -> str | None:
@@ -499,6 +501,12 @@ def _events(
     username: str | None, access_key_id: str | None, resources: list[tuple[str, str]],
 ) -> list[NewEvent]:
     shared = next_event_id() if len(accounts) > 1 else None
+    # The indexed columns are the same in every account's copy: made once.
+    source = _column(record["eventSource"], 64) or "unknown"
+    name = _column(record["eventName"], 128) or "unknown"
+    read_only = bool(record["readOnly"])
+    username, access_key_id, error_code = _column(username, 512), _column(access_key_id, 128), _column(error_code, 128)
+    named = tuple((_column(kind, 64) or "", _column(arn, 2048) or "") for kind, arn in resources[:16])
     out = []
     for account in accounts:
         event_id = next_event_id()
@@ -511,10 +519,7 @@ def _events(
         except PydanticSerializationError:  # a lone surrogate in a client-sent string
             text = to_json(_text_safe(record), fallback=str).decode()
         out.append(NewEvent(
-            account, event_id, event_time, _column(record["eventSource"], 64) or "unknown",
-            _column(record["eventName"], 128) or "unknown",
-            bool(record["readOnly"]), _column(username, 512), _column(access_key_id, 128), _column(error_code, 128),
-            tuple((_column(kind, 64) or "", _column(name, 2048) or "") for kind, name in resources[:16]), text,
+            account, event_id, event_time, source, name, read_only, username, access_key_id, error_code, named, text,
         ))
     return out
 
@@ -525,6 +530,8 @@ def _column(value: str | None, limit: int) -> str | None:
     value the store refuses must not fail the whole group's transaction."""
     if not value:
         return None
+    if len(value) <= limit and value.isascii() and "\x00" not in value:
+        return value  # the common case, in one pass each
     if not value.isascii():
         value = value.encode("utf-8", "replace").decode("utf-8")
     return value.replace("\x00", "")[:limit] or None
