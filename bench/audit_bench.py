@@ -159,7 +159,10 @@ def main() -> None:
         }
         chosen = {"gci": "GetCallerIdentity", "assume": "AssumeRole", "authorize": "/v1/authorize Allow"}
         if args.cases != "all":
-            wanted = {chosen[case.strip()] for case in args.cases.split(",")}
+            picked = {case.strip() for case in args.cases.split(",")}
+            if picked - chosen.keys():
+                parser.error(f"--cases: unknown {', '.join(sorted(picked - chosen.keys()))} (gci, assume, authorize)")
+            wanted = {chosen[case] for case in picked}
             cases = {name: case for name, case in cases.items() if name in wanted}
         print(f"Audit trail on vs off, {args.rounds} rounds of {args.duration}s, peak of {args.connections} connections, "
               f"one worker each, wrk 1 thread, {os.cpu_count()} cores, store: "

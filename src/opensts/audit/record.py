@@ -454,16 +454,22 @@ _RESOURCE_PLANS: dict[type, tuple[tuple[str, str | None], ...]] = {}
 
 def _arn_type_and_account(arn: str) -> tuple[str, str | None]:
     """(LookupEvents' ResourceType, the account) of ``arn``, from one split."""
-    parts = arn.split(":", 5)
-    if len(parts) < 6:
+    parts = _arn_parts(arn)
+    if parts is None:
         return "AWS::Unknown", None
     resource = parts[5].split("/", 1)[0].split(":", 1)[0]
     return f"AWS::{parts[2].upper()}::{resource[:1].upper()}{resource[1:]}", parts[4] or None
 
 
 def _arn_account(arn: str) -> str | None:
+    parts = _arn_parts(arn)
+    return parts[4] or None if parts is not None else None
+
+
+def _arn_parts(arn: str) -> list[str] | None:
+    """The six colon-separated parts of ``arn`` (the last may hold colons); None if fewer."""
     parts = arn.split(":", 5)
-    return parts[4] if len(parts) == 6 and parts[4] else None
+    return parts if len(parts) == 6 else None
 
 
 def _accounts(
@@ -505,7 +511,7 @@ def _events(
     source = _column(record["eventSource"], 64) or "unknown"
     name = _column(record["eventName"], 128) or "unknown"
     read_only = bool(record["readOnly"])
-    username, access_key_id, error_code = _column(username, 512), _column(access_key_id, 128), _column(error_code, 128)
+    user_column, key_column, error_column = _column(username, 512), _column(access_key_id, 128), _column(error_code, 128)
     named = tuple((_column(kind, 64) or "", _column(arn, 2048) or "") for kind, arn in resources[:16])
     out = []
     for account in accounts:
@@ -519,7 +525,7 @@ def _events(
         except PydanticSerializationError:  # a lone surrogate in a client-sent string
             text = to_json(_text_safe(record), fallback=str).decode()
         out.append(NewEvent(
-            account, event_id, event_time, source, name, read_only, username, access_key_id, error_code, named, text,
+            account, event_id, event_time, source, name, read_only, user_column, key_column, error_column, named, text,
         ))
     return out
 
