@@ -19,7 +19,7 @@ from sqlalchemy import delete
 
 from opensts.iam.credential_report import ABANDONED_AFTER, REPORT_LIFETIME
 from opensts.store import schema
-from opensts.store.db import create_store_engine
+from opensts.store.db import Database, create_store_engine
 from opensts.store.iam_report_jobs import ReportJobRepository
 from tests.conftest import aws_cli, Credentials, REGION, ServerInfo
 from tests.iam.conftest import allow
@@ -158,7 +158,7 @@ def test_report_in_progress(server: ServerInfo, account: Credentials) -> None:
     engine = create_store_engine(server.database_url)
     try:
         # Another node has claimed the first generation and not finished it.
-        state, _ = ReportJobRepository(engine).claim_credential_report(
+        state, _ = ReportJobRepository(Database(engine)).claim_credential_report(
             number, datetime.now(timezone.utc), fresh=REPORT_LIFETIME, abandoned=ABANDONED_AFTER
         )
         assert state == "STARTED"

@@ -18,7 +18,7 @@ from botocore.exceptions import ClientError
 from opensts.brute_force import FAILURE_WRITES_PER_SECOND, FREE_FAILURES, BruteForceGuard
 from opensts.errors import Throttling
 from opensts.store.auth_failures import AuthFailureRepository
-from opensts.store.db import create_store_engine
+from opensts.store.db import Database, create_store_engine
 from opensts.store.migrate import upgrade_to_head
 from tests.conftest import BACKENDS, Credentials, ServerInfo, random_name, start_server, stop_server
 from tests.iam.conftest import make_user
@@ -223,7 +223,7 @@ def test_two_nodes_count_the_same_attempts(database_url: str) -> None:
     upgrade_to_head(database_url)
     engines = [create_store_engine(database_url), create_store_engine(database_url)]
     try:
-        guards = [BruteForceGuard(AuthFailureRepository(engine), exempt=()) for engine in engines]
+        guards = [BruteForceGuard(AuthFailureRepository(Database(engine)), exempt=()) for engine in engines]
         subjects = guards[0].mfa_subjects("arn:aws:iam::123456789012:mfa/d", "192.0.2.1", True)
         now = 1_000_000.0
         for n in range(FREE_FAILURES["mfa@"] + 1):  # 3 free, the 4th admitted and blocks for 1 s
@@ -251,7 +251,7 @@ def test_concurrent_attempts_cannot_all_pass_the_check(database_url: str) -> Non
     upgrade_to_head(database_url)
     engines = [create_store_engine(database_url), create_store_engine(database_url)]
     try:
-        guards = [BruteForceGuard(AuthFailureRepository(engine), exempt=()) for engine in engines]
+        guards = [BruteForceGuard(AuthFailureRepository(Database(engine)), exempt=()) for engine in engines]
         subjects = guards[0].mfa_subjects("arn:aws:iam::123456789012:mfa/race", "192.0.2.2", True)
         now = time.time()
 

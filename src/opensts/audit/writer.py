@@ -407,12 +407,12 @@ def main(answers_fd: int) -> None:
     from opensts.audit.streams import streams_for
     from opensts.store.accounts import AccountRepository
     from opensts.store.audit import AuditRepository
-    from opensts.store.db import create_store_engine
+    from opensts.store.db import Database, create_store_engine
 
-    engine = create_store_engine(settings.store_url)
+    database = Database(create_store_engine(settings.store_url))
     sinks = streams_for(settings.audit_log, settings.audit_dir)
     committed: list[Any] = []
-    committer = Committer(AuditRepository(engine), AccountRepository(engine), settings.default_account, committed.extend)
+    committer = Committer(AuditRepository(database), AccountRepository(database), settings.default_account, committed.extend)
     answers = os.fdopen(answers_fd, "wb", buffering=0)
     server_gone = False
 
@@ -462,7 +462,7 @@ def main(answers_fd: int) -> None:
             sink.close()
         except Exception:  # noqa: BLE001
             log.warning("could not close an audit stream", exc_info=True)
-    engine.dispose()
+    database.engine.dispose()
 
 
 def _batches(frames: list[bytes], answer: Callable[[Any], None]) -> Iterator[list[tuple[int, list[Any]]]]:

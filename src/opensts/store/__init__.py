@@ -5,23 +5,23 @@ from __future__ import annotations
 from sqlalchemy import text
 
 from opensts.store.access_keys import AccessKeyRepository
+from opensts.store.accounts import AccountExists, AccountRepository
 from opensts.store.audit import AuditRepository
 from opensts.store.auth_failures import AuthFailureRepository
 from opensts.store.console_sessions import ConsoleSessionRepository
-from opensts.store.accounts import AccountExists, AccountRepository
-from opensts.store.db import create_store_engine
+from opensts.store.db import Database, create_store_engine
 from opensts.store.iam_account_settings import AccountSettingsRepository
+from opensts.store.iam_groups import GroupRepository
+from opensts.store.iam_instance_profiles import InstanceProfileRepository
 from opensts.store.iam_mfa import MfaRepository
 from opensts.store.iam_passwords import PasswordRepository
+from opensts.store.iam_policies import InlinePolicyRepository, ManagedPolicyRepository
 from opensts.store.iam_providers import ProviderRepository
 from opensts.store.iam_report_jobs import ReportJobRepository
 from opensts.store.iam_reports import AccountReportRepository
-from opensts.store.iam_groups import GroupRepository
-from opensts.store.iam_instance_profiles import InstanceProfileRepository
-from opensts.store.iam_policies import InlinePolicyRepository, ManagedPolicyRepository
 from opensts.store.iam_roles import RoleRepository
-from opensts.store.iam_service_linked_roles import ServiceLinkedRoleRepository
 from opensts.store.iam_server_certificates import ServerCertificateRepository
+from opensts.store.iam_service_linked_roles import ServiceLinkedRoleRepository
 from opensts.store.iam_user_credentials import UserCredentialRepository
 from opensts.store.iam_users import UserRepository
 from opensts.store.jwt_signing_keys import JwtSigningKeyRepository
@@ -45,19 +45,20 @@ class Store:
             upgrade_to_head(url)
         self.url = url
         self.engine = create_store_engine(url)
+        database = Database(self.engine)  # reads on connect(), writes on begin()
         # IAM repositories write through this: each write transaction bumps the IAM change counter.
         iam = self.iam_writes = CountedWrites(self.engine)
-        self.accounts = AccountRepository(self.engine)
+        self.accounts = AccountRepository(database)
         self.access_keys = AccessKeyRepository(iam, master_key)
-        self.signing_keys = SigningKeyRepository(self.engine)
-        self.meta = MetaRepository(self.engine)
-        self.principal_policies = PrincipalPolicyRepository(self.engine)
-        self.reports = AccountReportRepository(self.engine)
-        self.report_jobs = ReportJobRepository(self.engine)  # credential report, service last accessed
-        self.replay = ReplayRepository(self.engine)
-        self.audit = AuditRepository(self.engine)
-        self.auth_failures = AuthFailureRepository(self.engine)
-        self.console = ConsoleSessionRepository(self.engine, master_key)  # the web console's sessions
+        self.signing_keys = SigningKeyRepository(database)
+        self.meta = MetaRepository(database)
+        self.principal_policies = PrincipalPolicyRepository(database)
+        self.reports = AccountReportRepository(database)
+        self.report_jobs = ReportJobRepository(database)  # credential report, service last accessed
+        self.replay = ReplayRepository(database)
+        self.audit = AuditRepository(database)
+        self.auth_failures = AuthFailureRepository(database)
+        self.console = ConsoleSessionRepository(database, master_key)  # the web console's sessions
         self.mfa = MfaRepository(iam, master_key)
         self.providers = ProviderRepository(iam)
         self.users = UserRepository(iam)
@@ -69,8 +70,8 @@ class Store:
         self.service_linked_roles = ServiceLinkedRoleRepository(iam)
         self.inline_policies = InlinePolicyRepository(iam)
         self.managed_policies = ManagedPolicyRepository(iam)
-        self.outbound_federation = OutboundFederationRepository(iam, self.engine)
-        self.jwt_signing_keys = JwtSigningKeyRepository(self.engine)
+        self.outbound_federation = OutboundFederationRepository(iam, database)
+        self.jwt_signing_keys = JwtSigningKeyRepository(database)
         self.passwords = PasswordRepository(iam)
         self.account_settings = AccountSettingsRepository(iam)
         self.user_credentials = UserCredentialRepository(iam)

@@ -12,10 +12,11 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from sqlalchemy import Engine, insert, select, text
+from sqlalchemy import insert, select, text
 from sqlalchemy.exc import IntegrityError
 
 from opensts.store import schema
+from opensts.store.db import Database
 from opensts.store.errors import AccountExists, AccountNameExists
 from opensts.store.records import Account
 
@@ -24,7 +25,7 @@ _CREATE_LOCK_ID = 0x0575_7302
 
 
 class AccountRepository:
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Database) -> None:
         self._engine = engine
 
     def create(self, account_id: str, name: str) -> Account:

@@ -16,11 +16,12 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, delete, func, insert, select, update
+from sqlalchemy import Connection, and_, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from opensts.store import schema
 from opensts.store.audit_chain import GENESIS_HASH, chain_hash
+from opensts.store.db import Database
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,7 +93,7 @@ EVENT_COLUMNS = {
 
 
 class AuditRepository:
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Database) -> None:
         self._engine = engine
         self._postgres = engine.dialect.name == "postgresql"
         self._append_connection: Any = None  # a pooled driver connection, kept (see append)

@@ -13,10 +13,11 @@ from __future__ import annotations
 
 from typing import Callable, Iterable
 
-from sqlalchemy import Connection, Engine, case, delete, select, update
+from sqlalchemy import Connection, case, delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from opensts.store import schema
+from opensts.store.db import Database
 
 
 class _Blocked(Exception):
@@ -24,7 +25,7 @@ class _Blocked(Exception):
 
 
 class AuthFailureRepository:
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Database) -> None:
         self._engine = engine
         self._insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
 

@@ -12,9 +12,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import Engine, delete, insert, select
+from sqlalchemy import delete, insert, select
 
 from opensts.store import schema
+from opensts.store.db import Database
 from opensts.tokens.master_key import MasterKey
 
 TOKEN_PURPOSE = "console-session-token"
@@ -38,7 +39,7 @@ class ConsoleSessionRecord:
 
 
 class ConsoleSessionRepository:
-    def __init__(self, engine: Engine, master_key: MasterKey) -> None:
+    def __init__(self, engine: Database, master_key: MasterKey) -> None:
         self._engine = engine
         self._master_key = master_key
 

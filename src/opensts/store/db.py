@@ -1,15 +1,25 @@
-"""Database engines: SQLite (default, WAL mode) and PostgreSQL (psycopg 3)."""
+"""Database engines: SQLite (default, WAL mode) and PostgreSQL (psycopg 3), and :class:`Database`,
+the engine as repositories use it: ``connect()`` for reads, ``begin()`` for writes.
+
+SQLite transactions start in one of two ways. A write transaction takes the write lock at its start
+(``BEGIN IMMEDIATE``), so that concurrent writers queue on ``busy_timeout`` rather than fail with
+"database is locked" when a read snapshot taken earlier in the transaction has gone stale. A read
+transaction starts deferred (``BEGIN``): in WAL mode it reads one consistent snapshot and waits for
+no writer. (Until 2026-12 reads took the write lock too, and a credential lookup queued behind every
+audit commit.) On PostgreSQL both are ordinary READ COMMITTED transactions.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 import sqlite3
+from collections.abc import Callable
 import time
 from contextvars import ContextVar
 from pathlib import Path
+from contextlib import AbstractContextManager
 from typing import Any, TypeVar
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import ExceptionContext, make_url
 from sqlalchemy.pool import NullPool, QueuePool
 
@@ -27,6 +37,8 @@ class StoreAccessDeferred(BaseException):
 
 
 T = TypeVar("T")
+# A connection execution option: its transactions only read (SQLite starts them deferred).
+_READS_ONLY = "opensts_reads_only"
 _store_forbidden: ContextVar[bool] = ContextVar("opensts_store_forbidden", default=False)
 
 
@@ -73,14 +85,37 @@ def create_store_engine(url: str) -> Engine:
         engine = create_engine(url, poolclass=_GuardedPool, connect_args={"check_same_thread": False, "timeout": 30},
                                hide_parameters=True)
         event.listen(engine, "connect", _sqlite_pragmas)
-        # pysqlite's own transaction handling defers BEGIN; take the write lock up front so that
-        # concurrent writers queue on busy_timeout instead of failing with "database is locked".
-        event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE"))
+        event.listen(engine, "begin", _sqlite_begin)
     else:
         engine = create_engine(url, poolclass=_GuardedPool, pool_pre_ping=True, pool_size=10, max_overflow=10,
                                hide_parameters=True)
     event.listen(engine, "handle_error", _nul_is_bad_input)
     return engine
+
+
+class Database:
+    """The store's engine as repositories see it: ``connect()`` gives a connection for reads (a
+    snapshot, on SQLite one that waits for no writer), ``begin()`` a write transaction. What is
+    written on a ``connect()`` connection is never committed (SQLAlchemy rolls it back)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.dialect = engine.dialect
+        self._reads = engine.execution_options(**{_READS_ONLY: True})  # shares the engine's pool
+
+    def connect(self) -> Connection:
+        return self._reads.connect()
+
+    def begin(self) -> AbstractContextManager[Connection]:
+        return self.engine.begin()
+
+    def raw_connection(self) -> Any:
+        return self.engine.raw_connection()
+
+
+def _sqlite_begin(conn: Connection) -> None:
+    # The driver is in autocommit mode (_sqlite_pragmas): this is the transaction's only BEGIN.
+    conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get(_READS_ONLY) else "BEGIN IMMEDIATE")
 
 
 def _nul_is_bad_input(context: ExceptionContext) -> BaseException | None:

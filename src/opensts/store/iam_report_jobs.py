@@ -25,11 +25,12 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Engine, delete, func, insert, select, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from opensts.store import schema
 from opensts.store.access_keys import AccessKeyMetadata
+from opensts.store.db import Database
 from opensts.store.iam_users import UserRecord, user_record
 
 JOB_RETENTION = timedelta(days=30)
@@ -82,7 +83,7 @@ class EventPlace:
 
 
 class ReportJobRepository:
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Database) -> None:
         self._engine = engine
         self._postgres = engine.dialect.name == "postgresql"
 

@@ -10,9 +10,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, Engine, func, select
+from sqlalchemy import Connection, func, select
 
 from opensts.store import aws_policies, schema
+from opensts.store.db import Database
 from opensts.store.iam_policies import aws_attached_record, aws_usage, attachment_counts, boundary_counts
 from opensts.store.tags import ROLE, USER, read_tags_of
 
@@ -84,7 +85,7 @@ def _by_owner(conn: Connection, query: Any, ids: Iterable[str]) -> dict[str, Pai
 
 
 class AccountReportRepository:
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Database) -> None:
         self._engine = engine
 
     def counts(self, account: str) -> AccountCounts:

@@ -12,9 +12,10 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
 
-from sqlalchemy import Connection, Engine, select, text
+from sqlalchemy import Connection, select, text
 
 from opensts.store import schema
+from opensts.store.db import Database
 from opensts.store.signing_keys import write_key_rows
 from opensts.tokens.jwt_keys import JwtKeyRecord
 
@@ -43,7 +44,7 @@ def _records(conn: Connection) -> list[JwtKeyRecord]:
 
 
 class JwtSigningKeyRepository:
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Database) -> None:
         self._engine = engine
 
     def load(self) -> list[JwtKeyRecord]:

@@ -17,6 +17,7 @@ from sqlalchemy import Connection, Engine, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from opensts.store import schema
+from opensts.store.db import Database
 
 IAM_COUNTER = "iam"
 
@@ -33,7 +34,7 @@ def bump_counter(conn: Connection, name: str) -> None:
     conn.execute(bump)
 
 
-class CountedWrites:
+class CountedWrites(Database):
     """The engine as the IAM repositories see it: ``begin()`` is a write transaction that also bumps
     the IAM change counter, as its last statement, before it commits.
 
@@ -45,16 +46,13 @@ class CountedWrites:
     """
 
     def __init__(self, engine: Engine, counter: str = IAM_COUNTER) -> None:
-        self.engine = engine
+        super().__init__(engine)
         self._counter = counter
         self._listeners: list[Callable[[], None]] = []
 
     def on_commit(self, listener: Callable[[], None]) -> None:
         """Call ``listener()`` after every counted write commits (the runtime drops its caches then)."""
         self._listeners.append(listener)
-
-    def connect(self) -> Connection:
-        return self.engine.connect()
 
     @contextlib.contextmanager
     def begin(self) -> Iterator[Connection]:
@@ -65,11 +63,11 @@ class CountedWrites:
             listener()
 
     def begin_uncounted(self) -> contextlib.AbstractContextManager[Connection]:
-        return self.engine.begin()
+        return super().begin()
 
 
 class MetaRepository:
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Database) -> None:
         self._engine = engine
 
     def get(self, key: str) -> str | None:

@@ -14,10 +14,11 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Engine, insert, select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from opensts.store import schema
+from opensts.store.db import Database
 from opensts.store.errors import FederationAlreadyDisabled, FederationAlreadyEnabled
 from opensts.store.meta import CountedWrites
 
@@ -42,7 +43,7 @@ def _record(row) -> OutboundFederation:
 
 
 class OutboundFederationRepository:
-    def __init__(self, writes: CountedWrites, engine: Engine) -> None:
+    def __init__(self, writes: CountedWrites, engine: Database) -> None:
         self._writes = writes
         self._engine = engine
 

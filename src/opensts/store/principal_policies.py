@@ -11,9 +11,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, Engine, and_, select
+from sqlalchemy import Connection, and_, select
 
 from opensts.store import aws_policies, schema
+from opensts.store.db import Database
 from opensts.store.tags import read_tags
 
 
@@ -34,7 +35,7 @@ class EntityPolicies:
 
 
 class PrincipalPolicyRepository:
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Database) -> None:
         self._engine = engine
 
     def for_user(self, user_id: str) -> EntityPolicies | None:

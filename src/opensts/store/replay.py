@@ -5,14 +5,15 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Engine, delete, insert
+from sqlalchemy import delete, insert
 from sqlalchemy.exc import IntegrityError
 
 from opensts.store import schema
+from opensts.store.db import Database
 
 
 class ReplayRepository:
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Database) -> None:
         self._engine = engine
 
     def record_once(self, kind: str, item: str, expires_at: datetime) -> bool:

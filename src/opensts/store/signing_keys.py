@@ -11,9 +11,10 @@ from datetime import datetime, timezone
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Table, delete, insert, select, text, update
+from sqlalchemy import Connection, Table, delete, insert, select, text, update
 
 from opensts.store import schema
+from opensts.store.db import Database
 from opensts.tokens.keyring import KeyRecord
 
 
@@ -37,7 +38,7 @@ def _records(conn: Connection) -> list[KeyRecord]:
 
 
 class SigningKeyRepository:
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Database) -> None:
         self._engine = engine
 
     def load(self) -> list[KeyRecord]:
