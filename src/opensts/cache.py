@@ -99,7 +99,7 @@ class Caches:
 
     def __init__(self) -> None:
         # --- IAM data -------------------------------------------------------------------------
-        # access key id → (monotonic expiry, Credential | None): credentials_cache.py
+        # access key id → (fresh until, served until, Credential | None): credentials_cache.py
         self.credentials: BoundedCache[str, Any] = BoundedCache("credentials", 50_000, iam_data=True)
         # access key id → (Credential, Caller): the Caller of a cached long-term key (server/auth.py)
         self.callers: BoundedCache[str, Any] = BoundedCache("callers", 50_000, iam_data=True)

@@ -5,12 +5,21 @@ Entries live in the runtime's ``credentials`` cache (``opensts.cache.Caches``), 
 every IAM change empties it, this process's own writes as they commit and other processes' at the
 next poll of the store's change counter; ``ttl`` bounds an entry's life besides. Misses are cached
 too (``None``) for a shorter time, so a flood of unknown key ids cannot hammer the store.
+
+An entry past its ``ttl`` is still served for one more ``ttl`` while a single background read
+refreshes it, so a key in steady use never makes a request wait for the store; a key with no entry
+is read once however many requests ask for it at the same time (single flight). The extra ``ttl``
+only matters when the change counter's poll fails: an IAM change still empties the cache at once.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
+
+from anyio import to_thread
 
 from opensts.cache import BoundedCache
 from opensts.tokens.keyring import KeyRing
@@ -20,8 +29,6 @@ if TYPE_CHECKING:
     from opensts.store import Store
     from opensts.store.records import Credential
 
-_MISSING = object()
-
 
 class CredentialCache:
     def __init__(
@@ -30,19 +37,46 @@ class CredentialCache:
         entries: "BoundedCache[str, Any]",
         ttl: float = 5.0,
         miss_ttl: float = 1.0,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._store = store
+        self._clock = clock
         self._ttl = ttl
         self._miss_ttl = miss_ttl
-        # access key id → (monotonic expiry, Credential | None)
+        # access key id → (monotonic time fresh until, time served until, Credential | None)
         self._entries = entries  # runtime.caches.credentials: cleared at every IAM change
+        # access key id → the read of it under way (one at a time per key)
+        self._reads: dict[str, asyncio.Future[Credential | None]] = {}
 
-    def peek(self, access_key_id: str) -> "Credential | None | object":
-        """The cached answer without I/O: a Credential, None (known missing) or ``MISSING``."""
+    async def get(self, access_key_id: str) -> "Credential | None":
+        """The credential (None: no such key), from the cache when it can; called on the event loop."""
         entry = self._entries.get(access_key_id)
-        if entry is None or entry[0] < time.monotonic():
-            return _MISSING
-        return entry[1]
+        if entry is not None:
+            fresh_until, served_until, credential = entry
+            now = self._clock()
+            if now < fresh_until:
+                return credential
+            if now < served_until:
+                if access_key_id not in self._reads:
+                    self._read(access_key_id)  # refresh in the background; this request goes on
+                return credential
+        read = self._reads.get(access_key_id)
+        if read is None or read.get_loop() is not asyncio.get_running_loop():  # (tests run several loops)
+            read = self._read(access_key_id)
+        # shield: a waiting request that is cancelled (client gone) must not cancel the shared read.
+        return await asyncio.shield(read)
+
+    def _read(self, access_key_id: str) -> "asyncio.Future[Credential | None]":
+        read = asyncio.ensure_future(to_thread.run_sync(self.load, access_key_id))
+        self._reads[access_key_id] = read
+        read.add_done_callback(lambda done: self._read_done(access_key_id, done))
+        return read
+
+    def _read_done(self, access_key_id: str, read: "asyncio.Future[Credential | None]") -> None:
+        if self._reads.get(access_key_id) is read:
+            del self._reads[access_key_id]
+        if not read.cancelled():
+            read.exception()  # retrieved: a failed background refresh is not "never retrieved"
 
     def load(self, access_key_id: str) -> "Credential | None":
         """Read from the store (blocking) and remember the answer."""
@@ -51,10 +85,9 @@ class CredentialCache:
         generation = self._entries.generation
         credential = self._store.access_keys.get(access_key_id)
         ttl = self._ttl if credential is not None else self._miss_ttl
-        self._entries.put(access_key_id, (time.monotonic() + ttl, credential), generation)
+        now = self._clock()
+        self._entries.put(access_key_id, (now + ttl, now + 2 * ttl, credential), generation)
         return credential
-
-MISSING = _MISSING
 
 
 def decoded_session_token(

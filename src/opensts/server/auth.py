@@ -16,7 +16,7 @@ from starlette.types import Scope
 from opensts.actions import ActionContext
 
 from opensts.cache import BoundedCache
-from opensts.credentials_cache import MISSING, decoded_session_token
+from opensts.credentials_cache import decoded_session_token
 from opensts.errors import ExpiredToken, InvalidClientTokenId, SignatureDoesNotMatch, Throttling
 from opensts.identity import arn
 from opensts.identity.principal import Caller, PrincipalKind
@@ -76,10 +76,8 @@ async def _authenticate(runtime: Runtime, request: HttpRequest, info: SignatureI
     if info.access_key_id.startswith("ASIA"):
         # Temporary key ids are only valid together with their session token.
         raise InvalidClientTokenId(INVALID_TOKEN_MESSAGE)
-    credential = runtime.credentials.peek(info.access_key_id)
-    if credential is MISSING:
-        credential = await run_in_threadpool(runtime.credentials.load, info.access_key_id)
-    if not isinstance(credential, Credential) or not credential.active:  # None: no such key
+    credential = await runtime.credentials.get(info.access_key_id)
+    if credential is None or not credential.active:
         raise InvalidClientTokenId(INVALID_TOKEN_MESSAGE)
     verify_signature(request, info, credential.secret_access_key, now)
     runtime.store.access_key_use.note(credential.access_key_id, now, info.service, info.region)  # memory only
