@@ -5,18 +5,18 @@ SQLite transactions start in one of two ways. A write transaction takes the writ
 (``BEGIN IMMEDIATE``), so that concurrent writers queue on ``busy_timeout`` rather than fail with
 "database is locked" when a read snapshot taken earlier in the transaction has gone stale. A read
 transaction starts deferred (``BEGIN``): in WAL mode it reads one consistent snapshot and waits for
-no writer. (Until 2026-12 reads took the write lock too, and a credential lookup queued behind every
-audit commit.) On PostgreSQL both are ordinary READ COMMITTED transactions.
+no writer, so a credential lookup does not queue behind the audit writer's commits. On PostgreSQL
+both are ordinary READ COMMITTED transactions.
 """
 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable
 import time
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from contextvars import ContextVar
 from pathlib import Path
-from contextlib import AbstractContextManager
 from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine, create_engine, event
