@@ -385,7 +385,7 @@ class AuthorizeEndpoint:
         asked.action = body.action
         secure = scope.get("scheme") == "https"
         denied = await cache_first(
-            decide_permission, runtime, outer, body.action, now, source_ip, secure, outer_info.region
+            decide_permission, runtime, outer, body.action, now, source_ip, secure, outer_info.region, herd=outer.arn
         )
         if denied is not None:
             raise HttpProblem(403, "AccessDenied", denied)
@@ -407,7 +407,8 @@ class AuthorizeEndpoint:
             return inner_context(caller, now, body.context, body.source_ip, body.secure_transport, info.region)
 
         decision, request = await cache_first(
-            explain, runtime, caller, body.action, body.resource, context, body.resource_account, body.resource_policy
+            explain, runtime, caller, body.action, body.resource, context, body.resource_account, body.resource_policy,
+            herd=caller.arn,
         )
         principal = _principal_bytes(caller.arn, caller.user_id, caller.account_id, caller.kind.value)
         if self.audit is not None:

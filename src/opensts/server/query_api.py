@@ -187,7 +187,7 @@ class QueryApi:
             call.request = request
         ctx = action_context(runtime, caller, now, request_id, scope, region)
         if spec.cache_first:
-            return await cache_first(spec.function, ctx, request)
+            return await cache_first(spec.function, ctx, request, herd=(spec.name, caller.arn if caller else None))
         if spec.blocking:
             return await run_in_threadpool(spec.function, ctx, request)
         return spec.function(ctx, request)
