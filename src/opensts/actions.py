@@ -57,7 +57,7 @@ class ActionSpec:
     unsigned: bool  # True: may be called without a signature (web identity, SAML)
     # True: try on the event loop first; mostly served from caches, it moves to a worker thread
     # only when it reaches the store (see opensts.store.db.StoreAccessDeferred). Whatever the
-    # handler does before its first store access must be safe to do twice.
+    # handler does before its first store access must be safe to do more than once.
     cache_first: bool = False
 
 

@@ -8,8 +8,11 @@ too (``None``) for a shorter time, so a flood of unknown key ids cannot hammer t
 
 An entry past its ``ttl`` is still served for one more ``ttl`` while a single background read
 refreshes it, so a key in steady use never makes a request wait for the store; a key with no entry
-is read once however many requests ask for it at the same time (single flight). The extra ``ttl``
-only matters when the change counter's poll fails: an IAM change still empties the cache at once.
+is read once however many requests ask for it at the same time (single flight). A request joins
+only a read that began after the last IAM change (the cache's generation): what was read before a
+change is neither kept nor handed out. The extra ``ttl`` widens only the window of changes the
+counter does not announce (a failed poll, an edit made directly in the database): 2 × ``ttl``
+instead of ``ttl``.
 """
 
 from __future__ import annotations
@@ -45,8 +48,8 @@ class CredentialCache:
         self._miss_ttl = miss_ttl
         # access key id → (monotonic time fresh until, time served until, Credential | None)
         self._entries = entries  # runtime.caches.credentials: cleared at every IAM change
-        # access key id → the read of it under way (one at a time per key)
-        self._reads: dict[str, asyncio.Future[Credential | None]] = {}
+        # access key id → (cache generation it began in, the read of it under way)
+        self._reads: dict[str, tuple[int, asyncio.Future[Credential | None]]] = {}
 
     async def get(self, access_key_id: str) -> "Credential | None":
         """The credential (None: no such key), from the cache when it can; called on the event loop."""
@@ -57,26 +60,28 @@ class CredentialCache:
             if now < fresh_until:
                 return credential
             if now < served_until:
-                if access_key_id not in self._reads:
-                    self._read(access_key_id)  # refresh in the background; this request goes on
+                self._read_under_way(access_key_id)  # a refresh in the background; this request goes on
                 return credential
-        read = self._reads.get(access_key_id)
-        if read is None or read.get_loop() is not asyncio.get_running_loop():  # (tests run several loops)
-            read = self._read(access_key_id)
         # shield: a waiting request that is cancelled (client gone) must not cancel the shared read.
-        return await asyncio.shield(read)
+        return await asyncio.shield(self._read_under_way(access_key_id))
 
-    def _read(self, access_key_id: str) -> "asyncio.Future[Credential | None]":
+    def _read_under_way(self, access_key_id: str) -> "asyncio.Future[Credential | None]":
+        """The read of this key that began since the last IAM change, started if there is none."""
+        generation = self._entries.generation
+        under_way = self._reads.get(access_key_id)
+        if under_way is not None and under_way[0] == generation:
+            if under_way[1].get_loop() is asyncio.get_running_loop():  # (tests run several loops)
+                return under_way[1]
         read = asyncio.ensure_future(to_thread.run_sync(self.load, access_key_id))
-        self._reads[access_key_id] = read
-        read.add_done_callback(lambda done: self._read_done(access_key_id, done))
+        entry = self._reads[access_key_id] = (generation, read)
+        read.add_done_callback(lambda done: self._read_done(access_key_id, entry))
         return read
 
-    def _read_done(self, access_key_id: str, read: "asyncio.Future[Credential | None]") -> None:
-        if self._reads.get(access_key_id) is read:
+    def _read_done(self, access_key_id: str, entry: "tuple[int, asyncio.Future[Credential | None]]") -> None:
+        if self._reads.get(access_key_id) is entry:
             del self._reads[access_key_id]
-        if not read.cancelled():
-            read.exception()  # retrieved: a failed background refresh is not "never retrieved"
+        if not entry[1].cancelled():
+            entry[1].exception()  # retrieved: a failed background refresh is not "never retrieved"
 
     def load(self, access_key_id: str) -> "Credential | None":
         """Read from the store (blocking) and remember the answer."""

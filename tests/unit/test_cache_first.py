@@ -91,3 +91,19 @@ def test_a_request_the_run_did_not_serve_reads_for_itself(policies: Policies) ->
     # Same herd, different rows: after waiting once, bob's request still misses and reads itself.
     assert run_together(policies, [("alice", "shared"), ("bob", "shared")]) == [1, 2]
     assert policies.reads == 2
+
+
+def test_a_run_goes_on_for_the_others_when_its_own_request_is_cancelled(policies: Policies) -> None:
+    async def main() -> int:
+        policies.gate.clear()
+        owner = asyncio.ensure_future(cache_first(policies.lookup, "alice", herd="alice"))
+        await asyncio.sleep(0.05)
+        waiter = asyncio.ensure_future(cache_first(policies.lookup, "alice", herd="alice"))
+        await asyncio.sleep(0.05)
+        owner.cancel()  # its client went away
+        await asyncio.sleep(0.05)
+        policies.gate.set()
+        return await waiter
+
+    assert asyncio.run(main()) == 1
+    assert policies.reads == 1  # the waiter was served by the owner's run, not a second read

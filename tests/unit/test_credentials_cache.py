@@ -42,11 +42,13 @@ class CountingKeys:
 
     def get(self, access_key_id: str) -> Any:
         self.reads += 1
-        assert self.gate.wait(10)
+        credential = self.real.get(access_key_id)  # what the store holds when the read begins...
+        if self.deactivated and credential:
+            credential = replace(credential, status="Inactive")
+        assert self.gate.wait(10)  # ...reaching the cache only when the gate opens
         if self.failure is not None:
             raise self.failure
-        credential = self.real.get(access_key_id)
-        return replace(credential, status="Inactive") if self.deactivated and credential else credential
+        return credential
 
 
 @pytest.fixture
@@ -152,5 +154,25 @@ def test_an_iam_change_empties_the_cache_at_once_stale_entries_included(setup: A
         clock.now += 5.5
         cache._entries.clear()  # what every IAM change does (Caches.drop_iam_data)
         assert not (await cache.get(key_id)).active  # no stale answer after a change
+
+    asyncio.run(main())
+
+
+def test_a_request_after_an_iam_change_does_not_join_a_read_that_began_before_it(setup: Any) -> None:
+    cache, keys, _, key_id = setup
+
+    async def main() -> None:
+        keys.gate.clear()
+        before = asyncio.ensure_future(cache.get(key_id))  # its read is held at the gate
+        await asyncio.sleep(0.05)
+        keys.deactivated = True
+        cache._entries.clear()  # the key deactivated on this node while that read is under way
+        after = asyncio.ensure_future(cache.get(key_id))
+        await asyncio.sleep(0.05)
+        keys.gate.set()
+        assert (await before).active  # read before the change: handed to the request that asked then
+        assert not (await after).active  # a read of its own
+        assert keys.reads == 2
+        assert cache._entries.get(key_id) is not None and not (await cache.get(key_id)).active
 
     asyncio.run(main())

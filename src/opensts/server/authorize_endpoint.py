@@ -385,7 +385,8 @@ class AuthorizeEndpoint:
         asked.action = body.action
         secure = scope.get("scheme") == "https"
         denied = await cache_first(
-            decide_permission, runtime, outer, body.action, now, source_ip, secure, outer_info.region, herd=outer.arn
+            decide_permission, runtime, outer, body.action, now, source_ip, secure, outer_info.region,
+            herd=("authorize-permission", outer.arn),
         )
         if denied is not None:
             raise HttpProblem(403, "AccessDenied", denied)
@@ -408,7 +409,7 @@ class AuthorizeEndpoint:
 
         decision, request = await cache_first(
             explain, runtime, caller, body.action, body.resource, context, body.resource_account, body.resource_policy,
-            herd=caller.arn,
+            herd=("authorize-explain", caller.arn),
         )
         principal = _principal_bytes(caller.arn, caller.user_id, caller.account_id, caller.kind.value)
         if self.audit is not None:

@@ -16,7 +16,7 @@ T = TypeVar("T")
 _runs: dict[Hashable, asyncio.Future[Any]] = {}
 
 
-async def cache_first(fn: Callable[..., T], *args: Any, herd: Hashable = None) -> T:
+async def cache_first(fn: Callable[..., T], *args: Any, herd: Hashable | None = None) -> T:
     """Run ``fn`` on the event loop; if it reaches for the store, run it again in a worker thread.
 
     Worth it when ``fn`` is mostly answered from caches (a thread hop costs more than the work).
@@ -27,7 +27,8 @@ async def cache_first(fn: Callable[..., T], *args: Any, herd: Hashable = None) -
     thread of its own (measured: p99 ~100 ms at 2 IAM changes/s on ``/v1/authorize``). A request
     that finds a run of its herd under way waits for it instead, then tries the caches once more;
     only if they still miss does it run in a thread of its own. So a request waits for at most one
-    other run, and runs that need different rows still go on side by side.
+    other run, and runs that need different rows still go on side by side. (One table per process:
+    a server process runs one event loop.)
     """
     try:
         return run_without_store(fn, *args)  # a plain call: a generator context manager costs ~2 us
@@ -45,5 +46,13 @@ async def cache_first(fn: Callable[..., T], *args: Any, herd: Hashable = None) -
             pass
     run = loop.create_task(run_in_threadpool(fn, *args))
     _runs[herd] = run
-    run.add_done_callback(lambda done: _runs.pop(herd) if _runs.get(herd) is done else None)
-    return await run
+    run.add_done_callback(lambda done: _run_done(herd, done))
+    # shield: this request being cancelled (client gone) must not cancel the run others wait for.
+    return await asyncio.shield(run)
+
+
+def _run_done(herd: Hashable, run: asyncio.Future[Any]) -> None:
+    if _runs.get(herd) is run:
+        del _runs[herd]
+    if not run.cancelled():
+        run.exception()  # retrieved: its own request may have gone; the error is not "never retrieved"

@@ -45,7 +45,7 @@ class Store:
             upgrade_to_head(url)
         self.url = url
         self.engine = create_store_engine(url)
-        database = Database(self.engine)  # reads on connect(), writes on begin()
+        database = self.database = Database(self.engine)  # reads on connect(), writes on begin()
         # IAM repositories write through this: each write transaction bumps the IAM change counter.
         iam = self.iam_writes = CountedWrites(self.engine)
         self.accounts = AccountRepository(database)
@@ -79,7 +79,7 @@ class Store:
 
     def ping(self) -> bool:
         try:
-            with self.engine.connect() as conn:
+            with self.database.connect() as conn:
                 conn.execute(text("SELECT 1"))
             return True
         except Exception:  # noqa: BLE001 - health checks report, they do not raise
@@ -88,7 +88,7 @@ class Store:
     def schema_revision(self) -> str | None:
         """The migration the database is at (``migrate.head_revision()`` when current); raises when
         the database cannot be reached."""
-        return schema_revision(self.engine)
+        return schema_revision(self.database)
 
     def close(self) -> None:
         self.audit.close()

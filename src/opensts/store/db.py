@@ -94,9 +94,10 @@ def create_store_engine(url: str) -> Engine:
 
 
 class Database:
-    """The store's engine as repositories see it: ``connect()`` gives a connection for reads (a
-    snapshot, on SQLite one that waits for no writer), ``begin()`` a write transaction. What is
-    written on a ``connect()`` connection is never committed (SQLAlchemy rolls it back)."""
+    """The store's engine as repositories see it: ``connect()`` gives a connection for reads (on
+    SQLite one snapshot that waits for no writer; on PostgreSQL READ COMMITTED, a snapshot per
+    statement), ``begin()`` a write transaction. Nothing may be written on a ``connect()``
+    connection: on SQLite such a write would fail at once with "database is locked" rather than queue."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine

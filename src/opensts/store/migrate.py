@@ -15,7 +15,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, text
 from sqlalchemy.engine import make_url
 
-from opensts.store.db import create_migration_engine, is_sqlite, normalise_url
+from opensts.store.db import Database, create_migration_engine, is_sqlite, normalise_url
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 # Arbitrary constant: the PostgreSQL advisory lock that serialises migrations across nodes.
@@ -36,7 +36,7 @@ def head_revision() -> str:
     return head
 
 
-def schema_revision(engine: Engine) -> str | None:
+def schema_revision(engine: Engine | Database) -> str | None:
     """The migration the store was last brought to (None: the table is empty). Errors reaching
     the database, or a store never migrated (no table), propagate."""
     with engine.connect() as connection:
