@@ -82,6 +82,29 @@ def text_of(driver: object, element_id: str) -> str:
     return driver.find_element(By.ID, element_id).text  # type: ignore[attr-defined]
 
 
+def wait_until_gone(driver: object, element: object, timeout: float = 10) -> None:
+    """Wait until ``element`` has left the document (the page it was on was replaced).
+
+    Selenium's ``staleness_of`` waits for StaleElementReferenceException only; ChromeDriver answers
+    an element whose page was just replaced with a plain WebDriverException ("Node with given id
+    does not belong to the document") as often, which is the same news."""
+    from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    def gone(_: object) -> bool:
+        try:
+            element.is_enabled()  # type: ignore[attr-defined]
+        except StaleElementReferenceException:
+            return True
+        except WebDriverException as exc:
+            if "does not belong to the document" in str(exc):
+                return True
+            raise
+        return False
+
+    WebDriverWait(driver, timeout).until(gone)
+
+
 def wait_for_path(driver: object, path: str, timeout: float = 10) -> None:
     """Wait until the browser is on ``path`` (after a click that navigates)."""
     from urllib.parse import urlsplit

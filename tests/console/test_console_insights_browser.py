@@ -9,7 +9,7 @@ import pytest
 
 from tests.authorize.conftest import authorize
 from tests.conftest import ServerInfo
-from tests.console.browser import click, fill, screenshot, text_of, wait_for_path
+from tests.console.browser import click, fill, screenshot, text_of, wait_for_path, wait_until_gone
 from tests.console.helpers import browser_sign_in_as_root, role_session
 from tests.iam.conftest import allow, make_user
 
@@ -90,9 +90,11 @@ def test_the_audit_chart_shows_denials(server: ServerInfo, chrome) -> None:  # t
     wait_for_path(chrome, "/console/audit")
     fill(chrome, value=name)
     chrome.find_element(By.CSS_SELECTOR, "#attribute option[value='Username']").click()
+    unfiltered = chrome.find_element(By.TAG_NAME, "html")
     click(chrome, "filter")
+    wait_until_gone(chrome, unfiltered)  # else the rows counted below may be the unfiltered page's
     deadline = time.monotonic() + 15
-    while len(chrome.find_elements(By.CSS_SELECTOR, "#events tr.event")) < 3 and time.monotonic() < deadline:
+    while len(chrome.find_elements(By.CSS_SELECTOR, "#events tr.event")) != 3 and time.monotonic() < deadline:
         time.sleep(0.3)
         chrome.refresh()
     assert len(chrome.find_elements(By.CSS_SELECTOR, "#events tr.event")) == 3

@@ -8,7 +8,7 @@ import json
 import pytest
 
 from tests.conftest import ServerInfo, random_name
-from tests.console.browser import click, fill, screenshot, text_of, wait_for_path
+from tests.console.browser import click, fill, screenshot, text_of, wait_for_path, wait_until_gone
 from tests.console.helpers import browser_sign_in_as_root
 
 pytestmark = pytest.mark.browser
@@ -82,11 +82,9 @@ def test_a_validation_error_appears_with_its_line_and_column_as_you_type(server:
     assert text_of(chrome, "policy-errors") == "line 4, column 3: Missing required field Principal. [Statement 1]"
 
     # Without fixing it, a submit is refused by the server, the text and the error kept.
-    from selenium.webdriver.support import expected_conditions
-
     before = chrome.find_element(By.ID, "policy-errors")
     click(chrome, "role-submit")
-    WebDriverWait(chrome, 10).until(expected_conditions.staleness_of(before))  # a new page, from the server
+    wait_until_gone(chrome, before)  # a new page, from the server
     wait_for_path(chrome, "/console/roles/new")
     assert text_of(chrome, "policy-errors") == "line 4, column 3: Missing required field Principal. [Statement 1]"
     assert '"sts:AssumeRole"}' in chrome.find_element(By.ID, "policy-document").get_attribute("value")

@@ -7,7 +7,7 @@ import pyotp
 import pytest
 
 from tests.conftest import ServerInfo, random_name
-from tests.console.browser import click, fill, screenshot, text_of, wait_for_path
+from tests.console.browser import click, fill, screenshot, text_of, wait_for_path, wait_until_gone
 from tests.console.helpers import browser_sign_in, user_with_password
 from tests.iam.conftest import allow
 from tests.iam.test_mfa import consecutive_codes
@@ -18,12 +18,10 @@ pytestmark = pytest.mark.browser
 def submit(chrome, button_id: str) -> None:  # type: ignore[no-untyped-def]
     """Click a form's button and wait for the next page (a POST that redirects to the same path)."""
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.support import expected_conditions
-    from selenium.webdriver.support.ui import WebDriverWait
 
     old_page = chrome.find_element(By.TAG_NAME, "html")
     click(chrome, button_id)
-    WebDriverWait(chrome, 10).until(expected_conditions.staleness_of(old_page))
+    wait_until_gone(chrome, old_page)
 
 
 def sign_in_as_admin(chrome, server: ServerInfo) -> str:  # type: ignore[no-untyped-def]
