@@ -606,9 +606,15 @@ def carries_secret(value: Any, depth: int = 0) -> bool:
         item = getattr(value, name)
         if item is None:
             continue
-        if secret or carries_secret(item, depth + 1):
+        if secret:
+            return True
+        if type(item) not in _LEAVES and carries_secret(item, depth + 1):
             return True
     return False
+
+
+# Field values that are never a dataclass: not looked into (most of a result's fields are these).
+_LEAVES = frozenset({str, int, bool, float, bytes, datetime})
 
 
 @functools.cache  # keyed by class: a class's fields do not change while the server runs
