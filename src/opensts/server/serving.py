@@ -20,8 +20,6 @@ many megabytes are buffered. :class:`LimitedHttpToolsProtocol` adds, per worker 
   503s). Idle kept-alive connections count toward it.
 - **keep-alive** (``--keep-alive-timeout``, 75 s): longer than the SDKs' idle time for pooled
   connections, so a client never sends a request on a connection the server is just closing.
-- **one write per response**: uvicorn writes a response's head and body separately; here the head
-  waits for the body and both leave in one ``send()`` (:class:`_OneWriteResponse`).
 
 **Stopping** (SIGTERM or SIGINT) drains: the listening socket is closed at once (new connections are
 refused; with several workers the supervisor closes its copy too), every request in progress is
@@ -318,60 +316,6 @@ class _HeaderLimit(Exception):
     pass
 
 
-class _OneWriteResponse:
-    """The transport as one request's response cycle sees it: the response head is held until the
-    first body write and leaves with it, so that a response goes out in one ``send()`` and wakes its
-    client once. uvicorn writes the head and the body separately: two system calls per response and,
-    on a small one, about 5 % of a GetCallerIdentity's cost (docs/PERFORMANCE.md, session 15).
-
-    A write before the response starts (``100 Continue``) goes out at once; the held head goes out
-    with the first write after it, on ``close()``, or when the response completes without a body
-    write (a ``HEAD`` request's response). Everything else is the real transport's."""
-
-    __slots__ = ("transport", "cycle", "head", "head_seen", "completed")
-
-    def __init__(self, transport: asyncio.Transport, cycle: Any) -> None:
-        self.transport = transport
-        self.cycle = cycle
-        self.head: bytes | None = None
-        self.head_seen = False
-        self.completed: Callable[[], None] = cycle.on_response
-
-    @classmethod
-    def attach(cls, cycle: Any) -> None:
-        writer = cls(cycle.transport, cycle)
-        cycle.transport = writer
-        cycle.on_response = writer.response_complete
-
-    def write(self, data: bytes) -> None:
-        head = self.head
-        if head is not None:
-            self.head = None
-            data = head + data
-        elif not self.head_seen and self.cycle.response_started:
-            self.head_seen = True
-            self.head = data
-            return
-        self.transport.write(data)
-
-    def flush(self) -> None:
-        head = self.head
-        if head is not None:
-            self.head = None
-            self.transport.write(head)
-
-    def close(self) -> None:
-        self.flush()
-        self.transport.close()
-
-    def response_complete(self) -> None:
-        self.flush()
-        self.completed()
-
-    def __getattr__(self, name: str) -> Any:  # is_closing, get_extra_info, …
-        return getattr(self.transport, name)
-
-
 class LimitedHttpToolsProtocol(HttpToolsProtocol):
     """uvicorn's httptools protocol with the timeouts, limits and cap of the module docstring."""
 
@@ -583,10 +527,7 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         self.in_head = False
         self.heads_done += 1
         self.awaiting_body = True  # the body timer is armed after this read, if the body is not complete
-        cycle = self.cycle
         super().on_headers_complete()
-        if self.cycle is not None and self.cycle is not cycle:  # a new request's cycle
-            _OneWriteResponse.attach(self.cycle)
         if self.draining and self.cycle is not None:
             self.cycle.keep_alive = False
 
