@@ -11,6 +11,10 @@ Starts three servers on loopback, each one process:
     stores' commit cost, GetCallerIdentity's only the queued event's),
   * moto's server (``moto_server``), the peer,
   * a bare Starlette "hello" endpoint on the same uvicorn setup (our practical ceiling),
+  * with ``--decompose`` (GetCallerIdentity only), two steps between the hello and OpenSTS: the hello
+    served by OpenSTS's own HTTP protocol (``server/serving.py``: its timeouts and connection cap), and
+    that plus the least every authenticated request costs (the request read as SigV4 sees it and its
+    signature verified by ``server/sigv4.py``, nothing else: no key lookup, no action, no XML),
 then drives each with ``wrk`` (Debian package ``wrk``) replaying one SigV4-signed request. A
 header-signed request stays valid for the 5-minute clock skew, so the load generator does no
 signing and every server gets byte-identical requests. This machine's speed drifts from minute to
@@ -55,6 +59,43 @@ HELLO_APP = textwrap.dedent(
     app = Starlette(routes=[Route("/", hello, methods=["GET", "POST"])])
     """
 )
+
+# --decompose: the hello on OpenSTS's HTTP protocol ("edge"), and with a SigV4 verification ("sigv4").
+EDGE_HELLO_APP = textwrap.dedent(
+    """
+    import os
+    import sys
+
+    import uvicorn
+    from starlette.applications import Starlette
+    from starlette.responses import Response
+    from starlette.routing import Route
+
+    from opensts.errors import AwsError
+    from opensts.server.serving import LimitedHttpToolsProtocol
+    from opensts.server.sigv4 import parse_signature, verify_signature
+    from opensts.server.wire import read_http_request
+
+    SECRET = os.environ["BENCH_SECRET"]
+
+    async def hello(request):
+        await request.body()
+        return Response(b"hello", media_type="text/plain")
+
+    async def hello_sigv4(request):
+        http_request = await read_http_request(request.scope, request.receive)
+        try:
+            verify_signature(http_request, parse_signature(http_request), SECRET)
+        except AwsError as error:
+            return Response(error.message, status_code=403, media_type="text/plain")
+        return Response(b"hello", media_type="text/plain")
+
+    app = Starlette(routes=[Route("/", hello_sigv4 if sys.argv[2] == "sigv4" else hello, methods=["GET", "POST"])])
+    uvicorn.run(app, port=int(sys.argv[1]), http=LimitedHttpToolsProtocol, ws="none", access_log=False,
+                log_level="warning", server_header=False)
+    """
+)
+DECOMPOSITION = {"edge": "hello on OpenSTS's protocol", "sigv4": "  + SigV4 verification"}
 
 ACTIONS = ("GetCallerIdentity", "AssumeRole")
 BACKENDS = {"sqlite": "SQLite", "postgres": "PostgreSQL"}
@@ -263,6 +304,8 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--action", choices=ACTIONS + ("all",), default="all")
+    parser.add_argument("--decompose", action="store_true",
+                        help="GetCallerIdentity: also the hello on OpenSTS's HTTP protocol, and with SigV4 verification")
     add_backend_arguments(parser)
     args = parser.parse_args()
     backends = backends_of(args)
@@ -293,13 +336,25 @@ def main() -> None:
         urls |= {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
         wait_until_up(urls["moto"], moto, "/moto-api/")
         wait_until_up(urls["hello"], hello)
+        steps = tuple(DECOMPOSITION) if args.decompose else ()
+        if steps:
+            (workdir / "edge_hello.py").write_text(EDGE_HELLO_APP)
+        for step in steps:
+            port = free_port()
+            process = subprocess.Popen([sys.executable, "edge_hello.py", str(port), step], cwd=workdir,
+                                       env={**os.environ, "BENCH_SECRET": secret},
+                                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            processes.append(process)
+            urls[step] = f"http://127.0.0.1:{port}"
+            wait_until_up(urls[step], process)
 
         actions = ACTIONS if args.action == "all" else (args.action,)
         for action in actions:
             # Each store gets its own user and role; moto verifies no signature, any key will do.
             requests = {backend: prepare(action, urls[backend], key_id, secret) for backend in backends}
-            requests["moto"] = requests["hello"] = requests[backends[0]]
-            peers = (*backends, "moto", "hello") if action == "GetCallerIdentity" else (*backends, "moto")
+            for peer in ("moto", "hello", *steps):
+                requests[peer] = requests[backends[0]]
+            peers = (*backends, "moto", "hello", *steps) if action == "GetCallerIdentity" else (*backends, "moto")
             results = in_turns(
                 {name: (lambda name=name: measure(urls[name], *requests[name], args, workdir)) for name in peers},
                 args.rounds,
@@ -315,7 +370,10 @@ def main() -> None:
                     print(f"  {'OpenSTS / Starlette hello':<30} {opensts_rate / hello_rate:>10.2f}")
             show("moto_server", results["moto"])
             if "hello" in results:
-                show("bare Starlette hello", results["hello"])
+                hello_rate = show("bare Starlette hello", results["hello"])
+                for step in steps:
+                    step_rate = show(DECOMPOSITION[step], results[step])
+                    print(f"  {'  / Starlette hello':<30} {step_rate / hello_rate:>10.2f}")
             if len(backends) > 1:
                 print("  PostgreSQL / SQLite: of the medians; median of the rounds' (each round's), which a goal is judged on")
                 show_ratio(action, results["postgres"], results["sqlite"],
