@@ -10,67 +10,16 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from uvicorn.server import ServerState
-
-from opensts.server.serving import Limits, LimitedHttpToolsProtocol, ServeConfig
+from opensts.server.serving import Limits
+from tests.server.protocol_harness import Connection
 
 HEADER_TIMEOUT = 0.2
 BODY_TIMEOUT = 0.6
-
-
-class RecordingTransport(asyncio.Transport):
-    def __init__(self) -> None:
-        super().__init__()
-        self.data = b""
-        self.closed = False
-
-    def write(self, data: Any) -> None:
-        self.data += bytes(data)
-
-    def close(self) -> None:
-        self.closed = True
-
-    def is_closing(self) -> bool:
-        return self.closed
-
-    def get_extra_info(self, name: str, default: Any = None) -> Any:
-        return {"peername": ("127.0.0.1", 50000), "sockname": ("127.0.0.1", 7070)}.get(name, default)
-
-    def pause_reading(self) -> None:
-        pass
-
-    def resume_reading(self) -> None:
-        pass
-
-    def get_write_buffer_size(self) -> int:
-        return 0
-
-
-async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
-    if scope["type"] != "http":
-        return
-    while (await receive()).get("more_body"):
-        pass
-    await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"2")]})
-    await send({"type": "http.response.body", "body": b"ok"})
-
-
 REQUEST = b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nhi"
 
 
-class Connection:
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        limits = Limits(header_timeout=HEADER_TIMEOUT, body_timeout=BODY_TIMEOUT)
-        config = ServeConfig(app, limits=limits, log_level="critical", access_log=False)
-        config.load()
-        self.protocol = LimitedHttpToolsProtocol(config, ServerState(), {}, loop)
-        self.transport = RecordingTransport()
-        self.protocol.connection_made(self.transport)
-
-    async def send(self, data: bytes) -> None:
-        self.protocol.data_received(data)
-        for _ in range(10):  # the request's task runs to its end
-            await asyncio.sleep(0)
+def connect(loop: asyncio.AbstractEventLoop) -> Connection:
+    return Connection(loop, Limits(header_timeout=HEADER_TIMEOUT, body_timeout=BODY_TIMEOUT))
 
 
 def count_timers(loop: asyncio.AbstractEventLoop) -> list[float]:
@@ -92,11 +41,11 @@ def test_kept_alive_requests_share_one_timer() -> None:
     async def scenario() -> tuple[int, int]:
         loop = asyncio.get_running_loop()
         asked = count_timers(loop)
-        connection = Connection(loop)
+        connection = connect(loop)
         for _ in range(50):
             await connection.send(REQUEST)
         responses = connection.transport.data.count(b"HTTP/1.1 200 OK")
-        connection.protocol.connection_lost(None)
+        connection.close()
         return responses, len(asked)
 
     responses, timers = asyncio.run(scenario())
@@ -106,7 +55,7 @@ def test_kept_alive_requests_share_one_timer() -> None:
 
 def test_a_stalled_head_on_a_kept_alive_connection_gets_408() -> None:
     async def scenario() -> bytes:
-        connection = Connection(asyncio.get_running_loop())
+        connection = connect(asyncio.get_running_loop())
         await connection.send(REQUEST)
         await connection.send(b"POST / HTTP/1.1\r\nHost: x\r\n")  # and nothing more
         await asyncio.sleep(HEADER_TIMEOUT * 3)
@@ -121,7 +70,7 @@ def test_a_stalled_head_on_a_kept_alive_connection_gets_408() -> None:
 def test_a_stalled_body_gets_408_at_the_body_timeout() -> None:
     async def scenario() -> tuple[bool, bool, bytes]:
         loop = asyncio.get_running_loop()
-        connection = Connection(loop)
+        connection = connect(loop)
         await connection.send(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nhalf")
         await asyncio.sleep(HEADER_TIMEOUT * 2)  # past the header timeout's timer, within the body's
         open_then = not connection.transport.closed
@@ -136,7 +85,7 @@ def test_a_stalled_body_gets_408_at_the_body_timeout() -> None:
 
 def test_a_closed_connection_leaves_no_timer() -> None:
     async def scenario() -> tuple[Any, Any]:
-        connection = Connection(asyncio.get_running_loop())
+        connection = connect(asyncio.get_running_loop())
         await connection.send(b"POST / HTTP/1.1\r\nHost: x\r\n")
         timer = connection.protocol.deadline_timer
         connection.protocol.connection_lost(None)

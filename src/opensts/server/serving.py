@@ -15,9 +15,10 @@ many megabytes are buffered. :class:`LimitedHttpToolsProtocol` adds, per worker 
   ``--max-headers`` 100): over either, ``431 Request Header Fields Too Large`` and close. Bytes are
   counted as they arrive, before the parser buffers them; the bytes of a pipelined request that
   arrive in the same read as the end of the previous one are not counted (at most one read, 256 KiB).
-  Header fields are counted after each read and when a head ends, not as each is parsed (a check per
-  field cost ~4 % of a small request): a read's fields are held until it is parsed, so a head over
-  the count holds at most one read's worth (within the header-size limit) before the ``431``.
+  Header fields (a chunked body's trailer fields included) are counted after each read and when a
+  head or a message ends, not as each is parsed (a check per field cost ~4 % of a small request): a
+  request over the count is refused before it is acted on, having held at most one read's fields
+  (a read is at most 256 KiB) before the ``431``.
 - **connection cap** (``--max-connections``, 1000, lowered to fit the open-file limit): a connection
   over the cap is answered ``503 Service Unavailable`` at once and closed, never queued (SDKs retry
   503s). Idle kept-alive connections count toward it.
@@ -524,7 +525,8 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
             self.head_bytes += len(data)
         if not self._feed(data):
             return
-        if self.in_head and len(self.headers) > self.limits.max_headers:  # a head still arriving
+        headers = self.headers  # the latest message's head and trailer fields; None before the first
+        if headers is not None and len(headers) > self.limits.max_headers:  # fields still arriving
             self._reject(431, "Too many request header fields.")
         elif self.awaiting_body and self.deadline is None and not self.transport.is_closing():
             self._arm(self.limits.body_timeout, self._body_timed_out)
@@ -563,6 +565,9 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
             self.cycle.keep_alive = False
 
     def on_message_complete(self) -> None:
+        if len(self.headers) > self.limits.max_headers:  # a chunked body's trailer fields count too
+            self.too_many_headers = True
+            raise _HeaderLimit
         self.awaiting_body = False
         self._disarm()
         self.in_head = True
