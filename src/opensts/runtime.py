@@ -194,7 +194,7 @@ def open_runtime(settings: Settings, *, bootstrap: bool = True, create: bool = T
     else:
         master_key = None
     if bootstrap and create:
-        check_root_credentials_file(settings, state)
+        check_root_credentials_file(settings, state, reprobe=lambda: probe_store(url))
     if create:
         # The data dir holds the master key and the database: private to the service's user.
         settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -413,20 +413,31 @@ def root_credentials_conflict(path: Path) -> str:
     )
 
 
-def check_root_credentials_file(settings: Settings, state: StoreState) -> None:
+def check_root_credentials_file(settings: Settings, state: StoreState,
+                                reprobe: Callable[[], StoreState] | None = None) -> None:
     """Refuse a start that would have to write DATA_DIR/root-credentials over an existing file.
 
     The file is written when the default account has no root key yet (a new store, or an
     interrupted first start) and no root key is configured by environment. Checked before anything
-    is created, from the probe of the store.
+    is created, from the probe of the store. A file that names a root key of the store's default
+    account was written by a concurrent first start of this same store (another node sharing the
+    data directory): that start sets the default account before it writes the file, so ``reprobe``
+    (a fresh look at the store, taken once the file is seen) tells it from another store's file.
     """
     if settings.root_access_key_id and settings.root_secret_access_key:
         return
     if state.initialised and state.root_key_ids:
         return  # nothing to write
     path = settings.data_dir / ROOT_CREDENTIALS_FILE
-    if path.exists() or path.is_symlink():
-        raise BootstrapError(root_credentials_conflict(path))
+    if not (path.exists() or path.is_symlink()):
+        return
+    fresh = reprobe() if reprobe is not None else state
+    if fresh.initialised and fresh.root_key_ids:
+        return  # the concurrent start finished: nothing to write
+    key_id = read_credentials_key_id(path)
+    if fresh.default_account_id and key_id and ids.account_from_access_key_id(key_id) == fresh.default_account_id:
+        return  # ensure_root_credentials then leaves the file as it is
+    raise BootstrapError(root_credentials_conflict(path))
 
 
 def read_credentials_key_id(path: Path) -> str | None:
