@@ -57,13 +57,11 @@ sys.path.insert(0, str(ROOT / "bench"))
 from authorize_bench import authorize_call, setup  # noqa: E402
 from http_load import http_request  # noqa: E402
 from server_bench import (  # noqa: E402
-    HELLO_APP,
-    free_port,
     prepare,
     signed_request,
+    start_hello,
     start_opensts,
     stop_all,
-    wait_until_up,
     wrk,
 )
 
@@ -293,16 +291,7 @@ def main() -> None:
         url = start_opensts(processes, workdir / "data", account, root, settings={"OPENSTS_AUDIT": args.audit})
         hello_url = ""
         if "hello" in paths:
-            import subprocess
-
-            (workdir / "hello_app.py").write_text(HELLO_APP)
-            port = free_port()
-            processes.append(subprocess.Popen(
-                [sys.executable, "-m", "uvicorn", "hello_app:app", "--port", str(port), "--no-access-log",
-                 "--log-level", "warning", "--no-server-header"],
-                cwd=workdir, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
-            hello_url = f"http://127.0.0.1:{port}"
-            wait_until_up(hello_url, processes[-1])
+            hello_url = start_hello(processes, workdir)
         requests = _requests(url, root, account, paths)
 
         print(f"Latency at a constant rate, one OpenSTS worker (SQLite, audit {args.audit}), "

@@ -166,6 +166,27 @@ def start_opensts(processes: list[subprocess.Popen], data_dir: Path, account: st
     return url
 
 
+def start_hello(processes: list[subprocess.Popen], workdir: Path, step: str | None = None,  # type: ignore[type-arg]
+                secret: str = "") -> str:
+    """The bare Starlette hello on a free loopback port (added to ``processes``), run from ``workdir``;
+    with ``step`` (a key of :data:`DECOMPOSITION`), the hello on OpenSTS's protocol, verifying SigV4
+    signatures made with ``secret`` for ``"sigv4"``. Its URL once it answers."""
+    port = free_port()
+    if step is None:
+        (workdir / "hello_app.py").write_text(HELLO_APP)
+        command = [sys.executable, "-m", "uvicorn", "hello_app:app", "--port", str(port), "--no-access-log",
+                   "--log-level", "warning", "--no-server-header"]
+    else:
+        (workdir / "edge_hello.py").write_text(EDGE_HELLO_APP)
+        command = [sys.executable, "edge_hello.py", str(port), step]
+    process = subprocess.Popen(command, cwd=workdir, env={**os.environ, "BENCH_SECRET": secret},
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    processes.append(process)
+    url = f"http://127.0.0.1:{port}"
+    wait_until_up(url, process)
+    return url
+
+
 def add_backend_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--postgres", action="store_true",
                         help="OpenSTS on a throwaway PostgreSQL cluster (bench/postgres.py) instead of SQLite")
@@ -324,29 +345,15 @@ def main() -> None:
     cluster = contextlib.ExitStack()
     try:
         urls = start_backends(backends, processes, workdir, account, (key_id, secret), args.workers, cluster)
-        ports = {name: free_port() for name in ("moto", "hello")}
-        moto = subprocess.Popen(["moto_server", "-p", str(ports["moto"])], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        (workdir / "hello_app.py").write_text(HELLO_APP)
-        hello = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "hello_app:app", "--port", str(ports["hello"]), "--no-access-log",
-             "--log-level", "warning", "--no-server-header"],
-            cwd=workdir, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )
-        processes += [moto, hello]
-        urls |= {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
+        moto_port = free_port()
+        moto = subprocess.Popen(["moto_server", "-p", str(moto_port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        processes.append(moto)
+        urls["moto"] = f"http://127.0.0.1:{moto_port}"
         wait_until_up(urls["moto"], moto, "/moto-api/")
-        wait_until_up(urls["hello"], hello)
+        urls["hello"] = start_hello(processes, workdir)
         steps = tuple(DECOMPOSITION) if args.decompose else ()
-        if steps:
-            (workdir / "edge_hello.py").write_text(EDGE_HELLO_APP)
         for step in steps:
-            port = free_port()
-            process = subprocess.Popen([sys.executable, "edge_hello.py", str(port), step], cwd=workdir,
-                                       env={**os.environ, "BENCH_SECRET": secret},
-                                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            processes.append(process)
-            urls[step] = f"http://127.0.0.1:{port}"
-            wait_until_up(urls[step], process)
+            urls[step] = start_hello(processes, workdir, step, secret)
 
         actions = ACTIONS if args.action == "all" else (args.action,)
         for action in actions:

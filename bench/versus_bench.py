@@ -22,9 +22,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from server_bench import (
-    HELLO_APP, free_port, in_turns, measure, prepare, show, start_opensts, stop_all, wait_until_up,
-)
+from server_bench import in_turns, measure, prepare, show, start_hello, start_opensts, stop_all
 
 THIS = str(Path(__file__).resolve().parent.parent / "src")
 
@@ -56,16 +54,7 @@ def main() -> None:
             urls[name] = start_opensts(processes, data_dir, account, root, settings=settings)
         names = ["previous", "this"]
         if args.action == "GetCallerIdentity":
-            port = free_port()
-            (workdir / "hello_app.py").write_text(HELLO_APP)
-            hello = subprocess.Popen(
-                [sys.executable, "-m", "uvicorn", "hello_app:app", "--port", str(port), "--no-access-log",
-                 "--log-level", "warning", "--no-server-header"],
-                cwd=workdir, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            )
-            processes.append(hello)
-            urls["hello"] = f"http://127.0.0.1:{port}"
-            wait_until_up(urls["hello"], hello)
+            urls["hello"] = start_hello(processes, workdir)
             names.append("hello")
         requests = {name: prepare(args.action, urls[name], *root) for name in ("previous", "this")}
         requests["hello"] = requests["previous"]

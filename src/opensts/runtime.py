@@ -413,8 +413,7 @@ def root_credentials_conflict(path: Path) -> str:
     )
 
 
-def check_root_credentials_file(settings: Settings, state: StoreState,
-                                reprobe: Callable[[], StoreState] | None = None) -> None:
+def check_root_credentials_file(settings: Settings, state: StoreState, reprobe: Callable[[], StoreState]) -> None:
     """Refuse a start that would have to write DATA_DIR/root-credentials over an existing file.
 
     The file is written when the default account has no root key yet (a new store, or an
@@ -431,7 +430,7 @@ def check_root_credentials_file(settings: Settings, state: StoreState,
     path = settings.data_dir / ROOT_CREDENTIALS_FILE
     if not (path.exists() or path.is_symlink()):
         return
-    fresh = reprobe() if reprobe is not None else state
+    fresh = reprobe()
     if fresh.initialised and fresh.root_key_ids:
         return  # the concurrent start finished: nothing to write
     key_id = read_credentials_key_id(path)

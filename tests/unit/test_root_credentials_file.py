@@ -30,7 +30,7 @@ def settings_with_file(tmp_path: Path, account: str) -> Settings:
 
 
 def test_no_file_no_refusal(tmp_path: Path) -> None:
-    check_root_credentials_file(Settings(data_dir=tmp_path / "data"), EMPTY)
+    check_root_credentials_file(Settings(data_dir=tmp_path / "data"), EMPTY, reprobe=lambda: EMPTY)
 
 
 def test_another_stores_file_is_refused(tmp_path: Path) -> None:
