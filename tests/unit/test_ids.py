@@ -39,6 +39,18 @@ def test_unique_ids_and_secrets_have_aws_shapes() -> None:
     assert ids.is_account_id(ids.new_account_id())
 
 
+def test_unique_ids_use_the_whole_alphabet_in_every_position() -> None:
+    # The random characters come from one read of whole bytes: a short read would leave the last
+    # characters partly made of padding (only some letters possible there).
+    for make, length in ((ids.new_user_id, 17), (ids.new_signing_certificate_id, 28)):
+        seen = [set() for _ in range(length)]
+        for _ in range(2_000):
+            for position, character in enumerate(make()[-length:]):
+                seen[position].add(character)
+        assert all(len(characters) == 32 for characters in seen)
+        assert len({make() for _ in range(1_000)}) == 1_000
+
+
 def test_arn_formatting() -> None:
     assert arn.root_arn("123456789012") == "arn:aws:iam::123456789012:root"
     assert arn.user_arn("123456789012", "bob", "/dev/") == "arn:aws:iam::123456789012:user/dev/bob"
