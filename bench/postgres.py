@@ -28,6 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from server_bench import free_port  # noqa: E402
 
 DATABASE = "bench"
+_DATA_DIRS: dict[str, Path] = {}  # URL -> its running cluster's data directory
 
 
 def postgres_bin() -> Path:
@@ -36,6 +37,15 @@ def postgres_bin() -> Path:
     if not found:
         sys.exit("PostgreSQL is needed: apt-get install postgresql")
     return found[-1]
+
+
+def postmaster_pid(url: str) -> int | None:
+    """The process id of the server of :func:`throwaway_postgres`'s ``url`` (its backends are its
+    children), or None for a database this module did not start."""
+    data = _DATA_DIRS.get(url)
+    if data is None:
+        return None
+    return int((data / "postmaster.pid").read_text().split()[0])  # its first line
 
 
 @contextlib.contextmanager
@@ -63,8 +73,11 @@ def throwaway_postgres() -> Iterator[str]:
         run(str(bin_dir / "pg_ctl"), "-D", str(data), "-l", str(workdir / "server.log"), "-w", "start",
             "-o", f"-p {port} -k {workdir} -c listen_addresses=127.0.0.1")
         run(str(bin_dir / "createdb"), "-h", "127.0.0.1", "-p", str(port), "-U", "postgres", DATABASE)
-        yield f"postgresql://postgres@127.0.0.1:{port}/{DATABASE}"
+        url = f"postgresql://postgres@127.0.0.1:{port}/{DATABASE}"
+        _DATA_DIRS[url] = data
+        yield url
     finally:
+        _DATA_DIRS.pop(f"postgresql://postgres@127.0.0.1:{port}/{DATABASE}", None)
         if started:
             subprocess.run([*as_postgres, str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"],
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

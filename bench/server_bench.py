@@ -20,6 +20,16 @@ header-signed request stays valid for the 5-minute clock skew, so the load gener
 signing and every server gets byte-identical requests. This machine's speed drifts from minute to
 minute, so the servers take turns: ``--rounds`` rounds, each measuring every server once. Prints each
 server's median requests/s (and every round's figure) and the ratios of the medians.
+
+**CPU per request.** Beside each server's requests/s the script prints the CPU time its processes
+spent per request during the measurement (user + system, read from ``/proc``: the server process and
+its children, such as the audit writer, and for OpenSTS on PostgreSQL the cluster's processes too),
+and the ratios of these costs: for GetCallerIdentity, hello / OpenSTS (the requests/s ratio's
+counterpart), and PostgreSQL / SQLite as SQLite's cost over PostgreSQL's. Requests/s on a shared
+2-core machine move by tens of percent between rounds; what a request costs the server moves far
+less (session 16: 90-102 µs per GetCallerIdentity where requests/s read 6,700-11,400), so the
+costs say whether two servers differ when the rates cannot. They leave out what waiting costs (a
+server that idles while its requests wait for a lock or a commit is cheap and slow).
 """
 
 from __future__ import annotations
@@ -99,6 +109,29 @@ DECOMPOSITION = {"edge": "hello on OpenSTS's protocol", "sigv4": "  + SigV4 veri
 
 ACTIONS = ("GetCallerIdentity", "AssumeRole")
 BACKENDS = {"sqlite": "SQLite", "postgres": "PostgreSQL"}
+# URL -> the processes whose CPU time (theirs and their descendants') a request to it costs:
+# filled by start_opensts and start_hello, read by measure().
+CPU_ROOTS: dict[str, list[int]] = {}
+CPU_PER_REQUEST: dict[str, list[float]] = {}  # URL -> µs of CPU per request, one figure per measure()
+_CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def tree_cpu_seconds(roots: list[int]) -> float:
+    """User + system CPU seconds of the processes ``roots`` and all their descendants, now (Linux)."""
+    total, pending, seen = 0.0, list(roots), set()
+    while pending:
+        pid = pending.pop()
+        if pid in seen:
+            continue
+        seen.add(pid)
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS
+            for task in os.listdir(f"/proc/{pid}/task"):
+                pending += map(int, Path(f"/proc/{pid}/task/{task}/children").read_text().split())
+        except (FileNotFoundError, ProcessLookupError):  # gone meanwhile: its time is lost
+            continue
+    return total
 
 
 def prepare(action: str, url: str, root_key: str, root_secret: str) -> tuple[str, str, str]:
@@ -163,6 +196,13 @@ def start_opensts(processes: list[subprocess.Popen], data_dir: Path, account: st
     processes.append(process)
     url = f"http://127.0.0.1:{port}"
     wait_until_up(url, process, "/health")
+    CPU_ROOTS[url] = [process.pid]
+    if database_url:
+        from postgres import postmaster_pid  # not at the top: bench/postgres.py imports this module
+
+        cluster = postmaster_pid(database_url)
+        if cluster is not None:  # a cluster of bench/postgres.py's: its work for this server counts too
+            CPU_ROOTS[url].append(cluster)
     return url
 
 
@@ -184,6 +224,7 @@ def start_hello(processes: list[subprocess.Popen], workdir: Path, step: str | No
     processes.append(process)
     url = f"http://127.0.0.1:{port}"
     wait_until_up(url, process)
+    CPU_ROOTS[url] = [process.pid]
     return url
 
 
@@ -294,7 +335,13 @@ def measure(url: str, body: str, key_id: str, secret: str, args: argparse.Namesp
     if check.status_code != 200:
         raise RuntimeError(f"{url} answered {check.status_code}: {check.text[:300]}")
     wrk(url + "/", body, headers, 2, args.connections, workdir)  # warm-up
-    return wrk(url + "/", body, headers, args.duration, args.connections, workdir)
+    roots = CPU_ROOTS.get(url, [])
+    before = tree_cpu_seconds(roots)
+    rate = wrk(url + "/", body, headers, args.duration, args.connections, workdir)
+    if roots:
+        requests = rate * args.duration  # wrk's rate is its requests over its duration
+        CPU_PER_REQUEST.setdefault(url, []).append((tree_cpu_seconds(roots) - before) / requests * 1e6)
+    return rate
 
 
 def in_turns(measurements: dict[str, Callable[[], float]], rounds: int) -> dict[str, list[float]]:
@@ -311,11 +358,24 @@ def in_turns(measurements: dict[str, Callable[[], float]], rounds: int) -> dict[
 
 
 
-def show(name: str, figures: list[float]) -> float:
+def show(name: str, figures: list[float], url: str | None = None) -> float:
+    """Print the median requests/s and each round's; with ``url``, the CPU per request measured too."""
     median = statistics.median(figures)
     rounds = ", ".join(f"{f:,.0f}" for f in figures)
     print(f"  {name:<34} {median:>10,.0f} req/s   (rounds: {rounds})")
+    costs = CPU_PER_REQUEST.get(url or "")
+    if costs:
+        each = ", ".join(f"{c:.0f}" for c in costs)
+        print(f"  {'  CPU per request':<34} {statistics.median(costs):>10.0f} µs      (rounds: {each})")
     return median
+
+
+def show_cost_ratio(name: str, url: str, base_url: str, goal: float | None = None) -> None:
+    """Like :func:`show_ratio`, of CPU per request, as ``base_url``'s cost / ``url``'s (so that, as
+    with requests/s, above 1 means ``url``'s server does more with the same CPU)."""
+    costs, bases = CPU_PER_REQUEST.get(url), CPU_PER_REQUEST.get(base_url)
+    if costs and bases and len(costs) == len(bases):
+        show_ratio(f"{name} (by CPU per request)", bases, costs, goal)
 
 
 def main() -> None:
@@ -350,6 +410,7 @@ def main() -> None:
         processes.append(moto)
         urls["moto"] = f"http://127.0.0.1:{moto_port}"
         wait_until_up(urls["moto"], moto, "/moto-api/")
+        CPU_ROOTS[urls["moto"]] = [moto.pid]
         urls["hello"] = start_hello(processes, workdir)
         steps = tuple(DECOMPOSITION) if args.decompose else ()
         for step in steps:
@@ -357,6 +418,7 @@ def main() -> None:
 
         actions = ACTIONS if args.action == "all" else (args.action,)
         for action in actions:
+            CPU_PER_REQUEST.clear()  # this action's figures only
             # Each store gets its own user and role; moto verifies no signature, any key will do.
             requests = {backend: prepare(action, urls[backend], key_id, secret) for backend in backends}
             for peer in ("moto", "hello", *steps):
@@ -370,21 +432,26 @@ def main() -> None:
                   f"OpenSTS workers={args.workers}, wrk 1 thread, {os.cpu_count()} cores")
             moto_rate = statistics.median(results["moto"])
             for backend in backends:
-                opensts_rate = show(f"OpenSTS ({BACKENDS[backend]})", results[backend])
+                opensts_rate = show(f"OpenSTS ({BACKENDS[backend]})", results[backend], urls[backend])
                 print(f"  {'OpenSTS / moto':<30} {opensts_rate / moto_rate:>10.1f}x")
                 if "hello" in results:
                     hello_rate = statistics.median(results["hello"])
                     print(f"  {'OpenSTS / Starlette hello':<30} {opensts_rate / hello_rate:>10.2f}")
-            show("moto_server", results["moto"])
+            show("moto_server", results["moto"], urls["moto"])
             if "hello" in results:
-                hello_rate = show("bare Starlette hello", results["hello"])
+                hello_rate = show("bare Starlette hello", results["hello"], urls["hello"])
                 for step in steps:
-                    step_rate = show(DECOMPOSITION[step], results[step])
+                    step_rate = show(DECOMPOSITION[step], results[step], urls[step])
                     print(f"  {'  / Starlette hello':<30} {step_rate / hello_rate:>10.2f}")
+                print("  / hello by CPU per request: of the medians; median of the rounds' (each round's)")
+                for name in (*backends, *steps):
+                    label = f"OpenSTS ({BACKENDS[name]})" if name in BACKENDS else DECOMPOSITION[name].strip()
+                    show_cost_ratio(label, urls[name], urls["hello"])
             if len(backends) > 1:
                 print("  PostgreSQL / SQLite: of the medians; median of the rounds' (each round's), which a goal is judged on")
                 show_ratio(action, results["postgres"], results["sqlite"],
                            0.95 if action == "GetCallerIdentity" else None)
+                show_cost_ratio(action, urls["postgres"], urls["sqlite"])
     finally:
         stop_all(processes, workdir)
         cluster.close()
