@@ -92,7 +92,8 @@ def new_unique_id(prefix: str) -> str:
 def _random_base32(count: int) -> str:
     """``count`` uniformly random characters of :data:`_BASE32_ALPHABET` (5 bits each), from one read
     of the system CSPRNG: a character chosen at a time cost a read (a system call) each."""
-    return base64.b32encode(secrets.token_bytes((count * 5 + 7) // 8)).decode("ascii")[:count]
+    bits = int.from_bytes(secrets.token_bytes((count * 5 + 7) // 8), "big")
+    return "".join(_BASE32_ALPHABET[bits >> shift & 31] for shift in range(0, count * 5, 5))
 
 
 def new_user_id() -> str:
