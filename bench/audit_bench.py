@@ -51,7 +51,7 @@ from urllib.parse import quote
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
 from authorize_bench import authorize_call, measure, setup, sign  # noqa: E402
-from server_bench import free_port, in_turns, show, show_ratio, stop_all, wait_until_up  # noqa: E402
+from server_bench import free_port, in_turns, show, show_ratio, stat_cpu_seconds, stop_all, wait_until_up  # noqa: E402
 
 FORM = "application/x-www-form-urlencoded; charset=utf-8"
 MODES = ("on", "inline", "off")
@@ -81,11 +81,9 @@ def start(mode: str, workdir: Path, account: str, root: tuple[str, str], databas
 def loop_seconds(process: subprocess.Popen) -> float:  # type: ignore[type-arg]
     """CPU seconds of the server's main thread (its event loop), from /proc (0 where there is none)."""
     try:
-        with open(f"/proc/{process.pid}/task/{process.pid}/stat") as stat:
-            fields = stat.read().rsplit(")", 1)[1].split()
+        return stat_cpu_seconds(f"/proc/{process.pid}/task/{process.pid}/stat")
     except OSError:
         return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def assume_role_setup(url: str, root: tuple[str, str], suffix: str) -> tuple[bytes, tuple[str, str]]:

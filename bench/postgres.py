@@ -56,6 +56,7 @@ def throwaway_postgres() -> Iterator[str]:
     workdir = Path(tempfile.mkdtemp(prefix="opensts-bench-pg-"))
     data = workdir / "data"
     port = free_port()
+    url = f"postgresql://postgres@127.0.0.1:{port}/{DATABASE}"
     started = False
     try:
         if as_postgres:
@@ -73,11 +74,10 @@ def throwaway_postgres() -> Iterator[str]:
         run(str(bin_dir / "pg_ctl"), "-D", str(data), "-l", str(workdir / "server.log"), "-w", "start",
             "-o", f"-p {port} -k {workdir} -c listen_addresses=127.0.0.1")
         run(str(bin_dir / "createdb"), "-h", "127.0.0.1", "-p", str(port), "-U", "postgres", DATABASE)
-        url = f"postgresql://postgres@127.0.0.1:{port}/{DATABASE}"
         _DATA_DIRS[url] = data
         yield url
     finally:
-        _DATA_DIRS.pop(f"postgresql://postgres@127.0.0.1:{port}/{DATABASE}", None)
+        _DATA_DIRS.pop(url, None)
         if started:
             subprocess.run([*as_postgres, str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"],
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

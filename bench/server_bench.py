@@ -110,10 +110,15 @@ DECOMPOSITION = {"edge": "hello on OpenSTS's protocol", "sigv4": "  + SigV4 veri
 ACTIONS = ("GetCallerIdentity", "AssumeRole")
 BACKENDS = {"sqlite": "SQLite", "postgres": "PostgreSQL"}
 # URL -> the processes whose CPU time (theirs and their descendants') a request to it costs:
-# filled by start_opensts and start_hello, read by measure().
+# filled as each server starts, read by measure().
 CPU_ROOTS: dict[str, list[int]] = {}
-CPU_PER_REQUEST: dict[str, list[float]] = {}  # URL -> µs of CPU per request, one figure per measure()
 _CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def stat_cpu_seconds(stat_path: str) -> float:
+    """User + system CPU seconds in a ``/proc/PID/stat`` or ``/proc/PID/task/TID/stat`` file."""
+    fields = Path(stat_path).read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS
 
 
 def tree_cpu_seconds(roots: list[int]) -> float:
@@ -125,8 +130,7 @@ def tree_cpu_seconds(roots: list[int]) -> float:
             continue
         seen.add(pid)
         try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            total += (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS
+            total += stat_cpu_seconds(f"/proc/{pid}/stat")
             for task in os.listdir(f"/proc/{pid}/task"):
                 pending += map(int, Path(f"/proc/{pid}/task/{task}/children").read_text().split())
         except (FileNotFoundError, ProcessLookupError):  # gone meanwhile: its time is lost
@@ -329,18 +333,21 @@ def stop_all(processes: list[subprocess.Popen], workdir: Path) -> None:  # type:
     shutil.rmtree(workdir, ignore_errors=True)
 
 
-def measure(url: str, body: str, key_id: str, secret: str, args: argparse.Namespace, workdir: Path) -> float:
+def measure(url: str, body: str, key_id: str, secret: str, args: argparse.Namespace, workdir: Path,
+            costs: list[float] | None = None) -> float:
+    """Requests/s of ``url`` replaying the signed ``body``; appends to ``costs`` the µs of CPU per
+    request its processes spent (those :data:`CPU_ROOTS` knows for ``url``)."""
     headers = signed_request(url, body, key_id, secret)
     check = httpx.post(url + "/", content=body, headers=headers)
     if check.status_code != 200:
         raise RuntimeError(f"{url} answered {check.status_code}: {check.text[:300]}")
     wrk(url + "/", body, headers, 2, args.connections, workdir)  # warm-up
-    roots = CPU_ROOTS.get(url, [])
+    roots = CPU_ROOTS.get(url, []) if costs is not None else []
     before = tree_cpu_seconds(roots)
     rate = wrk(url + "/", body, headers, args.duration, args.connections, workdir)
-    if roots:
+    if roots and costs is not None:
         requests = rate * args.duration  # wrk's rate is its requests over its duration
-        CPU_PER_REQUEST.setdefault(url, []).append((tree_cpu_seconds(roots) - before) / requests * 1e6)
+        costs.append((tree_cpu_seconds(roots) - before) / requests * 1e6)
     return rate
 
 
@@ -358,22 +365,20 @@ def in_turns(measurements: dict[str, Callable[[], float]], rounds: int) -> dict[
 
 
 
-def show(name: str, figures: list[float], url: str | None = None) -> float:
-    """Print the median requests/s and each round's; with ``url``, the CPU per request measured too."""
+def show(name: str, figures: list[float], costs: list[float] | None = None) -> float:
+    """Print the median requests/s and each round's; with ``costs``, the CPU per request too."""
     median = statistics.median(figures)
     rounds = ", ".join(f"{f:,.0f}" for f in figures)
     print(f"  {name:<34} {median:>10,.0f} req/s   (rounds: {rounds})")
-    costs = CPU_PER_REQUEST.get(url or "")
     if costs:
         each = ", ".join(f"{c:.0f}" for c in costs)
         print(f"  {'  CPU per request':<34} {statistics.median(costs):>10.0f} µs      (rounds: {each})")
     return median
 
 
-def show_cost_ratio(name: str, url: str, base_url: str, goal: float | None = None) -> None:
-    """Like :func:`show_ratio`, of CPU per request, as ``base_url``'s cost / ``url``'s (so that, as
-    with requests/s, above 1 means ``url``'s server does more with the same CPU)."""
-    costs, bases = CPU_PER_REQUEST.get(url), CPU_PER_REQUEST.get(base_url)
+def show_cost_ratio(name: str, costs: list[float], bases: list[float], goal: float | None = None) -> None:
+    """Like :func:`show_ratio`, of CPU per request, as the base's cost / the server's (so that, as
+    with requests/s, above 1 means the server does more with the same CPU)."""
     if costs and bases and len(costs) == len(bases):
         show_ratio(f"{name} (by CPU per request)", bases, costs, goal)
 
@@ -418,40 +423,41 @@ def main() -> None:
 
         actions = ACTIONS if args.action == "all" else (args.action,)
         for action in actions:
-            CPU_PER_REQUEST.clear()  # this action's figures only
             # Each store gets its own user and role; moto verifies no signature, any key will do.
             requests = {backend: prepare(action, urls[backend], key_id, secret) for backend in backends}
             for peer in ("moto", "hello", *steps):
                 requests[peer] = requests[backends[0]]
             peers = (*backends, "moto", "hello", *steps) if action == "GetCallerIdentity" else (*backends, "moto")
+            costs: dict[str, list[float]] = {name: [] for name in peers}  # this action's CPU per request
             results = in_turns(
-                {name: (lambda name=name: measure(urls[name], *requests[name], args, workdir)) for name in peers},
+                {name: (lambda name=name: measure(urls[name], *requests[name], args, workdir, costs[name]))
+                 for name in peers},
                 args.rounds,
             )
             print(f"{action} over HTTP, {args.rounds} rounds of {args.duration}s, {args.connections} connections, "
                   f"OpenSTS workers={args.workers}, wrk 1 thread, {os.cpu_count()} cores")
             moto_rate = statistics.median(results["moto"])
             for backend in backends:
-                opensts_rate = show(f"OpenSTS ({BACKENDS[backend]})", results[backend], urls[backend])
+                opensts_rate = show(f"OpenSTS ({BACKENDS[backend]})", results[backend], costs[backend])
                 print(f"  {'OpenSTS / moto':<30} {opensts_rate / moto_rate:>10.1f}x")
                 if "hello" in results:
                     hello_rate = statistics.median(results["hello"])
                     print(f"  {'OpenSTS / Starlette hello':<30} {opensts_rate / hello_rate:>10.2f}")
-            show("moto_server", results["moto"], urls["moto"])
+            show("moto_server", results["moto"], costs["moto"])
             if "hello" in results:
-                hello_rate = show("bare Starlette hello", results["hello"], urls["hello"])
+                hello_rate = show("bare Starlette hello", results["hello"], costs["hello"])
                 for step in steps:
-                    step_rate = show(DECOMPOSITION[step], results[step], urls[step])
+                    step_rate = show(DECOMPOSITION[step], results[step], costs[step])
                     print(f"  {'  / Starlette hello':<30} {step_rate / hello_rate:>10.2f}")
                 print("  / hello by CPU per request: of the medians; median of the rounds' (each round's)")
                 for name in (*backends, *steps):
                     label = f"OpenSTS ({BACKENDS[name]})" if name in BACKENDS else DECOMPOSITION[name].strip()
-                    show_cost_ratio(label, urls[name], urls["hello"])
+                    show_cost_ratio(label, costs[name], costs["hello"])
             if len(backends) > 1:
                 print("  PostgreSQL / SQLite: of the medians; median of the rounds' (each round's), which a goal is judged on")
                 show_ratio(action, results["postgres"], results["sqlite"],
                            0.95 if action == "GetCallerIdentity" else None)
-                show_cost_ratio(action, urls["postgres"], urls["sqlite"])
+                show_cost_ratio(action, costs["postgres"], costs["sqlite"])
     finally:
         stop_all(processes, workdir)
         cluster.close()
